@@ -1,0 +1,285 @@
+/* librdkafka client setup: defaults that give at-least-once, -X passthrough, admin, flush. */
+#include "jt_kafka.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jt_log.h"
+
+/* Delivery outcome of a producer, kept as its opaque so jt_kafka_flush can report it. */
+typedef struct {
+        int failed;
+        char first_error[256];
+} delivery_state_t;
+
+jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg) {
+        jt_kafka_opts_t opts;
+        opts.brokers = jt_config_str(cfg, "brokers");
+        opts.settings = jt_config_kv(cfg, "X", &opts.setting_count);
+        opts.timeout_ms = (int)jt_config_int(cfg, "kafka-timeout") * 1000;
+        return opts;
+}
+
+static bool looks_secret(const char *key) {
+        return strstr(key, "password") || strstr(key, "secret") || strstr(key, "key") ||
+               strstr(key, "token");
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+        jt_log_level_t lvl = level <= 3 ? JT_LOG_ERROR : level <= 4 ? JT_LOG_WARN
+                             : level <= 6 ? JT_LOG_INFO : JT_LOG_DEBUG;
+        jt_log(lvl, "kafka %s: %s", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        /* Broker-down errors are retried by librdkafka itself; say it once at warn level. */
+        jt_log(err == RD_KAFKA_RESP_ERR__FATAL ? JT_LOG_ERROR : JT_LOG_WARN, "kafka: %s: %s",
+               rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, bool from_user,
+                     jt_error_t *err) {
+        char errstr[512];
+        rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
+
+        if (res == RD_KAFKA_CONF_OK)
+                return true;
+        if (res == RD_KAFKA_CONF_UNKNOWN)
+                return jt_error_set(err, JT_ERR_CONFIG, res,
+                                    "-X %s: unknown librdkafka setting", key);
+        if (from_user && looks_secret(key))
+                return jt_error_set(err, JT_ERR_CONFIG, res, "-X %s: invalid value", key);
+        return jt_error_set(err, JT_ERR_CONFIG, res, "%s%s: %s", from_user ? "-X " : "", key,
+                            errstr);
+}
+
+rd_kafka_conf_t *jt_kafka_conf_new(const jt_kafka_opts_t *opts, jt_error_t *err) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+        if (!conf_set(conf, "bootstrap.servers", opts->brokers, false, err))
+                goto fail;
+        if (!conf_set(conf, "client.id", "joytify", false, err))
+                goto fail;
+        for (size_t i = 0; i < opts->setting_count; i++)
+                if (!conf_set(conf, opts->settings[i].key, opts->settings[i].value, true, err))
+                        goto fail;
+        return conf;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+        delivery_state_t *state = opaque;
+
+        if (!msg->err || !state)
+                return;
+        if (state->failed++ == 0)
+                snprintf(state->first_error, sizeof(state->first_error),
+                         "delivery to %s [%d] failed: %s", rd_kafka_topic_name(msg->rkt),
+                         msg->partition, rd_kafka_err2str(msg->err));
+}
+
+/* Applies our defaults only where the operator's -X did not say otherwise. */
+static bool conf_default(rd_kafka_conf_t *conf, const jt_kafka_opts_t *opts, const char *key,
+                         const char *value, jt_error_t *err) {
+        for (size_t i = 0; i < opts->setting_count; i++)
+                if (strcmp(opts->settings[i].key, key) == 0)
+                        return true;
+        return conf_set(conf, key, value, false, err);
+}
+
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, jt_error_t *err) {
+        char errstr[512];
+        rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+
+        if (!rk) {
+                jt_error_set(err, JT_ERR_CONFIG, 0, "cannot create Kafka %s: %s",
+                             type == RD_KAFKA_PRODUCER ? "producer" : "consumer", errstr);
+                return NULL;
+        }
+        return rk;
+}
+
+rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err) {
+        rd_kafka_conf_t *conf = jt_kafka_conf_new(opts, err);
+        delivery_state_t *state;
+        rd_kafka_t *rk;
+
+        if (!conf)
+                return NULL;
+        if (!conf_default(conf, opts, "enable.idempotence", "true", err) ||
+            !conf_default(conf, opts, "linger.ms", "5", err)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        state = calloc(1, sizeof(*state));
+        rd_kafka_conf_set_opaque(conf, state);
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+        rk = client_new(RD_KAFKA_PRODUCER, conf, err);
+        if (!rk) {
+                rd_kafka_conf_destroy(conf);
+                free(state);
+        }
+        return rk;
+}
+
+rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group,
+                                  jt_error_t *err) {
+        rd_kafka_conf_t *conf = jt_kafka_conf_new(opts, err);
+        rd_kafka_t *rk;
+
+        if (!conf)
+                return NULL;
+        for (size_t i = 0; i < opts->setting_count; i++)
+                if (strcmp(opts->settings[i].key, "enable.auto.offset.store") == 0 &&
+                    strcmp(opts->settings[i].value, "false") != 0) {
+                        jt_error_set(err, JT_ERR_CONFIG, 0,
+                                     "-X enable.auto.offset.store=%s would commit tasks before "
+                                     "they are done; it must stay false",
+                                     opts->settings[i].value);
+                        goto fail;
+                }
+        if (!conf_set(conf, "group.id", group, false, err) ||
+            !conf_set(conf, "enable.auto.offset.store", "false", false, err) ||
+            !conf_default(conf, opts, "partition.assignment.strategy", "cooperative-sticky",
+                          err) ||
+            !conf_default(conf, opts, "auto.offset.reset", "earliest", err))
+                goto fail;
+        rk = client_new(RD_KAFKA_CONSUMER, conf, err);
+        if (!rk)
+                goto fail;
+        rd_kafka_poll_set_consumer(rk);
+        return rk;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 0, NULL, &md, opts->timeout_ms);
+
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return jt_error_set_transient(err, JT_ERR_KAFKA, rc,
+                                              "cannot reach Kafka at %s within %d s: %s",
+                                              opts->brokers, opts->timeout_ms / 1000,
+                                              rd_kafka_err2str(rc));
+        rd_kafka_metadata_destroy(md);
+        return true;
+}
+
+bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
+                            int partitions, int replication_factor, int timeout_ms,
+                            jt_error_t *err) {
+        rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
+        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *aopts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_event_t *ev = NULL;
+        char errstr[512];
+        bool ok = false;
+
+        rd_kafka_AdminOptions_set_operation_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
+        rd_kafka_AdminOptions_set_request_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
+        for (size_t i = 0; i < count; i++) {
+                news[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor,
+                                                errstr, sizeof(errstr));
+                if (!news[i]) {
+                        jt_error_set(err, JT_ERR_CONFIG, 0, "topic %s: %s", topics[i], errstr);
+                        goto done;
+                }
+        }
+        rd_kafka_CreateTopics(rk, news, count, aopts, queue);
+        ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+        if (!ev) {
+                jt_error_set_transient(err, JT_ERR_KAFKA, 0,
+                                       "creating topics timed out after %d ms", timeout_ms);
+                goto done;
+        }
+        if (rd_kafka_event_error(ev)) {
+                jt_error_set_transient(err, JT_ERR_KAFKA, rd_kafka_event_error(ev),
+                                       "creating topics: %s", rd_kafka_event_error_string(ev));
+                goto done;
+        }
+        {
+                size_t n = 0;
+                const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+                const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &n);
+                for (size_t i = 0; i < n; i++) {
+                        rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
+                        if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                                jt_log_info("created topic %s (%d partitions)",
+                                            rd_kafka_topic_result_name(results[i]), partitions);
+                        } else if (terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                                jt_error_set(err, JT_ERR_KAFKA, terr, "creating topic %s: %s",
+                                             rd_kafka_topic_result_name(results[i]),
+                                             rd_kafka_topic_result_error_string(results[i]));
+                                goto done;
+                        }
+                }
+        }
+        ok = true;
+done:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        for (size_t i = 0; i < count; i++)
+                if (news[i])
+                        rd_kafka_NewTopic_destroy(news[i]);
+        free(news);
+        rd_kafka_AdminOptions_destroy(aopts);
+        rd_kafka_queue_destroy(queue);
+        return ok;
+}
+
+bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
+                   size_t len, rd_kafka_headers_t *headers, jt_error_t *err) {
+        rd_kafka_resp_err_t rc;
+
+        for (;;) {
+                rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                       RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                       RD_KAFKA_V_VALUE((void *)payload, len),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+                if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                /* Local queue full: let deliveries drain instead of failing the send. */
+                rd_kafka_poll(rk, 100);
+        }
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return jt_error_set(err, JT_ERR_KAFKA, rc, "producing to %s: %s", topic,
+                                    rd_kafka_err2str(rc));
+        return true;
+}
+
+bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err) {
+        delivery_state_t *state = rd_kafka_opaque(rk);
+        rd_kafka_resp_err_t rc = rd_kafka_flush(rk, timeout_ms);
+
+        if (rc == RD_KAFKA_RESP_ERR__TIMED_OUT)
+                return jt_error_set_transient(err, JT_ERR_KAFKA, rc,
+                                              "%d message(s) still undelivered after %d ms",
+                                              rd_kafka_outq_len(rk), timeout_ms);
+        if (state && state->failed) {
+                jt_error_set(err, JT_ERR_KAFKA, 0, "%s (%d failed)", state->first_error,
+                             state->failed);
+                state->failed = 0;
+                return false;
+        }
+        return true;
+}
+
+void jt_kafka_destroy(rd_kafka_t *rk) {
+        if (!rk)
+                return;
+        if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+                return;
+        }
+        void *state = rd_kafka_opaque(rk);
+        rd_kafka_destroy(rk);
+        free(state);
+}

@@ -1,0 +1,57 @@
+/* Kafka clients built from our options plus -X passthrough, topic creation through the Admin
+ * API, and synchronous helpers for the few places that must know a message is durable. */
+#ifndef JT_KAFKA_H
+#define JT_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jt_config.h"
+#include "jt_error.h"
+
+typedef struct {
+        const char *brokers;
+        const jt_kv_t *settings; /* -X pairs, applied after our defaults */
+        size_t setting_count;
+        int timeout_ms;          /* bounded wait for the brokers */
+} jt_kafka_opts_t;
+
+/* Reads --brokers, -X and --kafka-timeout from a config built with jt_opts_kafka. */
+jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg);
+
+/* A configuration with bootstrap.servers, our log and error callbacks, then every -X pair.
+ * An unknown key or an invalid value is an error naming the key (values of keys that look
+ * secret are not echoed). */
+rd_kafka_conf_t *jt_kafka_conf_new(const jt_kafka_opts_t *opts, jt_error_t *err);
+
+/* An idempotent producer (acks=all) whose delivery failures jt_kafka_flush reports. */
+rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err);
+
+/* A consumer in `group` with cooperative-sticky assignment and enable.auto.offset.store=false,
+ * so that only offsets stored after a task's effects are ever committed. -X may not turn
+ * offset auto-store back on. */
+rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group,
+                                  jt_error_t *err);
+
+/* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
+bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err);
+
+/* Creates the topics that do not exist yet (an existing topic is left as it is). */
+bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
+                            int partitions, int replication_factor, int timeout_ms,
+                            jt_error_t *err);
+
+/* Queues one message (payload copied). headers may be NULL; ownership of headers passes to
+ * the producer on success only. */
+bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
+                   size_t len, rd_kafka_headers_t *headers, jt_error_t *err);
+
+/* Waits until every queued message is delivered; false if any delivery failed since the last
+ * flush (first failure in err) or the wait timed out. */
+bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
+
+/* Destroys a producer or consumer created here (closing a consumer first); NULL is a no-op. */
+void jt_kafka_destroy(rd_kafka_t *rk);
+
+#endif

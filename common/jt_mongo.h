@@ -1,0 +1,35 @@
+/* MongoDB access shared by the programs: one client pool per process from --mongo-uri, a
+ * reachability check with a bounded wait, and URI redaction for logs. */
+#ifndef JT_MONGO_H
+#define JT_MONGO_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+
+#include "jt_config.h"
+#include "jt_error.h"
+
+/* Copies uri into out with any password replaced by "***", for logs and errors. */
+void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
+
+/* A client pool for uri (mongoc_init is done once per process). Server selection and
+ * connection waits are bounded by timeout_ms unless the URI sets its own. The error never
+ * contains the password. app_name shows in the server's logs. */
+mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
+                                        jt_error_t *err);
+
+/* Same, reading --mongo-uri and --mongo-timeout from a config built with jt_opts_mongo. */
+mongoc_client_pool_t *jt_mongo_pool_from_config(const jt_config_t *cfg, const char *app_name,
+                                                jt_error_t *err);
+
+/* Runs `ping` on the server (bounded by the pool's timeout); the error names the redacted
+ * address. */
+bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err);
+
+/* mongoc_client_pool_destroy that accepts NULL. */
+void jt_mongo_pool_destroy(mongoc_client_pool_t *pool);
+
+/* True for errors worth retrying: network, server selection, timeouts, not-primary. */
+bool jt_mongo_error_is_transient(const bson_error_t *error);
+
+#endif

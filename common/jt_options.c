@@ -1,0 +1,54 @@
+/* The option tables several programs share, so that a flag means the same thing everywhere. */
+#include "jt_options.h"
+
+#include "jt_log.h"
+
+const jt_opt_t jt_opts_log[] = {
+    {"log-level", 0, JT_OPT_STRING, "info", 0, 0, "JT_LOG_LEVEL", false, "LEVEL",
+     "lowest level logged: debug, info, warn, error"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+const jt_opt_t jt_opts_kafka[] = {
+    {"brokers", 'b', JT_OPT_STRING, "127.0.0.1:9092", 0, 0, "JT_KAFKA_BROKERS", false,
+     "HOST:PORT,...", "Kafka bootstrap servers"},
+    {"X", 'X', JT_OPT_KV, NULL, 0, 0, NULL, false, "KEY=VALUE",
+     "librdkafka setting passed through as is (repeatable; see librdkafka CONFIGURATION.md)"},
+    {"stats-topic", 0, JT_OPT_STRING, "joytify.tasks.stats", 0, 0, NULL, false, "TOPIC",
+     "topic of statistics tasks"},
+    {"cleanup-topic", 0, JT_OPT_STRING, "joytify.tasks.cleanup", 0, 0, NULL, false, "TOPIC",
+     "topic of cleanup tasks"},
+    {"status-topic", 0, JT_OPT_STRING, "joytify.status", 0, 0, NULL, false, "TOPIC",
+     "topic of job and task status events"},
+    {"dlq-topic", 0, JT_OPT_STRING, "joytify.tasks.dlq", 0, 0, NULL, false, "TOPIC",
+     "dead-letter topic of tasks that can never succeed"},
+    {"task-partitions", 0, JT_OPT_INT, "12", 1, 1024, NULL, false, "N",
+     "partitions of a task topic when it has to be created"},
+    {"replication-factor", 0, JT_OPT_INT, "1", 1, 16, NULL, false, "N",
+     "replication factor of topics created by this program"},
+    {"kafka-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",
+     "how long to wait for the brokers before giving up"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+const jt_opt_t jt_opts_mongo[] = {
+    {"mongo-uri", 0, JT_OPT_STRING, "mongodb://127.0.0.1:27017", 0, 0, "JT_MONGO_URI", true,
+     "URI", "MongoDB connection string (credentials belong in the environment variable)"},
+    {"db", 0, JT_OPT_STRING, "mern-joytify", 0, 0, "JT_MONGO_DB", false, "NAME",
+     "database holding users, playbacks, stats, notifications and jobs"},
+    {"mongo-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",
+     "how long to wait for the database before giving up"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err) {
+        jt_log_level_t level;
+        const char *text = jt_config_str(cfg, "log-level");
+
+        if (!jt_log_level_parse(text, &level))
+                return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                    "--log-level must be debug, info, warn or error (got \"%s\")",
+                                    text);
+        jt_log_init(program, level);
+        return true;
+}

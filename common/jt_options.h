@@ -1,0 +1,17 @@
+/* Option tables shared by several programs: logging, Kafka clients and topics, MongoDB. */
+#ifndef JT_OPTIONS_H
+#define JT_OPTIONS_H
+
+#include "jt_config.h"
+
+/* --log-level */
+extern const jt_opt_t jt_opts_log[];
+/* --brokers, -X key=value, topic names, --task-partitions, --replication-factor */
+extern const jt_opt_t jt_opts_kafka[];
+/* --mongo-uri (secret: may carry credentials), --db */
+extern const jt_opt_t jt_opts_mongo[];
+
+/* Applies --log-level and names the program in log lines. Returns false on a bad level. */
+bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err);
+
+#endif

@@ -1,0 +1,52 @@
+/* Start-up checks shared by the programs, so that a missing server is reported the same way
+ * everywhere: named, with its address, after a bounded wait. */
+#include "jt_startup.h"
+
+#include "jt_kafka.h"
+#include "jt_mongo.h"
+
+void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]) {
+        topics[0] = jt_config_str(cfg, "stats-topic");
+        topics[1] = jt_config_str(cfg, "cleanup-topic");
+        topics[2] = jt_config_str(cfg, "status-topic");
+        topics[3] = jt_config_str(cfg, "dlq-topic");
+}
+
+rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
+        jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
+        const char *topics[4];
+        rd_kafka_t *rk = jt_kafka_producer_new(&opts, err);
+
+        if (!rk)
+                return NULL;
+        jt_startup_topics(cfg, topics);
+        if (!jt_kafka_check_reachable(rk, &opts, err) ||
+            !jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
+                                    (int)jt_config_int(cfg, "replication-factor"),
+                                    opts.timeout_ms, err)) {
+                jt_kafka_destroy(rk);
+                return NULL;
+        }
+        return rk;
+}
+
+mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
+                                       jt_error_t *err) {
+        mongoc_client_pool_t *pool = jt_mongo_pool_from_config(cfg, app_name, err);
+
+        if (!pool)
+                return NULL;
+        if (!jt_mongo_ping(pool, jt_config_str(cfg, "mongo-uri"), err)) {
+                jt_mongo_pool_destroy(pool);
+                return NULL;
+        }
+        return pool;
+}
+
+int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {
+        fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
+        /* Bad configuration and unreachable servers both stop a command before it did
+         * anything: the exit code says "fix your input", as the producer contract asks. */
+        return (err->domain == JT_ERR_CONFIG || err->transient) ? JT_EXIT_USAGE
+                                                                : JT_EXIT_FAILURE;
+}

@@ -1,0 +1,26 @@
+/* The checks every program makes before it starts work: both servers answer within the
+ * configured bound, and the topics it uses exist. Errors name the address, never a secret. */
+#ifndef JT_STARTUP_H
+#define JT_STARTUP_H
+
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
+
+#include "jt_config.h"
+#include "jt_error.h"
+
+/* The four topic names from a config built with jt_opts_kafka, in a fixed order:
+ * stats, cleanup, status, dlq. */
+void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]);
+
+/* Creates a producer, checks the brokers answer and creates any missing topic. */
+rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
+
+/* Creates the client pool and checks the database answers a ping. */
+mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
+                                       jt_error_t *err);
+
+/* Prints "program: message" for a failed start and returns the exit code to use. */
+int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err);
+
+#endif

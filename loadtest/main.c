@@ -1,0 +1,73 @@
+/* joytify-loadtest: data generator, the original algorithms as a baseline, the database floor,
+ * benchmarks, capacity projections, and a Kafka round-trip check of the task codec. */
+#include <stdio.h>
+
+#include "jt_config.h"
+#include "jt_kafka.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+#include "roundtrip.h"
+
+static const jt_opt_t generate_opts[] = {
+    {"users", 'u', JT_OPT_INT, "200", 1, 10000000, NULL, false, "N", "users to generate"},
+    {"playbacks-per-user", 0, JT_OPT_INT, "500", 0, 1000000, NULL, false, "N",
+     "playbacks per user"},
+    {"artists", 0, JT_OPT_INT, "2000", 1, 10000000, NULL, false, "N", "artists in the catalogue"},
+    {"songs", 0, JT_OPT_INT, "20000", 1, 100000000, NULL, false, "N", "songs in the catalogue"},
+    {"seed", 0, JT_OPT_INT, "1", 0, 0x7fffffff, NULL, false, "S", "random seed (same seed, same data)"},
+    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "write the test-* collections"},
+    {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS", "pretend it is this time (ISO 8601 UTC)"},
+    {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "drop the collections first"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t bench_opts[] = {
+    {"users", 'u', JT_OPT_INT, "5000", 1, 10000000, NULL, false, "N", "users to generate"},
+    {"workers", 0, JT_OPT_STRING, "1,2", 0, 0, NULL, false, "LIST", "worker counts to measure"},
+    {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t capacity_opts[] = {
+    {"storage-limit-mb", 0, JT_OPT_INT, "512", 1, 100000000, NULL, false, "MB",
+     "storage available to the cluster"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t *const generate_tables[] = {generate_opts, jt_opts_mongo, jt_opts_log,
+                                                  NULL};
+static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
+                                               jt_opts_log, NULL};
+static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log,
+                                                  NULL};
+static const jt_opt_t *const db_tables[] = {jt_opts_mongo, jt_opts_log, NULL};
+
+static int run_not_yet(const jt_config_t *cfg) {
+        fprintf(stderr, "%s: not implemented in this version (see the loadtest issue)\n",
+                jt_config_command_line_name(cfg));
+        return JT_EXIT_FAILURE;
+}
+
+static const jt_command_t commands[] = {
+    {"roundtrip", "send Avro-encoded tasks through Kafka and read them back, checked and timed",
+     jt_roundtrip_tables, jt_roundtrip_run, NULL},
+    {"generate", "make users, stats and playbacks like the original generator", generate_tables,
+     run_not_yet, NULL},
+    {"baseline", "run the original single-process algorithms (stats|cleanup)", db_tables,
+     run_not_yet, NULL},
+    {"floor", "the least work the database can do for the same result (stats|cleanup)",
+     db_tables, run_not_yet, NULL},
+    {"bench", "floor, baseline and the fleet at 1..N workers, with a report", bench_tables,
+     run_not_yet, NULL},
+    {"capacity", "bytes per user and projected users at a storage limit", capacity_tables,
+     run_not_yet, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const jt_program_t program = {"joytify-loadtest",
+                                     "Generates data and measures the Joytify batch fleet.",
+                                     commands};
+
+int main(int argc, char **argv) {
+        return jt_cli_main(&program, argc, argv);
+}

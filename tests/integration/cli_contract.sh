@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The programs' front door as a user meets it: --help, --version, exit code 2 with a named
+# option for bad input, unreachable servers named with their address, secrets never printed.
+# Usage: cli_contract.sh BUILD_DIR  (JT_KAFKA_BROKERS / JT_MONGO_URI point at the test stack)
+set -u
+build=$1
+producer=$build/producer/joytify-producer
+worker=$build/worker/joytify-worker
+notifier=$build/notifier/joytify-notifier
+loadtest=$build/loadtest/joytify-loadtest
+passed=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# expect NAME WANT_RC WANT_TEXT [UNWANTED_TEXT] -- COMMAND...
+expect() {
+        local name=$1 want_rc=$2 want=$3 unwanted=$4
+        shift 5
+        "$@" >"$out" 2>&1
+        local rc=$?
+        if [ "$rc" != "$want_rc" ]; then
+                echo "FAIL $name: exit code $rc, expected $want_rc; output:"; cat "$out"
+                failed=$((failed + 1)); return
+        fi
+        if ! grep -qF -- "$want" "$out"; then
+                echo "FAIL $name: output lacks \"$want\"; output:"; cat "$out"
+                failed=$((failed + 1)); return
+        fi
+        if [ -n "$unwanted" ] && grep -qF -- "$unwanted" "$out"; then
+                echo "FAIL $name: output contains \"$unwanted\"; output:"; cat "$out"
+                failed=$((failed + 1)); return
+        fi
+        echo "ok   $name"
+        passed=$((passed + 1))
+}
+
+for prog in "$producer" "$worker" "$notifier" "$loadtest"; do
+        p=$(basename "$prog")
+        expect "$p --help" 0 "Usage: $p" "" -- "$prog" --help
+        expect "$p --version" 0 "$p 0." "" -- "$prog" --version
+done
+expect "producer without command" 2 "Usage: joytify-producer COMMAND" "" -- "$producer"
+expect "producer unknown command" 2 'unknown command "frobnicate"' "" -- "$producer" frobnicate
+expect "stats --help lists options" 0 "--shards N" "" -- "$producer" stats --help
+expect "shards out of range" 2 "--shards must be 1..4096 (got 0)" "" -- "$producer" stats --shards 0
+expect "shards too many" 2 "--shards must be 1..4096 (got 5000)" "" -- "$producer" stats --shards 5000
+expect "retention guard" 2 "--retention-days must be 7..36500 (got 3)" "" -- \
+        "$producer" cleanup --retention-days 3
+expect "range-hours guard" 2 "--range-hours must be 1..8784 (got 0)" "" -- \
+        "$producer" cleanup --range-hours 0
+expect "worker unknown option" 2 "unknown option --frob" "" -- "$worker" --frob
+expect "worker unknown -X key" 2 "-X no.such.key: unknown librdkafka setting" "" -- \
+        "$worker" -X no.such.key=1
+expect "worker -X secret value hidden" 2 "-X socket.timeout.ms" "hunter2" -- \
+        "$worker" -X sasl.password=hunter2 -X socket.timeout.ms=nope
+expect "worker bad log level" 2 "--log-level must be debug, info, warn or error" "" -- \
+        "$worker" --log-level loud
+expect "unreachable broker named" 2 "cannot reach Kafka at 127.0.0.1:1 within 2 s" "" -- \
+        "$worker" --brokers 127.0.0.1:1 --kafka-timeout 2
+expect "unreachable database named, password hidden" 2 \
+        "cannot reach MongoDB at mongodb://joy:***@127.0.0.1:1" "hunter2" -- \
+        env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$worker" --mongo-timeout 2
+expect "invalid mongo uri, password hidden" 2 "--mongo-uri is not a valid MongoDB connection string" \
+        "hunter2" -- "$worker" --mongo-uri "mongodb://joy:hunter2@"
+expect "notifier webhook never in help" 0 "DISCORD_WEBHOOK_URL" "hunter2" -- \
+        env DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/1/hunter2" "$notifier" run --help
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,135 @@
+/* Kafka client setup against librdkafka's mock cluster: a produced message consumed back by a
+ * group, injected delivery errors, an unreachable broker. (The 2.0 mock cluster has no
+ * CreateTopics; topic creation is tested on the real broker.) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jt_kafka.h"
+
+/* Fails with the error's message when a call that fills a jt_error_t returns false. */
+#define assert_ok(call, err)                                                                   \
+        do {                                                                                   \
+                if (!(call))                                                                   \
+                        fail_msg("%s failed: %s", #call, (err).message);                       \
+        } while (0)
+/* after rdkafka.h, which jt_kafka.h includes */
+#include <librdkafka/rdkafka_mock.h>
+
+typedef struct {
+        rd_kafka_t *owner; /* the client that carries the mock cluster */
+        rd_kafka_mock_cluster_t *mcluster;
+        char bootstraps[256];
+} mock_t;
+
+static int mock_setup(void **state) {
+        static mock_t m;
+        char errstr[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+
+        m.owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        assert_non_null(m.owner);
+        m.mcluster = rd_kafka_mock_cluster_new(m.owner, 1);
+        assert_non_null(m.mcluster);
+        snprintf(m.bootstraps, sizeof(m.bootstraps), "%s",
+                 rd_kafka_mock_cluster_bootstraps(m.mcluster));
+        *state = &m;
+        return 0;
+}
+
+static int mock_teardown(void **state) {
+        mock_t *m = *state;
+        rd_kafka_mock_cluster_destroy(m->mcluster);
+        rd_kafka_destroy(m->owner);
+        return 0;
+}
+
+static void topics_created_and_message_round_trips(void **state) {
+        mock_t *m = *state;
+        jt_kafka_opts_t opts = {m->bootstraps, NULL, 0, 5000};
+        jt_error_t err;
+        rd_kafka_t *producer, *consumer;
+        rd_kafka_topic_partition_list_t *subs;
+        rd_kafka_message_t *msg = NULL;
+
+        jt_error_clear(&err);
+        producer = jt_kafka_producer_new(&opts, &err);
+        assert_non_null(producer);
+        assert_ok(jt_kafka_check_reachable(producer, &opts, &err), err);
+        rd_kafka_mock_topic_create(m->mcluster, "jt.unit.a", 3, 1);
+        assert_ok(jt_kafka_send(producer, "jt.unit.a", "job/1", "payload", 7, NULL, &err), err);
+        assert_ok(jt_kafka_flush(producer, 5000, &err), err);
+
+        consumer = jt_kafka_consumer_new(&opts, "jt-unit-group", &err);
+        assert_non_null(consumer);
+        subs = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(subs, "jt.unit.a", RD_KAFKA_PARTITION_UA);
+        assert_int_equal(rd_kafka_subscribe(consumer, subs), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_topic_partition_list_destroy(subs);
+        for (int i = 0; i < 100 && !msg; i++) {
+                msg = rd_kafka_consumer_poll(consumer, 100);
+                if (msg && msg->err) {
+                        rd_kafka_message_destroy(msg);
+                        msg = NULL;
+                }
+        }
+        assert_non_null(msg);
+        assert_int_equal(msg->len, 7);
+        assert_memory_equal(msg->payload, "payload", 7);
+        assert_int_equal(msg->key_len, 5);
+        assert_memory_equal(msg->key, "job/1", 5);
+        rd_kafka_message_destroy(msg);
+        jt_kafka_destroy(consumer);
+        jt_kafka_destroy(producer);
+}
+
+static void delivery_failure_is_reported_by_flush(void **state) {
+        mock_t *m = *state;
+        jt_kv_t no_retries[] = {{"retries", "0"}, {"enable.idempotence", "false"},
+                                {"acks", "all"}};
+        jt_kafka_opts_t opts = {m->bootstraps, no_retries, 3, 5000};
+        jt_error_t err;
+        rd_kafka_t *producer;
+
+        jt_error_clear(&err);
+        producer = jt_kafka_producer_new(&opts, &err);
+        assert_non_null(producer);
+        rd_kafka_mock_topic_create(m->mcluster, "jt.unit.c", 1, 1);
+        rd_kafka_mock_push_request_errors(m->mcluster, 0 /* ApiKey Produce */, 1,
+                                          RD_KAFKA_RESP_ERR_INVALID_RECORD);
+        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", "v", 1, NULL, &err), err);
+        assert_false(jt_kafka_flush(producer, 5000, &err));
+        assert_non_null(strstr(err.message, "delivery to jt.unit.c"));
+        /* The failure is reported once; the next message goes through. */
+        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", "v", 1, NULL, &err), err);
+        assert_ok(jt_kafka_flush(producer, 5000, &err), err);
+        jt_kafka_destroy(producer);
+}
+
+static void unreachable_broker_is_named(void **state) {
+        jt_kafka_opts_t opts = {"127.0.0.1:1", NULL, 0, 1000};
+        jt_error_t err;
+        rd_kafka_t *producer;
+
+        jt_error_clear(&err);
+        producer = jt_kafka_producer_new(&opts, &err);
+        assert_non_null(producer);
+        assert_false(jt_kafka_check_reachable(producer, &opts, &err));
+        assert_true(err.transient);
+        assert_non_null(strstr(err.message, "cannot reach Kafka at 127.0.0.1:1 within 1 s"));
+        jt_kafka_destroy(producer);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(topics_created_and_message_round_trips),
+            cmocka_unit_test(delivery_failure_is_reported_by_flush),
+            cmocka_unit_test(unreachable_broker_is_named),
+        };
+        return cmocka_run_group_tests(tests, mock_setup, mock_teardown);
+}

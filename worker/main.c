@@ -1,0 +1,58 @@
+/* joytify-worker: consumes statistics and cleanup tasks and runs them against MongoDB. This
+ * build carries the option table and the start-up checks; task processing lands with the
+ * worker issue. */
+#include <stdio.h>
+
+#include "jt_config.h"
+#include "jt_kafka.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+
+static const jt_opt_t worker_opts[] = {
+    {"group", 'g', JT_OPT_STRING, "joytify-workers", 0, 0, "JT_WORKER_GROUP", false, "GROUP",
+     "consumer group shared by every worker replica"},
+    {"topics", 't', JT_OPT_STRING, "stats,cleanup", 0, 0, NULL, false, "KINDS",
+     "task kinds to consume: stats, cleanup or both"},
+    {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:9464", 0, 0, NULL, false, "HOST:PORT",
+     "where /metrics and /healthz are served"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t *const worker_tables[] = {worker_opts, jt_opts_kafka, jt_opts_mongo,
+                                                jt_opts_log, NULL};
+
+static int run_worker(const jt_config_t *cfg) {
+        jt_error_t err;
+        rd_kafka_t *rk = NULL;
+        mongoc_client_pool_t *pool = NULL;
+        int rc = JT_EXIT_FAILURE;
+
+        jt_error_clear(&err);
+        if (!jt_options_apply_log(cfg, "worker", &err) ||
+            !(rk = jt_startup_producer(cfg, &err)) ||
+            !(pool = jt_startup_mongo(cfg, "joytify-worker", &err))) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
+        fprintf(stderr, "%s: brokers and database reachable; task processing is not "
+                        "implemented in this version\n",
+                jt_config_command_line_name(cfg));
+done:
+        jt_mongo_pool_destroy(pool);
+        jt_kafka_destroy(rk);
+        return rc;
+}
+
+static const jt_command_t commands[] = {
+    {NULL, "Consumes Joytify statistics and cleanup tasks from Kafka and runs them against "
+           "MongoDB; run any number of replicas in one group.",
+     worker_tables, run_worker, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const jt_program_t program = {"joytify-worker", "Joytify batch worker.", commands};
+
+int main(int argc, char **argv) {
+        return jt_cli_main(&program, argc, argv);
+}
