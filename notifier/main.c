@@ -31,20 +31,7 @@ static const jt_opt_t *const run_tables[] = {run_opts, jt_opts_kafka, jt_opts_lo
 static const jt_opt_t *const watch_tables[] = {watch_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 static int run_not_yet(const jt_config_t *cfg) {
-        jt_error_t err;
-        rd_kafka_t *rk;
-
-        jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, "notifier", &err))
-                return jt_startup_fail(cfg, &err);
-        rk = jt_startup_producer(cfg, &err);
-        if (!rk)
-                return jt_startup_fail(cfg, &err);
-        jt_kafka_destroy(rk);
-        fprintf(stderr, "%s: brokers reachable; consuming status events is not implemented in "
-                        "this version\n",
-                jt_config_command_line_name(cfg));
-        return JT_EXIT_FAILURE;
+        return jt_startup_check_only(cfg, "notifier", false, "consuming status events");
 }
 
 static const jt_command_t commands[] = {

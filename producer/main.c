@@ -69,22 +69,8 @@ static const jt_opt_t *const schedule_tables[] = {schedule_opts, jt_opts_kafka, 
                                                   jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
-/* Until the producer issue lands: check the servers, then say plainly that jobs are not sent. */
 static int run_not_yet(const jt_config_t *cfg) {
-        jt_error_t err;
-        rd_kafka_t *rk;
-
-        jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, "producer", &err))
-                return jt_startup_fail(cfg, &err);
-        rk = jt_startup_producer(cfg, &err);
-        if (!rk)
-                return jt_startup_fail(cfg, &err);
-        jt_kafka_destroy(rk);
-        fprintf(stderr, "%s: brokers reachable and topics present; sending jobs is not "
-                        "implemented in this version\n",
-                jt_config_command_line_name(cfg));
-        return JT_EXIT_FAILURE;
+        return jt_startup_check_only(cfg, "producer", false, "sending jobs");
 }
 
 static const jt_command_t commands[] = {

@@ -23,25 +23,7 @@ static const jt_opt_t *const worker_tables[] = {worker_opts, jt_opts_kafka, jt_o
                                                 jt_opts_log, NULL};
 
 static int run_worker(const jt_config_t *cfg) {
-        jt_error_t err;
-        rd_kafka_t *rk = NULL;
-        mongoc_client_pool_t *pool = NULL;
-        int rc = JT_EXIT_FAILURE;
-
-        jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, "worker", &err) ||
-            !(rk = jt_startup_producer(cfg, &err)) ||
-            !(pool = jt_startup_mongo(cfg, "joytify-worker", &err))) {
-                rc = jt_startup_fail(cfg, &err);
-                goto done;
-        }
-        fprintf(stderr, "%s: brokers and database reachable; task processing is not "
-                        "implemented in this version\n",
-                jt_config_command_line_name(cfg));
-done:
-        jt_mongo_pool_destroy(pool);
-        jt_kafka_destroy(rk);
-        return rc;
+        return jt_startup_check_only(cfg, "worker", true, "task processing");
 }
 
 static const jt_command_t commands[] = {

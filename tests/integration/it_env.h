@@ -1,9 +1,10 @@
-/* What every integration test needs from the fixture: the stack's addresses, and assertions
- * that print the error of a failed call. */
+/* What every integration test needs from the fixture: the stack's addresses. */
 #ifndef JT_IT_ENV_H
 #define JT_IT_ENV_H
 
 #include <stdlib.h>
+
+#include "jt_test.h"
 
 /* The value of an environment variable the jt_stack fixture sets; fails the test without it. */
 static inline const char *it_env(const char *name) {
@@ -13,11 +14,5 @@ static inline const char *it_env(const char *name) {
         return v;
 }
 
-/* Fails with the error's message when a call that fills a jt_error_t returns false. */
-#define assert_ok(call, err)                                                                   \
-        do {                                                                                   \
-                if (!(call))                                                                   \
-                        fail_msg("%s failed: %s", #call, (err).message);                       \
-        } while (0)
 
 #endif

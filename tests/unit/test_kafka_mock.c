@@ -9,13 +9,7 @@
 #include <cmocka.h>
 
 #include "jt_kafka.h"
-
-/* Fails with the error's message when a call that fills a jt_error_t returns false. */
-#define assert_ok(call, err)                                                                   \
-        do {                                                                                   \
-                if (!(call))                                                                   \
-                        fail_msg("%s failed: %s", #call, (err).message);                       \
-        } while (0)
+#include "jt_test.h"
 /* after rdkafka.h, which jt_kafka.h includes */
 #include <librdkafka/rdkafka_mock.h>
 
