@@ -104,7 +104,8 @@ static bool decode_one(const jt_avro_registry_t *reg, bool typed, jt_avro_type_t
         if (!jt_avro_decode(reg, type, msg, len, &v, err))
                 return false;
         if (jt_avro_value_to_json(&v, &json, err))
-                *out = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+                *out =
+                    json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         json_decref(json);
         avro_value_decref(&v);
         return *out != NULL;

@@ -23,107 +23,72 @@ typedef struct {
 /* share/test/data/schema-tests.txt of apache/avro (Apache License 2.0), entries 000-033. The
  * Java implementation checks these fingerprints with a direct, slow algorithm. */
 static const vector_t spec_vectors[] = {
-    {"\"null\"",
-     "\"null\"",
-     INT64_C(7195948357588979594), true},
-    {"{\"type\":\"null\"}",
-     "\"null\"",
-     0, false},
-    {"\"boolean\"",
-     "\"boolean\"",
-     INT64_C(-6970731678124411036), true},
-    {"{\"type\":\"boolean\"}",
-     "\"boolean\"",
-     0, false},
-    {"\"int\"",
-     "\"int\"",
-     INT64_C(8247732601305521295), true},
-    {"{\"type\":\"int\"}",
-     "\"int\"",
-     0, false},
-    {"\"long\"",
-     "\"long\"",
-     INT64_C(-3434872931120570953), true},
-    {"{\"type\":\"long\"}",
-     "\"long\"",
-     0, false},
-    {"\"float\"",
-     "\"float\"",
-     INT64_C(5583340709985441680), true},
-    {"{\"type\":\"float\"}",
-     "\"float\"",
-     0, false},
-    {"\"double\"",
-     "\"double\"",
-     INT64_C(-8181574048448539266), true},
-    {"{\"type\":\"double\"}",
-     "\"double\"",
-     0, false},
-    {"\"bytes\"",
-     "\"bytes\"",
-     INT64_C(5746618253357095269), true},
-    {"{\"type\":\"bytes\"}",
-     "\"bytes\"",
-     0, false},
-    {"\"string\"",
-     "\"string\"",
-     INT64_C(-8142146995180207161), true},
-    {"{\"type\":\"string\"}",
-     "\"string\"",
-     0, false},
-    {"[  ]",
-     "[]",
-     INT64_C(-1241056759729112623), true},
-    {"[ \"int\"  ]",
-     "[\"int\"]",
-     INT64_C(-5232228896498058493), true},
-    {"[ \"int\" , {\"type\":\"boolean\"} ]",
-     "[\"int\",\"boolean\"]",
-     INT64_C(5392556393470105090), true},
+    {"\"null\"", "\"null\"", INT64_C(7195948357588979594), true},
+    {"{\"type\":\"null\"}", "\"null\"", 0, false},
+    {"\"boolean\"", "\"boolean\"", INT64_C(-6970731678124411036), true},
+    {"{\"type\":\"boolean\"}", "\"boolean\"", 0, false},
+    {"\"int\"", "\"int\"", INT64_C(8247732601305521295), true},
+    {"{\"type\":\"int\"}", "\"int\"", 0, false},
+    {"\"long\"", "\"long\"", INT64_C(-3434872931120570953), true},
+    {"{\"type\":\"long\"}", "\"long\"", 0, false},
+    {"\"float\"", "\"float\"", INT64_C(5583340709985441680), true},
+    {"{\"type\":\"float\"}", "\"float\"", 0, false},
+    {"\"double\"", "\"double\"", INT64_C(-8181574048448539266), true},
+    {"{\"type\":\"double\"}", "\"double\"", 0, false},
+    {"\"bytes\"", "\"bytes\"", INT64_C(5746618253357095269), true},
+    {"{\"type\":\"bytes\"}", "\"bytes\"", 0, false},
+    {"\"string\"", "\"string\"", INT64_C(-8142146995180207161), true},
+    {"{\"type\":\"string\"}", "\"string\"", 0, false},
+    {"[  ]", "[]", INT64_C(-1241056759729112623), true},
+    {"[ \"int\"  ]", "[\"int\"]", INT64_C(-5232228896498058493), true},
+    {"[ \"int\" , {\"type\":\"boolean\"} ]", "[\"int\",\"boolean\"]", INT64_C(5392556393470105090),
+     true},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\"}",
-     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(-4824392279771201922), true},
+     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(-4824392279771201922), true},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"namespace\":\"x.y\"}",
-     "{\"name\":\"x.y.foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(5916914534497305771), true},
+     "{\"name\":\"x.y.foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(5916914534497305771),
+     true},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"a.b.foo\", \"namespace\":\"x.y\"}",
-     "{\"name\":\"a.b.foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(-4616218487480524110), true},
+     "{\"name\":\"a.b.foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(-4616218487480524110),
+     true},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"Useful info\"}",
-     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(-4824392279771201922), true},
+     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(-4824392279771201922), true},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
-     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(-4824392279771201922), true},
-    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
-     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}",
-     INT64_C(-4824392279771201922), true},
-    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", \"name\":\"foo\"}",
+     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(-4824392279771201922), true},
+    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", "
+     "\"aliases\":[\"foo\",\"bar\"]}",
+     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", INT64_C(-4824392279771201922), true},
+    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", "
+     "\"name\":\"foo\"}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"}]}",
      INT64_C(7843277075252814651), true},
-    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", \"default\":true},\n            {\"order\":\"descending\",\"name\":\"f2\",\"doc\":\"Hello\",\"type\":\"int\"}],\n  \"type\":\"record\", \"name\":\"foo\"\n}",
-     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"},{\"name\":\"f2\",\"type\":\"int\"}]}",
+    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", \"default\":true},\n   "
+     "         {\"order\":\"descending\",\"name\":\"f2\",\"doc\":\"Hello\",\"type\":\"int\"}],\n  "
+     "\"type\":\"record\", \"name\":\"foo\"\n}",
+     "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"},{"
+     "\"name\":\"f2\",\"type\":\"int\"}]}",
      INT64_C(-4860222112080293046), true},
     {"{\"type\":\"enum\", \"name\":\"foo\", \"symbols\":[\"A1\"]}",
-     "{\"name\":\"foo\",\"type\":\"enum\",\"symbols\":[\"A1\"]}",
-     INT64_C(-6342190197741309591), true},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", \"symbols\":[\"A1\", \"A2\"]}",
+     "{\"name\":\"foo\",\"type\":\"enum\",\"symbols\":[\"A1\"]}", INT64_C(-6342190197741309591),
+     true},
+    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"symbols\":[\"A1\", \"A2\"]}",
      "{\"name\":\"x.y.z.foo\",\"type\":\"enum\",\"symbols\":[\"A1\",\"A2\"]}",
      INT64_C(-4448647247586288245), true},
     {"{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}",
-     "{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}",
-     INT64_C(1756455273707447556), true},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", \"size\":32}",
-     "{\"name\":\"x.y.z.foo\",\"type\":\"fixed\",\"size\":32}",
-     INT64_C(-3064184465700546786), true},
+     "{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}", INT64_C(1756455273707447556), true},
+    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"size\":32}",
+     "{\"name\":\"x.y.z.foo\",\"type\":\"fixed\",\"size\":32}", INT64_C(-3064184465700546786),
+     true},
     {"{ \"items\":{\"type\":\"null\"}, \"type\":\"array\"}",
-     "{\"type\":\"array\",\"items\":\"null\"}",
-     INT64_C(-589620603366471059), true},
-    {"{ \"values\":\"string\", \"type\":\"map\"}",
-     "{\"type\":\"map\",\"values\":\"string\"}",
+     "{\"type\":\"array\",\"items\":\"null\"}", INT64_C(-589620603366471059), true},
+    {"{ \"values\":\"string\", \"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"string\"}",
      INT64_C(-8732877298790414990), true},
-    {"  {\"name\":\"PigValue\",\"type\":\"record\",\n   \"fields\":[{\"name\":\"value\", \"type\":[\"null\", \"int\", \"long\", \"PigValue\"]}]}",
-     "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":\"value\",\"type\":[\"null\",\"int\",\"long\",\"PigValue\"]}]}",
+    {"  {\"name\":\"PigValue\",\"type\":\"record\",\n   \"fields\":[{\"name\":\"value\", "
+     "\"type\":[\"null\", \"int\", \"long\", \"PigValue\"]}]}",
+     "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":\"value\",\"type\":["
+     "\"null\",\"int\",\"long\",\"PigValue\"]}]}",
      INT64_C(-1759257747318642341), true},
 };
 
@@ -184,7 +149,8 @@ static const case_t cases[] = {
      "\"string\"]}]}"},
     {"error type is a record", "{\"type\":\"error\",\"name\":\"Oops\",\"fields\":[]}",
      "{\"name\":\"Oops\",\"type\":\"record\",\"fields\":[]}"},
-    {"whitespace everywhere", " { \"type\" :\n\t\"array\" , \"items\" : [ \"int\" ,\r\n \"null\" ] } ",
+    {"whitespace everywhere",
+     " { \"type\" :\n\t\"array\" , \"items\" : [ \"int\" ,\r\n \"null\" ] } ",
      "{\"type\":\"array\",\"items\":[\"int\",\"null\"]}"},
 };
 
@@ -192,7 +158,8 @@ static void test_cases(void **state) {
         /* The expected text of the reference case, built up from its parts to keep it readable. */
         static const char *refs_expected =
             "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":["
-            "{\"name\":\"e\",\"type\":{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"X\",\"Y\"]}},"
+            "{\"name\":\"e\",\"type\":{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"X\","
+            "\"Y\"]}},"
             "{\"name\":\"f\",\"type\":{\"name\":\"c.F\",\"type\":\"fixed\",\"size\":4}},"
             "{\"name\":\"g\",\"type\":{\"name\":\"c.G\",\"type\":\"record\",\"fields\":["
             "{\"name\":\"h\",\"type\":\"a.b.E\"},{\"name\":\"i\",\"type\":\"c.F\"}]}},"
@@ -270,13 +237,13 @@ static void test_schema_errors(void **state) {
 
                 jt_error_clear(&err);
                 print_message("bad schema: %s\n", bad[i].input);
-                assert_false(jt_avro_canonical_form(bad[i].input, strlen(bad[i].input), &pcf,
-                                                    &err));
+                assert_false(
+                    jt_avro_canonical_form(bad[i].input, strlen(bad[i].input), &pcf, &err));
                 assert_null(pcf);
                 assert_int_equal(err.domain, JT_ERR_SCHEMA);
                 if (!strstr(err.message, bad[i].message_part))
-                        fail_msg("expected a message with \"%s\", got \"%s\"",
-                                 bad[i].message_part, err.message);
+                        fail_msg("expected a message with \"%s\", got \"%s\"", bad[i].message_part,
+                                 err.message);
         }
 
         /* Nesting far past any real schema is refused, not a stack overflow. */
