@@ -41,10 +41,13 @@ _Static_assert(sizeof(jt_stats_task_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(jt_status_type_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(jt_job_kind_t) == sizeof(int), "enum size");
 
-#define NSYM(a)                 ((int)(sizeof(a) / sizeof((a)[0])))
-#define FIELD(T, m, kind)       {#m, kind, offsetof(T, m), NULL, 0}
-#define NAMED(T, m, name, kind) {name, kind, offsetof(T, m), NULL, 0}
-#define ENUM(T, m, syms)        {#m, F_ENUM, offsetof(T, m), syms, NSYM(syms)}
+#define NSYM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define FIELD(T, m, kind)                                                                          \
+        { #m, kind, offsetof(T, m), NULL, 0 }
+#define NAMED(T, m, name, kind)                                                                    \
+        { name, kind, offsetof(T, m), NULL, 0 }
+#define ENUM(T, m, syms)                                                                           \
+        { #m, F_ENUM, offsetof(T, m), syms, NSYM(syms) }
 
 /* In the order of the C enums, which is the schemas' order. */
 static const char *const stats_kind_symbols[] = {"SHARD", "FINALIZE"};

@@ -65,8 +65,7 @@ static const char *shown(const jt_opt_t *opt, const char *text) {
         return opt->secret ? "<secret>" : text;
 }
 
-static bool assign_value(config_value_t *v, const char *text, const char *origin,
-                         jt_error_t *err) {
+static bool assign_value(config_value_t *v, const char *text, const char *origin, jt_error_t *err) {
         const jt_opt_t *opt = v->opt;
 
         switch (opt->type) {
@@ -84,8 +83,8 @@ static bool assign_value(config_value_t *v, const char *text, const char *origin
                                             shown(opt, text));
                 if (n < opt->min || n > opt->max)
                         return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                            "%s%s must be %lld..%lld (got %s)", origin,
-                                            opt->name, opt->min, opt->max, shown(opt, text));
+                                            "%s%s must be %lld..%lld (got %s)", origin, opt->name,
+                                            opt->min, opt->max, shown(opt, text));
                 v->number = n;
                 break;
         }
@@ -206,11 +205,9 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                 if (c == '?' || c == ':') {
                         const char *arg = argv[optind - 1];
                         if (c == ':')
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "option %s needs a value",
-                                             arg);
+                                jt_error_set(err, JT_ERR_CONFIG, 0, "option %s needs a value", arg);
                         else if (optopt)
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c",
-                                             optopt);
+                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c", optopt);
                         else
                                 jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option %s", arg);
                         goto fail;
@@ -304,8 +301,7 @@ static void print_option(FILE *out, const jt_opt_t *o) {
 
 void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FILE *out) {
         if (cmd->name)
-                fprintf(out, "Usage: %s %s [options]\n\n%s\n", prog->name, cmd->name,
-                        cmd->summary);
+                fprintf(out, "Usage: %s %s [options]\n\n%s\n", prog->name, cmd->name, cmd->summary);
         else
                 fprintf(out, "Usage: %s [options]\n\n%s\n", prog->name, cmd->summary);
         if (cmd->details)
@@ -320,12 +316,12 @@ void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FIL
 }
 
 static void print_program_help(const jt_program_t *prog, FILE *out) {
-        fprintf(out, "Usage: %s COMMAND [options]\n\n%s\n\nCommands:\n", prog->name,
-                prog->summary);
+        fprintf(out, "Usage: %s COMMAND [options]\n\n%s\n\nCommands:\n", prog->name, prog->summary);
         for (const jt_command_t *c = prog->commands; c->run; c++)
                 fprintf(out, "  %-12s %s\n", c->name, c->summary);
-        fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n"
-                     "Exit codes: 0 success, 1 failure, 2 bad usage or configuration.\n",
+        fprintf(out,
+                "\nRun '%s COMMAND --help' for a command's options.\n"
+                "Exit codes: 0 success, 1 failure, 2 bad usage or configuration.\n",
                 prog->name);
 }
 
@@ -358,8 +354,8 @@ int jt_cli_main(const jt_program_t *prog, int argc, char **argv) {
                 }
                 cmd = find_command(prog, argv[1]);
                 if (!cmd) {
-                        fprintf(stderr, "%s: unknown command \"%s\"; run '%s --help'\n",
-                                prog->name, argv[1], prog->name);
+                        fprintf(stderr, "%s: unknown command \"%s\"; run '%s --help'\n", prog->name,
+                                argv[1], prog->name);
                         return JT_EXIT_USAGE;
                 }
                 snprintf(display, sizeof(display), "%s %s", prog->name, cmd->name);
@@ -374,8 +370,8 @@ int jt_cli_main(const jt_program_t *prog, int argc, char **argv) {
         cfg = jt_config_parse(cmd, sub_argc, sub_argv, &err);
         sub_argv[0] = saved;
         if (!cfg) {
-                fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", display,
-                        err.message, display);
+                fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", display, err.message,
+                        display);
                 return err.domain == JT_ERR_CONFIG ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
         }
         if (jt_config_bool(cfg, "help")) {

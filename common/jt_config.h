@@ -17,15 +17,15 @@ typedef enum {
 } jt_opt_type_t;
 
 typedef struct {
-        const char *name;  /* long name without dashes; NULL ends a table */
-        int short_name;    /* single-letter alias, 0 when none */
+        const char *name; /* long name without dashes; NULL ends a table */
+        int short_name;   /* single-letter alias, 0 when none */
         jt_opt_type_t type;
-        const char *def;   /* default as text, NULL for none */
-        long long min;     /* inclusive bounds for JT_OPT_INT */
+        const char *def; /* default as text, NULL for none */
+        long long min;   /* inclusive bounds for JT_OPT_INT */
         long long max;
-        const char *env;   /* environment variable used when the option is absent, or NULL */
-        bool secret;       /* value never shown in --help, errors or logs */
-        const char *arg;   /* placeholder shown in --help: "URI", "N", "YYYY-MM" */
+        const char *env; /* environment variable used when the option is absent, or NULL */
+        bool secret;     /* value never shown in --help, errors or logs */
+        const char *arg; /* placeholder shown in --help: "URI", "N", "YYYY-MM" */
         const char *doc;
 } jt_opt_t;
 
@@ -37,17 +37,17 @@ typedef struct {
 typedef struct jt_config_s jt_config_t;
 
 typedef struct {
-        const char *name;                  /* sub-command, NULL for a single-command program */
-        const char *summary;               /* one line for the program's --help */
-        const jt_opt_t *const *tables;     /* NULL-terminated list of option tables */
+        const char *name;                   /* sub-command, NULL for a single-command program */
+        const char *summary;                /* one line for the program's --help */
+        const jt_opt_t *const *tables;      /* NULL-terminated list of option tables */
         int (*run)(const jt_config_t *cfg); /* returns the process exit code */
-        const char *details;               /* extra paragraphs for the command's --help */
+        const char *details;                /* extra paragraphs for the command's --help */
 } jt_command_t;
 
 typedef struct {
-        const char *name;              /* "joytify-producer" */
+        const char *name; /* "joytify-producer" */
         const char *summary;
-        const jt_command_t *commands;  /* ends with an entry whose run is NULL */
+        const jt_command_t *commands; /* ends with an entry whose run is NULL */
 } jt_program_t;
 
 /* Exit codes shared by every program. */

@@ -24,8 +24,8 @@ bool jt_error_set(jt_error_t *err, jt_error_domain_t domain, int code, const cha
         return false;
 }
 
-bool jt_error_set_transient(jt_error_t *err, jt_error_domain_t domain, int code,
-                            const char *fmt, ...) {
+bool jt_error_set_transient(jt_error_t *err, jt_error_domain_t domain, int code, const char *fmt,
+                            ...) {
         va_list ap;
         va_start(ap, fmt);
         error_vset(err, domain, code, true, fmt, ap);
@@ -55,14 +55,22 @@ void jt_error_clear(jt_error_t *err) {
 
 const char *jt_error_domain_name(jt_error_domain_t domain) {
         switch (domain) {
-        case JT_ERR_NONE: return "none";
-        case JT_ERR_CONFIG: return "config";
-        case JT_ERR_INPUT: return "input";
-        case JT_ERR_SCHEMA: return "schema";
-        case JT_ERR_KAFKA: return "kafka";
-        case JT_ERR_MONGO: return "mongo";
-        case JT_ERR_HTTP: return "http";
-        case JT_ERR_SYSTEM: return "system";
+        case JT_ERR_NONE:
+                return "none";
+        case JT_ERR_CONFIG:
+                return "config";
+        case JT_ERR_INPUT:
+                return "input";
+        case JT_ERR_SCHEMA:
+                return "schema";
+        case JT_ERR_KAFKA:
+                return "kafka";
+        case JT_ERR_MONGO:
+                return "mongo";
+        case JT_ERR_HTTP:
+                return "http";
+        case JT_ERR_SYSTEM:
+                return "system";
         }
         return "unknown";
 }

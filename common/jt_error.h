@@ -10,19 +10,19 @@
 
 typedef enum {
         JT_ERR_NONE = 0,
-        JT_ERR_CONFIG,   /* bad option, bad config value: exit code 2 */
-        JT_ERR_INPUT,    /* bad bytes from a topic, the database or HTTP: permanent */
-        JT_ERR_SCHEMA,   /* unknown fingerprint, schema that does not resolve */
-        JT_ERR_KAFKA,    /* broker or client error */
-        JT_ERR_MONGO,    /* database error */
-        JT_ERR_HTTP,     /* webhook / HTTP error */
-        JT_ERR_SYSTEM,   /* errno-style failures: files, memory, clocks */
+        JT_ERR_CONFIG, /* bad option, bad config value: exit code 2 */
+        JT_ERR_INPUT,  /* bad bytes from a topic, the database or HTTP: permanent */
+        JT_ERR_SCHEMA, /* unknown fingerprint, schema that does not resolve */
+        JT_ERR_KAFKA,  /* broker or client error */
+        JT_ERR_MONGO,  /* database error */
+        JT_ERR_HTTP,   /* webhook / HTTP error */
+        JT_ERR_SYSTEM, /* errno-style failures: files, memory, clocks */
 } jt_error_domain_t;
 
 typedef struct {
         jt_error_domain_t domain;
-        int code;        /* domain-specific; 0 when none applies */
-        bool transient;  /* true when retrying the same call may succeed */
+        int code;       /* domain-specific; 0 when none applies */
+        bool transient; /* true when retrying the same call may succeed */
         char message[JT_ERROR_MSG_MAX];
 } jt_error_t;
 
@@ -32,8 +32,8 @@ bool jt_error_set(jt_error_t *err, jt_error_domain_t domain, int code, const cha
     __attribute__((format(printf, 4, 5)));
 
 /* Same, marking the error as transient (worth retrying). */
-bool jt_error_set_transient(jt_error_t *err, jt_error_domain_t domain, int code,
-                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+bool jt_error_set_transient(jt_error_t *err, jt_error_domain_t domain, int code, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
 
 /* Prepends "what: " to an existing message, to add context on the way up. */
 bool jt_error_prefix(jt_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

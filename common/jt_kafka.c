@@ -26,8 +26,10 @@ static bool looks_secret(const char *key) {
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-        jt_log_level_t lvl = level <= 3 ? JT_LOG_ERROR : level <= 4 ? JT_LOG_WARN
-                             : level <= 6 ? JT_LOG_INFO : JT_LOG_DEBUG;
+        jt_log_level_t lvl = level <= 3   ? JT_LOG_ERROR
+                             : level <= 4 ? JT_LOG_WARN
+                             : level <= 6 ? JT_LOG_INFO
+                                          : JT_LOG_DEBUG;
         jt_log(lvl, "kafka %s: %s", fac, buf);
 }
 
@@ -45,8 +47,8 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, 
         if (res == RD_KAFKA_CONF_OK)
                 return true;
         if (res == RD_KAFKA_CONF_UNKNOWN)
-                return jt_error_set(err, JT_ERR_CONFIG, res,
-                                    "-X %s: unknown librdkafka setting", key);
+                return jt_error_set(err, JT_ERR_CONFIG, res, "-X %s: unknown librdkafka setting",
+                                    key);
         if (from_user && looks_secret(key))
                 return jt_error_set(err, JT_ERR_CONFIG, res, "-X %s: invalid value", key);
         return jt_error_set(err, JT_ERR_CONFIG, res, "%s%s: %s", from_user ? "-X " : "", key,
@@ -126,8 +128,7 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err) 
         return rk;
 }
 
-rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group,
-                                  jt_error_t *err) {
+rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err) {
         rd_kafka_conf_t *conf = jt_kafka_conf_new(opts, err);
         rd_kafka_t *rk;
 
@@ -144,8 +145,7 @@ rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group
                 }
         if (!conf_set(conf, "group.id", group, false, err) ||
             !conf_set(conf, "enable.auto.offset.store", "false", false, err) ||
-            !conf_default(conf, opts, "partition.assignment.strategy", "cooperative-sticky",
-                          err) ||
+            !conf_default(conf, opts, "partition.assignment.strategy", "cooperative-sticky", err) ||
             !conf_default(conf, opts, "auto.offset.reset", "earliest", err))
                 goto fail;
         rk = client_new(RD_KAFKA_CONSUMER, conf, err);
@@ -163,20 +163,19 @@ bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_er
         rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 0, NULL, &md, opts->timeout_ms);
 
         if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return jt_error_set_transient(err, JT_ERR_KAFKA, rc,
-                                              "cannot reach Kafka at %s within %d s: %s",
-                                              opts->brokers, opts->timeout_ms / 1000,
-                                              rd_kafka_err2str(rc));
+                return jt_error_set_transient(
+                    err, JT_ERR_KAFKA, rc, "cannot reach Kafka at %s within %d s: %s",
+                    opts->brokers, opts->timeout_ms / 1000, rd_kafka_err2str(rc));
         rd_kafka_metadata_destroy(md);
         return true;
 }
 
-bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
-                            int partitions, int replication_factor, int timeout_ms,
-                            jt_error_t *err) {
+bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count, int partitions,
+                            int replication_factor, int timeout_ms, jt_error_t *err) {
         rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
         rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *aopts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_t *aopts =
+            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_event_t *ev = NULL;
         char errstr[512];
         bool ok = false;
@@ -184,8 +183,8 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
         rd_kafka_AdminOptions_set_operation_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
         rd_kafka_AdminOptions_set_request_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
         for (size_t i = 0; i < count; i++) {
-                news[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor,
-                                                errstr, sizeof(errstr));
+                news[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor, errstr,
+                                                sizeof(errstr));
                 if (!news[i]) {
                         jt_error_set(err, JT_ERR_CONFIG, 0, "topic %s: %s", topics[i], errstr);
                         goto done;
@@ -206,7 +205,8 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
         {
                 size_t n = 0;
                 const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-                const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &n);
+                const rd_kafka_topic_result_t **results =
+                    rd_kafka_CreateTopics_result_topics(res, &n);
                 for (size_t i = 0; i < n; i++) {
                         rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
                         if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -14,7 +14,7 @@ typedef struct {
         const char *brokers;
         const jt_kv_t *settings; /* -X pairs, applied after our defaults */
         size_t setting_count;
-        int timeout_ms;          /* bounded wait for the brokers */
+        int timeout_ms; /* bounded wait for the brokers */
 } jt_kafka_opts_t;
 
 /* Reads --brokers, -X and --kafka-timeout from a config built with jt_opts_kafka. */
@@ -31,16 +31,14 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err);
 /* A consumer in `group` with cooperative-sticky assignment and enable.auto.offset.store=false,
  * so that only offsets stored after a task's effects are ever committed. -X may not turn
  * offset auto-store back on. */
-rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group,
-                                  jt_error_t *err);
+rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err);
 
 /* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
 bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err);
 
 /* Creates the topics that do not exist yet (an existing topic is left as it is). */
-bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
-                            int partitions, int replication_factor, int timeout_ms,
-                            jt_error_t *err);
+bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count, int partitions,
+                            int replication_factor, int timeout_ms, jt_error_t *err);
 
 /* Queues one message (payload copied). headers may be NULL; ownership of headers passes to
  * the producer on success only. */

@@ -21,8 +21,8 @@ bool jt_log_level_parse(const char *text, jt_log_level_t *level);
 void jt_log(jt_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define jt_log_debug(...) jt_log(JT_LOG_DEBUG, __VA_ARGS__)
-#define jt_log_info(...) jt_log(JT_LOG_INFO, __VA_ARGS__)
-#define jt_log_warn(...) jt_log(JT_LOG_WARN, __VA_ARGS__)
+#define jt_log_info(...)  jt_log(JT_LOG_INFO, __VA_ARGS__)
+#define jt_log_warn(...)  jt_log(JT_LOG_WARN, __VA_ARGS__)
 #define jt_log_error(...) jt_log(JT_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -32,8 +32,8 @@ const jt_opt_t jt_opts_kafka[] = {
 };
 
 const jt_opt_t jt_opts_mongo[] = {
-    {"mongo-uri", 0, JT_OPT_STRING, "mongodb://127.0.0.1:27017", 0, 0, "JT_MONGO_URI", true,
-     "URI", "MongoDB connection string (credentials belong in the environment variable)"},
+    {"mongo-uri", 0, JT_OPT_STRING, "mongodb://127.0.0.1:27017", 0, 0, "JT_MONGO_URI", true, "URI",
+     "MongoDB connection string (credentials belong in the environment variable)"},
     {"db", 0, JT_OPT_STRING, "mern-joytify", 0, 0, "JT_MONGO_DB", false, "NAME",
      "database holding users, playbacks, stats, notifications and jobs"},
     {"mongo-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",

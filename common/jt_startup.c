@@ -23,8 +23,8 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
         jt_startup_topics(cfg, topics);
         if (!jt_kafka_check_reachable(rk, &opts, err) ||
             !jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                                    (int)jt_config_int(cfg, "replication-factor"),
-                                    opts.timeout_ms, err)) {
+                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
+                                    err)) {
                 jt_kafka_destroy(rk);
                 return NULL;
         }
@@ -48,8 +48,7 @@ int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {
         fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
         /* Bad configuration and unreachable servers both stop a command before it did
          * anything: the exit code says "fix your input", as the producer contract asks. */
-        return (err->domain == JT_ERR_CONFIG || err->transient) ? JT_EXIT_USAGE
-                                                                : JT_EXIT_FAILURE;
+        return (err->domain == JT_ERR_CONFIG || err->transient) ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
 }
 
 int jt_startup_check_only(const jt_config_t *cfg, const char *program, bool need_mongo,
@@ -60,15 +59,14 @@ int jt_startup_check_only(const jt_config_t *cfg, const char *program, bool need
         int rc = JT_EXIT_FAILURE;
 
         jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, program, &err) ||
-            !(rk = jt_startup_producer(cfg, &err)) ||
+        if (!jt_options_apply_log(cfg, program, &err) || !(rk = jt_startup_producer(cfg, &err)) ||
             (need_mongo && !(pool = jt_startup_mongo(cfg, program, &err)))) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
         fprintf(stderr, "%s: %s reachable; %s is not implemented in this version\n",
-                jt_config_command_line_name(cfg),
-                need_mongo ? "brokers and database" : "brokers", what);
+                jt_config_command_line_name(cfg), need_mongo ? "brokers and database" : "brokers",
+                what);
 done:
         jt_mongo_pool_destroy(pool);
         jt_kafka_destroy(rk);

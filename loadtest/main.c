@@ -14,9 +14,11 @@ static const jt_opt_t generate_opts[] = {
      "playbacks per user"},
     {"artists", 0, JT_OPT_INT, "2000", 1, 10000000, NULL, false, "N", "artists in the catalogue"},
     {"songs", 0, JT_OPT_INT, "20000", 1, 100000000, NULL, false, "N", "songs in the catalogue"},
-    {"seed", 0, JT_OPT_INT, "1", 0, 0x7fffffff, NULL, false, "S", "random seed (same seed, same data)"},
+    {"seed", 0, JT_OPT_INT, "1", 0, 0x7fffffff, NULL, false, "S",
+     "random seed (same seed, same data)"},
     {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "write the test-* collections"},
-    {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS", "pretend it is this time (ISO 8601 UTC)"},
+    {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
+     "pretend it is this time (ISO 8601 UTC)"},
     {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "drop the collections first"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
@@ -34,12 +36,10 @@ static const jt_opt_t capacity_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t *const generate_tables[] = {generate_opts, jt_opts_mongo, jt_opts_log,
-                                                  NULL};
+static const jt_opt_t *const generate_tables[] = {generate_opts, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
                                                jt_opts_log, NULL};
-static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log,
-                                                  NULL};
+static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const db_tables[] = {jt_opts_mongo, jt_opts_log, NULL};
 
 static int run_not_yet(const jt_config_t *cfg) {
@@ -55,8 +55,8 @@ static const jt_command_t commands[] = {
      run_not_yet, NULL},
     {"baseline", "run the original single-process algorithms (stats|cleanup)", db_tables,
      run_not_yet, NULL},
-    {"floor", "the least work the database can do for the same result (stats|cleanup)",
-     db_tables, run_not_yet, NULL},
+    {"floor", "the least work the database can do for the same result (stats|cleanup)", db_tables,
+     run_not_yet, NULL},
     {"bench", "floor, baseline and the fleet at 1..N workers, with a report", bench_tables,
      run_not_yet, NULL},
     {"capacity", "bytes per user and projected users at a storage limit", capacity_tables,
@@ -64,9 +64,8 @@ static const jt_command_t commands[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {"joytify-loadtest",
-                                     "Generates data and measures the Joytify batch fleet.",
-                                     commands};
+static const jt_program_t program = {
+    "joytify-loadtest", "Generates data and measures the Joytify batch fleet.", commands};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

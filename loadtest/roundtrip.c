@@ -50,8 +50,7 @@ static bool assign_at_end(rd_kafka_t *consumer, const char *topic, int timeout_m
 
         for (int32_t p = 0; p < ROUNDTRIP_PARTITIONS && !rc; p++) {
                 int64_t low = 0, high = 0;
-                rc = rd_kafka_query_watermark_offsets(consumer, topic, p, &low, &high,
-                                                      timeout_ms);
+                rc = rd_kafka_query_watermark_offsets(consumer, topic, p, &low, &high, timeout_ms);
                 rd_kafka_topic_partition_list_add(parts, topic, p)->offset = high;
         }
         if (!rc)
@@ -86,8 +85,8 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
             !(producer = jt_kafka_producer_new(&opts, &err)) ||
             !jt_kafka_check_reachable(producer, &opts, &err) ||
             !jt_kafka_ensure_topics(producer, &topic, 1, ROUNDTRIP_PARTITIONS,
-                                    (int)jt_config_int(cfg, "replication-factor"),
-                                    opts.timeout_ms, &err) ||
+                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
+                                    &err) ||
             !(consumer = jt_kafka_consumer_new(&opts, group, &err)) ||
             !assign_at_end(consumer, topic, opts.timeout_ms, &err)) {
                 rc = jt_startup_fail(cfg, &err);
@@ -103,9 +102,12 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
                 size_t len = 0;
 
                 snprintf(task_id, sizeof(task_id), "%s/%04d", job_id, i);
-                sent[i] = (jt_stats_task_t){.job_id = strdup(job_id), .task_id = strdup(task_id),
-                                            .kind = JT_STATS_TASK_SHARD, .shard = i,
-                                            .shard_count = count, .month = strdup("2026-10"),
+                sent[i] = (jt_stats_task_t){.job_id = strdup(job_id),
+                                            .task_id = strdup(task_id),
+                                            .kind = JT_STATS_TASK_SHARD,
+                                            .shard = i,
+                                            .shard_count = count,
+                                            .month = strdup("2026-10"),
                                             .created_at_ms = t0};
                 if (!jt_stats_task_encode(reg, &sent[i], &buf, &len, &err) ||
                     !jt_kafka_send(producer, topic, task_id, buf, len, NULL, &err)) {
@@ -136,8 +138,8 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
                         jt_log_error("partition %d offset %" PRId64 ": %s", msg->partition,
                                      msg->offset, err.message);
                         mismatched++;
-                } else if (strcmp(got.job_id, job_id) == 0 && got.shard >= 0 &&
-                           got.shard < count && !seen[got.shard]) {
+                } else if (strcmp(got.job_id, job_id) == 0 && got.shard >= 0 && got.shard < count &&
+                           !seen[got.shard]) {
                         seen[got.shard] = true;
                         if (tasks_equal(&got, &sent[got.shard])) {
                                 matched++;
@@ -151,17 +153,15 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
         }
         t_read = now_ms();
 
-        printf("sent %d Avro stats tasks (%zu bytes, %.0f bytes each) to %s in %" PRId64
-               " ms\n",
+        printf("sent %d Avro stats tasks (%zu bytes, %.0f bytes each) to %s in %" PRId64 " ms\n",
                count, bytes, (double)bytes / count, topic, t_sent - t0);
-        printf("read back %d of %d, decoded and equal field by field, in %" PRId64 " ms\n",
-               matched, count, t_read - t_sent);
+        printf("read back %d of %d, decoded and equal field by field, in %" PRId64 " ms\n", matched,
+               count, t_read - t_sent);
         if (matched == count && mismatched == 0)
                 rc = JT_EXIT_OK;
         else
                 fprintf(stderr, "%s: %d missing, %d different or undecodable\n",
-                        jt_config_command_line_name(cfg), count - matched - mismatched,
-                        mismatched);
+                        jt_config_command_line_name(cfg), count - matched - mismatched, mismatched);
 done:
         for (int i = 0; sent && i < count; i++)
                 jt_stats_task_clear(&sent[i]);

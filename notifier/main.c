@@ -40,9 +40,8 @@ static const jt_command_t commands[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {"joytify-notifier",
-                                     "Reports Joytify job outcomes to Discord and terminals.",
-                                     commands};
+static const jt_program_t program = {
+    "joytify-notifier", "Reports Joytify job outcomes to Discord and terminals.", commands};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

@@ -24,8 +24,7 @@ static const jt_opt_t cleanup_opts[] = {
      "keep playbacks younger than this"},
     {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
     {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N", "deletes per batch"},
-    {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS",
-     "pause between batches"},
+    {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS", "pause between batches"},
     {"time-budget", 0, JT_OPT_INT, "60", 1, 86400, NULL, false, "SECONDS",
      "work per task before a continuation task takes over"},
     {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
@@ -74,8 +73,8 @@ static int run_not_yet(const jt_config_t *cfg) {
 }
 
 static const jt_command_t commands[] = {
-    {"stats", "emit the monthly statistics job, one task per user shard", stats_tables,
-     run_not_yet, NULL},
+    {"stats", "emit the monthly statistics job, one task per user shard", stats_tables, run_not_yet,
+     NULL},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
      run_not_yet, NULL},
     {"schedule", "run both jobs on their UTC cron schedules, catching up missed fires",
@@ -85,9 +84,8 @@ static const jt_command_t commands[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {"joytify-producer",
-                                     "Schedules Joytify batch jobs and emits their tasks to Kafka.",
-                                     commands};
+static const jt_program_t program = {
+    "joytify-producer", "Schedules Joytify batch jobs and emits their tasks to Kafka.", commands};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

@@ -3,10 +3,10 @@
 #ifndef JT_TEST_H
 #define JT_TEST_H
 
-#define assert_ok(call, err)                                                                   \
-        do {                                                                                   \
-                if (!(call))                                                                   \
-                        fail_msg("%s failed: %s", #call, (err).message);                       \
+#define assert_ok(call, err)                                                                       \
+        do {                                                                                       \
+                if (!(call))                                                                       \
+                        fail_msg("%s failed: %s", #call, (err).message);                           \
         } while (0)
 
 #endif

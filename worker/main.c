@@ -27,8 +27,9 @@ static int run_worker(const jt_config_t *cfg) {
 }
 
 static const jt_command_t commands[] = {
-    {NULL, "Consumes Joytify statistics and cleanup tasks from Kafka and runs them against "
-           "MongoDB; run any number of replicas in one group.",
+    {NULL,
+     "Consumes Joytify statistics and cleanup tasks from Kafka and runs them against "
+     "MongoDB; run any number of replicas in one group.",
      worker_tables, run_worker, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -14,5 +14,4 @@ static inline const char *it_env(const char *name) {
         return v;
 }
 
-
 #endif

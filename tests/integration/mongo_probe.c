@@ -29,6 +29,8 @@ typedef struct {
    bool json;
    bool verify;
    bool ping;
+   double op_budget_s;
+   bool insert_only;
 } probe_opts_t;
 
 typedef struct {
@@ -554,7 +556,8 @@ probe_find_oldest (probe_t *p)
 }
 
 /* The cleanup worker: a cursor over the _ids older than the cutoff, then unordered bulks of
- * deleteOne by _id. Returns the number deleted. */
+ * deleteOne by _id (the original's way), then as many by one deleteMany {_id: {$in}}.
+ * Returns the number deleted. */
 static int64_t
 probe_cursor_and_delete_ids (probe_t *p, int64_t batch)
 {
@@ -567,7 +570,9 @@ probe_cursor_and_delete_ids (probe_t *p, int64_t batch)
    if (batch > exp_n) {
       batch = exp_n;
    }
-   bson_oid_t *ids = bson_malloc0 (sizeof *ids * (size_t) (batch > 0 ? batch : 1));
+   /* The first `batch` ids go to the deleteOne bulks, the next `in_n` to one deleteMany $in. */
+   int64_t in_n = exp_n - batch < batch ? exp_n - batch : batch;
+   bson_oid_t *ids = bson_malloc0 (sizeof *ids * (size_t) (batch + in_n > 0 ? batch + in_n : 1));
    bson_t *filter = BCON_NEW ("createdAt", "{", "$lt", BCON_DATE_TIME (PROBE_ID_CUTOFF), "}");
    bson_t *opts = BCON_NEW ("projection", "{", "_id", BCON_INT32 (1), "}", "batchSize",
                             BCON_INT32 (10000));
@@ -579,7 +584,7 @@ probe_cursor_and_delete_ids (probe_t *p, int64_t batch)
       if (bson_count_keys (doc) != 1 || !bson_iter_init_find (&it, doc, "_id") ||
           !BSON_ITER_HOLDS_OID (&it)) {
          only_ids = false;
-      } else if (n < batch) {
+      } else if (n < batch + in_n) {
          bson_oid_copy (bson_iter_oid (&it), &ids[n]);
       }
       n++;
@@ -599,38 +604,91 @@ probe_cursor_and_delete_ids (probe_t *p, int64_t batch)
    bson_destroy (filter);
    bson_destroy (opts);
 
-   int64_t removed = 0;
+   int64_t removed = 0, attempted = 0;
    if (n >= batch && batch > 0) {
+      /* Unordered bulks of 10, 90, 900, then the rest (9,000 of the 10,000): each step runs
+       * only when the rate so far says it fits in --op-budget, so a server that takes seconds
+       * per delete is measured on fewer documents instead of for hours (the table says n). */
       bson_t *bopts = BCON_NEW ("ordered", BCON_BOOL (false));
-      mongoc_bulk_operation_t *bulk =
-         mongoc_collection_create_bulk_operation_with_opts (p->playbacks, bopts);
-      for (int64_t k = 0; k < batch; k++) {
-         bson_t sel = BSON_INITIALIZER;
-         BSON_APPEND_OID (&sel, "_id", &ids[k]);
-         mongoc_bulk_operation_remove_one_with_opts (bulk, &sel, NULL, &error);
-         bson_destroy (&sel);
+      bool ok = true;
+      double total_ms = 0;
+      char stop[128] = "";
+      int64_t step_end = 10;
+      while (ok && attempted < batch) {
+         int64_t end = step_end < batch ? step_end : batch;
+         if (attempted > 0) {
+            double projected_s = total_ms / (double) attempted * (double) (end - attempted) / 1e3;
+            if (total_ms / 1e3 + projected_s > p->opts.op_budget_s) {
+               snprintf (stop, sizeof stop,
+                         "; stopped after %" PRId64 ": %" PRId64 " more would take ~%.0f s",
+                         attempted, end - attempted, projected_s);
+               break;
+            }
+         }
+         mongoc_bulk_operation_t *bulk =
+            mongoc_collection_create_bulk_operation_with_opts (p->playbacks, bopts);
+         for (int64_t k = attempted; k < end; k++) {
+            bson_t sel = BSON_INITIALIZER;
+            BSON_APPEND_OID (&sel, "_id", &ids[k]);
+            mongoc_bulk_operation_remove_one_with_opts (bulk, &sel, NULL, &error);
+            bson_destroy (&sel);
+         }
+         bson_t reply;
+         t0 = probe_now_ms ();
+         ok = mongoc_bulk_operation_execute (bulk, &reply, &error) != 0;
+         total_ms += probe_now_ms () - t0;
+         removed += probe_get_int (&reply, "nRemoved", 0);
+         attempted = end;
+         bson_destroy (&reply);
+         mongoc_bulk_operation_destroy (bulk);
+         step_end = step_end < 1000 ? step_end * 10 : batch;
       }
-      bson_t reply;
-      t0 = probe_now_ms ();
-      bool ok = mongoc_bulk_operation_execute (bulk, &reply, &error) != 0;
-      ms = probe_now_ms () - t0;
-      removed = probe_get_int (&reply, "nRemoved", 0);
-      snprintf (expected, sizeof expected, "%" PRId64 " removed", batch);
+      snprintf (expected, sizeof expected, "%" PRId64 " removed", attempted);
       if (!ok) {
-         probe_report (p, "bulk deleteOne by _id", false, ms, expected, "%" PRId64 ", %s",
+         probe_report (p, "bulk deleteOne by _id", false, total_ms, expected, "%" PRId64 ", %s",
                        removed, probe_err (&error));
       } else {
-         probe_report (p, "bulk deleteOne by _id", removed == batch, ms, expected,
-                       "%" PRId64 " removed", removed);
+         probe_report (p, "bulk deleteOne by _id", removed == attempted, total_ms, expected,
+                       "%" PRId64 " removed%s", removed, stop);
       }
-      probe_time (p, "delete_ids_ms", ms);
-      probe_time (p, "delete_ids_n", (double) batch);
-      bson_destroy (&reply);
-      mongoc_bulk_operation_destroy (bulk);
+      probe_time (p, "delete_ids_ms", total_ms);
+      probe_time (p, "delete_ids_n", (double) attempted);
       bson_destroy (bopts);
 
+      /* The same kind of batch as one deleteMany {_id: {$in: [...]}}: one command, not N. */
+      if (in_n > 0 && n >= batch + in_n) {
+         bson_t sel = BSON_INITIALIZER, in_doc, list;
+         bson_append_document_begin (&sel, "_id", -1, &in_doc);
+         bson_append_array_begin (&in_doc, "$in", -1, &list);
+         for (int64_t k = 0; k < in_n; k++) {
+            char key[16];
+            const char *kk;
+            bson_uint32_to_string ((uint32_t) k, &kk, key, sizeof key);
+            BSON_APPEND_OID (&list, kk, &ids[batch + k]);
+         }
+         bson_append_array_end (&in_doc, &list);
+         bson_append_document_end (&sel, &in_doc);
+         bson_t reply;
+         t0 = probe_now_ms ();
+         ok = mongoc_collection_delete_many (p->playbacks, &sel, NULL, &reply, &error);
+         ms = probe_now_ms () - t0;
+         int64_t deleted = probe_get_int (&reply, "deletedCount", -1);
+         snprintf (expected, sizeof expected, "%" PRId64 " deleted", in_n);
+         if (!ok) {
+            probe_report (p, "deleteMany _id $in", false, ms, expected, "%s", probe_err (&error));
+         } else {
+            probe_report (p, "deleteMany _id $in", deleted == in_n, ms, expected,
+                          "%" PRId64 " deleted", deleted);
+            removed += deleted;
+         }
+         probe_time (p, "delete_in_ms", ms);
+         probe_time (p, "delete_in_n", (double) in_n);
+         bson_destroy (&reply);
+         bson_destroy (&sel);
+      }
+
       bson_t *left = BCON_NEW ("createdAt", "{", "$lt", BCON_DATE_TIME (PROBE_ID_CUTOFF), "}");
-      probe_count (p, "count after deleteOne bulk", left, exp_n - batch);
+      probe_count (p, "count after _id deletes", left, exp_n - removed);
       bson_destroy (left);
    } else {
       probe_report (p, "bulk deleteOne by _id", false, -1, "ids to delete", "cursor gave %" PRId64,
@@ -721,6 +779,11 @@ probe_explain_walk (bson_iter_t *it, bool *ix, bool *scan, char *summary, size_t
          relevant = true;
          *ix |= strstr (v, "USING INDEX") != NULL || strstr (v, "USING COVERING INDEX") != NULL;
          *scan |= strncmp (v, "SCAN", 4) == 0;
+      } else if (strstr (v, "detail=")) { /* SQLite plan rows as strings (FerretDB sqlite) */
+         relevant = true;
+         *ix |= strstr (v, "USING INDEX") != NULL || strstr (v, "USING COVERING INDEX") != NULL;
+         *scan |= strstr (v, "detail=SCAN") != NULL;
+         v = strstr (v, "detail=") + strlen ("detail=");
       } else if (strcmp (key, "Index Name") == 0) {
          relevant = true;
       }
@@ -1117,6 +1180,8 @@ probe_usage (FILE *out)
             "  --docs N             playbacks to insert (default 20000)\n"
             "  --json               timings and results as JSON on stdout, lines on stderr\n"
             "  --verify-persisted   check a previous run's data (after a server restart)\n"
+            "  --op-budget S        seconds the deleteOne-by-_id measurement may take (120)\n"
+            "  --insert-only        only create the indexes and insert (the benchmark's calibration)\n"
             "  --ping               only check that the server answers (exit 0 when it does)\n");
 }
 
@@ -1129,6 +1194,8 @@ probe_parse (probe_opts_t *o, int argc, char **argv)
                                             {"json", no_argument, NULL, 'j'},
                                             {"verify-persisted", no_argument, NULL, 'v'},
                                             {"ping", no_argument, NULL, 'p'},
+                                            {"op-budget", required_argument, NULL, 'b'},
+                                            {"insert-only", no_argument, NULL, 'i'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
    const char *env = getenv ("JT_MONGO_URI");
@@ -1138,6 +1205,8 @@ probe_parse (probe_opts_t *o, int argc, char **argv)
    o->json = false;
    o->verify = false;
    o->ping = false;
+   o->op_budget_s = 120;
+   o->insert_only = false;
    int c;
    while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
       char *end;
@@ -1163,6 +1232,16 @@ probe_parse (probe_opts_t *o, int argc, char **argv)
          break;
       case 'p':
          o->ping = true;
+         break;
+      case 'i':
+         o->insert_only = true;
+         break;
+      case 'b':
+         o->op_budget_s = strtod (optarg, &end);
+         if (*end || o->op_budget_s < 1) {
+            fprintf (stderr, "--op-budget must be a number of seconds >= 1 (got %s)\n", optarg);
+            return false;
+         }
          break;
       case 'h':
          probe_usage (stdout);
@@ -1195,6 +1274,9 @@ probe_run (probe_t *p)
    bson_t empty = BSON_INITIALIZER;
    probe_count (p, "countDocuments {}", &empty, p->opts.docs);
    probe_estimated_count (p, p->opts.docs);
+   if (p->opts.insert_only) {
+      return;
+   }
 
    int64_t user_month = 0;
    probe_find_user_month (p, 7 % p->users, "find user month (proj+sort)", "user_month_ms",
@@ -1316,8 +1398,12 @@ main (int argc, char **argv)
       bson_free (s);
       bson_destroy (&out);
    }
-   fprintf (p.opts.json ? stderr : stdout, "%" PRIu32 " passed, %" PRIu32 " failed\n",
-            p.n_ops - p.n_fail - p.n_warn, p.n_fail + p.n_warn);
+   FILE *out = p.opts.json ? stderr : stdout;
+   if (p.n_warn) {
+      fprintf (out, "%" PRIu32 " checks beyond the required set failed (WARN above)\n", p.n_warn);
+   }
+   fprintf (out, "%" PRIu32 " passed, %" PRIu32 " failed\n", p.n_ops - p.n_fail - p.n_warn,
+            p.n_fail);
 
    bool pass = p.n_fail == 0;
    bson_destroy (&p.ops);

@@ -63,9 +63,14 @@ static void encoded_task_round_trips_through_a_group(void **state) {
         jt_kafka_opts_t opts = broker_opts();
         char topic[64], group[64];
         const char *topics[1] = {topic};
-        jt_stats_task_t task = {.job_id = "stats-2026-10", .task_id = "stats-2026-10/0007",
-                                .kind = JT_STATS_TASK_SHARD, .shard = 7, .shard_count = 16,
-                                .month = "2026-10", .test_mode = true, .run_id = "r1",
+        jt_stats_task_t task = {.job_id = "stats-2026-10",
+                                .task_id = "stats-2026-10/0007",
+                                .kind = JT_STATS_TASK_SHARD,
+                                .shard = 7,
+                                .shard_count = 16,
+                                .month = "2026-10",
+                                .test_mode = true,
+                                .run_id = "r1",
                                 .created_at_ms = 1790000000123LL};
         jt_stats_task_t got = {0};
         jt_avro_registry_t *reg;

@@ -84,8 +84,7 @@ static void topics_created_and_message_round_trips(void **state) {
 
 static void delivery_failure_is_reported_by_flush(void **state) {
         mock_t *m = *state;
-        jt_kv_t no_retries[] = {{"retries", "0"}, {"enable.idempotence", "false"},
-                                {"acks", "all"}};
+        jt_kv_t no_retries[] = {{"retries", "0"}, {"enable.idempotence", "false"}, {"acks", "all"}};
         jt_kafka_opts_t opts = {m->bootstraps, no_retries, 3, 5000};
         jt_error_t err;
         rd_kafka_t *producer;
