@@ -7,19 +7,17 @@
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "cleanup_cmd.h"
+#include "replay.h"
+#include "stats_cmd.h"
 
-static const jt_opt_t stats_opts[] = {
-    {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
-     "month to process (default: the previous complete UTC month)"},
+/* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
+static const jt_opt_t stats_params[] = {
     {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N", "user shards, one task each"},
-    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
-    {"run-id", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID",
-     "force a new run of the same job under this id"},
-    {"dry-run", 'n', JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "print the tasks, send nothing"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t cleanup_opts[] = {
+static const jt_opt_t cleanup_params[] = {
     {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
      "keep playbacks younger than this"},
     {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
@@ -27,12 +25,28 @@ static const jt_opt_t cleanup_opts[] = {
     {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS", "pause between batches"},
     {"time-budget", 0, JT_OPT_INT, "60", 1, 86400, NULL, false, "SECONDS",
      "work per task before a continuation task takes over"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t job_flags[] = {
     {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
-    {"triggered-by", 0, JT_OPT_STRING, "manual", 0, 0, NULL, false, "WHO",
-     "who started the job (shown in reports)"},
     {"run-id", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID",
      "force a new run of the same job under this id"},
     {"dry-run", 'n', JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "print the tasks, send nothing"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t stats_opts[] = {
+    {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
+     "month to process (default: the previous complete UTC month)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t cleanup_opts[] = {
+    {"triggered-by", 0, JT_OPT_STRING, "manual", 0, 0, NULL, false, "WHO",
+     "who started the job (shown in reports)"},
+    {"at", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
+     "the fire time the cutoff counts from, ISO 8601 UTC, not in the future (default: now)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -41,6 +55,10 @@ static const jt_opt_t schedule_opts[] = {
      "UTC schedule of the monthly statistics job"},
     {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON",
      "UTC schedule of the cleanup job"},
+    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "fire the jobs on the test-* collections"},
+    {"clock", 0, JT_OPT_STRING, NULL, 0, 0, "JT_SCHEDULE_CLOCK", false, "START[xSPEED]",
+     "for tests: a simulated clock starting at START (ISO 8601 UTC) running SPEED times faster"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -60,12 +78,12 @@ static const jt_opt_t replay_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t *const stats_tables[] = {stats_opts, jt_opts_kafka, jt_opts_mongo,
-                                               jt_opts_log, NULL};
-static const jt_opt_t *const cleanup_tables[] = {cleanup_opts, jt_opts_kafka, jt_opts_mongo,
-                                                 jt_opts_log, NULL};
-static const jt_opt_t *const schedule_tables[] = {schedule_opts, jt_opts_kafka, jt_opts_mongo,
-                                                  jt_opts_log, NULL};
+static const jt_opt_t *const stats_tables[] = {
+    stats_opts, stats_params, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
+static const jt_opt_t *const cleanup_tables[] = {
+    cleanup_opts, cleanup_params, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
+static const jt_opt_t *const schedule_tables[] = {
+    schedule_opts, stats_params, cleanup_params, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 static int run_not_yet(const jt_config_t *cfg) {
@@ -73,14 +91,14 @@ static int run_not_yet(const jt_config_t *cfg) {
 }
 
 static const jt_command_t commands[] = {
-    {"stats", "emit the monthly statistics job, one task per user shard", stats_tables, run_not_yet,
-     NULL},
+    {"stats", "emit the monthly statistics job, one task per user shard", stats_tables,
+     jt_stats_cmd_run, NULL},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
-     run_not_yet, NULL},
+     jt_cleanup_cmd_run, NULL},
     {"schedule", "run both jobs on their UTC cron schedules, catching up missed fires",
      schedule_tables, run_not_yet, NULL},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
-     run_not_yet, NULL},
+     jt_replay_run, JT_REPLAY_HELP},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,30 @@
+/* Deterministic job and task ids: running the same schedule twice makes the same job, not two
+ * (`stats-2026-10`, `cleanup-2026-11-23T0400Z`, `test-` in front in test mode, `-run-ID` after
+ * when --run-id forces a separate run). Task ids are `job_id/NNNN`, also the Kafka key. */
+#ifndef JT_JOB_IDS_H
+#define JT_JOB_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jt_error.h"
+
+/* The month to process as "YYYY-MM": arg when given (checked: a real month, already complete
+ * at now_ms), else the previous complete UTC month. */
+bool jt_job_ids_month(const char *arg, int64_t now_ms, char out[8], jt_error_t *err);
+
+/* A run id is 1-40 characters of A-Z a-z 0-9 _ - (it becomes part of ids and keys). */
+bool jt_job_ids_check_run_id(const char *run_id, jt_error_t *err);
+
+void jt_job_ids_stats(const char *month, bool test_mode, const char *run_id, char *out,
+                      size_t size);
+
+/* fire_s: the schedule's fire time (or the minute a manual run started), UTC seconds. */
+void jt_job_ids_cleanup(int64_t fire_s, bool test_mode, const char *run_id, char *out, size_t size);
+
+/* job_id/0000 .. job_id/(n-1), malloc'd; release with jt_job_ids_free. */
+char **jt_job_ids_numbered(const char *job_id, size_t n);
+void jt_job_ids_free(char **ids, size_t n);
+
+#endif

@@ -1,0 +1,224 @@
+/* Job ledger: idempotent creation and the send claim. Every write is keyed by the job id, so
+ * repeating any step (after a crash, or from a second producer) changes nothing. */
+#include "jt_jobs.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "jt_mongo.h"
+
+#define DUPLICATE_KEY 11000
+
+static bool mongo_fail(jt_error_t *err, const bson_error_t *error, const char *what,
+                       const char *job_id) {
+        if (jt_mongo_error_is_transient(error))
+                return jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code,
+                                              "%s of job %s: %s", what, job_id, error->message);
+        return jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s of job %s: %s", what, job_id,
+                            error->message);
+}
+
+void jt_jobs_describe(const bson_t *doc, char *info, size_t size) {
+        bson_iter_t it;
+        int64_t total = 0, sent_ms = 0, created_ms = 0;
+        const char *state = "?";
+
+        if (!info || !size)
+                return;
+        if (bson_iter_init_find(&it, doc, "tasksTotal") && BSON_ITER_HOLDS_NUMBER(&it))
+                total = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
+                state = bson_iter_utf8(&it, NULL);
+        if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                created_ms = bson_iter_date_time(&it);
+        if (bson_iter_init_find(&it, doc, "tasksSentAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                sent_ms = bson_iter_date_time(&it);
+        {
+                char created[32] = "?";
+                time_t secs = (time_t)(created_ms / 1000);
+                struct tm tm;
+                if (gmtime_r(&secs, &tm))
+                        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                snprintf(info, size, "%lld tasks, state %s, created %s, %s", (long long)total,
+                         state, created, sent_ms ? "all tasks sent" : "tasks not all sent yet");
+        }
+}
+
+/* Whether the stored params equal the spec's: the same job id must mean the same tasks. */
+static bool same_params(const bson_t *doc, const bson_t *params) {
+        bson_iter_t it;
+        const uint8_t *data = NULL;
+        uint32_t len = 0;
+
+        if (!bson_iter_init_find(&it, doc, "params") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+                return false;
+        bson_iter_document(&it, &len, &data);
+        return len == params->len && memcmp(data, bson_get_data(params), len) == 0;
+}
+
+static bool find_job(mongoc_collection_t *coll, const char *job_id, bson_t *out, jt_error_t *err) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bool found = mongoc_cursor_next(cursor, &doc);
+        bool ok = true;
+
+        if (found)
+                bson_copy_to(doc, out);
+        else if (mongoc_cursor_error(cursor, &error))
+                ok = mongo_fail(err, &error, "reading the ledger entry", job_id);
+        else
+                ok = jt_error_set_transient(err, JT_ERR_MONGO, 0, "ledger entry of job %s vanished",
+                                            job_id);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(filter);
+        return ok;
+}
+
+static bson_t *new_entry(const jt_job_spec_t *spec) {
+        bson_t *doc = bson_new();
+        bson_t ids;
+
+        BSON_APPEND_UTF8(doc, "_id", spec->job_id);
+        BSON_APPEND_UTF8(doc, "kind", spec->kind);
+        BSON_APPEND_BOOL(doc, "testMode", spec->test_mode);
+        if (spec->run_id)
+                BSON_APPEND_UTF8(doc, "runId", spec->run_id);
+        else
+                BSON_APPEND_NULL(doc, "runId");
+        BSON_APPEND_DOCUMENT(doc, "params", spec->params);
+        BSON_APPEND_ARRAY_BEGIN(doc, "taskIds", &ids);
+        for (size_t i = 0; i < spec->task_count; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+                BSON_APPEND_UTF8(&ids, k, spec->task_ids[i]);
+        }
+        bson_append_array_end(doc, &ids);
+        BSON_APPEND_INT64(doc, "tasksTotal", (int64_t)spec->task_count);
+        BSON_APPEND_UTF8(doc, "state", "running");
+        BSON_APPEND_UTF8(doc, "claimedBy", spec->owner);
+        BSON_APPEND_DATE_TIME(doc, "claimUntil", spec->now_ms + spec->lease_ms);
+        BSON_APPEND_DOCUMENT_BEGIN(doc, "results", &ids);
+        bson_append_document_end(doc, &ids);
+        BSON_APPEND_DATE_TIME(doc, "createdAt", spec->now_ms);
+        BSON_APPEND_DATE_TIME(doc, "updatedAt", spec->now_ms);
+        return doc;
+}
+
+/* Takes over an unsent job whose claim has lapsed. *taken says whether it did. */
+static bool take_lapsed_claim(mongoc_collection_t *coll, const jt_job_spec_t *spec, bool *taken,
+                              jt_error_t *err) {
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(spec->job_id), "tasksSentAt", "{", "$exists",
+                                 BCON_BOOL(false), "}", "claimUntil", "{", "$lt",
+                                 BCON_DATE_TIME(spec->now_ms), "}");
+        bson_t *update = BCON_NEW("$set", "{", "claimedBy", BCON_UTF8(spec->owner), "claimUntil",
+                                  BCON_DATE_TIME(spec->now_ms + spec->lease_ms), "updatedAt",
+                                  BCON_DATE_TIME(spec->now_ms), "}");
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = mongoc_collection_find_and_modify(coll, query, NULL, update, NULL, false, false,
+                                                    true, &reply, &error);
+
+        *taken = false;
+        if (!ok)
+                mongo_fail(err, &error, "claiming", spec->job_id);
+        else
+                *taken = bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it);
+        bson_destroy(&reply);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_claim(mongoc_client_t *client, const char *db, const jt_job_spec_t *spec,
+                   jt_job_claim_t *outcome, bson_t *entry, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *fresh = new_entry(spec);
+        bson_t existing = BSON_INITIALIZER;
+        bson_error_t error;
+        bson_iter_t it;
+        bool taken = false;
+        bool ok = false;
+
+        *outcome = JT_JOB_BUSY;
+        if (mongoc_collection_insert_one(coll, fresh, NULL, NULL, &error)) {
+                bson_reinit(entry);
+                bson_concat(entry, fresh);
+                *outcome = JT_JOB_CLAIMED;
+                ok = true;
+                goto done;
+        }
+        if (error.code != DUPLICATE_KEY) {
+                mongo_fail(err, &error, "writing the ledger entry", spec->job_id);
+                goto done;
+        }
+        if (!find_job(coll, spec->job_id, &existing, err))
+                goto done;
+        bson_reinit(entry);
+        bson_concat(entry, &existing);
+        if (!same_params(&existing, spec->params)) {
+                char *mine = bson_as_relaxed_extended_json(spec->params, NULL);
+                char *theirs = NULL;
+                if (bson_iter_init_find(&it, &existing, "params") &&
+                    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                        bson_t stored;
+                        const uint8_t *data;
+                        uint32_t len;
+                        bson_iter_document(&it, &len, &data);
+                        if (bson_init_static(&stored, data, len))
+                                theirs = bson_as_relaxed_extended_json(&stored, NULL);
+                }
+                jt_error_set(err, JT_ERR_CONFIG, 0,
+                             "job %s already exists with other parameters (%s, asked %s); "
+                             "use --run-id to start a separate run",
+                             spec->job_id, theirs ? theirs : "?", mine);
+                bson_free(mine);
+                bson_free(theirs);
+                goto done;
+        }
+        if (bson_iter_init_find(&it, &existing, "tasksSentAt")) {
+                *outcome = JT_JOB_ALREADY_SENT;
+                ok = true;
+                goto done;
+        }
+        if (!take_lapsed_claim(coll, spec, &taken, err))
+                goto done;
+        *outcome = taken ? JT_JOB_CLAIMED : JT_JOB_BUSY;
+        ok = true;
+done:
+        bson_destroy(&existing);
+        bson_destroy(fresh);
+        mongoc_collection_destroy(coll);
+        return ok;
+}
+
+bool jt_jobs_mark_sent(mongoc_client_t *client, const char *db, const char *job_id,
+                       const char *owner, int64_t now_ms, bool finished, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id), "claimedBy", BCON_UTF8(owner));
+        bson_t *update = finished ? BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms),
+                                             "updatedAt", BCON_DATE_TIME(now_ms), "state",
+                                             "finished", "finishedAt", BCON_DATE_TIME(now_ms), "}")
+                                  : BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms),
+                                             "updatedAt", BCON_DATE_TIME(now_ms), "}");
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = mongoc_collection_update_one(coll, filter, update, NULL, &reply, &error);
+
+        if (!ok)
+                mongo_fail(err, &error, "recording the sent tasks", job_id);
+        else if (!bson_iter_init_find(&it, &reply, "matchedCount") || bson_iter_as_int64(&it) != 1)
+                ok = jt_error_set(err, JT_ERR_MONGO, 0,
+                                  "job %s: the claim passed to another producer before every "
+                                  "task was sent (it sends them again; workers ignore repeats)",
+                                  job_id);
+        bson_destroy(&reply);
+        bson_destroy(update);
+        bson_destroy(filter);
+        mongoc_collection_destroy(coll);
+        return ok;
+}
