@@ -127,8 +127,8 @@ static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) 
 }
 
 int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
-                        const char *triggered_by, bool test_mode, const char *run_id,
-                        bool dry_run) {
+                        const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
+                        bool *busy) {
         int range_hours = (int)jt_config_int(cfg, "range-hours");
         int retention = (int)jt_config_int(cfg, "retention-days");
         char job_id[128], cutoff_iso[JT_CRON_TIME_BUF];
@@ -215,7 +215,7 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
         finished.processing_mode = "none";
         finished.execution_ms = (jt_opt_long_t){true, 0};
         emit.finished_when_empty = &finished;
-        rc = jt_emit_job(cfg, pool, &emit, dry_run);
+        rc = jt_emit_job(cfg, pool, &emit, dry_run, busy);
         bson_destroy(params);
         jt_job_ids_free(ids, count);
         return rc;
@@ -235,7 +235,7 @@ int jt_cleanup_cmd_run(const jt_config_t *cfg) {
                 return jt_startup_fail(cfg, &err);
         rc = jt_cleanup_job_emit(cfg, pool, fire_s, jt_config_str(cfg, "triggered-by"),
                                  jt_config_bool(cfg, "test-mode"), run_id,
-                                 jt_config_bool(cfg, "dry-run"));
+                                 jt_config_bool(cfg, "dry-run"), NULL);
         jt_mongo_pool_destroy(pool);
         return rc;
 }

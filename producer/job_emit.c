@@ -86,7 +86,8 @@ static bool send_tasks(rd_kafka_t *rk, const jt_avro_registry_t *reg, const jt_e
         return jt_kafka_flush(rk, timeout_ms, err);
 }
 
-int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *emit, bool dry_run) {
+int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *emit, bool dry_run,
+                bool *busy) {
         const char *db = jt_config_str(cfg, "db");
         jt_avro_registry_t *reg = NULL;
         rd_kafka_t *rk = NULL;
@@ -101,6 +102,8 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
         jt_error_t err;
 
         jt_error_clear(&err);
+        if (busy)
+                *busy = false;
         if (!(reg = jt_avro_registry_new(&err)))
                 goto fail;
         if (dry_run) {
@@ -128,6 +131,8 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
                 goto done;
         }
         if (outcome == JT_JOB_BUSY) {
+                if (busy)
+                        *busy = true;
                 printf("job %s is being sent by another producer right now (%s): nothing sent\n",
                        emit->spec.job_id, info);
                 rc = JT_EXIT_OK;

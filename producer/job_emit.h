@@ -29,8 +29,10 @@ typedef struct {
 
 /* Dry run: prints the job and its tasks. Otherwise claims the ledger entry and sends. Returns
  * the exit code: 0 sent or nothing to send, 1 a failure mid-way (running it again finishes the
- * job), 2 a server unreachable or bad input. */
-int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *emit, bool dry_run);
+ * job), 2 a server unreachable or bad input. *busy (may be NULL) says another producer held
+ * the claim, so the job may still need sending if that producer dies. */
+int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *emit, bool dry_run,
+                bool *busy);
 
 /* Milliseconds since the epoch, UTC. */
 int64_t jt_emit_now_ms(void);

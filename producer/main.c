@@ -1,6 +1,5 @@
 /* joytify-producer: turns scheduled jobs into Kafka tasks (stats, cleanup), runs the schedule
- * daemon and replays topics. This build carries the option tables; the job commands land with
- * the producer issue and until then stop after their start-up checks. */
+ * daemon and replays topics. main() only holds the option tables; each command has its file. */
 #include <stdio.h>
 
 #include "jt_config.h"
@@ -9,6 +8,7 @@
 #include "jt_startup.h"
 #include "cleanup_cmd.h"
 #include "replay.h"
+#include "schedule.h"
 #include "stats_cmd.h"
 
 /* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
@@ -86,17 +86,13 @@ static const jt_opt_t *const schedule_tables[] = {
     schedule_opts, stats_params, cleanup_params, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
-static int run_not_yet(const jt_config_t *cfg) {
-        return jt_startup_check_only(cfg, "producer", false, "sending jobs");
-}
-
 static const jt_command_t commands[] = {
     {"stats", "emit the monthly statistics job, one task per user shard", stats_tables,
      jt_stats_cmd_run, NULL},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
      jt_cleanup_cmd_run, NULL},
     {"schedule", "run both jobs on their UTC cron schedules, catching up missed fires",
-     schedule_tables, run_not_yet, NULL},
+     schedule_tables, jt_schedule_run, NULL},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
      jt_replay_run, JT_REPLAY_HELP},
     {NULL, NULL, NULL, NULL, NULL},

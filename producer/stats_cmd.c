@@ -50,7 +50,7 @@ static bool build_stats_task(void *ctx_, const jt_avro_registry_t *reg, const ch
 }
 
 int jt_stats_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, const char *month,
-                      bool test_mode, const char *run_id, bool dry_run) {
+                      bool test_mode, const char *run_id, bool dry_run, bool *busy) {
         int shards = (int)jt_config_int(cfg, "shards");
         char job_id[128];
         char **ids;
@@ -80,7 +80,7 @@ int jt_stats_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, const 
                         .test_mode = test_mode,
                         .month = (char *)month},
         };
-        rc = jt_emit_job(cfg, pool, &emit, dry_run);
+        rc = jt_emit_job(cfg, pool, &emit, dry_run, busy);
         bson_destroy(params);
         jt_job_ids_free(ids, (size_t)shards);
         return rc;
@@ -100,7 +100,8 @@ int jt_stats_cmd_run(const jt_config_t *cfg) {
             (run_id && !jt_job_ids_check_run_id(run_id, &err)) ||
             (!dry_run && !(pool = jt_startup_mongo(cfg, "joytify-producer", &err))))
                 return jt_startup_fail(cfg, &err);
-        rc = jt_stats_job_emit(cfg, pool, month, jt_config_bool(cfg, "test-mode"), run_id, dry_run);
+        rc = jt_stats_job_emit(cfg, pool, month, jt_config_bool(cfg, "test-mode"), run_id, dry_run,
+                               NULL);
         jt_mongo_pool_destroy(pool);
         return rc;
 }

@@ -1,0 +1,185 @@
+/* The scheduler. Each loop (every 100 ms) asks each cron for its latest fire time at or before
+ * now and fires it if this process has not yet: at start-up that is the latest fire missed
+ * while it was down (once, not every missed one), afterwards each new fire. Job ids derive from
+ * the fire time and the ledger creates each job once, so two schedulers, a restart, or a
+ * catch-up of a fire that already ran send nothing twice. A simulated clock (--clock) lets tests
+ * run a month of schedule in seconds. */
+#include "schedule.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup_cmd.h"
+#include "job_emit.h"
+#include "jt_cron.h"
+#include "jt_job_ids.h"
+#include "jt_kafka.h"
+#include "jt_log.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+#include "stats_cmd.h"
+
+#define RETRY_AFTER_FAILURE_MS 30000
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+typedef struct {
+        bool simulated;
+        int64_t real_start_ms;
+        int64_t sim_start_ms;
+        double speed;
+} sched_clock_t;
+
+typedef struct {
+        const char *name; /* "stats" or "cleanup" */
+        jt_cron_t cron;
+        int64_t last_fired_s; /* the latest fire time handled by this process */
+        int64_t retry_at_ms;  /* after a failed or contended fire, when to look again */
+} schedule_t;
+
+static int64_t clock_now_ms(const sched_clock_t *clock) {
+        int64_t real = jt_emit_now_ms();
+        if (!clock->simulated)
+                return real;
+        return clock->sim_start_ms +
+               (int64_t)((double)(real - clock->real_start_ms) * clock->speed);
+}
+
+/* "2026-11-01T01:00Z" or "2026-11-01T01:00Zx7200". */
+static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err) {
+        char start[64];
+        const char *x;
+        int64_t start_s = 0;
+
+        clock->simulated = false;
+        clock->speed = 1.0;
+        if (!text)
+                return true;
+        x = strchr(text, 'x');
+        snprintf(start, sizeof(start), "%.*s", x ? (int)(x - text) : (int)strlen(text), text);
+        if (!jt_cron_parse_time(start, &start_s, err))
+                return jt_error_prefix(err, "--clock");
+        if (x) {
+                char *end = NULL;
+                clock->speed = strtod(x + 1, &end);
+                if (!end || *end || !isfinite(clock->speed) || clock->speed < 1 ||
+                    clock->speed > 1e7)
+                        return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                            "--clock speed must be 1..10000000 (got \"%s\")",
+                                            x + 1);
+        }
+        clock->simulated = true;
+        clock->sim_start_ms = start_s * 1000;
+        clock->real_start_ms = jt_emit_now_ms();
+        return true;
+}
+
+static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedule_t *s,
+                int64_t due_s, bool test_mode, bool *busy) {
+        char when[JT_CRON_TIME_BUF];
+        jt_error_t err;
+
+        jt_error_clear(&err);
+        jt_cron_format_time(due_s, when, sizeof(when));
+        jt_log_info("%s schedule fires for %s", s->name, when);
+        if (strcmp(s->name, "stats") == 0) {
+                char month[8];
+                if (!jt_job_ids_month(NULL, due_s * 1000, month, &err)) {
+                        jt_log_error("stats fire %s: %s", when, err.message);
+                        return JT_EXIT_FAILURE;
+                }
+                return jt_stats_job_emit(cfg, pool, month, test_mode, NULL, false, busy);
+        }
+        /* A fire time ahead of the real clock would move the cutoff into the retention window;
+         * only a simulated clock can get there, and then cleanup must not run. */
+        if (due_s * 1000 > jt_emit_now_ms()) {
+                jt_log_error("cleanup fire %s is ahead of the real clock: not fired", when);
+                return JT_EXIT_FAILURE;
+        }
+        return jt_cleanup_job_emit(cfg, pool, due_s, "schedule", test_mode, NULL, false, busy);
+}
+
+int jt_schedule_run(const jt_config_t *cfg) {
+        schedule_t schedules[2] = {{.name = "stats"}, {.name = "cleanup"}};
+        const char *exprs[2] = {jt_config_str(cfg, "stats-cron"),
+                                jt_config_str(cfg, "cleanup-cron")};
+        bool test_mode = jt_config_bool(cfg, "test-mode");
+        mongoc_client_pool_t *pool = NULL;
+        rd_kafka_t *rk = NULL;
+        sched_clock_t clock;
+        jt_error_t err;
+        struct sigaction sa;
+
+        jt_error_clear(&err);
+        if (!jt_options_apply_log(cfg, "scheduler", &err))
+                return jt_startup_fail(cfg, &err);
+        for (int i = 0; i < 2; i++) {
+                if (!jt_cron_parse(exprs[i], &schedules[i].cron, &err)) {
+                        jt_error_prefix(&err, "--%s-cron", schedules[i].name);
+                        return jt_startup_fail(cfg, &err);
+                }
+                schedules[i].last_fired_s = JT_CRON_NONE;
+        }
+        if (!parse_clock(jt_config_str(cfg, "clock"), &clock, &err))
+                return jt_startup_fail(cfg, &err);
+        /* Both servers must answer before the daemon settles in. */
+        if (!(pool = jt_startup_mongo(cfg, "joytify-scheduler", &err)) ||
+            !(rk = jt_startup_producer(cfg, &err))) {
+                jt_mongo_pool_destroy(pool);
+                return jt_startup_fail(cfg, &err);
+        }
+        jt_kafka_destroy(rk);
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        for (int i = 0; i < 2; i++) {
+                char next[JT_CRON_TIME_BUF];
+                jt_cron_format_time(jt_cron_next(&schedules[i].cron, clock_now_ms(&clock) / 1000),
+                                    next, sizeof(next));
+                jt_log_info("%s schedule \"%s\" (UTC), next fire %s%s", schedules[i].name, exprs[i],
+                            next, clock.simulated ? " (simulated clock)" : "");
+        }
+
+        while (!stop_requested) {
+                int64_t now_ms = clock_now_ms(&clock);
+                for (int i = 0; i < 2 && !stop_requested; i++) {
+                        schedule_t *s = &schedules[i];
+                        int64_t due = jt_cron_prev(&s->cron, now_ms / 1000);
+                        if (due == JT_CRON_NONE || due == s->last_fired_s ||
+                            jt_emit_now_ms() < s->retry_at_ms)
+                                continue;
+                        bool busy = false;
+                        if (fire(cfg, pool, s, due, test_mode, &busy) == JT_EXIT_OK && !busy) {
+                                s->last_fired_s = due;
+                                s->retry_at_ms = 0;
+                        } else if (busy) {
+                                /* Look again later: sent by then, or the claim lapsed with its
+                                 * holder and this scheduler sends the job itself. */
+                                s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                        } else {
+                                s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                                jt_log_warn("%s fire failed; retrying in %d s", s->name,
+                                            RETRY_AFTER_FAILURE_MS / 1000);
+                        }
+                        fflush(stdout);
+                }
+                struct timespec pause = {0, 100 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+        }
+        jt_log_info("stopping on signal");
+        jt_mongo_pool_destroy(pool);
+        return JT_EXIT_OK;
+}
