@@ -275,6 +275,15 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
         if (!rk)
                 return;
         if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+                /* librdkafka 2.0.2 closes a cooperative-sticky member without LeaveGroup, which
+                 * keeps it in the group for session.timeout.ms (45 s): replays are refused and
+                 * the next rebalance waits that long. Unsubscribing and polling once lets the
+                 * leave go out first. */
+                if (rd_kafka_unsubscribe(rk) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+                        if (msg)
+                                rd_kafka_message_destroy(msg);
+                }
                 rd_kafka_consumer_close(rk);
                 rd_kafka_destroy(rk);
                 return;
