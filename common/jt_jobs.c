@@ -76,6 +76,32 @@ static bool find_job(mongoc_collection_t *coll, const char *job_id, bson_t *out,
         return ok;
 }
 
+/* The job's entry projected to fields (NULL: all). */
+static bool find_job_fields(mongoc_client_t *client, const char *db, const char *job_id,
+                            const bson_t *fields, bson_t *out, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        bson_t opts = BSON_INITIALIZER;
+        mongoc_cursor_t *cursor;
+        const bson_t *doc;
+        bson_error_t error;
+        bool ok = true;
+
+        if (fields)
+                BSON_APPEND_DOCUMENT(&opts, "projection", fields);
+        cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+        bson_reinit(out);
+        if (mongoc_cursor_next(cursor, &doc))
+                bson_concat(out, doc);
+        else if (mongoc_cursor_error(cursor, &error))
+                ok = mongo_fail(err, &error, "reading the ledger entry", job_id);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(&opts);
+        bson_destroy(filter);
+        mongoc_collection_destroy(coll);
+        return ok;
+}
+
 static bson_t *new_entry(const jt_job_spec_t *spec) {
         bson_t *doc = bson_new();
         bson_t ids;
@@ -217,6 +243,164 @@ bool jt_jobs_mark_sent(mongoc_client_t *client, const char *db, const char *job_
                                   "task was sent (it sends them again; workers ignore repeats)",
                                   job_id);
         bson_destroy(&reply);
+        bson_destroy(update);
+        bson_destroy(filter);
+        mongoc_collection_destroy(coll);
+        return ok;
+}
+
+bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t size,
+                      jt_error_t *err) {
+        size_t len = strlen(job_id);
+        const char *k = task_id + len + 1;
+
+        if (strncmp(task_id, job_id, len) != 0 || task_id[len] != '/' || !*k)
+                return jt_error_set(err, JT_ERR_INPUT, 0, "task id %s is not a task of job %s",
+                                    task_id, job_id);
+        if (strpbrk(k, ".$") || strlen(k) >= size)
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "task id %s: the part after the job id must be at most %zu "
+                                    "characters without '.' or '$'",
+                                    task_id, size - 1);
+        memcpy(key, k, strlen(k) + 1);
+        return true;
+}
+
+/* findAndModify returning the new document (projected), or none when the query matched none. */
+static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_t *query,
+                            const bson_t *update, const bson_t *fields, bool *matched, bson_t *doc,
+                            const char *what, const char *job_id, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok;
+
+        mongoc_find_and_modify_opts_set_update(opts, update);
+        mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+        if (fields)
+                mongoc_find_and_modify_opts_set_fields(opts, fields);
+        ok = mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &error);
+        *matched = false;
+        if (!ok) {
+                mongo_fail(err, &error, what, job_id);
+        } else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                const uint8_t *data;
+                uint32_t len;
+                bson_t value;
+                bson_iter_document(&it, &len, &data);
+                if (bson_init_static(&value, data, len)) {
+                        bson_reinit(doc);
+                        bson_concat(doc, &value);
+                        *matched = true;
+                }
+        }
+        bson_destroy(&reply);
+        mongoc_find_and_modify_opts_destroy(opts);
+        mongoc_collection_destroy(coll);
+        return ok;
+}
+
+static int64_t doc_int64(const bson_t *doc, const char *dotted, int64_t fallback) {
+        bson_iter_t it, found;
+        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
+            BSON_ITER_HOLDS_NUMBER(&found))
+                return bson_iter_as_int64(&found);
+        return fallback;
+}
+
+bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char *job_id,
+                            const char *key, int64_t value, int64_t *stored, jt_error_t *err) {
+        char path[160];
+        bson_t *query, *update, *fields;
+        bson_t doc = BSON_INITIALIZER;
+        bool matched = false, ok;
+
+        snprintf(path, sizeof(path), "found.%s", key);
+        query = BCON_NEW("_id", BCON_UTF8(job_id), path, "{", "$exists", BCON_BOOL(false), "}");
+        update = BCON_NEW("$set", "{", path, BCON_INT64(value), "}");
+        fields = BCON_NEW(path, BCON_INT32(1));
+        ok = find_and_modify(client, db, query, update, fields, &matched, &doc,
+                             "recording a range count", job_id, err);
+        if (ok && !matched)
+                ok = find_job_fields(client, db, job_id, fields, &doc, err);
+        if (ok) {
+                *stored = doc_int64(&doc, path, -1);
+                if (*stored < 0)
+                        ok = jt_error_set_transient(err, JT_ERR_MONGO, 0,
+                                                    "job %s has no ledger entry with %s", job_id,
+                                                    path);
+        }
+        bson_destroy(&doc);
+        bson_destroy(fields);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *key, const bson_t *result, int64_t now_ms,
+                           bool *recorded_now, bool *complete, jt_error_t *err) {
+        char path[160];
+        bson_t *query, *update, *fields;
+        bson_t doc = BSON_INITIALIZER;
+        bool ok;
+
+        snprintf(path, sizeof(path), "results.%s", key);
+        query = BCON_NEW("_id", BCON_UTF8(job_id), path, "{", "$exists", BCON_BOOL(false), "}");
+        update =
+            BCON_NEW("$set", "{", path, BCON_DOCUMENT(result), "updatedAt", BCON_DATE_TIME(now_ms),
+                     "}", "$inc", "{", "tasksDone", BCON_INT64(1), "}");
+        fields = BCON_NEW("tasksDone", BCON_INT32(1), "tasksTotal", BCON_INT32(1));
+        ok = find_and_modify(client, db, query, update, fields, recorded_now, &doc,
+                             "recording a task result", job_id, err);
+        if (ok && !*recorded_now)
+                ok = find_job_fields(client, db, job_id, fields, &doc, err);
+        if (ok) {
+                int64_t total = doc_int64(&doc, "tasksTotal", -1);
+                if (total < 0)
+                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
+                                          "job %s has no ledger entry (tasks of a job the "
+                                          "producer never recorded)",
+                                          job_id);
+                *complete = ok && doc_int64(&doc, "tasksDone", 0) >= total;
+        }
+        bson_destroy(&doc);
+        bson_destroy(fields);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
+                            const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
+                            bson_t *entry, jt_error_t *err) {
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", "state", "running", "}",
+                                 "{", "state", "finalizing", "finalizeUntil", "{", "$lt",
+                                 BCON_DATE_TIME(now_ms), "}", "}", "]");
+        bson_t *update = BCON_NEW(
+            "$set", "{", "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "finalizeUntil",
+            BCON_DATE_TIME(now_ms + lease_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
+        bool ok = find_and_modify(client, db, query, update, NULL, claimed, entry,
+                                  "claiming the finalization", job_id, err);
+
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
+                       const char *state, int64_t now_ms, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8(state), "finishedAt",
+                                  BCON_DATE_TIME(now_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
+        bson_error_t error;
+        bool ok = mongoc_collection_update_one(coll, filter, update, NULL, NULL, &error);
+
+        if (!ok)
+                mongo_fail(err, &error, "setting the state", job_id);
         bson_destroy(update);
         bson_destroy(filter);
         mongoc_collection_destroy(coll);

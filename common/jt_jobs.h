@@ -6,7 +6,11 @@
  *   { _id: "stats-2026-10", kind: "stats"|"cleanup", testMode, runId, params: {...},
  *     taskIds: [...], tasksTotal, state: "running"|"finished"|"failed",
  *     claimedBy, claimUntil, tasksSentAt (absent until every task is durable in Kafka),
- *     results: { <task key>: {...} } (workers), createdAt, updatedAt } */
+ *     results: { <task key>: {...} }, tasksDone (workers, each key once),
+ *     found: { <task key>: N } (a cleanup range's first count, kept across redeliveries),
+ *     finalizeBy, finalizeUntil (the worker finishing the job), finishedAt,
+ *     createdAt, updatedAt }
+ * A task key is the task id without "job_id/" (it holds no '.' or '$', so it is a field name). */
 #ifndef JT_JOBS_H
 #define JT_JOBS_H
 
@@ -44,6 +48,34 @@ typedef enum {
  * spec's, are the tasks to send again. */
 bool jt_jobs_claim(mongoc_client_t *client, const char *db, const jt_job_spec_t *spec,
                    jt_job_claim_t *outcome, bson_t *entry, jt_error_t *err);
+
+/* The key of task_id within job_id's entry; JT_ERR_INPUT when the task is not of the job or the
+ * key cannot be a field name. */
+bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t size,
+                      jt_error_t *err);
+
+/* Stores value at found.<key> unless a value is there already; *stored is the value kept (the
+ * first one), so a redelivered task works with the same figure. */
+bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char *job_id,
+                            const char *key, int64_t value, int64_t *stored, jt_error_t *err);
+
+/* Records a task's result under results.<key> once: *recorded_now is false when it was there
+ * already (a redelivery). *complete says whether every task of the job has a result now. */
+bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *key, const bson_t *result, int64_t now_ms,
+                           bool *recorded_now, bool *complete, jt_error_t *err);
+
+/* For a complete job: takes the right to finalize it (state running -> finalizing, or a
+ * finalizing claim whose lease lapsed because its worker died). *claimed false: finished
+ * already, or another worker is finalizing. On a claim, entry receives the job's entry with
+ * every result. */
+bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
+                            const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
+                            bson_t *entry, jt_error_t *err);
+
+/* Sets state ("finished" or "failed") once the job's last event is durable. */
+bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
+                       const char *state, int64_t now_ms, jt_error_t *err);
 
 /* One line about a ledger entry for messages: task count, state, whether all were sent. */
 void jt_jobs_describe(const bson_t *entry, char *info, size_t size);

@@ -13,7 +13,7 @@ typedef struct {
 } delivery_state_t;
 
 jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg) {
-        jt_kafka_opts_t opts;
+        jt_kafka_opts_t opts = {0};
         opts.brokers = jt_config_str(cfg, "brokers");
         opts.settings = jt_config_kv(cfg, "X", &opts.setting_count);
         opts.timeout_ms = (int)jt_config_int(cfg, "kafka-timeout") * 1000;
@@ -148,6 +148,10 @@ rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group
             !conf_default(conf, opts, "partition.assignment.strategy", "cooperative-sticky", err) ||
             !conf_default(conf, opts, "auto.offset.reset", "earliest", err))
                 goto fail;
+        if (opts->rebalance_cb) {
+                rd_kafka_conf_set_rebalance_cb(conf, opts->rebalance_cb);
+                rd_kafka_conf_set_opaque(conf, opts->opaque);
+        }
         rk = client_new(RD_KAFKA_CONSUMER, conf, err);
         if (!rk)
                 goto fail;

@@ -15,6 +15,10 @@ typedef struct {
         const jt_kv_t *settings; /* -X pairs, applied after our defaults */
         size_t setting_count;
         int timeout_ms; /* bounded wait for the brokers */
+        /* Consumers only, optional: a rebalance callback and the opaque it receives. */
+        void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
+        void *opaque;
 } jt_kafka_opts_t;
 
 /* Reads --brokers, -X and --kafka-timeout from a config built with jt_opts_kafka. */

@@ -36,7 +36,10 @@ static struct {
 } fx;
 
 static jt_kafka_opts_t broker_opts(void) {
-        jt_kafka_opts_t opts = {it_env("JT_KAFKA_BROKERS"), NULL, 0, 15000};
+        jt_kafka_opts_t opts = {.brokers = it_env("JT_KAFKA_BROKERS"),
+                                .settings = NULL,
+                                .setting_count = 0,
+                                .timeout_ms = 15000};
         return opts;
 }
 

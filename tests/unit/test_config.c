@@ -143,7 +143,8 @@ static void kafka_settings_are_validated(void **state) {
         jt_kv_t bad_value[] = {{"linger.ms", "banana"}};
         jt_kv_t secret_value[] = {{"sasl.password", "hunter2"}, {"socket.timeout.ms", "x"}};
         jt_kv_t good[] = {{"linger.ms", "7"}};
-        jt_kafka_opts_t opts = {"127.0.0.1:1", bad_key, 1, 1000};
+        jt_kafka_opts_t opts = {
+            .brokers = "127.0.0.1:1", .settings = bad_key, .setting_count = 1, .timeout_ms = 1000};
         jt_error_t err;
         rd_kafka_conf_t *conf;
 

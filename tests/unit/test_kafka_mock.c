@@ -45,7 +45,8 @@ static int mock_teardown(void **state) {
 
 static void topics_created_and_message_round_trips(void **state) {
         mock_t *m = *state;
-        jt_kafka_opts_t opts = {m->bootstraps, NULL, 0, 5000};
+        jt_kafka_opts_t opts = {
+            .brokers = m->bootstraps, .settings = NULL, .setting_count = 0, .timeout_ms = 5000};
         jt_error_t err;
         rd_kafka_t *producer, *consumer;
         rd_kafka_topic_partition_list_t *subs;
@@ -85,7 +86,10 @@ static void topics_created_and_message_round_trips(void **state) {
 static void delivery_failure_is_reported_by_flush(void **state) {
         mock_t *m = *state;
         jt_kv_t no_retries[] = {{"retries", "0"}, {"enable.idempotence", "false"}, {"acks", "all"}};
-        jt_kafka_opts_t opts = {m->bootstraps, no_retries, 3, 5000};
+        jt_kafka_opts_t opts = {.brokers = m->bootstraps,
+                                .settings = no_retries,
+                                .setting_count = 3,
+                                .timeout_ms = 5000};
         jt_error_t err;
         rd_kafka_t *producer;
 
@@ -105,7 +109,8 @@ static void delivery_failure_is_reported_by_flush(void **state) {
 }
 
 static void unreachable_broker_is_named(void **state) {
-        jt_kafka_opts_t opts = {"127.0.0.1:1", NULL, 0, 1000};
+        jt_kafka_opts_t opts = {
+            .brokers = "127.0.0.1:1", .settings = NULL, .setting_count = 0, .timeout_ms = 1000};
         jt_error_t err;
         rd_kafka_t *producer;
 
