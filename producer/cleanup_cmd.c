@@ -118,6 +118,8 @@ static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) 
         }
         if (!jt_cron_parse_time(at, fire_s, err))
                 return jt_error_prefix(err, "--at");
+        /* Job ids name the minute, so the cutoff counts from the minute too. */
+        *fire_s -= *fire_s % 60;
         if (*fire_s > now_s)
                 return jt_error_set(err, JT_ERR_CONFIG, 0,
                                     "--at %s is in the future: the cutoff would reach into the "
