@@ -266,10 +266,11 @@ bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t
         return true;
 }
 
-/* findAndModify returning the new document (projected), or none when the query matched none. */
+/* findAndModify returning the new document, or none when the query matched none. (No "fields"
+ * projection: the local FerretDB does not implement it for findAndModify.) */
 static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_t *query,
-                            const bson_t *update, const bson_t *fields, bool *matched, bson_t *doc,
-                            const char *what, const char *job_id, jt_error_t *err) {
+                            const bson_t *update, bool *matched, bson_t *doc, const char *what,
+                            const char *job_id, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
         bson_t reply;
@@ -279,8 +280,6 @@ static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_
 
         mongoc_find_and_modify_opts_set_update(opts, update);
         mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-        if (fields)
-                mongoc_find_and_modify_opts_set_fields(opts, fields);
         ok = mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &error);
         *matched = false;
         if (!ok) {
@@ -321,8 +320,8 @@ bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char 
         query = BCON_NEW("_id", BCON_UTF8(job_id), path, "{", "$exists", BCON_BOOL(false), "}");
         update = BCON_NEW("$set", "{", path, BCON_INT64(value), "}");
         fields = BCON_NEW(path, BCON_INT32(1));
-        ok = find_and_modify(client, db, query, update, fields, &matched, &doc,
-                             "recording a range count", job_id, err);
+        ok = find_and_modify(client, db, query, update, &matched, &doc, "recording a range count",
+                             job_id, err);
         if (ok && !matched)
                 ok = find_job_fields(client, db, job_id, fields, &doc, err);
         if (ok) {
@@ -353,7 +352,7 @@ bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *
             BCON_NEW("$set", "{", path, BCON_DOCUMENT(result), "updatedAt", BCON_DATE_TIME(now_ms),
                      "}", "$inc", "{", "tasksDone", BCON_INT64(1), "}");
         fields = BCON_NEW("tasksDone", BCON_INT32(1), "tasksTotal", BCON_INT32(1));
-        ok = find_and_modify(client, db, query, update, fields, recorded_now, &doc,
+        ok = find_and_modify(client, db, query, update, recorded_now, &doc,
                              "recording a task result", job_id, err);
         if (ok && !*recorded_now)
                 ok = find_job_fields(client, db, job_id, fields, &doc, err);
@@ -382,7 +381,7 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
         bson_t *update = BCON_NEW(
             "$set", "{", "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "finalizeUntil",
             BCON_DATE_TIME(now_ms + lease_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
-        bool ok = find_and_modify(client, db, query, update, NULL, claimed, entry,
+        bool ok = find_and_modify(client, db, query, update, claimed, entry,
                                   "claiming the finalization", job_id, err);
 
         bson_destroy(update);

@@ -1,6 +1,5 @@
-/* joytify-worker: consumes statistics and cleanup tasks and runs them against MongoDB. This
- * build carries the option table and the start-up checks; task processing lands with the
- * worker issue. */
+/* joytify-worker: consumes statistics and cleanup tasks and runs them against MongoDB. main()
+ * holds the option table; the loop is in loop.c, each task kind in its own file. */
 #include <stdio.h>
 
 #include "jt_config.h"
@@ -8,6 +7,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "loop.h"
 
 static const jt_opt_t worker_opts[] = {
     {"group", 'g', JT_OPT_STRING, "joytify-workers", 0, 0, "JT_WORKER_GROUP", false, "GROUP",
@@ -16,21 +16,23 @@ static const jt_opt_t worker_opts[] = {
      "task kinds to consume: stats, cleanup or both"},
     {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:9464", 0, 0, NULL, false, "HOST:PORT",
      "where /metrics and /healthz are served"},
+    {"max-attempts", 0, JT_OPT_INT, "8", 1, 1000, NULL, false, "N",
+     "tries of a task failing transiently before it goes to the DLQ and its job fails"},
+    {"retry-backoff-ms", 0, JT_OPT_INT, "500", 1, 600000, NULL, false, "MS",
+     "first retry delay; doubles per attempt, with +-25% jitter"},
+    {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 1, 3600000, NULL, false, "MS",
+     "longest retry delay"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
 static const jt_opt_t *const worker_tables[] = {worker_opts, jt_opts_kafka, jt_opts_mongo,
                                                 jt_opts_log, NULL};
 
-static int run_worker(const jt_config_t *cfg) {
-        return jt_startup_check_only(cfg, "worker", true, "task processing");
-}
-
 static const jt_command_t commands[] = {
     {NULL,
      "Consumes Joytify statistics and cleanup tasks from Kafka and runs them against "
      "MongoDB; run any number of replicas in one group.",
-     worker_tables, run_worker, NULL},
+     worker_tables, jt_worker_run, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,341 @@
+/* Cleanup of one range. The figures survive crashes and redeliveries because they are derived,
+ * not accumulated: the range's first count is kept in the ledger (found.<key>), and what was
+ * deleted is that count minus what is left. Old ranges receive no new playbacks, so a repeated
+ * batch deletes nothing twice and counts nothing twice. */
+#include "cleanup_task.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jt_cron.h"
+#include "jt_jobs.h"
+#include "jt_kafka.h"
+#include "jt_log.h"
+#include "jt_mongo.h"
+#include "jt_status.h"
+
+#define DAY_MS            (24 * 3600 * 1000LL)
+#define PROGRESS_EVERY_MS 1000
+#define FINALIZE_LEASE_MS 60000
+
+typedef struct {
+        const jt_task_env_t *env;
+        const jt_cleanup_task_t *task;
+        mongoc_client_t *client;
+        mongoc_collection_t *playbacks;
+        bson_t *filter; /* the range, below the cutoff */
+        char key[128];  /* ledger key of the root task */
+        const char *root_id;
+        int64_t found;
+} cleanup_run_t;
+
+static jt_task_outcome_t mongo_outcome(const bson_error_t *error, jt_error_t *err,
+                                       const char *what) {
+        if (jt_mongo_error_is_transient(error)) {
+                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
+                                       error->message);
+                return JT_TASK_RETRY;
+        }
+        jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
+        return JT_TASK_RETRY; /* a database refusal may pass (e.g. a restart); retries are bounded
+                               */
+}
+
+static jt_status_event_t base_event(const cleanup_run_t *run, jt_status_type_t type) {
+        jt_status_event_t ev = {.job_id = run->task->job_id,
+                                .task_id = run->task->task_id,
+                                .type = type,
+                                .job_kind = JT_JOB_KIND_CLEANUP,
+                                .timestamp_ms = jt_task_now_ms(),
+                                .worker_id = (char *)run->env->worker_id,
+                                .test_mode = run->task->test_mode,
+                                .cutoff_date_ms = {true, run->task->cutoff_ms},
+                                .triggered_by = run->task->triggered_by,
+                                .batch_size = {true, run->task->batch_size}};
+        return ev;
+}
+
+static bool send_event(const cleanup_run_t *run, const jt_status_event_t *ev, jt_error_t *err) {
+        return jt_status_send(run->env->producer, run->env->reg, run->env->status_topic, ev, err);
+}
+
+static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
+        bson_error_t error;
+        int64_t n = mongoc_collection_count_documents(run->playbacks, run->filter, NULL, NULL, NULL,
+                                                      &error);
+        if (n < 0) {
+                mongo_outcome(&error, err, "counting the range");
+                return false;
+        }
+        *left = n;
+        return true;
+}
+
+/* Deletes up to batch_size playbacks of the range: their ids first (the createdAt index), then
+ * one deleteMany by _id. *deleted is what this batch removed. */
+static jt_task_outcome_t delete_batch(cleanup_run_t *run, int64_t *deleted, jt_error_t *err) {
+        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit",
+                                BCON_INT64(run->task->batch_size));
+        mongoc_cursor_t *cursor =
+            mongoc_collection_find_with_opts(run->playbacks, run->filter, opts, NULL);
+        bson_t ids_filter = BSON_INITIALIZER, in, ids;
+        const bson_t *doc;
+        bson_error_t error;
+        bson_t reply;
+        bson_iter_t it;
+        uint32_t n = 0;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        *deleted = 0;
+        BSON_APPEND_DOCUMENT_BEGIN(&ids_filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+        while (mongoc_cursor_next(cursor, &doc)) {
+                if (bson_iter_init_find(&it, doc, "_id")) {
+                        char k[16];
+                        const char *key;
+                        bson_uint32_to_string(n++, &key, k, sizeof(k));
+                        bson_append_iter(&ids, key, -1, &it);
+                }
+        }
+        bson_append_array_end(&in, &ids);
+        bson_append_document_end(&ids_filter, &in);
+        if (mongoc_cursor_error(cursor, &error)) {
+                outcome = mongo_outcome(&error, err, "reading the range's ids");
+        } else if (n > 0) {
+                if (!mongoc_collection_delete_many(run->playbacks, &ids_filter, NULL, &reply,
+                                                   &error))
+                        outcome = mongo_outcome(&error, err, "deleting a batch");
+                else if (bson_iter_init_find(&it, &reply, "deletedCount"))
+                        *deleted = bson_iter_as_int64(&it);
+                bson_destroy(&reply);
+        }
+        bson_destroy(&ids_filter);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        if (outcome == JT_TASK_DONE && n == 0)
+                *deleted = -1; /* nothing left to read */
+        return outcome;
+}
+
+/* Sends the rest of the range as a new task and makes it durable. */
+static bool send_continuation(cleanup_run_t *run, int64_t deleted_so_far, jt_error_t *err) {
+        jt_cleanup_task_t next = *run->task;
+        char task_id[256];
+        void *buf = NULL;
+        size_t len = 0;
+        bool ok;
+
+        next.continuation_seq = run->task->continuation_seq + 1;
+        snprintf(task_id, sizeof(task_id), "%s+c%d", run->root_id, next.continuation_seq);
+        next.task_id = task_id;
+        next.parent_task_id = (char *)run->root_id;
+        next.deleted_so_far = deleted_so_far;
+        next.resume_after_id = NULL;
+        next.created_at_ms = jt_task_now_ms();
+        ok = jt_cleanup_task_encode(run->env->reg, &next, &buf, &len, err) &&
+             jt_kafka_send(run->env->producer, run->env->cleanup_topic, task_id, buf, len, NULL,
+                           err) &&
+             jt_kafka_flush(run->env->producer, run->env->kafka_timeout_ms, err);
+        free(buf);
+        if (ok)
+                jt_log_info("job=%s task=%s time budget spent: continuation %s sent",
+                            run->task->job_id, run->task->task_id, task_id);
+        return ok;
+}
+
+/* Sums the job's range results and sends JOB_FINISHED, once per job (finalize claim). */
+static jt_task_outcome_t finish_job(cleanup_run_t *run, jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        bson_t entry = BSON_INITIALIZER;
+        bson_iter_t it, results, one, field;
+        int64_t found = 0, deleted = 0, left = 0, created_ms = 0;
+        bool claimed = false;
+        jt_status_event_t ev;
+
+        if (!jt_jobs_claim_finalize(run->client, env->db, run->task->job_id, env->worker_id,
+                                    jt_task_now_ms(), FINALIZE_LEASE_MS, &claimed, &entry, err)) {
+                bson_destroy(&entry);
+                return JT_TASK_RETRY;
+        }
+        if (!claimed) {
+                bson_destroy(&entry);
+                return JT_TASK_DONE;
+        }
+        if (bson_iter_init_find(&it, &entry, "results") && bson_iter_recurse(&it, &results)) {
+                while (bson_iter_next(&results)) {
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&results) ||
+                            !bson_iter_recurse(&results, &one))
+                                continue;
+                        while (bson_iter_next(&one)) {
+                                const char *k = bson_iter_key(&one);
+                                if (!BSON_ITER_HOLDS_NUMBER(&one))
+                                        continue;
+                                if (strcmp(k, "found") == 0)
+                                        found += bson_iter_as_int64(&one);
+                                else if (strcmp(k, "deleted") == 0)
+                                        deleted += bson_iter_as_int64(&one);
+                                else if (strcmp(k, "remaining") == 0)
+                                        left += bson_iter_as_int64(&one);
+                        }
+                }
+        }
+        if (bson_iter_init_find(&field, &entry, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&field))
+                created_ms = bson_iter_date_time(&field);
+        bson_destroy(&entry);
+
+        ev = base_event(run, JT_STATUS_JOB_FINISHED);
+        ev.task_id = NULL;
+        ev.records_deleted = (jt_opt_long_t){true, deleted};
+        ev.total_records_found = (jt_opt_long_t){true, found};
+        ev.remaining_records = (jt_opt_long_t){true, left};
+        ev.completion_percentage =
+            (jt_opt_double_t){true, found ? (double)deleted * 100.0 / (double)found : 100.0};
+        ev.was_timeout_stopped = (jt_opt_bool_t){true, false};
+        ev.processing_mode = found ? "batch" : "none";
+        ev.execution_ms = (jt_opt_long_t){true, created_ms ? jt_task_now_ms() - created_ms : 0};
+        if (!send_event(run, &ev, err) ||
+            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err) ||
+            !jt_jobs_set_state(run->client, env->db, run->task->job_id, "finished",
+                               jt_task_now_ms(), err))
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s finished: %" PRId64 " of %" PRId64 " playbacks deleted",
+                    run->task->job_id, deleted, found);
+        return JT_TASK_DONE;
+}
+
+static bool sleep_unless_stopped(const jt_task_env_t *env, int ms) {
+        while (ms > 0 && !*env->stop) {
+                int slice = ms < 100 ? ms : 100;
+                struct timespec ts = {0, (long)slice * 1000000L};
+                nanosleep(&ts, NULL);
+                ms -= slice;
+        }
+        return !*env->stop;
+}
+
+static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        const jt_cleanup_task_t *task = run->task;
+        int64_t started = jt_task_mono_ms(), last_progress = 0, left = 0, batch = 0;
+        jt_status_event_t ev;
+        bool recorded = false, complete = false;
+        bson_t *result;
+        jt_task_outcome_t outcome;
+
+        if (!count_left(run, &left, err) ||
+            !jt_jobs_set_found_once(run->client, env->db, task->job_id, run->key, left, &run->found,
+                                    err))
+                return JT_TASK_RETRY;
+        ev = base_event(run, JT_STATUS_TASK_STARTED);
+        ev.progress_total = (jt_opt_long_t){true, run->found};
+        ev.progress_done = (jt_opt_long_t){true, run->found - left};
+        if (!send_event(run, &ev, err))
+                return JT_TASK_RETRY;
+
+        for (;;) {
+                if (*env->stop)
+                        return JT_TASK_STOPPED;
+                if (jt_task_mono_ms() - started >= (int64_t)task->time_budget_s * 1000) {
+                        if (!count_left(run, &left, err))
+                                return JT_TASK_RETRY;
+                        if (left == 0)
+                                break;
+                        return send_continuation(run, run->found - left, err) ? JT_TASK_DONE
+                                                                              : JT_TASK_RETRY;
+                }
+                outcome = delete_batch(run, &batch, err);
+                if (outcome != JT_TASK_DONE)
+                        return outcome;
+                if (batch < 0)
+                        break;
+                if (jt_task_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
+                        if (!count_left(run, &left, err))
+                                return JT_TASK_RETRY;
+                        ev = base_event(run, JT_STATUS_TASK_PROGRESS);
+                        ev.progress_total = (jt_opt_long_t){true, run->found};
+                        ev.progress_done = (jt_opt_long_t){true, run->found - left};
+                        if (!send_event(run, &ev, err))
+                                return JT_TASK_RETRY;
+                        rd_kafka_poll(env->producer, 0);
+                        last_progress = jt_task_mono_ms();
+                }
+                if (task->batch_delay_ms > 0 && !sleep_unless_stopped(env, task->batch_delay_ms))
+                        return JT_TASK_STOPPED;
+        }
+
+        if (!count_left(run, &left, err))
+                return JT_TASK_RETRY;
+        result = BCON_NEW("found", BCON_INT64(run->found), "deleted", BCON_INT64(run->found - left),
+                          "remaining", BCON_INT64(left), "finishedBy", BCON_UTF8(env->worker_id),
+                          "continuations", BCON_INT32(task->continuation_seq));
+        if (!jt_jobs_record_result(run->client, env->db, task->job_id, run->key, result,
+                                   jt_task_now_ms(), &recorded, &complete, err)) {
+                bson_destroy(result);
+                return JT_TASK_RETRY;
+        }
+        bson_destroy(result);
+        ev = base_event(run, JT_STATUS_TASK_FINISHED);
+        ev.records_deleted = (jt_opt_long_t){true, run->found - left};
+        ev.total_records_found = (jt_opt_long_t){true, run->found};
+        ev.remaining_records = (jt_opt_long_t){true, left};
+        ev.progress_total = (jt_opt_long_t){true, run->found};
+        ev.progress_done = (jt_opt_long_t){true, run->found - left};
+        if (!send_event(run, &ev, err) ||
+            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s task=%s done: %" PRId64 " of %" PRId64 " deleted%s", task->job_id,
+                    task->task_id, run->found - left, run->found,
+                    recorded ? "" : " (result recorded before: a redelivery)");
+        return complete ? finish_job(run, err) : JT_TASK_DONE;
+}
+
+/* The worker's own safety check: the producer computed the cutoff, but a task replayed late,
+ * forged, or produced with a wrong clock must not delete playbacks still inside retention. */
+static bool inside_retention(const jt_cleanup_task_t *task, jt_error_t *err) {
+        int64_t keep_from = jt_task_now_ms() - task->retention_days * DAY_MS;
+        char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
+
+        if (task->range_end_ms <= keep_from && task->cutoff_ms <= keep_from &&
+            task->range_start_ms < task->range_end_ms)
+                return false;
+        jt_cron_format_time(task->range_end_ms / 1000, a, sizeof(a));
+        jt_cron_format_time(keep_from / 1000, b, sizeof(b));
+        if (task->range_start_ms >= task->range_end_ms)
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "refused: the range of task %s is empty or "
+                             "inverted; nothing deleted",
+                             task->task_id);
+        else
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "refused: task %s reaches %s, inside the %d-day retention window "
+                             "(this worker keeps everything from %s); nothing deleted",
+                             task->task_id, a, task->retention_days, b);
+        return true;
+}
+
+jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup_task_t *task,
+                                      jt_error_t *err) {
+        cleanup_run_t run = {.env = env, .task = task};
+        int64_t end_ms =
+            task->range_end_ms < task->cutoff_ms ? task->range_end_ms : task->cutoff_ms;
+        jt_task_outcome_t outcome;
+
+        if (inside_retention(task, err))
+                return JT_TASK_PERMANENT;
+        run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
+        if (!jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
+                return JT_TASK_PERMANENT;
+        run.client = mongoc_client_pool_pop(env->pool);
+        run.playbacks = mongoc_client_get_collection(
+            run.client, env->db, task->test_mode ? "test-playbacks" : "playbacks");
+        run.filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(task->range_start_ms), "$lt",
+                              BCON_DATE_TIME(end_ms), "}");
+        outcome = run_range(&run, err);
+        bson_destroy(run.filter);
+        mongoc_collection_destroy(run.playbacks);
+        mongoc_client_pool_push(env->pool, run.client);
+        return outcome;
+}

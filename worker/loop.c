@@ -1,0 +1,427 @@
+/* The consumer loop. Each message is decoded and handed to its task handler; the offset is
+ * stored only when the handler says its effects and events are durable, or after the message
+ * went to the DLQ. A transient failure pauses the partition, seeks back to the message, and
+ * resumes after an exponential backoff with jitter, so the loop keeps polling (and keeps the
+ * group membership) while it waits. After --max-attempts the task goes to the DLQ and its job
+ * is marked failed with a JOB_FAILED event. */
+#include "loop.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup_task.h"
+#include "jt_dlq.h"
+#include "jt_jobs.h"
+#include "jt_kafka.h"
+#include "jt_log.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+#include "jt_status.h"
+#include "stats_task.h"
+#include "task_env.h"
+
+#define MAX_RETRY_SLOTS 256
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+/* A message waiting for its next attempt. */
+typedef struct {
+        bool used;
+        char topic[128];
+        int32_t partition;
+        int64_t offset;
+        int attempts;
+        int64_t resume_at_ms; /* monotonic */
+        bool paused;
+} retry_slot_t;
+
+typedef struct {
+        rd_kafka_t *consumer;
+        jt_task_env_t env;
+        const char *dlq_topic;
+        int max_attempts;
+        int backoff_base_ms;
+        int backoff_max_ms;
+        retry_slot_t retries[MAX_RETRY_SLOTS];
+        long tasks_done, tasks_dead_lettered, tasks_retried;
+} worker_t;
+
+static retry_slot_t *find_slot(worker_t *w, const char *topic, int32_t partition) {
+        for (int i = 0; i < MAX_RETRY_SLOTS; i++)
+                if (w->retries[i].used && w->retries[i].partition == partition &&
+                    strcmp(w->retries[i].topic, topic) == 0)
+                        return &w->retries[i];
+        return NULL;
+}
+
+static void clear_slot(retry_slot_t *slot) {
+        if (slot)
+                memset(slot, 0, sizeof(*slot));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        worker_t *w = opaque;
+        bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        for (int i = 0; i < parts->cnt; i++)
+                jt_log_info("rebalance: %s %s [%" PRId32 "]",
+                            err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
+                            parts->elems[i].topic, parts->elems[i].partition);
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                /* A revoked partition's pending retry belongs to its next owner now. */
+                for (int i = 0; i < parts->cnt; i++)
+                        clear_slot(find_slot(w, parts->elems[i].topic, parts->elems[i].partition));
+                if (cooperative)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        rc = rd_kafka_assign(rk, NULL);
+        } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                if (cooperative)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        rc = rd_kafka_assign(rk, parts);
+        } else {
+                jt_log_error("rebalance failed: %s", rd_kafka_err2str(err));
+                if (cooperative)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        rc = rd_kafka_assign(rk, NULL);
+        }
+        if (error) {
+                jt_log_error("rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (rc) {
+                jt_log_error("rebalance: %s", rd_kafka_err2str(rc));
+        }
+}
+
+static void store_offset(worker_t *w, const rd_kafka_message_t *msg) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_resp_err_t rc;
+
+        rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
+            ->offset = msg->offset + 1;
+        rc = rd_kafka_offsets_store(w->consumer, list);
+        if (rc)
+                jt_log_warn("storing offset %" PRId64 " of %s [%" PRId32 "]: %s (the task may be "
+                            "redelivered; its effects are idempotent)",
+                            msg->offset + 1, rd_kafka_topic_name(msg->rkt), msg->partition,
+                            rd_kafka_err2str(rc));
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* The job id in a message key "job_id/...", for events about a task that did not decode. */
+static void key_job_id(const rd_kafka_message_t *msg, char *out, size_t size) {
+        size_t n = 0;
+        const char *key = msg->key;
+
+        while (key && n < msg->key_len && n + 1 < size && key[n] != '/')
+                n++;
+        memcpy(out, key ? key : "", n);
+        out[n] = '\0';
+}
+
+static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *reason,
+                        int attempts, jt_error_t *err) {
+        char key[256];
+        rd_kafka_headers_t *hdrs = jt_dlq_headers_new(rd_kafka_topic_name(msg->rkt), msg->partition,
+                                                      msg->offset, reason, attempts);
+        size_t klen = msg->key_len < sizeof(key) - 1 ? msg->key_len : sizeof(key) - 1;
+
+        memcpy(key, msg->key ? msg->key : "", klen);
+        key[klen] = '\0';
+        if (!jt_kafka_send(w->env.producer, w->dlq_topic, msg->key ? key : NULL, msg->payload,
+                           msg->len, hdrs, err)) {
+                rd_kafka_headers_destroy(hdrs);
+                return false;
+        }
+        if (!jt_kafka_flush(w->env.producer, w->env.kafka_timeout_ms, err))
+                return false;
+        w->tasks_dead_lettered++;
+        jt_log_warn("task key=%s from %s [%" PRId32 "] offset %" PRId64 " dead-lettered: %s", key,
+                    rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, reason);
+        return true;
+}
+
+/* Marks the job of a task that failed for good: JOB_FAILED with the reason, ledger failed. */
+static void fail_job(worker_t *w, const rd_kafka_message_t *msg, bool cleanup, const char *reason) {
+        char job_id[200];
+        jt_status_event_t ev = {0};
+        jt_error_t err;
+        mongoc_client_t *client;
+
+        jt_error_clear(&err);
+        key_job_id(msg, job_id, sizeof(job_id));
+        if (!job_id[0])
+                return;
+        ev.job_id = job_id;
+        ev.type = JT_STATUS_JOB_FAILED;
+        ev.job_kind = cleanup ? JT_JOB_KIND_CLEANUP : JT_JOB_KIND_STATS;
+        ev.timestamp_ms = jt_task_now_ms();
+        ev.worker_id = (char *)w->env.worker_id;
+        ev.error_message = (char *)reason;
+        if (!jt_status_send(w->env.producer, w->env.reg, w->env.status_topic, &ev, &err) ||
+            !jt_kafka_flush(w->env.producer, w->env.kafka_timeout_ms, &err))
+                jt_log_error("job=%s: JOB_FAILED event not sent: %s", job_id, err.message);
+        client = mongoc_client_pool_pop(w->env.pool);
+        if (!jt_jobs_set_state(client, w->env.db, job_id, "failed", jt_task_now_ms(), &err))
+                jt_log_error("job=%s: ledger not marked failed: %s", job_id, err.message);
+        mongoc_client_pool_push(w->env.pool, client);
+}
+
+static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bool *cleanup,
+                                  jt_error_t *err) {
+        const char *topic = rd_kafka_topic_name(msg->rkt);
+        jt_task_outcome_t outcome;
+
+        *cleanup = strcmp(topic, w->env.cleanup_topic) == 0;
+        if (*cleanup) {
+                jt_cleanup_task_t task = {0};
+                if (!jt_cleanup_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
+                        return JT_TASK_PERMANENT;
+                jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
+                outcome = jt_cleanup_task_run(&w->env, &task, err);
+                jt_cleanup_task_clear(&task);
+                return outcome;
+        }
+        if (strcmp(topic, w->env.stats_topic) == 0) {
+                jt_stats_task_t task = {0};
+                if (!jt_stats_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
+                        return JT_TASK_PERMANENT;
+                jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
+                outcome = jt_stats_task_run(&w->env, &task, err);
+                jt_stats_task_clear(&task);
+                return outcome;
+        }
+        jt_error_set(err, JT_ERR_INPUT, 0, "message from unexpected topic %s", topic);
+        return JT_TASK_PERMANENT;
+}
+
+static int backoff_ms(const worker_t *w, int attempts) {
+        int64_t ms = (int64_t)w->backoff_base_ms << (attempts > 16 ? 16 : attempts - 1);
+        if (ms > w->backoff_max_ms)
+                ms = w->backoff_max_ms;
+        /* +-25 % jitter, so that workers retrying the same outage do not hit it in step. */
+        return (int)(ms * (75 + rand() % 51) / 100);
+}
+
+static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *error;
+
+        rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
+            ->offset = msg->offset;
+        rd_kafka_pause_partitions(w->consumer, list);
+        error = rd_kafka_seek_partitions(w->consumer, list, 5000);
+        if (error) {
+                jt_log_warn("seek back for a retry: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        slot->paused = true;
+}
+
+static void resume_due(worker_t *w) {
+        int64_t now = jt_task_mono_ms();
+
+        for (int i = 0; i < MAX_RETRY_SLOTS; i++) {
+                retry_slot_t *s = &w->retries[i];
+                rd_kafka_topic_partition_list_t *list;
+                if (!s->used || !s->paused || now < s->resume_at_ms)
+                        continue;
+                list = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(list, s->topic, s->partition);
+                rd_kafka_resume_partitions(w->consumer, list);
+                rd_kafka_topic_partition_list_destroy(list);
+                s->paused = false;
+        }
+}
+
+static retry_slot_t *slot_for(worker_t *w, const rd_kafka_message_t *msg) {
+        const char *topic = rd_kafka_topic_name(msg->rkt);
+        retry_slot_t *slot = find_slot(w, topic, msg->partition);
+
+        if (slot && slot->offset != msg->offset)
+                clear_slot(slot); /* an older retry of this partition is settled */
+        else if (slot)
+                return slot;
+        for (int i = 0; i < MAX_RETRY_SLOTS; i++)
+                if (!w->retries[i].used) {
+                        slot = &w->retries[i];
+                        slot->used = true;
+                        snprintf(slot->topic, sizeof(slot->topic), "%s", topic);
+                        slot->partition = msg->partition;
+                        slot->offset = msg->offset;
+                        return slot;
+                }
+        return NULL;
+}
+
+static void handle(worker_t *w, const rd_kafka_message_t *msg) {
+        retry_slot_t *slot = find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition);
+        int attempts = (slot && slot->offset == msg->offset ? slot->attempts : 0) + 1;
+        jt_error_t err;
+        bool cleanup = false;
+        jt_task_outcome_t outcome;
+
+        jt_error_clear(&err);
+        outcome = run_task(w, msg, &cleanup, &err);
+        if (outcome == JT_TASK_STOPPED)
+                return;
+        if (outcome == JT_TASK_RETRY && attempts < w->max_attempts) {
+                slot = slot_for(w, msg);
+                if (slot) {
+                        int wait = backoff_ms(w, attempts);
+                        slot->attempts = attempts;
+                        slot->resume_at_ms = jt_task_mono_ms() + wait;
+                        pause_and_rewind(w, msg, slot);
+                        w->tasks_retried++;
+                        jt_log_warn("%s [%" PRId32 "] offset %" PRId64 " attempt %d failed, "
+                                    "retrying in %d ms: %s",
+                                    rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
+                                    attempts, wait, err.message);
+                        return;
+                }
+        }
+        if (outcome != JT_TASK_DONE) {
+                jt_error_t dlq_err;
+                char reason[JT_ERROR_MSG_MAX + 64];
+                jt_error_clear(&dlq_err);
+                snprintf(reason, sizeof(reason), "%s%s",
+                         outcome == JT_TASK_RETRY ? "gave up after repeated failures: " : "",
+                         err.message);
+                if (!dead_letter(w, msg, reason, attempts, &dlq_err)) {
+                        /* Without a DLQ copy the offset must not move: try again later. */
+                        jt_log_error("DLQ write failed, the task stays: %s", dlq_err.message);
+                        slot = slot_for(w, msg);
+                        if (slot) {
+                                slot->resume_at_ms = jt_task_mono_ms() + w->backoff_max_ms;
+                                pause_and_rewind(w, msg, slot);
+                        }
+                        return;
+                }
+                if (outcome == JT_TASK_RETRY)
+                        fail_job(w, msg, cleanup, reason);
+        } else {
+                w->tasks_done++;
+        }
+        clear_slot(find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition));
+        store_offset(w, msg);
+}
+
+static bool subscribe(worker_t *w, const char *kinds, jt_error_t *err) {
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
+        char *copy = strdup(kinds), *save = NULL;
+        rd_kafka_resp_err_t rc;
+
+        for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+                if (strcmp(k, "stats") == 0)
+                        rd_kafka_topic_partition_list_add(subs, w->env.stats_topic,
+                                                          RD_KAFKA_PARTITION_UA);
+                else if (strcmp(k, "cleanup") == 0)
+                        rd_kafka_topic_partition_list_add(subs, w->env.cleanup_topic,
+                                                          RD_KAFKA_PARTITION_UA);
+                else {
+                        jt_error_set(err, JT_ERR_CONFIG, 0,
+                                     "--topics takes stats, cleanup or both (got \"%s\")", k);
+                        free(copy);
+                        rd_kafka_topic_partition_list_destroy(subs);
+                        return false;
+                }
+        }
+        free(copy);
+        rc = subs->cnt ? rd_kafka_subscribe(w->consumer, subs) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (rc)
+                return jt_error_set(err, JT_ERR_CONFIG, rc, "subscribing to --topics %s: %s", kinds,
+                                    rd_kafka_err2str(rc));
+        return true;
+}
+
+int jt_worker_run(const jt_config_t *cfg) {
+        worker_t *w = calloc(1, sizeof(*w));
+        jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
+        jt_avro_registry_t *reg = NULL;
+        char host[128] = "localhost", worker_id[200];
+        struct sigaction sa;
+        jt_error_t err;
+        int rc = JT_EXIT_FAILURE;
+
+        jt_error_clear(&err);
+        gethostname(host, sizeof(host) - 1);
+        snprintf(worker_id, sizeof(worker_id), "%s/%d", host, (int)getpid());
+        srand((unsigned)(getpid() ^ jt_task_now_ms()));
+        w->env.db = jt_config_str(cfg, "db");
+        w->env.stats_topic = jt_config_str(cfg, "stats-topic");
+        w->env.cleanup_topic = jt_config_str(cfg, "cleanup-topic");
+        w->env.status_topic = jt_config_str(cfg, "status-topic");
+        w->env.worker_id = worker_id;
+        w->env.kafka_timeout_ms = kopts.timeout_ms;
+        w->env.stop = &stop_requested;
+        w->dlq_topic = jt_config_str(cfg, "dlq-topic");
+        w->max_attempts = (int)jt_config_int(cfg, "max-attempts");
+        w->backoff_base_ms = (int)jt_config_int(cfg, "retry-backoff-ms");
+        w->backoff_max_ms = (int)jt_config_int(cfg, "retry-backoff-max-ms");
+        kopts.rebalance_cb = rebalance_cb;
+        kopts.opaque = w;
+
+        if (!jt_options_apply_log(cfg, "worker", &err) || !(reg = jt_avro_registry_new(&err)) ||
+            !(w->env.producer = jt_startup_producer(cfg, &err)) ||
+            !(w->env.pool = jt_startup_mongo(cfg, "joytify-worker", &err)) ||
+            !(w->consumer = jt_kafka_consumer_new(&kopts, jt_config_str(cfg, "group"), &err)) ||
+            !subscribe(w, jt_config_str(cfg, "topics"), &err)) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
+        w->env.reg = reg;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        jt_log_info("worker %s in group %s, consuming %s", worker_id, jt_config_str(cfg, "group"),
+                    jt_config_str(cfg, "topics"));
+
+        while (!stop_requested) {
+                rd_kafka_message_t *msg = rd_kafka_consumer_poll(w->consumer, 100);
+                resume_due(w);
+                rd_kafka_poll(w->env.producer, 0);
+                if (!msg)
+                        continue;
+                if (msg->err) {
+                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                jt_log_warn("consumer: %s", rd_kafka_message_errstr(msg));
+                        rd_kafka_message_destroy(msg);
+                        continue;
+                }
+                handle(w, msg);
+                rd_kafka_message_destroy(msg);
+        }
+        jt_log_info("stopping: %ld tasks done, %ld retried, %ld dead-lettered; committing and "
+                    "leaving the group",
+                    w->tasks_done, w->tasks_retried, w->tasks_dead_lettered);
+        rc = JT_EXIT_OK;
+done:
+        /* Closing the consumer commits the stored offsets and leaves the group. */
+        jt_kafka_destroy(w->consumer);
+        if (w->env.producer)
+                jt_kafka_flush(w->env.producer, 5000, &err);
+        jt_kafka_destroy(w->env.producer);
+        jt_mongo_pool_destroy(w->env.pool);
+        jt_avro_registry_destroy(reg);
+        free(w);
+        return rc;
+}

@@ -1,0 +1,39 @@
+/* What a task handler gets from the worker loop, and what it answers. Handlers run one task at
+ * a time on the loop's thread and check *stop between batches, so that SIGTERM ends a task at a
+ * batch boundary. A task's run time is bounded (cleanup: its time budget, then a continuation
+ * task) well below max.poll.interval.ms, so the loop polls often enough to stay in the group. */
+#ifndef JT_WORKER_TASK_ENV_H
+#define JT_WORKER_TASK_ENV_H
+
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
+#include <signal.h>
+
+#include "jt_avro.h"
+#include "jt_error.h"
+
+typedef struct {
+        mongoc_client_pool_t *pool;
+        const char *db;
+        const jt_avro_registry_t *reg;
+        rd_kafka_t *producer; /* status events, continuation and finalize tasks */
+        const char *stats_topic;
+        const char *cleanup_topic;
+        const char *status_topic;
+        const char *worker_id;       /* "host/pid", in status events */
+        int kafka_timeout_ms;        /* bound of a flush */
+        volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
+} jt_task_env_t;
+
+typedef enum {
+        JT_TASK_DONE,      /* effects and events durable: store the offset */
+        JT_TASK_RETRY,     /* transient failure: try the same message again later */
+        JT_TASK_PERMANENT, /* can never succeed: dead-letter it, then store the offset */
+        JT_TASK_STOPPED,   /* interrupted by a stop request: leave the offset for redelivery */
+} jt_task_outcome_t;
+
+/* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
+int64_t jt_task_now_ms(void);
+int64_t jt_task_mono_ms(void);
+
+#endif
