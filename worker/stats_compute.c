@@ -12,7 +12,7 @@
 /* Exact sums: a duration in [0.001, 2678400] s is a multiple of 2^-62 below 2^22, so scaled by
  * 2^64 it is an integer below 2^86, and up to 2^32 of them add up without overflow. */
 typedef unsigned __int128 exact_t;
-#define EXACT_SCALE 64
+#define EXACT_SCALE   64
 #define MAX_PLAYBACKS UINT32_MAX
 
 #define MS_PER_HOUR INT64_C(3600000)
@@ -156,8 +156,8 @@ bool jt_stats_month_range(int year, int month, int64_t *start_ms, int64_t *end_m
         /* From 1970 on, every time in the month is a non-negative number of milliseconds. */
         if (year < 1970 || year > 9999 || month < 1 || month > 12)
                 return jt_error_set(err, JT_ERR_INPUT, 0,
-                                    "statistics month must be 1970-01..9999-12 (got %d-%02d)",
-                                    year, month);
+                                    "statistics month must be 1970-01..9999-12 (got %d-%02d)", year,
+                                    month);
         struct tm start = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
         struct tm end = {.tm_year = month == 12 ? year + 1 - 1900 : year - 1900,
                          .tm_mon = month == 12 ? 0 : month,

@@ -54,8 +54,7 @@ typedef struct jt_stats_acc jt_stats_acc_t;
 /* [start, end) of a UTC month in milliseconds since the epoch: the playbacks that belong to it,
  * and the createdAt range that finds its entry. year 1970-9999, month 1-12 (JT_ERR_INPUT
  * otherwise, with both outputs 0). */
-bool jt_stats_month_range(int year, int month, int64_t *start_ms, int64_t *end_ms,
-                          jt_error_t *err);
+bool jt_stats_month_range(int year, int month, int64_t *start_ms, int64_t *end_ms, jt_error_t *err);
 
 /* An empty accumulator for the given month (NULL with err set on a bad month or no memory). */
 jt_stats_acc_t *jt_stats_acc_new(int year, int month, jt_error_t *err);
