@@ -41,6 +41,17 @@ const jt_opt_t jt_opts_mongo[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
+const jt_opt_t jt_opts_cleanup[] = {
+    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
+     "keep playbacks younger than this"},
+    {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
+    {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N", "deletes per batch"},
+    {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS", "pause between batches"},
+    {"time-budget", 0, JT_OPT_INT, "60", 1, 86400, NULL, false, "SECONDS",
+     "work per task before a continuation task takes over"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
 bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err) {
         jt_log_level_t level;
         const char *text = jt_config_str(cfg, "log-level");

@@ -11,6 +11,10 @@ extern const jt_opt_t jt_opts_kafka[];
 /* --mongo-uri (secret: may carry credentials), --db */
 extern const jt_opt_t jt_opts_mongo[];
 
+/* --retention-days, --range-hours, --batch-size, --batch-delay-ms, --time-budget: the shape of a
+ * cleanup job (the producer's, and the one a statistics job starts when it finishes) */
+extern const jt_opt_t jt_opts_cleanup[];
+
 /* Applies --log-level and names the program in log lines. Returns false on a bad level. */
 bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err);
 

@@ -1,110 +1,15 @@
-/* `joytify-producer cleanup`: cutoff = fire time - retention; one task per --range-hours window
- * from the oldest playback (its hour) to the cutoff. A task id names its window's start
- * (job/YYYYMMDDTHHMM), so the tasks of a job can be rebuilt from the ledger alone. */
+/* `joytify-producer cleanup`: one cleanup job now (or at --at). */
 #include "cleanup_cmd.h"
 
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "job_emit.h"
+#include "jt_cleanup_job.h"
 #include "jt_cron.h"
+#include "jt_job_emit.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-
-#define HOUR_MS (3600 * 1000LL)
-#define DAY_MS  (24 * HOUR_MS)
-
-typedef struct {
-        const char *job_id;
-        int64_t cutoff_ms;
-        int range_hours;
-        jt_cleanup_task_t base; /* everything but ids and range */
-} cleanup_ctx_t;
-
-static void window_id(const char *job_id, int64_t start_ms, char *out, size_t size) {
-        char iso[JT_CRON_TIME_BUF];
-        jt_cron_format_time(start_ms / 1000, iso, sizeof(iso));
-        /* 2026-09-01T05:00:00Z -> 20260901T0500 */
-        snprintf(out, size, "%s/%.4s%.2s%.2sT%.2s%.2s", job_id, iso, iso + 5, iso + 8, iso + 11,
-                 iso + 14);
-}
-
-static bool window_start(const char *task_id, int64_t *start_ms, jt_error_t *err) {
-        const char *slash = strrchr(task_id, '/');
-        char iso[32];
-        int64_t secs = 0;
-
-        if (!slash || strlen(slash + 1) != 13)
-                return jt_error_set(err, JT_ERR_INPUT, 0, "task id %s names no window", task_id);
-        snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2sZ", slash + 1, slash + 5, slash + 7,
-                 slash + 10, slash + 12);
-        if (!jt_cron_parse_time(iso, &secs, err))
-                return jt_error_prefix(err, "task id %s", task_id);
-        *start_ms = secs * 1000;
-        return true;
-}
-
-static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const char *task_id,
-                               void **buf, size_t *len, char *line, size_t line_size,
-                               jt_error_t *err) {
-        const cleanup_ctx_t *ctx = ctx_;
-        jt_cleanup_task_t task = ctx->base;
-        char from[JT_CRON_TIME_BUF], to[JT_CRON_TIME_BUF];
-        int64_t start_ms = 0;
-
-        if (!window_start(task_id, &start_ms, err))
-                return false;
-        task.task_id = (char *)task_id;
-        task.range_start_ms = start_ms;
-        task.range_end_ms = start_ms + ctx->range_hours * HOUR_MS;
-        if (task.range_end_ms > ctx->cutoff_ms)
-                task.range_end_ms = ctx->cutoff_ms;
-        jt_cron_format_time(task.range_start_ms / 1000, from, sizeof(from));
-        jt_cron_format_time(task.range_end_ms / 1000, to, sizeof(to));
-        snprintf(line, line_size, "%s  [%s, %s)%s", task_id, from, to,
-                 task.test_mode ? "  test mode" : "");
-        return jt_cleanup_task_encode(reg, &task, buf, len, err);
-}
-
-/* createdAt of the oldest playback older than the cutoff, or *found false. */
-static bool oldest_playback(mongoc_client_pool_t *pool, const char *db, bool test_mode,
-                            int64_t cutoff_ms, int64_t *oldest_ms, bool *found, jt_error_t *err) {
-        mongoc_client_t *client = mongoc_client_pool_pop(pool);
-        mongoc_collection_t *coll =
-            mongoc_client_get_collection(client, db, test_mode ? "test-playbacks" : "playbacks");
-        bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
-        bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(1), "}", "limit",
-                                BCON_INT64(1), "projection", "{", "createdAt", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-        const bson_t *doc;
-        bson_error_t error;
-        bson_iter_t it;
-        bool ok = true;
-
-        *found = false;
-        if (mongoc_cursor_next(cursor, &doc)) {
-                if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
-                        *oldest_ms = bson_iter_date_time(&it);
-                        *found = true;
-                } else {
-                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
-                                          "the oldest playback has no date in createdAt");
-                }
-        } else if (mongoc_cursor_error(cursor, &error)) {
-                ok = jt_error_set(err, JT_ERR_MONGO, (int)error.code,
-                                  "finding the oldest playback: %s", error.message);
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
-        bson_destroy(filter);
-        mongoc_collection_destroy(coll);
-        mongoc_client_pool_push(pool, client);
-        return ok;
-}
 
 /* The --at option: the schedule's fire time, never in the future (a later fire time would move
  * the cutoff into the retention window). */
@@ -126,101 +31,6 @@ static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) 
                                     "retention window",
                                     at);
         return true;
-}
-
-int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
-                        const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
-                        bool *busy) {
-        int range_hours = (int)jt_config_int(cfg, "range-hours");
-        int retention = (int)jt_config_int(cfg, "retention-days");
-        char job_id[128], cutoff_iso[JT_CRON_TIME_BUF];
-        char **ids = NULL;
-        size_t count = 0;
-        bson_t *params = NULL;
-        int64_t cutoff_ms, oldest_ms = 0;
-        bool found = false;
-        cleanup_ctx_t ctx;
-        jt_emit_t emit;
-        jt_status_event_t finished;
-        jt_error_t err;
-        int rc;
-
-        jt_error_clear(&err);
-        cutoff_ms = fire_s * 1000 - retention * DAY_MS;
-        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
-        jt_job_ids_cleanup(fire_s, test_mode, run_id, job_id, sizeof(job_id));
-        if (!oldest_playback(pool, jt_config_str(cfg, "db"), test_mode, cutoff_ms, &oldest_ms,
-                             &found, &err)) {
-                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
-                        err.message);
-                return JT_EXIT_FAILURE;
-        }
-        if (found) {
-                int64_t start = oldest_ms - oldest_ms % HOUR_MS;
-                count = (size_t)((cutoff_ms - start + range_hours * HOUR_MS - 1) /
-                                 (range_hours * HOUR_MS));
-                ids = calloc(count, sizeof(*ids));
-                for (size_t i = 0; ids && i < count; i++) {
-                        char id[160];
-                        window_id(job_id, start + (int64_t)i * range_hours * HOUR_MS, id,
-                                  sizeof(id));
-                        ids[i] = strdup(id);
-                }
-        }
-        printf("cutoff %s (retention %d days): %s\n", cutoff_iso, retention,
-               found ? "playbacks older than the cutoff found" : "nothing older than the cutoff");
-        params = BCON_NEW("cutoff", BCON_DATE_TIME(cutoff_ms), "retentionDays",
-                          BCON_INT32(retention), "rangeHours", BCON_INT32(range_hours), "batchSize",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "batch-size")), "batchDelayMs",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "batch-delay-ms")), "timeBudget",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "time-budget")), "triggeredBy",
-                          BCON_UTF8(triggered_by));
-        ctx = (cleanup_ctx_t){
-            .job_id = job_id,
-            .cutoff_ms = cutoff_ms,
-            .range_hours = range_hours,
-            .base = {.job_id = job_id,
-                     .cutoff_ms = cutoff_ms,
-                     .retention_days = retention,
-                     .batch_size = (int32_t)jt_config_int(cfg, "batch-size"),
-                     .batch_delay_ms = (int32_t)jt_config_int(cfg, "batch-delay-ms"),
-                     .time_budget_s = (int32_t)jt_config_int(cfg, "time-budget"),
-                     .test_mode = test_mode,
-                     .triggered_by = (char *)triggered_by,
-                     .created_at_ms = jt_emit_now_ms()},
-        };
-        emit = (jt_emit_t){
-            .spec = {.job_id = job_id,
-                     .kind = "cleanup",
-                     .test_mode = test_mode,
-                     .run_id = run_id,
-                     .params = params,
-                     .task_ids = (const char *const *)ids,
-                     .task_count = count},
-            .topic = jt_config_str(cfg, "cleanup-topic"),
-            .build = build_cleanup_task,
-            .build_ctx = &ctx,
-            .started = {.job_id = job_id,
-                        .type = JT_STATUS_JOB_STARTED,
-                        .job_kind = JT_JOB_KIND_CLEANUP,
-                        .test_mode = test_mode,
-                        .cutoff_date_ms = {true, cutoff_ms},
-                        .triggered_by = (char *)triggered_by},
-        };
-        finished = emit.started;
-        finished.type = JT_STATUS_JOB_FINISHED;
-        finished.records_deleted = (jt_opt_long_t){true, 0};
-        finished.total_records_found = (jt_opt_long_t){true, 0};
-        finished.remaining_records = (jt_opt_long_t){true, 0};
-        finished.completion_percentage = (jt_opt_double_t){true, 100.0};
-        finished.was_timeout_stopped = (jt_opt_bool_t){true, false};
-        finished.processing_mode = "none";
-        finished.execution_ms = (jt_opt_long_t){true, 0};
-        emit.finished_when_empty = &finished;
-        rc = jt_emit_job(cfg, pool, &emit, dry_run, busy);
-        bson_destroy(params);
-        jt_job_ids_free(ids, count);
-        return rc;
 }
 
 int jt_cleanup_cmd_run(const jt_config_t *cfg) {

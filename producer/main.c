@@ -17,17 +17,6 @@ static const jt_opt_t stats_params[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t cleanup_params[] = {
-    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
-     "keep playbacks younger than this"},
-    {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
-    {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N", "deletes per batch"},
-    {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS", "pause between batches"},
-    {"time-budget", 0, JT_OPT_INT, "60", 1, 86400, NULL, false, "SECONDS",
-     "work per task before a continuation task takes over"},
-    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
-};
-
 static const jt_opt_t job_flags[] = {
     {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
     {"run-id", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID",
@@ -81,9 +70,9 @@ static const jt_opt_t replay_opts[] = {
 static const jt_opt_t *const stats_tables[] = {
     stats_opts, stats_params, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const cleanup_tables[] = {
-    cleanup_opts, cleanup_params, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
+    cleanup_opts, jt_opts_cleanup, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const schedule_tables[] = {
-    schedule_opts, stats_params, cleanup_params, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
+    schedule_opts, stats_params, jt_opts_cleanup, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 static const jt_command_t commands[] = {

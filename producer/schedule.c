@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleanup_cmd.h"
-#include "job_emit.h"
+#include "jt_cleanup_job.h"
+#include "jt_job_emit.h"
 #include "jt_cron.h"
 #include "jt_job_ids.h"
 #include "jt_kafka.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "job_emit.h"
+#include "jt_job_emit.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"

@@ -2,7 +2,7 @@
  * ledger claim, JOB_STARTED flushed (so no task event can overtake it), tasks flushed, then the
  * ledger's tasksSentAt. A crash anywhere before the last step leaves the claim to lapse, and
  * the next run of the same job sends the same tasks again, which workers count once. */
-#include "job_emit.h"
+#include "jt_job_emit.h"
 
 #include <stdlib.h>
 #include <string.h>

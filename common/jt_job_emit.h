@@ -1,8 +1,8 @@
 /* What every job command does once it knows its tasks: the ledger entry first, then the
  * `job started` event, then the tasks, each durable before the ledger says "sent". Running it
  * twice for one job id sends nothing the second time and says so. */
-#ifndef JT_PRODUCER_JOB_EMIT_H
-#define JT_PRODUCER_JOB_EMIT_H
+#ifndef JT_JOB_EMIT_H
+#define JT_JOB_EMIT_H
 
 #include <mongoc/mongoc.h>
 

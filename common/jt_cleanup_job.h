@@ -1,0 +1,19 @@
+/* Emitting a cleanup job: its ranges, its ledger entry, its tasks. */
+#ifndef JT_CLEANUP_JOB_H
+#define JT_CLEANUP_JOB_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jt_config.h"
+
+/* Emits the cleanup job fired at fire_s (UTC seconds, not in the future), with the cleanup
+ * parameters and topics of cfg. pool is needed even on a dry run (the oldest playback decides
+ * the ranges). Returns the exit code and *busy as jt_emit_job
+ * does. */
+int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
+                        const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
+                        bool *busy);
+
+#endif
