@@ -107,3 +107,18 @@ void jt_job_ids_free(char **ids, size_t n) {
                 free(ids[i]);
         free(ids);
 }
+
+void jt_job_ids_notification_oid(const char *job_id, uint8_t out[12]) {
+        /* FNV-1a 64 and a second FNV-1a 32 with another basis: 96 bits, stable everywhere. */
+        uint64_t h64 = 14695981039346656037ull;
+        uint32_t h32 = 2166136261u ^ 0x5bd1e995u;
+
+        for (const unsigned char *p = (const unsigned char *)job_id; *p; p++) {
+                h64 = (h64 ^ *p) * 1099511628211ull;
+                h32 = (h32 ^ *p) * 16777619u;
+        }
+        for (int i = 0; i < 8; i++)
+                out[i] = (uint8_t)(h64 >> (56 - 8 * i));
+        for (int i = 0; i < 4; i++)
+                out[8 + i] = (uint8_t)(h32 >> (24 - 8 * i));
+}

@@ -23,6 +23,10 @@ void jt_job_ids_stats(const char *month, bool test_mode, const char *run_id, cha
 /* fire_s: the schedule's fire time (or the minute a manual run started), UTC seconds. */
 void jt_job_ids_cleanup(int64_t fire_s, bool test_mode, const char *run_id, char *out, size_t size);
 
+/* The ObjectId of a statistics job's one notification, derived from the job id so that every
+ * finalization of the job (redelivered, repeated) inserts the same notification once. */
+void jt_job_ids_notification_oid(const char *job_id, uint8_t out[12]);
+
 /* job_id/0000 .. job_id/(n-1), malloc'd; release with jt_job_ids_free. */
 char **jt_job_ids_numbered(const char *job_id, size_t n);
 void jt_job_ids_free(char **ids, size_t n);

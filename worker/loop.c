@@ -365,6 +365,7 @@ int jt_worker_run(const jt_config_t *cfg) {
         gethostname(host, sizeof(host) - 1);
         snprintf(worker_id, sizeof(worker_id), "%s/%d", host, (int)getpid());
         srand((unsigned)(getpid() ^ jt_task_now_ms()));
+        w->env.cfg = cfg;
         w->env.db = jt_config_str(cfg, "db");
         w->env.stats_topic = jt_config_str(cfg, "stats-topic");
         w->env.cleanup_topic = jt_config_str(cfg, "cleanup-topic");

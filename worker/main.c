@@ -25,8 +25,9 @@ static const jt_opt_t worker_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t *const worker_tables[] = {worker_opts, jt_opts_kafka, jt_opts_mongo,
-                                                jt_opts_log, NULL};
+/* jt_opts_cleanup shapes the cleanup job a worker starts when it finishes a statistics job. */
+static const jt_opt_t *const worker_tables[] = {worker_opts,   jt_opts_cleanup, jt_opts_kafka,
+                                                jt_opts_mongo, jt_opts_log,     NULL};
 
 static const jt_command_t commands[] = {
     {NULL,

@@ -1,9 +1,447 @@
-/* Statistics tasks: replaced by the real shard and finalize handlers in this change. */
+/* A statistics shard: the month's entry of every user of the shard, computed from the
+ * playbacks and written into the user's stats document in place of any entry for that month.
+ * The shard's users come from the users collection by id hash; their playbacks are read in
+ * chunks of users with one query each, sorted by user, and streamed one user at a time, so
+ * memory holds one user's playbacks (and the shard's user ids), never the shard's playbacks. */
 #include "stats_task.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jt_jobs.h"
+#include "jt_kafka.h"
+#include "jt_log.h"
+#include "jt_mongo.h"
+#include "jt_shard.h"
+#include "jt_status.h"
+#include "stats_compute.h"
+#include "stats_finalize.h"
+
+#define USERS_PER_QUERY   500
+#define PROGRESS_EVERY_MS 1000
+
+typedef struct {
+        const jt_task_env_t *env;
+        const jt_stats_task_t *task;
+        mongoc_client_t *client;
+        mongoc_collection_t *users, *playbacks, *stats, *musicians;
+        int64_t start_ms, end_ms, prev_start_ms;
+        jt_stats_acc_t *acc;
+        bson_oid_t *ids; /* the shard's users, sorted */
+        size_t id_count;
+        int64_t with_entry, bad_rows, users_done;
+        int64_t last_progress;
+} shard_run_t;
+
+static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
+        if (jt_mongo_error_is_transient(error))
+                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
+                                       error->message);
+        else
+                jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
+        return JT_TASK_RETRY; /* bounded by --max-attempts, then the DLQ */
+}
+
+static const char *coll_name(bool test_mode, const char *base, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s", test_mode ? "test-" : "", base);
+        return buf;
+}
+
+static int oid_cmp(const void *a, const void *b) {
+        return bson_oid_compare(a, b);
+}
+
+static jt_task_outcome_t list_shard_users(shard_run_t *run, jt_error_t *err) {
+        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+        bson_t filter = BSON_INITIALIZER;
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(run->users, &filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        size_t cap = 0;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        while (mongoc_cursor_next(cursor, &doc)) {
+                if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
+                        continue; /* not an app user */
+                if (jt_shard_of(bson_iter_oid(&it), (uint32_t)run->task->shard_count) !=
+                    (uint32_t)run->task->shard)
+                        continue;
+                if (run->id_count == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        bson_oid_t *grown = realloc(run->ids, cap * sizeof(*grown));
+                        if (!grown) {
+                                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
+                                outcome = JT_TASK_RETRY;
+                                break;
+                        }
+                        run->ids = grown;
+                }
+                bson_oid_copy(bson_iter_oid(&it), &run->ids[run->id_count++]);
+        }
+        if (mongoc_cursor_error(cursor, &error))
+                outcome = db_failed(&error, err, "listing the shard's users");
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(&filter);
+        bson_destroy(opts);
+        if (run->id_count > 1)
+                qsort(run->ids, run->id_count, sizeof(*run->ids), oid_cmp);
+        return outcome;
+}
+
+static bool date_in(const bson_t *entry, int64_t from, int64_t to) {
+        bson_iter_t it;
+        int64_t t;
+
+        if (!bson_iter_init_find(&it, entry, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
+                return false;
+        t = bson_iter_date_time(&it);
+        return t >= from && t < to;
+}
+
+static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, char *buf, size_t size,
+                               bool *failed, jt_error_t *err) {
+        bson_t *filter = BCON_NEW("_id", BCON_OID(artist));
+        bson_t *opts =
+            BCON_NEW("projection", "{", "name", BCON_INT32(1), "}", "limit", BCON_INT64(1));
+        mongoc_cursor_t *cursor =
+            mongoc_collection_find_with_opts(run->musicians, filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        const char *name = NULL;
+
+        *failed = false;
+        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "name") &&
+            BSON_ITER_HOLDS_UTF8(&it)) {
+                snprintf(buf, size, "%s", bson_iter_utf8(&it, NULL));
+                name = buf;
+        } else if (mongoc_cursor_error(cursor, &error)) {
+                db_failed(&error, err, "reading the top artist's name");
+                *failed = true;
+        }
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        return name;
+}
+
+/* Writes entry into the user's stats document: every entry of another month kept in order,
+ * any entry of this month replaced. Recomputing also repairs drift left by the app's
+ * incremental updates. */
+static jt_task_outcome_t write_entry(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
+                                     const bson_t *entry, jt_error_t *err) {
+        bson_t stats = BSON_INITIALIZER, *filter, *update;
+        bson_iter_t it, child;
+        bson_error_t error;
+        uint32_t n = 0;
+        bool placed = false, ok;
+        int64_t entry_at = 0;
+        char key[16];
+        const char *k;
+
+        if (bson_iter_init_find(&it, entry, "createdAt"))
+                entry_at = bson_iter_date_time(&it);
+        if (stored && bson_iter_init_find(&it, stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
+            bson_iter_recurse(&it, &child)) {
+                while (bson_iter_next(&child)) {
+                        const uint8_t *data;
+                        uint32_t len;
+                        bson_t old;
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
+                                continue;
+                        bson_iter_document(&child, &len, &data);
+                        if (!bson_init_static(&old, data, len) ||
+                            date_in(&old, run->start_ms, run->end_ms))
+                                continue;
+                        if (!placed && !date_in(&old, INT64_MIN, entry_at)) {
+                                bson_uint32_to_string(n++, &k, key, sizeof(key));
+                                bson_append_document(&stats, k, -1, entry);
+                                placed = true;
+                        }
+                        bson_uint32_to_string(n++, &k, key, sizeof(key));
+                        bson_append_document(&stats, k, -1, &old);
+                }
+        }
+        if (!placed) {
+                bson_uint32_to_string(n++, &k, key, sizeof(key));
+                bson_append_document(&stats, k, -1, entry);
+        }
+        filter = BCON_NEW("user", BCON_OID(user));
+        update = BCON_NEW("$set", "{", "stats", BCON_ARRAY(&stats), "updatedAt",
+                          BCON_DATE_TIME(run->task->created_at_ms), "}", "$setOnInsert", "{",
+                          "createdAt", BCON_DATE_TIME(run->task->created_at_ms), "}");
+        {
+                bson_t opts = BSON_INITIALIZER;
+                BSON_APPEND_BOOL(&opts, "upsert", true);
+                ok = mongoc_collection_update_one(run->stats, filter, update, &opts, NULL, &error);
+                bson_destroy(&opts);
+        }
+        bson_destroy(update);
+        bson_destroy(filter);
+        bson_destroy(&stats);
+        return ok ? JT_TASK_DONE : db_failed(&error, err, "writing a stats document");
+}
+
+/* The entry of one user whose month is in run->acc. */
+static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, jt_error_t *err) {
+        bson_t *filter = BCON_NEW("user", BCON_OID(user));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(run->stats, filter, NULL, NULL);
+        const bson_t *doc = NULL;
+        bson_t stored = BSON_INITIALIZER, entry = BSON_INITIALIZER;
+        bson_error_t error;
+        bson_iter_t it, child;
+        double prev_total = 0;
+        bool have_prev = false, have_doc = false, name_failed = false;
+        bson_oid_t top;
+        char name_buf[512];
+        const char *name = NULL;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (mongoc_cursor_next(cursor, &doc)) {
+                bson_copy_to(doc, &stored);
+                have_doc = true;
+        } else if (mongoc_cursor_error(cursor, &error)) {
+                outcome = db_failed(&error, err, "reading a stats document");
+        }
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(filter);
+        if (outcome != JT_TASK_DONE)
+                goto done;
+        if (have_doc && bson_iter_init_find(&it, &stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
+            bson_iter_recurse(&it, &child)) {
+                while (bson_iter_next(&child)) {
+                        const uint8_t *data;
+                        uint32_t len;
+                        bson_t old;
+                        jt_error_t ignored;
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
+                                continue;
+                        bson_iter_document(&child, &len, &data);
+                        if (bson_init_static(&old, data, len) &&
+                            date_in(&old, run->prev_start_ms, run->start_ms) &&
+                            jt_stats_entry_total(&old, &prev_total, &ignored))
+                                have_prev = true;
+                }
+        }
+        if (jt_stats_acc_top_artist(run->acc, &top)) {
+                name = artist_name(run, &top, name_buf, sizeof(name_buf), &name_failed, err);
+                if (name_failed) {
+                        outcome = JT_TASK_RETRY;
+                        goto done;
+                }
+        }
+        if (!jt_stats_acc_build(run->acc, have_prev ? &prev_total : NULL, name, &entry, err)) {
+                /* e.g. an artist name that is not UTF-8: build without it rather than fail. */
+                jt_log_warn("job=%s task=%s user: %s; top artist shown as unknown",
+                            run->task->job_id, run->task->task_id, err->message);
+                bson_reinit(&entry);
+                if (!jt_stats_acc_build(run->acc, have_prev ? &prev_total : NULL, NULL, &entry,
+                                        err)) {
+                        outcome = JT_TASK_PERMANENT;
+                        goto done;
+                }
+        }
+        outcome = write_entry(run, user, have_doc ? &stored : NULL, &entry, err);
+        if (outcome == JT_TASK_DONE)
+                run->with_entry++;
+done:
+        bson_destroy(&entry);
+        bson_destroy(&stored);
+        return outcome;
+}
+
+static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err) {
+        jt_status_event_t ev = {.job_id = run->task->job_id,
+                                .task_id = run->task->task_id,
+                                .type = type,
+                                .job_kind = JT_JOB_KIND_STATS,
+                                .timestamp_ms = jt_task_now_ms(),
+                                .worker_id = (char *)run->env->worker_id,
+                                .test_mode = run->task->test_mode,
+                                .month = run->task->month,
+                                .progress_done = {true, run->users_done},
+                                .progress_total = {true, (int64_t)run->id_count}};
+        if (type == JT_STATUS_TASK_FINISHED) {
+                ev.users_processed = (jt_opt_long_t){true, run->with_entry};
+                ev.tasks_done = (jt_opt_long_t){true, 1};
+        }
+        return jt_status_send(run->env->producer, run->env->reg, run->env->status_topic, &ev, err);
+}
+
+/* One query for a chunk of users; their playbacks arrive sorted by user. */
+static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to, jt_error_t *err) {
+        bson_t filter = BSON_INITIALIZER, in, ids, range;
+        bson_t *opts =
+            BCON_NEW("sort", "{", "user", BCON_INT32(1), "createdAt", BCON_INT32(1), "}",
+                     "projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
+                     BCON_INT32(1), "duration", BCON_INT32(1), "createdAt", BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor;
+        const bson_t *doc;
+        bson_error_t error;
+        bson_oid_t current;
+        bool have_current = false;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+        for (size_t i = from; i < to; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)(i - from), &k, key, sizeof(key));
+                BSON_APPEND_OID(&ids, k, &run->ids[i]);
+        }
+        bson_append_array_end(&in, &ids);
+        bson_append_document_end(&filter, &in);
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "createdAt", &range);
+        BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
+        BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
+        bson_append_document_end(&filter, &range);
+
+        cursor = mongoc_collection_find_with_opts(run->playbacks, &filter, opts, NULL);
+        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                const bson_oid_t *user = NULL, *song = NULL, *artist = NULL;
+                double duration = 0;
+                int64_t at = 0;
+                jt_error_t row_err;
+
+                if (bson_iter_init_find(&it, doc, "user") && BSON_ITER_HOLDS_OID(&it))
+                        user = bson_iter_oid(&it);
+                if (!user) {
+                        run->bad_rows++;
+                        continue;
+                }
+                if (have_current && !bson_oid_equal(user, &current)) {
+                        if (*run->env->stop) {
+                                outcome = JT_TASK_STOPPED;
+                                break;
+                        }
+                        outcome = finish_user(run, &current, err);
+                        jt_stats_acc_reset(run->acc);
+                        run->users_done++;
+                }
+                if (!have_current || !bson_oid_equal(user, &current)) {
+                        bson_oid_copy(user, &current);
+                        have_current = true;
+                }
+                if (bson_iter_init_find(&it, doc, "song") && BSON_ITER_HOLDS_OID(&it))
+                        song = bson_iter_oid(&it);
+                if (bson_iter_init_find(&it, doc, "artist") && BSON_ITER_HOLDS_OID(&it))
+                        artist = bson_iter_oid(&it);
+                if (bson_iter_init_find(&it, doc, "duration") && BSON_ITER_HOLDS_NUMBER(&it))
+                        duration = bson_iter_as_double(&it);
+                if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                        at = bson_iter_date_time(&it);
+                if (!jt_stats_acc_add(run->acc, song, artist, duration, at, &row_err)) {
+                        if (row_err.domain != JT_ERR_INPUT) {
+                                *err = row_err;
+                                outcome = JT_TASK_RETRY;
+                        }
+                        run->bad_rows++; /* a malformed playback never stops the month */
+                }
+        }
+        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
+                outcome = db_failed(&error, err, "reading the shard's playbacks");
+        if (outcome == JT_TASK_DONE && have_current) {
+                outcome = finish_user(run, &current, err);
+                jt_stats_acc_reset(run->acc);
+        }
+        /* Users of the chunk without playback this month count as done too. */
+        if (outcome == JT_TASK_DONE)
+                run->users_done = (int64_t)to;
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        bson_destroy(&filter);
+        return outcome;
+}
+
+static jt_task_outcome_t finish_shard(shard_run_t *run, jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        const jt_stats_task_t *task = run->task;
+        char key[64];
+        bson_t *result;
+        bool recorded = false, complete = false;
+
+        if (!jt_jobs_task_key(task->job_id, task->task_id, key, sizeof(key), err))
+                return JT_TASK_PERMANENT;
+        result = BCON_NEW("users", BCON_INT64((int64_t)run->id_count), "withEntry",
+                          BCON_INT64(run->with_entry), "badRows", BCON_INT64(run->bad_rows),
+                          "finishedBy", BCON_UTF8(env->worker_id));
+        if (!jt_jobs_record_result(run->client, env->db, task->job_id, key, result,
+                                   jt_task_now_ms(), &recorded, &complete, err)) {
+                bson_destroy(result);
+                return JT_TASK_RETRY;
+        }
+        bson_destroy(result);
+        if (!send_event(run, JT_STATUS_TASK_FINISHED, err))
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s task=%s done: %zu users, %" PRId64 " entries written, %" PRId64
+                    " bad playbacks skipped%s",
+                    task->job_id, task->task_id, run->id_count, run->with_entry, run->bad_rows,
+                    recorded ? "" : " (result recorded before: a redelivery)");
+        if (complete && !jt_stats_finalize_send(env, task, err))
+                return JT_TASK_RETRY;
+        return jt_kafka_flush(env->producer, env->kafka_timeout_ms, err) ? JT_TASK_DONE
+                                                                         : JT_TASK_RETRY;
+}
+
+static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task_t *task,
+                                   jt_error_t *err) {
+        shard_run_t run = {.env = env, .task = task};
+        int year = 0, month = 0;
+        int64_t prev_end = 0;
+        char name[64];
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
+            !jt_stats_month_range(year, month, &run.start_ms, &run.end_ms, err) ||
+            !jt_stats_month_range(month == 1 ? year - 1 : year, month == 1 ? 12 : month - 1,
+                                  &run.prev_start_ms, &prev_end, err) ||
+            !(run.acc = jt_stats_acc_new(year, month, err)))
+                return JT_TASK_PERMANENT;
+        run.client = mongoc_client_pool_pop(env->pool);
+        run.users = mongoc_client_get_collection(
+            run.client, env->db, coll_name(task->test_mode, "users", name, sizeof(name)));
+        run.playbacks = mongoc_client_get_collection(
+            run.client, env->db, coll_name(task->test_mode, "playbacks", name, sizeof(name)));
+        run.stats = mongoc_client_get_collection(
+            run.client, env->db, coll_name(task->test_mode, "stats", name, sizeof(name)));
+        run.musicians = mongoc_client_get_collection(run.client, env->db, "musicians");
+
+        outcome = list_shard_users(&run, err);
+        if (outcome == JT_TASK_DONE && !send_event(&run, JT_STATUS_TASK_STARTED, err))
+                outcome = JT_TASK_RETRY;
+        for (size_t from = 0; outcome == JT_TASK_DONE && from < run.id_count;
+             from += USERS_PER_QUERY) {
+                size_t to =
+                    from + USERS_PER_QUERY < run.id_count ? from + USERS_PER_QUERY : run.id_count;
+                outcome = process_chunk(&run, from, to, err);
+                if (outcome == JT_TASK_DONE &&
+                    jt_task_mono_ms() - run.last_progress >= PROGRESS_EVERY_MS) {
+                        if (!send_event(&run, JT_STATUS_TASK_PROGRESS, err))
+                                outcome = JT_TASK_RETRY;
+                        run.last_progress = jt_task_mono_ms();
+                }
+        }
+        if (outcome == JT_TASK_DONE)
+                outcome = finish_shard(&run, err);
+
+        mongoc_collection_destroy(run.musicians);
+        mongoc_collection_destroy(run.stats);
+        mongoc_collection_destroy(run.playbacks);
+        mongoc_collection_destroy(run.users);
+        mongoc_client_pool_push(env->pool, run.client);
+        jt_stats_acc_destroy(run.acc);
+        free(run.ids);
+        return outcome;
+}
 
 jt_task_outcome_t jt_stats_task_run(const jt_task_env_t *env, const jt_stats_task_t *task,
                                     jt_error_t *err) {
-        jt_error_set(err, JT_ERR_INPUT, 0, "task %s: statistics tasks are not handled yet",
-                     task->task_id);
-        return JT_TASK_PERMANENT;
+        if (task->kind == JT_STATS_TASK_FINALIZE)
+                return jt_stats_finalize_run(env, task, err);
+        return run_shard(env, task, err);
 }

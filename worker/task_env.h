@@ -10,9 +10,11 @@
 #include <signal.h>
 
 #include "jt_avro.h"
+#include "jt_config.h"
 #include "jt_error.h"
 
 typedef struct {
+        const jt_config_t *cfg; /* the worker's options (a finished stats job starts cleanup) */
         mongoc_client_pool_t *pool;
         const char *db;
         const jt_avro_registry_t *reg;

@@ -1,0 +1,294 @@
+/* Finalization of a statistics job. The notification's id derives from the job id (inserted
+ * once), each user's notification entry is pushed only where it is absent ({$ne} on the id, so
+ * also not again after the user has viewed it), the cleanup job's id derives from the stats
+ * job's creation time (created once), and the ledger's finalize claim makes JOB_FINISHED go out
+ * from one worker. */
+#include "stats_finalize.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jt_cleanup_job.h"
+#include "jt_job_ids.h"
+#include "jt_jobs.h"
+#include "jt_kafka.h"
+#include "jt_log.h"
+#include "jt_mongo.h"
+#include "jt_status.h"
+#include "stats_compute.h"
+
+#define FINALIZE_LEASE_MS 120000
+#define USERS_PER_UPDATE  500
+#define DUPLICATE_KEY     11000
+
+bool jt_stats_finalize_send(const jt_task_env_t *env, const jt_stats_task_t *shard,
+                            jt_error_t *err) {
+        jt_stats_task_t fin = *shard;
+        char task_id[256];
+        void *buf = NULL;
+        size_t len = 0;
+        bool ok;
+
+        snprintf(task_id, sizeof(task_id), "%s/finalize", shard->job_id);
+        fin.task_id = task_id;
+        fin.kind = JT_STATS_TASK_FINALIZE;
+        fin.shard = -1;
+        ok = jt_stats_task_encode(env->reg, &fin, &buf, &len, err) &&
+             jt_kafka_send(env->producer, env->stats_topic, task_id, buf, len, NULL, err);
+        free(buf);
+        return ok;
+}
+
+typedef struct {
+        const jt_task_env_t *env;
+        const jt_stats_task_t *task;
+        mongoc_client_t *client;
+        bson_oid_t nid;
+        int64_t start_ms, end_ms;
+        int64_t users_updated;
+} fin_run_t;
+
+static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
+        jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
+        return JT_TASK_RETRY;
+}
+
+static mongoc_collection_t *coll(fin_run_t *run, const char *base) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", run->task->test_mode ? "test-" : "", base);
+        return mongoc_client_get_collection(run->client, run->env->db, name);
+}
+
+static jt_task_outcome_t insert_notification(fin_run_t *run, jt_error_t *err) {
+        mongoc_collection_t *c = coll(run, "notifications");
+        bson_t *doc = BCON_NEW("_id", BCON_OID(&run->nid), "type", "monthlyStatistic", "createdAt",
+                               BCON_DATE_TIME(run->task->created_at_ms), "updatedAt",
+                               BCON_DATE_TIME(run->task->created_at_ms));
+        bson_error_t error;
+        bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, &error);
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (!ok && error.code != DUPLICATE_KEY)
+                outcome = db_failed(&error, err, "inserting the notification");
+        bson_destroy(doc);
+        mongoc_collection_destroy(c);
+        return outcome;
+}
+
+/* Adds the notification to the users of ids[0..n) whose preference is on, where absent. */
+static jt_task_outcome_t notify_users(fin_run_t *run, const bson_oid_t *ids, size_t n,
+                                      jt_error_t *err) {
+        mongoc_collection_t *users = coll(run, "users");
+        bson_t filter = BSON_INITIALIZER, in, arr;
+        bson_t *update = BCON_NEW("$push", "{", "notifications", "{", "id", BCON_OID(&run->nid),
+                                  "viewed", BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
+        bson_t *guarded;
+        bson_error_t error;
+        int64_t count;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+                BSON_APPEND_OID(&arr, k, &ids[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
+        count = mongoc_collection_count_documents(users, &filter, NULL, NULL, NULL, &error);
+        if (count < 0) {
+                outcome = db_failed(&error, err, "counting the users to notify");
+                goto done;
+        }
+        guarded = bson_copy(&filter);
+        BCON_APPEND(guarded, "notifications.id", "{", "$ne", BCON_OID(&run->nid), "}");
+        if (!mongoc_collection_update_many(users, guarded, update, NULL, NULL, &error))
+                outcome = db_failed(&error, err, "adding the notification to users");
+        bson_destroy(guarded);
+        run->users_updated += count;
+done:
+        bson_destroy(update);
+        bson_destroy(&filter);
+        mongoc_collection_destroy(users);
+        return outcome;
+}
+
+static bool has_month_entry(const bson_t *doc, int64_t from, int64_t to) {
+        bson_iter_t it, child, field;
+
+        if (!bson_iter_init_find(&it, doc, "stats") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+            !bson_iter_recurse(&it, &child))
+                return false;
+        while (bson_iter_next(&child)) {
+                if (BSON_ITER_HOLDS_DOCUMENT(&child) && bson_iter_recurse(&child, &field) &&
+                    bson_iter_find(&field, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&field) &&
+                    bson_iter_date_time(&field) >= from && bson_iter_date_time(&field) < to)
+                        return true;
+        }
+        return false;
+}
+
+/* Every user with an entry for the month, in chunks, through notify_users. Returns the users
+ * with an entry in *with_entry. */
+static jt_task_outcome_t notify_month(fin_run_t *run, int64_t *with_entry, jt_error_t *err) {
+        mongoc_collection_t *stats = coll(run, "stats");
+        bson_t filter = BSON_INITIALIZER;
+        bson_t *opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "stats.createdAt",
+                                BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(stats, &filter, opts, NULL);
+        bson_oid_t chunk[USERS_PER_UPDATE];
+        size_t n = 0;
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        *with_entry = 0;
+        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
+                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it) ||
+                    !has_month_entry(doc, run->start_ms, run->end_ms))
+                        continue;
+                bson_oid_copy(bson_iter_oid(&it), &chunk[n++]);
+                (*with_entry)++;
+                if (n == USERS_PER_UPDATE) {
+                        outcome = notify_users(run, chunk, n, err);
+                        n = 0;
+                }
+        }
+        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
+                outcome = db_failed(&error, err, "reading the month's stats documents");
+        if (outcome == JT_TASK_DONE && n)
+                outcome = notify_users(run, chunk, n, err);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        bson_destroy(&filter);
+        mongoc_collection_destroy(stats);
+        return outcome;
+}
+
+static bool job_state(fin_run_t *run, char *state, size_t size, jt_error_t *err) {
+        mongoc_collection_t *jobs =
+            mongoc_client_get_collection(run->client, run->env->db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(run->task->job_id));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, NULL, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = true;
+
+        state[0] = '\0';
+        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "state") &&
+            BSON_ITER_HOLDS_UTF8(&it))
+                snprintf(state, size, "%s", bson_iter_utf8(&it, NULL));
+        else if (mongoc_cursor_error(cursor, &error))
+                ok = jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
+                                            "reading job %s: %s", run->task->job_id, error.message);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(filter);
+        mongoc_collection_destroy(jobs);
+        return ok;
+}
+
+static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t users_processed,
+                                jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        char nid_hex[25];
+        bson_iter_t it;
+        int64_t created_ms = run->task->created_at_ms;
+        jt_status_event_t ev;
+
+        if (bson_iter_init_find(&it, entry, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                created_ms = bson_iter_date_time(&it);
+        bson_oid_to_string(&run->nid, nid_hex);
+        ev = (jt_status_event_t){.job_id = run->task->job_id,
+                                 .type = JT_STATUS_JOB_FINISHED,
+                                 .job_kind = JT_JOB_KIND_STATS,
+                                 .timestamp_ms = jt_task_now_ms(),
+                                 .worker_id = (char *)env->worker_id,
+                                 .test_mode = run->task->test_mode,
+                                 .month = run->task->month,
+                                 .users_processed = {true, users_processed},
+                                 .users_updated = {true, run->users_updated},
+                                 .notifications_created = {true, 1},
+                                 .notification_id = nid_hex,
+                                 .cleanup_triggered = {true, true},
+                                 .execution_ms = {true, jt_task_now_ms() - created_ms}};
+        if (!jt_status_send(env->producer, env->reg, env->status_topic, &ev, err) ||
+            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err) ||
+            !jt_jobs_set_state(run->client, env->db, run->task->job_id, "finished",
+                               jt_task_now_ms(), err))
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s finished: %" PRId64 " users with an entry, %" PRId64
+                    " notified, notification %s",
+                    run->task->job_id, users_processed, run->users_updated, nid_hex);
+        return JT_TASK_DONE;
+}
+
+/* Finished already (a repeated FINALIZE), or another worker is at it: then wait for it, or for
+ * its claim to lapse if it died. */
+static jt_task_outcome_t not_claimed(fin_run_t *run, jt_error_t *err) {
+        char state[32];
+
+        if (!job_state(run, state, sizeof(state), err))
+                return JT_TASK_RETRY;
+        if (strcmp(state, "finished") == 0 || strcmp(state, "failed") == 0)
+                return JT_TASK_DONE;
+        if (!state[0]) {
+                jt_error_set(err, JT_ERR_INPUT, 0, "job %s has no ledger entry", run->task->job_id);
+                return JT_TASK_PERMANENT;
+        }
+        jt_error_set_transient(err, JT_ERR_MONGO, 0, "job %s is being finalized by another worker",
+                               run->task->job_id);
+        return JT_TASK_RETRY;
+}
+
+/* The cleanup job, as the original started it after the monthly statistics; its id derives
+ * from the statistics job's creation minute, so a repeated finalization creates it once. */
+static jt_task_outcome_t start_cleanup(fin_run_t *run, jt_error_t *err) {
+        int64_t fire_s = run->task->created_at_ms / 1000;
+        bool busy = false;
+        int rc = jt_cleanup_job_emit(run->env->cfg, run->env->pool, fire_s - fire_s % 60,
+                                     "monthly-stats", run->task->test_mode, NULL, false, &busy);
+
+        if (rc == 0 && !busy)
+                return JT_TASK_DONE;
+        jt_error_set_transient(err, JT_ERR_KAFKA, rc, "starting the cleanup job %s (exit code %d)",
+                               busy ? "waits for another producer" : "failed", rc);
+        return JT_TASK_RETRY;
+}
+
+jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats_task_t *task,
+                                        jt_error_t *err) {
+        fin_run_t run = {.env = env, .task = task};
+        bson_t entry = BSON_INITIALIZER;
+        uint8_t raw[12];
+        int year = 0, month = 0;
+        int64_t with_entry = 0;
+        bool claimed = false;
+        jt_task_outcome_t outcome;
+
+        if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
+            !jt_stats_month_range(year, month, &run.start_ms, &run.end_ms, err))
+                return JT_TASK_PERMANENT;
+        jt_job_ids_notification_oid(task->job_id, raw);
+        bson_oid_init_from_data(&run.nid, raw);
+        run.client = mongoc_client_pool_pop(env->pool);
+        if (!jt_jobs_claim_finalize(run.client, env->db, task->job_id, env->worker_id,
+                                    jt_task_now_ms(), FINALIZE_LEASE_MS, &claimed, &entry, err)) {
+                outcome = JT_TASK_RETRY;
+        } else if (!claimed) {
+                outcome = not_claimed(&run, err);
+        } else if ((outcome = insert_notification(&run, err)) == JT_TASK_DONE &&
+                   (outcome = notify_month(&run, &with_entry, err)) == JT_TASK_DONE &&
+                   (outcome = start_cleanup(&run, err)) == JT_TASK_DONE) {
+                outcome = finish(&run, &entry, with_entry, err);
+        }
+        bson_destroy(&entry);
+        mongoc_client_pool_push(env->pool, run.client);
+        return outcome;
+}
