@@ -1,0 +1,58 @@
+/* Prometheus metrics of a joytify program and the HTTP endpoint (/metrics, /healthz) that serves
+ * them. Updates come from the program's threads while the HTTP thread reads: every function
+ * here is thread-safe, and the update functions are cheap (atomic adds, or one short lock). */
+#ifndef JT_METRICS_H
+#define JT_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jt_error.h"
+
+typedef struct jt_metrics_s jt_metrics_t;
+
+/* Most consumer-lag series kept at once; updates for further partitions are dropped (and
+ * logged once) so that memory stays bounded. */
+#define JT_METRICS_LAG_MAX 1024
+
+/* An empty registry for `program` (a label of joytify_build_info, e.g. "worker"). Healthy until
+ * jt_metrics_set_health says otherwise. Serves nothing until jt_metrics_serve. */
+jt_metrics_t *jt_metrics_new(const char *program, jt_error_t *err);
+
+/* Starts the HTTP server on addr, "HOST:PORT" ("127.0.0.1:9464", "0.0.0.0:9464", "[::1]:9464";
+ * port 0 picks a free port, see jt_metrics_port), bound to that host only. A malformed address,
+ * an unknown host or a port in use is a JT_ERR_CONFIG error naming --metrics-addr and the
+ * value. Once per registry. */
+bool jt_metrics_serve(jt_metrics_t *m, const char *addr, jt_error_t *err);
+
+/* The port the server listens on, or -1 when not serving. */
+int jt_metrics_port(const jt_metrics_t *m);
+
+/* Stops the server (if any) and frees the registry. NULL is a no-op. */
+void jt_metrics_destroy(jt_metrics_t *m);
+
+/* /healthz answers 200 "ok" while healthy, else 503 with reason (one line; control characters
+ * become spaces; NULL means "unhealthy"). */
+void jt_metrics_set_health(jt_metrics_t *m, bool healthy, const char *reason);
+
+/* One task finished: kind "stats" or "cleanup", outcome "done", "retried", "dead_lettered",
+ * "stopped" or "failed". Any other value is counted as "other", so that labels stay a fixed
+ * set whatever a caller passes. */
+void jt_metrics_task(jt_metrics_t *m, const char *kind, const char *outcome);
+
+/* n documents read, written or deleted (op; anything else counts as "other"). n <= 0 is
+ * ignored: counters never go down. */
+void jt_metrics_documents(jt_metrics_t *m, const char *op, int64_t n);
+
+/* One cleanup delete batch took `seconds`. Negative or non-finite values are ignored. */
+void jt_metrics_batch(jt_metrics_t *m, double seconds);
+
+/* Sets the consumer lag of topic/partition; lag < 0 removes the series (partition revoked). */
+void jt_metrics_set_lag(jt_metrics_t *m, const char *topic, int32_t partition, int64_t lag);
+
+/* The exposition /metrics serves (Prometheus text format 0.0.4), NUL-terminated, length in
+ * *len (if not NULL). The caller frees it. NULL only when memory runs out. */
+char *jt_metrics_render(jt_metrics_t *m, size_t *len);
+
+#endif
