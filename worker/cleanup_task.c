@@ -246,11 +246,14 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
                         return send_continuation(run, run->found - left, err) ? JT_TASK_DONE
                                                                               : JT_TASK_RETRY;
                 }
+                int64_t batch_started = jt_task_mono_ms();
                 outcome = delete_batch(run, &batch, err);
                 if (outcome != JT_TASK_DONE)
                         return outcome;
                 if (batch < 0)
                         break;
+                jt_metrics_batch(env->metrics, (double)(jt_task_mono_ms() - batch_started) / 1e3);
+                jt_metrics_documents(env->metrics, "deleted", batch);
                 if (jt_task_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
                         if (!count_left(run, &left, err))
                                 return JT_TASK_RETRY;

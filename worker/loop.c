@@ -27,6 +27,7 @@
 #include "task_env.h"
 
 #define MAX_RETRY_SLOTS 256
+#define LAG_EVERY_MS    5000
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -55,6 +56,7 @@ typedef struct {
         int backoff_max_ms;
         retry_slot_t retries[MAX_RETRY_SLOTS];
         long tasks_done, tasks_dead_lettered, tasks_retried;
+        int64_t last_lag_ms;
 } worker_t;
 
 static retry_slot_t *find_slot(worker_t *w, const char *topic, int32_t partition) {
@@ -70,6 +72,28 @@ static void clear_slot(retry_slot_t *slot) {
                 memset(slot, 0, sizeof(*slot));
 }
 
+/* One line per rebalance: "assigned: topic [0,1,5] other [2]". */
+static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts) {
+        char line[1024];
+        size_t used = 0;
+        const char *topic = NULL;
+
+        line[0] = '\0';
+        for (int i = 0; i < parts->cnt && used < sizeof(line) - 32; i++) {
+                const rd_kafka_topic_partition_t *p = &parts->elems[i];
+                bool same = topic && strcmp(topic, p->topic) == 0;
+                int n = snprintf(line + used, sizeof(line) - used, "%s%s%s%" PRId32,
+                                 same ? "," : (topic ? "] " : ""), same ? "" : p->topic,
+                                 same ? "" : " [", p->partition);
+                if (n > 0)
+                        used += (size_t)n;
+                topic = p->topic;
+        }
+        if (topic && used < sizeof(line) - 2)
+                snprintf(line + used, sizeof(line) - used, "]");
+        jt_log_info("rebalance %s: %s", what, parts->cnt ? line : "nothing");
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         worker_t *w = opaque;
@@ -77,10 +101,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-        for (int i = 0; i < parts->cnt; i++)
-                jt_log_info("rebalance: %s %s [%" PRId32 "]",
-                            err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
-                            parts->elems[i].topic, parts->elems[i].partition);
+        log_partitions(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts);
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
                 /* A revoked partition's pending retry belongs to its next owner now. */
                 for (int i = 0; i < parts->cnt; i++)
@@ -271,6 +292,35 @@ static retry_slot_t *slot_for(worker_t *w, const rd_kafka_message_t *msg) {
         return NULL;
 }
 
+static const char *kind_of(const worker_t *w, const rd_kafka_message_t *msg) {
+        return strcmp(rd_kafka_topic_name(msg->rkt), w->env.cleanup_topic) == 0 ? "cleanup"
+                                                                                : "stats";
+}
+
+/* Consumer lag of each assigned partition (high watermark minus position), for /metrics. */
+static void update_lag(worker_t *w) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+
+        if (jt_task_mono_ms() - w->last_lag_ms < LAG_EVERY_MS)
+                return;
+        w->last_lag_ms = jt_task_mono_ms();
+        if (rd_kafka_assignment(w->consumer, &parts) || !parts)
+                return;
+        if (rd_kafka_position(w->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                for (int i = 0; i < parts->cnt; i++) {
+                        int64_t low = 0, high = 0;
+                        rd_kafka_topic_partition_t *p = &parts->elems[i];
+                        if (rd_kafka_get_watermark_offsets(w->consumer, p->topic, p->partition,
+                                                           &low, &high) ||
+                            high < 0)
+                                continue;
+                        jt_metrics_set_lag(w->env.metrics, p->topic, p->partition,
+                                           p->offset >= 0 ? high - p->offset : high - low);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void handle(worker_t *w, const rd_kafka_message_t *msg) {
         retry_slot_t *slot = find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition);
         int attempts = (slot && slot->offset == msg->offset ? slot->attempts : 0) + 1;
@@ -280,8 +330,15 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
 
         jt_error_clear(&err);
         outcome = run_task(w, msg, &cleanup, &err);
-        if (outcome == JT_TASK_STOPPED)
+        if (outcome == JT_TASK_STOPPED) {
+                jt_metrics_task(w->env.metrics, kind_of(w, msg), "stopped");
                 return;
+        }
+        /* Healthy while tasks succeed; a transient failure (a server away) says why. */
+        if (outcome == JT_TASK_RETRY)
+                jt_metrics_set_health(w->env.metrics, false, err.message);
+        else
+                jt_metrics_set_health(w->env.metrics, true, NULL);
         if (outcome == JT_TASK_RETRY && attempts < w->max_attempts) {
                 slot = slot_for(w, msg);
                 if (slot) {
@@ -290,6 +347,7 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                         slot->resume_at_ms = jt_task_mono_ms() + wait;
                         pause_and_rewind(w, msg, slot);
                         w->tasks_retried++;
+                        jt_metrics_task(w->env.metrics, kind_of(w, msg), "retried");
                         jt_log_warn("%s [%" PRId32 "] offset %" PRId64 " attempt %d failed, "
                                     "retrying in %d ms: %s",
                                     rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
@@ -314,10 +372,14 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                         }
                         return;
                 }
-                if (outcome == JT_TASK_RETRY)
+                jt_metrics_task(w->env.metrics, kind_of(w, msg), "dead_lettered");
+                if (outcome == JT_TASK_RETRY) {
                         fail_job(w, msg, cleanup, reason);
+                        jt_metrics_task(w->env.metrics, kind_of(w, msg), "failed");
+                }
         } else {
                 w->tasks_done++;
+                jt_metrics_task(w->env.metrics, kind_of(w, msg), "done");
         }
         clear_slot(find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition));
         store_offset(w, msg);
@@ -352,6 +414,13 @@ static bool subscribe(worker_t *w, const char *kinds, jt_error_t *err) {
         return true;
 }
 
+/* The host part of HOST:PORT, for the start-up line. */
+static const char *metrics_host(const char *addr, char *buf, size_t size) {
+        const char *colon = strrchr(addr, ':');
+        snprintf(buf, size, "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr), addr);
+        return buf;
+}
+
 int jt_worker_run(const jt_config_t *cfg) {
         worker_t *w = calloc(1, sizeof(*w));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
@@ -381,6 +450,8 @@ int jt_worker_run(const jt_config_t *cfg) {
         kopts.opaque = w;
 
         if (!jt_options_apply_log(cfg, "worker", &err) || !(reg = jt_avro_registry_new(&err)) ||
+            !(w->env.metrics = jt_metrics_new("worker", &err)) ||
+            !jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(w->env.producer = jt_startup_producer(cfg, &err)) ||
             !(w->env.pool = jt_startup_mongo(cfg, "joytify-worker", &err)) ||
             !(w->consumer = jt_kafka_consumer_new(&kopts, jt_config_str(cfg, "group"), &err)) ||
@@ -393,12 +464,15 @@ int jt_worker_run(const jt_config_t *cfg) {
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        jt_log_info("worker %s in group %s, consuming %s", worker_id, jt_config_str(cfg, "group"),
-                    jt_config_str(cfg, "topics"));
+        jt_log_info("worker %s in group %s, consuming %s; metrics on http://%s:%d/metrics",
+                    worker_id, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
+                    metrics_host(jt_config_str(cfg, "metrics-addr"), host, sizeof(host)),
+                    jt_metrics_port(w->env.metrics));
 
         while (!stop_requested) {
                 rd_kafka_message_t *msg = rd_kafka_consumer_poll(w->consumer, 100);
                 resume_due(w);
+                update_lag(w);
                 rd_kafka_poll(w->env.producer, 0);
                 if (!msg)
                         continue;
@@ -423,6 +497,7 @@ done:
         jt_kafka_destroy(w->env.producer);
         jt_mongo_pool_destroy(w->env.pool);
         jt_avro_registry_destroy(reg);
+        jt_metrics_destroy(w->env.metrics);
         free(w);
         return rc;
 }

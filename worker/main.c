@@ -14,8 +14,9 @@ static const jt_opt_t worker_opts[] = {
      "consumer group shared by every worker replica"},
     {"topics", 't', JT_OPT_STRING, "stats,cleanup", 0, 0, NULL, false, "KINDS",
      "task kinds to consume: stats, cleanup or both"},
-    {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:9464", 0, 0, NULL, false, "HOST:PORT",
-     "where /metrics and /healthz are served"},
+    {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:0", 0, 0, "JT_METRICS_ADDR", false, "HOST:PORT",
+     "where /metrics and /healthz are served (port 0: a free port, logged at start; give each "
+     "replica on a host its own port)"},
     {"max-attempts", 0, JT_OPT_INT, "8", 1, 1000, NULL, false, "N",
      "tries of a task failing transiently before it goes to the DLQ and its job fails"},
     {"retry-backoff-ms", 0, JT_OPT_INT, "500", 1, 600000, NULL, false, "MS",

@@ -245,8 +245,10 @@ static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, j
                 }
         }
         outcome = write_entry(run, user, have_doc ? &stored : NULL, &entry, err);
-        if (outcome == JT_TASK_DONE)
+        if (outcome == JT_TASK_DONE) {
                 run->with_entry++;
+                jt_metrics_documents(run->env->metrics, "written", 1);
+        }
 done:
         bson_destroy(&entry);
         bson_destroy(&stored);
@@ -308,6 +310,7 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
                 int64_t at = 0;
                 jt_error_t row_err;
 
+                jt_metrics_documents(run->env->metrics, "read", 1);
                 if (bson_iter_init_find(&it, doc, "user") && BSON_ITER_HOLDS_OID(&it))
                         user = bson_iter_oid(&it);
                 if (!user) {

@@ -12,6 +12,7 @@
 #include "jt_avro.h"
 #include "jt_config.h"
 #include "jt_error.h"
+#include "jt_metrics.h"
 
 typedef struct {
         const jt_config_t *cfg; /* the worker's options (a finished stats job starts cleanup) */
@@ -25,6 +26,7 @@ typedef struct {
         const char *worker_id;       /* "host/pid", in status events */
         int kafka_timeout_ms;        /* bound of a flush */
         volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
+        jt_metrics_t *metrics;       /* documents read/written/deleted, batch latency */
 } jt_task_env_t;
 
 typedef enum {
