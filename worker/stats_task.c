@@ -129,21 +129,22 @@ static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, char 
 }
 
 /* Writes entry into the user's stats document: every entry of another month kept in order,
- * any entry of this month replaced. Recomputing also repairs drift left by the app's
- * incremental updates. */
+ * any entry of this month replaced (entry NULL: removed, for a user without playback this
+ * month). Recomputing also repairs drift left by the app's incremental updates. */
 static jt_task_outcome_t write_entry(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
                                      const bson_t *entry, jt_error_t *err) {
         bson_t stats = BSON_INITIALIZER, *filter, *update;
         bson_iter_t it, child;
         bson_error_t error;
         uint32_t n = 0;
-        bool placed = false, ok;
+        bool placed, ok;
         int64_t entry_at = 0;
         char key[16];
         const char *k;
 
-        if (bson_iter_init_find(&it, entry, "createdAt"))
+        if (entry && bson_iter_init_find(&it, entry, "createdAt"))
                 entry_at = bson_iter_date_time(&it);
+        placed = entry == NULL;
         if (stored && bson_iter_init_find(&it, stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
             bson_iter_recurse(&it, &child)) {
                 while (bson_iter_next(&child)) {
@@ -273,6 +274,59 @@ static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err)
         return jt_status_send(run->env->producer, run->env->reg, run->env->status_topic, &ev, err);
 }
 
+/* Users of a chunk without playback this month: a month entry they still have is drift (the
+ * app's incremental updates counted playbacks that are not there), so it goes. */
+static jt_task_outcome_t clear_stale_entries(shard_run_t *run, const bson_oid_t *users, size_t n,
+                                             jt_error_t *err) {
+        bson_t filter = BSON_INITIALIZER, in, arr;
+        mongoc_cursor_t *cursor;
+        const bson_t *doc;
+        bson_error_t error;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (n == 0)
+                return JT_TASK_DONE;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+                BSON_APPEND_OID(&arr, k, &users[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        cursor = mongoc_collection_find_with_opts(run->stats, &filter, NULL, NULL);
+        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it, child;
+                bool stale = false;
+                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it))
+                        continue;
+                {
+                        bson_iter_t st;
+                        if (bson_iter_init_find(&st, doc, "stats") && BSON_ITER_HOLDS_ARRAY(&st) &&
+                            bson_iter_recurse(&st, &child))
+                                while (!stale && bson_iter_next(&child)) {
+                                        const uint8_t *data;
+                                        uint32_t len;
+                                        bson_t old;
+                                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
+                                                continue;
+                                        bson_iter_document(&child, &len, &data);
+                                        stale = bson_init_static(&old, data, len) &&
+                                                date_in(&old, run->start_ms, run->end_ms);
+                                }
+                }
+                if (stale)
+                        outcome = write_entry(run, bson_iter_oid(&it), doc, NULL, err);
+        }
+        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
+                outcome = db_failed(&error, err, "reading stats documents");
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(&filter);
+        return outcome;
+}
+
 /* One query for a chunk of users; their playbacks arrive sorted by user. */
 static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to, jt_error_t *err) {
         bson_t filter = BSON_INITIALIZER, in, ids, range;
@@ -285,8 +339,18 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
         bson_error_t error;
         bson_oid_t current;
         bool have_current = false;
+        bool *seen = calloc(to - from, sizeof(*seen));
+        bson_oid_t *unseen = calloc(to - from, sizeof(*unseen));
+        size_t unseen_count = 0;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
+        if (!seen || !unseen) {
+                free(seen);
+                free(unseen);
+                bson_destroy(opts);
+                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
+                return JT_TASK_RETRY;
+        }
         BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
         BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
         for (size_t i = from; i < to; i++) {
@@ -327,6 +391,10 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
                         run->users_done++;
                 }
                 if (!have_current || !bson_oid_equal(user, &current)) {
+                        bson_oid_t *hit =
+                            bsearch(user, run->ids + from, to - from, sizeof(*run->ids), oid_cmp);
+                        if (hit)
+                                seen[hit - (run->ids + from)] = true;
                         bson_oid_copy(user, &current);
                         have_current = true;
                 }
@@ -352,9 +420,16 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
                 outcome = finish_user(run, &current, err);
                 jt_stats_acc_reset(run->acc);
         }
+        for (size_t i = 0; outcome == JT_TASK_DONE && i < to - from; i++)
+                if (!seen[i])
+                        bson_oid_copy(&run->ids[from + i], &unseen[unseen_count++]);
+        if (outcome == JT_TASK_DONE)
+                outcome = clear_stale_entries(run, unseen, unseen_count, err);
         /* Users of the chunk without playback this month count as done too. */
         if (outcome == JT_TASK_DONE)
                 run->users_done = (int64_t)to;
+        free(seen);
+        free(unseen);
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);
         bson_destroy(&filter);
