@@ -27,6 +27,7 @@ typedef struct {
         mongoc_client_t *client;
         mongoc_collection_t *playbacks;
         bson_t *filter; /* the range, below the cutoff */
+        int64_t end_ms; /* the range's end, or the cutoff if earlier */
         char key[128];  /* ledger key of the root task */
         const char *root_id;
         int64_t found;
@@ -74,49 +75,44 @@ static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
         return true;
 }
 
-/* Deletes up to batch_size playbacks of the range: their ids first (the createdAt index), then
- * one deleteMany by _id. *deleted is what this batch removed. */
+/* Deletes the next batch of the range: the createdAt of its batch_size-th oldest playback is
+ * read through the createdAt index, then one deleteMany removes everything of the range up to
+ * that time. A range delete is several times faster than deleting by _id lists on the local
+ * server (and no slower on MongoDB); ties at the boundary time can make a batch a little larger.
+ * *deleted is what the batch removed, -1 when nothing was left. */
 static jt_task_outcome_t delete_batch(cleanup_run_t *run, int64_t *deleted, jt_error_t *err) {
-        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit",
+        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "createdAt", BCON_INT32(1),
+                                "}", "sort", "{", "createdAt", BCON_INT32(1), "}", "limit",
                                 BCON_INT64(run->task->batch_size));
         mongoc_cursor_t *cursor =
             mongoc_collection_find_with_opts(run->playbacks, run->filter, opts, NULL);
-        bson_t ids_filter = BSON_INITIALIZER, in, ids;
         const bson_t *doc;
         bson_error_t error;
-        bson_t reply;
+        bson_t reply, *upto;
         bson_iter_t it;
-        uint32_t n = 0;
+        int64_t last = INT64_MIN;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        *deleted = 0;
-        BSON_APPEND_DOCUMENT_BEGIN(&ids_filter, "_id", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
-        while (mongoc_cursor_next(cursor, &doc)) {
-                if (bson_iter_init_find(&it, doc, "_id")) {
-                        char k[16];
-                        const char *key;
-                        bson_uint32_to_string(n++, &key, k, sizeof(k));
-                        bson_append_iter(&ids, key, -1, &it);
-                }
-        }
-        bson_append_array_end(&in, &ids);
-        bson_append_document_end(&ids_filter, &in);
-        if (mongoc_cursor_error(cursor, &error)) {
-                outcome = mongo_outcome(&error, err, "reading the range's ids");
-        } else if (n > 0) {
-                if (!mongoc_collection_delete_many(run->playbacks, &ids_filter, NULL, &reply,
-                                                   &error))
-                        outcome = mongo_outcome(&error, err, "deleting a batch");
-                else if (bson_iter_init_find(&it, &reply, "deletedCount"))
-                        *deleted = bson_iter_as_int64(&it);
-                bson_destroy(&reply);
-        }
-        bson_destroy(&ids_filter);
+        *deleted = -1;
+        while (mongoc_cursor_next(cursor, &doc))
+                if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                        last = bson_iter_date_time(&it);
+        if (mongoc_cursor_error(cursor, &error))
+                outcome = mongo_outcome(&error, err, "reading the range's next batch");
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);
-        if (outcome == JT_TASK_DONE && n == 0)
-                *deleted = -1; /* nothing left to read */
+        if (outcome != JT_TASK_DONE || last == INT64_MIN)
+                return outcome;
+        upto = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(run->task->range_start_ms), "$lte",
+                        BCON_DATE_TIME(last), "$lt", BCON_DATE_TIME(run->end_ms), "}");
+        if (!mongoc_collection_delete_many(run->playbacks, upto, NULL, &reply, &error))
+                outcome = mongo_outcome(&error, err, "deleting a batch");
+        else if (bson_iter_init_find(&it, &reply, "deletedCount"))
+                *deleted = bson_iter_as_int64(&it);
+        else
+                *deleted = 0;
+        bson_destroy(&reply);
+        bson_destroy(upto);
         return outcome;
 }
 
@@ -334,6 +330,7 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         run.client = mongoc_client_pool_pop(env->pool);
         run.playbacks = mongoc_client_get_collection(
             run.client, env->db, task->test_mode ? "test-playbacks" : "playbacks");
+        run.end_ms = end_ms;
         run.filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(task->range_start_ms), "$lt",
                               BCON_DATE_TIME(end_ms), "}");
         outcome = run_range(&run, err);
