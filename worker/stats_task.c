@@ -19,7 +19,8 @@
 #include "stats_compute.h"
 #include "stats_finalize.h"
 
-#define USERS_PER_QUERY   500
+#define USERS_PER_QUERY   200
+#define NAME_CACHE_SIZE   1024 /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
 
 typedef struct {
@@ -33,6 +34,17 @@ typedef struct {
         size_t id_count;
         int64_t with_entry, bad_rows, users_done;
         int64_t last_progress;
+        /* The chunk being processed: its users' stats documents, read in one query, and the
+         * writes, sent as one unordered bulk. */
+        size_t chunk_from, chunk_to;
+        bson_t *stored[USERS_PER_QUERY];
+        mongoc_bulk_operation_t *bulk;
+        size_t bulk_ops;
+        /* Artist names by id (open addressing; cleared when full). */
+        bson_oid_t name_ids[NAME_CACHE_SIZE];
+        char *names[NAME_CACHE_SIZE];
+        bool name_used[NAME_CACHE_SIZE];
+        size_t names_count;
 } shard_run_t;
 
 static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
@@ -101,31 +113,133 @@ static bool date_in(const bson_t *entry, int64_t from, int64_t to) {
         return t >= from && t < to;
 }
 
-static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, char *buf, size_t size,
-                               bool *failed, jt_error_t *err) {
-        bson_t *filter = BCON_NEW("_id", BCON_OID(artist));
-        bson_t *opts =
-            BCON_NEW("projection", "{", "name", BCON_INT32(1), "}", "limit", BCON_INT64(1));
-        mongoc_cursor_t *cursor =
-            mongoc_collection_find_with_opts(run->musicians, filter, opts, NULL);
+static size_t name_slot(shard_run_t *run, const bson_oid_t *artist, bool *found) {
+        size_t i = bson_oid_hash(artist) % NAME_CACHE_SIZE;
+
+        while (run->name_used[i] && !bson_oid_equal(&run->name_ids[i], artist))
+                i = (i + 1) % NAME_CACHE_SIZE;
+        *found = run->name_used[i];
+        return i;
+}
+
+static void name_cache_clear(shard_run_t *run) {
+        for (size_t i = 0; i < NAME_CACHE_SIZE; i++) {
+                free(run->names[i]);
+                run->names[i] = NULL;
+                run->name_used[i] = false;
+        }
+        run->names_count = 0;
+}
+
+/* The artist's name from musicians (NULL when none), cached. *failed on a database error. */
+static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, bool *failed,
+                               jt_error_t *err) {
+        bson_t *filter, *opts;
+        mongoc_cursor_t *cursor;
         const bson_t *doc;
         bson_error_t error;
         bson_iter_t it;
-        const char *name = NULL;
+        bool found;
+        size_t slot = name_slot(run, artist, &found);
 
         *failed = false;
-        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "name") &&
-            BSON_ITER_HOLDS_UTF8(&it)) {
-                snprintf(buf, size, "%s", bson_iter_utf8(&it, NULL));
-                name = buf;
+        if (found)
+                return run->names[slot];
+        if (run->names_count >= NAME_CACHE_SIZE / 2) {
+                name_cache_clear(run);
+                slot = name_slot(run, artist, &found);
+        }
+        filter = BCON_NEW("_id", BCON_OID(artist));
+        opts = BCON_NEW("projection", "{", "name", BCON_INT32(1), "}", "limit", BCON_INT64(1));
+        cursor = mongoc_collection_find_with_opts(run->musicians, filter, opts, NULL);
+        if (mongoc_cursor_next(cursor, &doc)) {
+                if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
+                        run->names[slot] = strdup(bson_iter_utf8(&it, NULL));
         } else if (mongoc_cursor_error(cursor, &error)) {
                 db_failed(&error, err, "reading the top artist's name");
                 *failed = true;
         }
+        if (!*failed) {
+                bson_oid_copy(artist, &run->name_ids[slot]);
+                run->name_used[slot] = true;
+                run->names_count++;
+        }
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);
         bson_destroy(filter);
-        return name;
+        return run->names[slot];
+}
+
+/* The chunk's users' stats documents, by position in the chunk. */
+static jt_task_outcome_t read_chunk_docs(shard_run_t *run, jt_error_t *err) {
+        bson_t filter = BSON_INITIALIZER, in, arr;
+        mongoc_cursor_t *cursor;
+        const bson_t *doc;
+        bson_error_t error;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = run->chunk_from; i < run->chunk_to; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)(i - run->chunk_from), &k, key, sizeof(key));
+                BSON_APPEND_OID(&arr, k, &run->ids[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        cursor = mongoc_collection_find_with_opts(run->stats, &filter, NULL, NULL);
+        while (mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                bson_oid_t *hit;
+                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it))
+                        continue;
+                hit = bsearch(bson_iter_oid(&it), run->ids + run->chunk_from,
+                              run->chunk_to - run->chunk_from, sizeof(*run->ids), oid_cmp);
+                if (hit && !run->stored[hit - (run->ids + run->chunk_from)])
+                        run->stored[hit - (run->ids + run->chunk_from)] = bson_copy(doc);
+        }
+        if (mongoc_cursor_error(cursor, &error))
+                outcome = db_failed(&error, err, "reading the chunk's stats documents");
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(&filter);
+        return outcome;
+}
+
+static void chunk_docs_free(shard_run_t *run) {
+        for (size_t i = 0; i < USERS_PER_QUERY; i++) {
+                if (run->stored[i])
+                        bson_destroy(run->stored[i]);
+                run->stored[i] = NULL;
+        }
+}
+
+/* The stored stats document of a user of the current chunk, or NULL. */
+static const bson_t *stored_doc(shard_run_t *run, const bson_oid_t *user) {
+        bson_oid_t *hit = bsearch(user, run->ids + run->chunk_from, run->chunk_to - run->chunk_from,
+                                  sizeof(*run->ids), oid_cmp);
+        return hit ? run->stored[hit - (run->ids + run->chunk_from)] : NULL;
+}
+
+static void flush_discard(shard_run_t *run) {
+        mongoc_bulk_operation_destroy(run->bulk);
+        run->bulk = NULL;
+        run->bulk_ops = 0;
+}
+
+static jt_task_outcome_t flush_writes(shard_run_t *run, jt_error_t *err) {
+        bson_t reply;
+        bson_error_t error;
+        bool ok = true;
+
+        if (run->bulk && run->bulk_ops)
+                ok = mongoc_bulk_operation_execute(run->bulk, &reply, &error) != 0;
+        if (run->bulk && run->bulk_ops)
+                bson_destroy(&reply);
+        mongoc_bulk_operation_destroy(run->bulk);
+        run->bulk = NULL;
+        run->bulk_ops = 0;
+        return ok ? JT_TASK_DONE : db_failed(&error, err, "writing the chunk's stats documents");
 }
 
 /* Writes entry into the user's stats document: every entry of another month kept in order,
@@ -174,44 +288,40 @@ static jt_task_outcome_t write_entry(shard_run_t *run, const bson_oid_t *user, c
         update = BCON_NEW("$set", "{", "stats", BCON_ARRAY(&stats), "updatedAt",
                           BCON_DATE_TIME(run->task->created_at_ms), "}", "$setOnInsert", "{",
                           "createdAt", BCON_DATE_TIME(run->task->created_at_ms), "}");
+        if (!run->bulk) {
+                bson_t bulk_opts = BSON_INITIALIZER;
+                BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+                run->bulk =
+                    mongoc_collection_create_bulk_operation_with_opts(run->stats, &bulk_opts);
+                bson_destroy(&bulk_opts);
+        }
         {
                 bson_t opts = BSON_INITIALIZER;
                 BSON_APPEND_BOOL(&opts, "upsert", true);
-                ok = mongoc_collection_update_one(run->stats, filter, update, &opts, NULL, &error);
+                ok = mongoc_bulk_operation_update_one_with_opts(run->bulk, filter, update, &opts,
+                                                                &error);
                 bson_destroy(&opts);
         }
+        if (ok)
+                run->bulk_ops++;
         bson_destroy(update);
         bson_destroy(filter);
         bson_destroy(&stats);
-        return ok ? JT_TASK_DONE : db_failed(&error, err, "writing a stats document");
+        return ok ? JT_TASK_DONE : db_failed(&error, err, "queueing a stats document write");
 }
 
 /* The entry of one user whose month is in run->acc. */
 static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, jt_error_t *err) {
-        bson_t *filter = BCON_NEW("user", BCON_OID(user));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(run->stats, filter, NULL, NULL);
-        const bson_t *doc = NULL;
-        bson_t stored = BSON_INITIALIZER, entry = BSON_INITIALIZER;
-        bson_error_t error;
+        const bson_t *stored = stored_doc(run, user);
+        bson_t entry = BSON_INITIALIZER;
         bson_iter_t it, child;
         double prev_total = 0;
-        bool have_prev = false, have_doc = false, name_failed = false;
+        bool have_prev = false, name_failed = false;
         bson_oid_t top;
-        char name_buf[512];
         const char *name = NULL;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        if (mongoc_cursor_next(cursor, &doc)) {
-                bson_copy_to(doc, &stored);
-                have_doc = true;
-        } else if (mongoc_cursor_error(cursor, &error)) {
-                outcome = db_failed(&error, err, "reading a stats document");
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(filter);
-        if (outcome != JT_TASK_DONE)
-                goto done;
-        if (have_doc && bson_iter_init_find(&it, &stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        if (stored && bson_iter_init_find(&it, stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
             bson_iter_recurse(&it, &child)) {
                 while (bson_iter_next(&child)) {
                         const uint8_t *data;
@@ -228,7 +338,7 @@ static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, j
                 }
         }
         if (jt_stats_acc_top_artist(run->acc, &top)) {
-                name = artist_name(run, &top, name_buf, sizeof(name_buf), &name_failed, err);
+                name = artist_name(run, &top, &name_failed, err);
                 if (name_failed) {
                         outcome = JT_TASK_RETRY;
                         goto done;
@@ -245,14 +355,13 @@ static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, j
                         goto done;
                 }
         }
-        outcome = write_entry(run, user, have_doc ? &stored : NULL, &entry, err);
+        outcome = write_entry(run, user, stored, &entry, err);
         if (outcome == JT_TASK_DONE) {
                 run->with_entry++;
                 jt_metrics_documents(run->env->metrics, "written", 1);
         }
 done:
         bson_destroy(&entry);
-        bson_destroy(&stored);
         return outcome;
 }
 
@@ -278,52 +387,28 @@ static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err)
  * app's incremental updates counted playbacks that are not there), so it goes. */
 static jt_task_outcome_t clear_stale_entries(shard_run_t *run, const bson_oid_t *users, size_t n,
                                              jt_error_t *err) {
-        bson_t filter = BSON_INITIALIZER, in, arr;
-        mongoc_cursor_t *cursor;
-        const bson_t *doc;
-        bson_error_t error;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        if (n == 0)
-                return JT_TASK_DONE;
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-        for (size_t i = 0; i < n; i++) {
-                char key[16];
-                const char *k;
-                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-                BSON_APPEND_OID(&arr, k, &users[i]);
-        }
-        bson_append_array_end(&in, &arr);
-        bson_append_document_end(&filter, &in);
-        cursor = mongoc_collection_find_with_opts(run->stats, &filter, NULL, NULL);
-        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
-                bson_iter_t it, child;
+        for (size_t i = 0; outcome == JT_TASK_DONE && i < n; i++) {
+                const bson_t *doc = stored_doc(run, &users[i]);
+                bson_iter_t st, child;
                 bool stale = false;
-                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it))
+                if (!doc || !bson_iter_init_find(&st, doc, "stats") ||
+                    !BSON_ITER_HOLDS_ARRAY(&st) || !bson_iter_recurse(&st, &child))
                         continue;
-                {
-                        bson_iter_t st;
-                        if (bson_iter_init_find(&st, doc, "stats") && BSON_ITER_HOLDS_ARRAY(&st) &&
-                            bson_iter_recurse(&st, &child))
-                                while (!stale && bson_iter_next(&child)) {
-                                        const uint8_t *data;
-                                        uint32_t len;
-                                        bson_t old;
-                                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
-                                                continue;
-                                        bson_iter_document(&child, &len, &data);
-                                        stale = bson_init_static(&old, data, len) &&
-                                                date_in(&old, run->start_ms, run->end_ms);
-                                }
+                while (!stale && bson_iter_next(&child)) {
+                        const uint8_t *data;
+                        uint32_t len;
+                        bson_t old;
+                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
+                                continue;
+                        bson_iter_document(&child, &len, &data);
+                        stale = bson_init_static(&old, data, len) &&
+                                date_in(&old, run->start_ms, run->end_ms);
                 }
                 if (stale)
-                        outcome = write_entry(run, bson_iter_oid(&it), doc, NULL, err);
+                        outcome = write_entry(run, &users[i], doc, NULL, err);
         }
-        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
-                outcome = db_failed(&error, err, "reading stats documents");
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(&filter);
         return outcome;
 }
 
@@ -351,6 +436,9 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
                 jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
                 return JT_TASK_RETRY;
         }
+        run->chunk_from = from;
+        run->chunk_to = to;
+        outcome = read_chunk_docs(run, err);
         BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
         BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
         for (size_t i = from; i < to; i++) {
@@ -425,6 +513,12 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
                         bson_oid_copy(&run->ids[from + i], &unseen[unseen_count++]);
         if (outcome == JT_TASK_DONE)
                 outcome = clear_stale_entries(run, unseen, unseen_count, err);
+        /* The chunk's writes go out together; a failure leaves them for the retry. */
+        if (outcome == JT_TASK_DONE)
+                outcome = flush_writes(run, err);
+        else
+                flush_discard(run);
+        chunk_docs_free(run);
         /* Users of the chunk without playback this month count as done too. */
         if (outcome == JT_TASK_DONE)
                 run->users_done = (int64_t)to;
@@ -513,6 +607,7 @@ static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task
         mongoc_collection_destroy(run.users);
         mongoc_client_pool_push(env->pool, run.client);
         jt_stats_acc_destroy(run.acc);
+        name_cache_clear(&run);
         free(run.ids);
         return outcome;
 }

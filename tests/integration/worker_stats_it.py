@@ -23,8 +23,9 @@ Scenario 3 (chained cleanup): the cleanup job the finalization starts carries tr
 "monthly-stats" in JOB_STARTED and JOB_FINISHED; playbacks older than its cutoff are gone, the
 others intact, records_deleted matches.
 
-The month is the previous complete UTC month (2026-10 when written), so that the cleanup's
-cutoff (now - 60 days) never reaches into it. Each scenario part uses its own database, topics and
+The month is the previous complete UTC month. Its first day can be 62 days old (on Aug 31, say),
+so the workers run the chained cleanup with a retention of 75 days: its cutoff never reaches into
+the month, and the replayed month reads the same playbacks as the first run. Each scenario part uses its own database, topics and
 consumer group (it_fleet.Scenario). Runs under the project venv (pymongo, fastavro): see
 it_fleet.require_venv. Exit 0 when everything holds, 1 with the differences otherwise.
 """
@@ -55,7 +56,7 @@ SEED = 20261025
 SHARDS = 5
 USERS = 80
 DAY_MS = 86400 * 1000
-RETENTION_DAYS = 60
+RETENTION_DAYS = 75  # > the age of the previous month's first day (see above)
 WAIT_JOB_S = 120
 WAIT_REPLAY_S = 60
 
@@ -435,7 +436,8 @@ def run(fleet, oracle, client):
     rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS))
     if rc != 0:
         fail(f"joytify-producer stats: expected exit 0, actual {rc}")
-    worker_args = ("--range-hours", "240", "--batch-delay-ms", "0")
+    worker_args = ("--range-hours", "240", "--batch-delay-ms", "0", "--retention-days",
+                   str(RETENTION_DAYS))
     sc.start_worker(*worker_args)
     sc.start_worker(*worker_args)
 
