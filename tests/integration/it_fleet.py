@@ -342,6 +342,109 @@ class Scenario:
                    for c, end in self.group_lag(topic_kind).values())
 
 
+# --- the stack's servers ----------------------------------------------------------------------
+
+
+def _group_alive(pgid):
+    """Whether a live (not zombie) process is in process group pgid."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ...
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+class StackServer:
+    """One server ("mongo" or "kafka") of the jt_stack fixture's stack, stopped and restarted
+    the way deploy/local/stack does it: run/NAME.pid in JT_STACK_STATE_DIR holds the id of the
+    server's process group; stop() sends it SIGTERM (SIGKILL after timeout_s), start() runs
+    `stack up` with the fixture's ports, which restarts only a stopped server. A test that stops
+    a server calls start() in a finally block."""
+
+    def __init__(self, name, source_dir, state_dir, kafka_port, controller_port, mongo_port):
+        self.name = name
+        self.stack = os.path.join(source_dir, "deploy", "local", "stack")
+        self.state_dir = state_dir
+        self.args = ["--state-dir", state_dir, "--kafka-port", str(kafka_port),
+                     "--kafka-controller-port", str(controller_port), "--mongo-port",
+                     str(mongo_port)]
+
+    @classmethod
+    def from_env(cls, name):
+        """The server of the fixture's stack (JT_STACK_STATE_DIR, ports from JT_KAFKA_BROKERS,
+        JT_KAFKA_CONTROLLER_PORT and JT_MONGO_URI)."""
+        kport = int(env("JT_KAFKA_BROKERS").split(",")[0].rsplit(":", 1)[1])
+        m = re.match(r"^mongodb://[^/]*:(\d+)(/|$)", env("JT_MONGO_URI"))
+        if not m:
+            fail(f"JT_MONGO_URI {os.environ['JT_MONGO_URI']!r}: expected mongodb://HOST:PORT...")
+        cport = int(os.environ.get("JT_KAFKA_CONTROLLER_PORT") or kport + 1)
+        return cls(name, env("JT_SOURCE_DIR"), env("JT_STACK_STATE_DIR"), kport, cport,
+                   int(m.group(1)))
+
+    def _read(self, what):
+        try:
+            with open(os.path.join(self.state_dir, "run", f"{self.name}.{what}")) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    def pgid(self):
+        pid = self._read("pid")
+        return int(pid) if pid and pid.isdigit() else None
+
+    def running(self):
+        g = self.pgid()
+        return bool(g) and _group_alive(g)
+
+    def stop(self, timeout_s=20):
+        """SIGTERM to the server's process group, SIGKILL after timeout_s; returns what it did."""
+        g = self.pgid()
+        if not g or not _group_alive(g):
+            fail(f"{self.name} server of the stack in {self.state_dir}: expected running, actual "
+                 f"not (run/{self.name}.pid: {g})")
+        self.server_kind = self._read("server")
+        t0 = time.monotonic()
+        os.killpg(g, signal.SIGTERM)
+        try:
+            os.killpg(g, signal.SIGCONT)  # a stopped process acts on TERM only once continued
+        except ProcessLookupError:
+            pass
+        while _group_alive(g) and time.monotonic() - t0 < timeout_s:
+            time.sleep(0.1)
+        if _group_alive(g):
+            os.killpg(g, signal.SIGKILL)
+            while _group_alive(g) and time.monotonic() - t0 < timeout_s + 10:
+                time.sleep(0.1)
+            return f"SIGTERM to process group {g}, SIGKILL after {timeout_s} s"
+        return f"SIGTERM to process group {g}, gone in {time.monotonic() - t0:.1f} s"
+
+    def start(self, timeout_s=180):
+        """`stack up` on the fixture's ports (the same server kind as before stop()); returns the
+        seconds it took. Fails when the server does not come back."""
+        argv = [self.stack, "up", *self.args]
+        kind = getattr(self, "server_kind", None) or self._read("server")
+        if kind and self.name == "mongo":
+            argv += ["--mongo-server", kind]
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=timeout_s, env=dict(os.environ, JOYTIFY_SKIP_INSTALL="1"))
+        except subprocess.TimeoutExpired:
+            fail(f"{' '.join(argv)}: did not finish within {timeout_s} s")
+        out = r.stdout.decode("utf-8", "replace")
+        if r.returncode != 0 or not self.running():
+            fail(f"{' '.join(argv)}: expected the {self.name} server restarted, actual exit "
+                 f"{r.returncode}\n{out}")
+        return time.monotonic() - t0
+
+
 # --- Kafka -----------------------------------------------------------------------------------
 
 
