@@ -11,6 +11,7 @@
 
 #include "jt_job_emit.h"
 #include "jt_cron.h"
+#include "jt_indexes.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -128,6 +129,11 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
         cutoff_ms = fire_s * 1000 - retention * DAY_MS;
         jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
         jt_job_ids_cleanup(fire_s, test_mode, run_id, job_id, sizeof(job_id));
+        if (!dry_run && !jt_indexes_ensure(pool, jt_config_str(cfg, "db"), test_mode, &err)) {
+                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
+                        err.message);
+                return JT_EXIT_FAILURE;
+        }
         if (!oldest_playback(pool, jt_config_str(cfg, "db"), test_mode, cutoff_ms, &oldest_ms,
                              &found, &err)) {
                 fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "jt_job_emit.h"
+#include "jt_indexes.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -57,9 +58,16 @@ int jt_stats_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, const 
         bson_t *params;
         stats_ctx_t ctx;
         jt_emit_t emit;
+        jt_error_t err;
         int rc;
 
+        jt_error_clear(&err);
         jt_job_ids_stats(month, test_mode, run_id, job_id, sizeof(job_id));
+        if (!dry_run && !jt_indexes_ensure(pool, jt_config_str(cfg, "db"), test_mode, &err)) {
+                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
+                        err.message);
+                return JT_EXIT_FAILURE;
+        }
         ids = jt_job_ids_numbered(job_id, (size_t)shards);
         params = BCON_NEW("month", BCON_UTF8(month), "shards", BCON_INT32(shards));
         ctx = (stats_ctx_t){job_id, month, shards, test_mode, run_id, jt_emit_now_ms()};

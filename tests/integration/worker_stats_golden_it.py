@@ -9,7 +9,8 @@ ties ordered by id, hours 0/12/23 at the month's both ends, rounding half away f
 (-3.125 -> -3.13, 0.125 -> 0.13, 1.275 in binary -> 1.27), exact sums of fractional durations,
 "Unknown Artist" for an artist without a musicians document, the previous month's stored entry
 kept in front and used for the growth. Playbacks just outside the month count for nothing.
-Only user A is opted in to monthly statistics: only A gets the notification.
+Only user A is opted in to monthly statistics: only A gets the notification. The producer has
+created the indexes the fleet's queries use.
 
 Runs under the project venv (pymongo): see it_fleet.require_venv. Exit 0 when everything holds.
 """
@@ -181,6 +182,12 @@ def main():
 
         wait_until("ledger stats-2026-10 finished", finished, WAIT_JOB_S, on_timeout=fleet.logs)
         problems = check(db)
+        for coll, names in (("playbacks", {"user_1_createdAt_1", "createdAt_1"}),
+                            ("stats", {"user_1"})):
+            have = set(db[coll].index_information())
+            if not names <= have:
+                problems.append(f"indexes of {coll}: expected {sorted(names)} made by the "
+                                f"producer, actual {sorted(have)}")
         if problems:
             fail("the hand-written entries differ:\n  " + "\n  ".join(problems))
         log("ok  3 users' October 2026 entries equal the hand-written ones (ties by id, hour and "
