@@ -6,22 +6,8 @@
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "generate.h"
 #include "roundtrip.h"
-
-static const jt_opt_t generate_opts[] = {
-    {"users", 'u', JT_OPT_INT, "200", 1, 10000000, NULL, false, "N", "users to generate"},
-    {"playbacks-per-user", 0, JT_OPT_INT, "500", 0, 1000000, NULL, false, "N",
-     "playbacks per user"},
-    {"artists", 0, JT_OPT_INT, "2000", 1, 10000000, NULL, false, "N", "artists in the catalogue"},
-    {"songs", 0, JT_OPT_INT, "20000", 1, 100000000, NULL, false, "N", "songs in the catalogue"},
-    {"seed", 0, JT_OPT_INT, "1", 0, 0x7fffffff, NULL, false, "S",
-     "random seed (same seed, same data)"},
-    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "write the test-* collections"},
-    {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
-     "pretend it is this time (ISO 8601 UTC)"},
-    {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "drop the collections first"},
-    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
-};
 
 static const jt_opt_t bench_opts[] = {
     {"users", 'u', JT_OPT_INT, "5000", 1, 10000000, NULL, false, "N", "users to generate"},
@@ -36,7 +22,6 @@ static const jt_opt_t capacity_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t *const generate_tables[] = {generate_opts, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
                                                jt_opts_log, NULL};
 static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log, NULL};
@@ -51,8 +36,8 @@ static int run_not_yet(const jt_config_t *cfg) {
 static const jt_command_t commands[] = {
     {"roundtrip", "send Avro-encoded tasks through Kafka and read them back, checked and timed",
      jt_roundtrip_tables, jt_roundtrip_run, NULL},
-    {"generate", "make users, stats and playbacks like the original generator", generate_tables,
-     run_not_yet, NULL},
+    {"generate", "make users, stats and playbacks like the original generator", jt_generate_tables,
+     jt_generate_run, NULL},
     {"baseline", "run the original single-process algorithms (stats|cleanup)", db_tables,
      run_not_yet, NULL},
     {"floor", "the least work the database can do for the same result (stats|cleanup)", db_tables,
