@@ -249,6 +249,10 @@ static bool insert_users(gen_t *g) {
                 bson_reinit(&doc);
                 {
                         bson_t entries;
+                        bson_oid_t stats_id;
+                        gen_oid(&stats_id, (g->now_ms - 120 * DAY_MS) / 1000, g->seed, 'T',
+                                (uint64_t)u, 0);
+                        BSON_APPEND_OID(&doc, "_id", &stats_id);
                         BSON_APPEND_OID(&doc, "user", &id);
                         BSON_APPEND_ARRAY_BEGIN(&doc, "stats", &entries);
                         bson_append_array_end(&doc, &entries);
