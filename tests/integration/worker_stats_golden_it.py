@@ -10,13 +10,18 @@ ties ordered by id, hours 0/12/23 at the month's both ends, rounding half away f
 "Unknown Artist" for an artist without a musicians document, the previous month's stored entry
 kept in front and used for the growth. Playbacks just outside the month count for nothing.
 Only user A is opted in to monthly statistics: only A gets the notification. The producer has
-created the indexes the fleet's queries use.
+created the indexes the fleet's queries use. Then a well-formed stats task with an impossible
+month (2026-13) goes to the DLQ with its reason and the original topic, the worker stays up,
+and the entries are unchanged.
 
 Runs under the project venv (pymongo): see it_fleet.require_venv. Exit 0 when everything holds.
 """
 
+import io
 import os
+import subprocess
 import sys
+import time
 import traceback
 
 sys.dont_write_bytecode = True
@@ -158,6 +163,53 @@ def check(db):
     return problems
 
 
+def impossible_month_task(fleet, job_id):
+    """A stats task, single-object encoded, valid in every field but its month."""
+    import fastavro
+    enc = it_fleet.AvroDecoder(os.path.join(fleet.source_dir, "schemas", "stats_task.v1.avsc"))
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, enc.schema, {
+        "job_id": job_id, "task_id": f"{job_id}/0000", "kind": "SHARD", "shard": 0,
+        "shard_count": 1, "month": "2026-13", "test_mode": False, "run_id": None,
+        "created_at": int(time.time() * 1000)})
+    return b"\xc3\x01" + enc.fingerprint + buf.getvalue()
+
+
+def dlq_headers(brokers, topic):
+    """The headers of every message of the DLQ topic, as dicts (kcat's %h: k=v,k=v)."""
+    r = subprocess.run(["kcat", "-C", "-q", "-e", "-b", brokers, "-t", topic, "-o", "beginning",
+                        "-f", "%h\n"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    out = []
+    for line in r.stdout.decode("utf-8", "replace").splitlines():
+        out.append(dict(kv.split("=", 1) for kv in line.split(",") if "=" in kv))
+    return out
+
+
+def bad_month_goes_to_the_dlq(fleet, sc, db):
+    before = check(db)
+    value = impossible_month_task(fleet, "stats-2026-13")
+    r = subprocess.run(["kcat", "-P", "-b", fleet.brokers, "-t", sc.topic["stats"], "-k",
+                        "stats-2026-13/0000"], input=value, stderr=subprocess.PIPE, timeout=30)
+    if r.returncode != 0:
+        fail(f"kcat -P: exit {r.returncode}: {r.stderr.decode()}")
+
+    def dead_lettered():
+        sc.expect_workers_alive()
+        hs = [h for h in dlq_headers(fleet.brokers, sc.topic["dlq"])
+              if "month" in h.get("jt-error", "")]
+        return hs[0] if hs else None
+
+    h = wait_until("the impossible-month task in the DLQ", dead_lettered, 60,
+                   on_timeout=fleet.logs)
+    if h.get("jt-original-topic") != sc.topic["stats"] or "2026-13" not in h.get("jt-error", ""):
+        fail(f"DLQ headers: expected jt-original-topic {sc.topic['stats']} and an error naming "
+             f"2026-13, actual {h}")
+    if check(db) != before or db.jobs.find_one({"_id": "stats-2026-13"}):
+        fail("the impossible-month task changed the database")
+    log(f"ok  a stats task for month 2026-13: DLQ ({h.get('jt-error')}), worker up, nothing "
+        "changed")
+
+
 def main():
     fleet = client = None
     ok = False
@@ -190,6 +242,7 @@ def main():
                                 f"producer, actual {sorted(have)}")
         if problems:
             fail("the hand-written entries differ:\n  " + "\n  ".join(problems))
+        bad_month_goes_to_the_dlq(fleet, sc, db)
         log("ok  3 users' October 2026 entries equal the hand-written ones (ties by id, hour and "
             "month boundaries, rounding, exact sums, Unknown Artist, growth); only A notified")
         client.drop_database(sc.db)
