@@ -42,9 +42,6 @@ Exit 0 when everything holds, 1 with the differences otherwise.
 """
 
 import argparse
-import calendar
-import importlib.util
-import json
 import os
 import random
 import re
@@ -59,12 +56,12 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import pymongo  # noqa: E402
-from bson import ObjectId, json_util  # noqa: E402
-from bson.codec_options import CodecOptions, DatetimeConversion  # noqa: E402
+from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
-from bson.json_util import CANONICAL_JSON_OPTIONS  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
+from it_stats import (add_months, canonical, db_handle, first_difference, load_oracle,  # noqa: E402
+                      month_start_ms, report)
 
 SEED = 20261107
 DAY_MS = 86400 * 1000
@@ -73,57 +70,6 @@ RETENTION_DAYS = 60
 WAIT_JOB_S = 100
 # Every worker: a killed member's partitions move on after 6 s, offsets commit twice a second.
 FAST_GROUP = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000")
-
-
-def load_oracle(source_dir):
-    path = os.path.join(source_dir, "tests", "tools", "stats_oracle.py")
-    spec = importlib.util.spec_from_file_location("stats_oracle", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def month_start_ms(year, month):
-    return calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
-
-
-def add_months(year, month, n):
-    k = year * 12 + (month - 1) + n
-    return k // 12, k % 12 + 1
-
-
-def canonical(doc):
-    return json.loads(json_util.dumps(doc, json_options=CANONICAL_JSON_OPTIONS))
-
-
-def first_difference(expected, actual, path):
-    """The first place where two canonical trees differ (types, values, key order), or None."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        if list(expected) != list(actual):
-            return f"{path}: keys expected {list(expected)}, actual {list(actual)}"
-        for k in expected:
-            d = first_difference(expected[k], actual[k], f"{path}.{k}")
-            if d:
-                return d
-        return None
-    if isinstance(expected, list) and isinstance(actual, list):
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            d = first_difference(e, a, f"{path}[{i}]")
-            if d:
-                return d
-        if len(expected) != len(actual):
-            return f"{path}: length expected {len(expected)}, actual {len(actual)}"
-        return None
-    if expected != actual:
-        return f"{path}: expected {json.dumps(expected)[:200]}, actual {json.dumps(actual)[:200]}"
-    return None
-
-
-def report(problems, what, limit=20):
-    if problems:
-        fail(f"{what}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:limit])
-             + (f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""))
-    log(f"ok  {what}")
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -230,11 +176,6 @@ class Dataset:
                      "duration": p["duration"], "createdAt": p["_at"]})
         return {u: oracle.entry_for(r, self.year, self.month, self.prev_total.get(u), self.names)
                 for u, r in rows.items()}
-
-
-def db_handle(client, name):
-    return client.get_database(name, codec_options=CodecOptions(
-        datetime_conversion=DatetimeConversion.DATETIME_MS))
 
 
 # --- running a job -------------------------------------------------------------------------------

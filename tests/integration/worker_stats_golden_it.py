@@ -31,11 +31,11 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import pymongo  # noqa: E402
-from bson import ObjectId, json_util  # noqa: E402
+from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
-from worker_stats_it import canonical, db_handle, first_difference  # noqa: E402
+from it_stats import canonical, db_handle, first_difference  # noqa: E402
 
 OCT = 1790812800000  # 2026-10-01T00:00:00Z
 NOV = 1793491200000  # 2026-11-01T00:00:00Z

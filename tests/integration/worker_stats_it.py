@@ -30,8 +30,6 @@ consumer group (it_fleet.Scenario). Runs under the project venv (pymongo, fastav
 it_fleet.require_venv. Exit 0 when everything holds, 1 with the differences otherwise.
 """
 
-import calendar
-import importlib.util
 import json
 import os
 import random
@@ -46,11 +44,11 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import pymongo  # noqa: E402
-from bson import Int64, ObjectId, json_util  # noqa: E402
-from bson.codec_options import CodecOptions, DatetimeConversion  # noqa: E402
-from bson.json_util import CANONICAL_JSON_OPTIONS  # noqa: E402
+from bson import Int64, ObjectId  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
+from it_stats import (add_months, canonical, db_handle, first_difference, load_oracle,  # noqa: E402
+                      month_start_ms, report)
 
 SEED = 20261025
 SHARDS = 5
@@ -59,23 +57,6 @@ DAY_MS = 86400 * 1000
 RETENTION_DAYS = 75  # > the age of the previous month's first day (see above)
 WAIT_JOB_S = 120
 WAIT_REPLAY_S = 60
-
-
-def load_oracle(source_dir):
-    path = os.path.join(source_dir, "tests", "tools", "stats_oracle.py")
-    spec = importlib.util.spec_from_file_location("stats_oracle", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def month_start_ms(year, month):
-    return calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
-
-
-def add_months(year, month, n):
-    k = year * 12 + (month - 1) + n
-    return k // 12, k % 12 + 1
 
 
 def previous_complete_month(now_s):
@@ -87,34 +68,6 @@ def ms_to_dt(ms):
     # pymongo stores a datetime exactly to the millisecond; naive datetimes are UTC.
     from bson.datetime_ms import DatetimeMS
     return DatetimeMS(ms)
-
-
-def canonical(doc):
-    """A document as canonical Extended JSON (a plain dict/list tree, order kept)."""
-    return json.loads(json_util.dumps(doc, json_options=CANONICAL_JSON_OPTIONS))
-
-
-def first_difference(expected, actual, path="entry"):
-    """The first place where two canonical trees differ (types, values, key order), or None."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        if list(expected) != list(actual):
-            return f"{path}: keys expected {list(expected)}, actual {list(actual)}"
-        for k in expected:
-            d = first_difference(expected[k], actual[k], f"{path}.{k}")
-            if d:
-                return d
-        return None
-    if isinstance(expected, list) and isinstance(actual, list):
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            d = first_difference(e, a, f"{path}[{i}]")
-            if d:
-                return d
-        if len(expected) != len(actual):
-            return f"{path}: length expected {len(expected)}, actual {len(actual)}"
-        return None
-    if expected != actual:
-        return f"{path}: expected {json.dumps(expected)}, actual {json.dumps(actual)}"
-    return None
 
 
 # --- the dataset -----------------------------------------------------------------------------
@@ -300,11 +253,6 @@ class Dataset:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def db_handle(client, name):
-    return client.get_database(name, codec_options=CodecOptions(
-        datetime_conversion=DatetimeConversion.DATETIME_MS))
-
-
 def check_entries(ds, db, expected):
     """Every user's stats document against the oracle and the stored entries."""
     problems = []
@@ -393,13 +341,6 @@ def check_notifications(ds, db, nid, viewed_user=None, label=""):
         if kept != others:
             problems.append(f"{label}user {i}: other notifications expected {others}, actual {kept}")
     return problems
-
-
-def report(problems, what, limit=25):
-    if problems:
-        fail(f"{what}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:limit])
-             + (f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""))
-    log(f"ok  {what}")
 
 
 # --- the test ----------------------------------------------------------------------------------
