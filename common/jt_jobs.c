@@ -389,6 +389,30 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
         return ok;
 }
 
+bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
+                   size_t size, jt_error_t *err) {
+        mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        bson_t *opts = BCON_NEW("projection", "{", "state", BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = true;
+
+        state[0] = '\0';
+        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "state") &&
+            BSON_ITER_HOLDS_UTF8(&it))
+                snprintf(state, size, "%s", bson_iter_utf8(&it, NULL));
+        else if (mongoc_cursor_error(cursor, &error))
+                ok = mongo_fail(err, &error, "reading the state", job_id);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        mongoc_collection_destroy(jobs);
+        return ok;
+}
+
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
                        const char *state, int64_t now_ms, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);

@@ -73,6 +73,10 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
                             const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
                             bson_t *entry, jt_error_t *err);
 
+/* The job's state into state ("" when the job has no ledger entry). */
+bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
+                   size_t size, jt_error_t *err);
+
 /* Sets state ("finished" or "failed") once the job's last event is durable. */
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
                        const char *state, int64_t now_ms, jt_error_t *err);

@@ -158,7 +158,7 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, jt_error_t *err) {
         }
         if (!claimed) {
                 bson_destroy(&entry);
-                return JT_TASK_DONE;
+                return jt_task_claim_lost(run->client, env->db, run->task->job_id, err);
         }
         if (bson_iter_init_find(&it, &entry, "results") && bson_iter_recurse(&it, &results)) {
                 while (bson_iter_next(&results)) {

@@ -28,6 +28,7 @@
 
 #define MAX_RETRY_SLOTS 256
 #define LAG_EVERY_MS    5000
+#define WAIT_POLL_MS    5000 /* a finalize claim held by another worker: look again this often */
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -334,6 +335,21 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "stopped");
                 return;
         }
+        /* Another worker is finalizing the job: poll until it is done or its claim lapses (a
+         * lease of minutes), without spending attempts: a wait is not a failure. */
+        if (outcome == JT_TASK_WAIT && (slot = slot_for(w, msg)) != NULL) {
+                int wait = w->backoff_max_ms < WAIT_POLL_MS ? w->backoff_max_ms : WAIT_POLL_MS;
+                slot->attempts = attempts - 1;
+                slot->resume_at_ms = jt_task_mono_ms() + wait;
+                pause_and_rewind(w, msg, slot);
+                jt_metrics_set_health(w->env.metrics, true, NULL);
+                jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": %s; next look in %d ms",
+                            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, err.message,
+                            wait);
+                return;
+        }
+        if (outcome == JT_TASK_WAIT)
+                outcome = JT_TASK_RETRY; /* no retry slot free: the ordinary retry path */
         /* Healthy while tasks succeed; a transient failure (a server away) says why. */
         if (outcome == JT_TASK_RETRY)
                 jt_metrics_set_health(w->env.metrics, false, err.message);

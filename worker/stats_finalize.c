@@ -171,29 +171,6 @@ static jt_task_outcome_t notify_month(fin_run_t *run, int64_t *with_entry, jt_er
         return outcome;
 }
 
-static bool job_state(fin_run_t *run, char *state, size_t size, jt_error_t *err) {
-        mongoc_collection_t *jobs =
-            mongoc_client_get_collection(run->client, run->env->db, JT_JOBS_COLLECTION);
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(run->task->job_id));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, NULL, NULL);
-        const bson_t *doc;
-        bson_error_t error;
-        bson_iter_t it;
-        bool ok = true;
-
-        state[0] = '\0';
-        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "state") &&
-            BSON_ITER_HOLDS_UTF8(&it))
-                snprintf(state, size, "%s", bson_iter_utf8(&it, NULL));
-        else if (mongoc_cursor_error(cursor, &error))
-                ok = jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
-                                            "reading job %s: %s", run->task->job_id, error.message);
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(filter);
-        mongoc_collection_destroy(jobs);
-        return ok;
-}
-
 static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t users_processed,
                                 jt_error_t *err) {
         const jt_task_env_t *env = run->env;
@@ -227,24 +204,6 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t use
                     " notified, notification %s",
                     run->task->job_id, users_processed, run->users_updated, nid_hex);
         return JT_TASK_DONE;
-}
-
-/* Finished already (a repeated FINALIZE), or another worker is at it: then wait for it, or for
- * its claim to lapse if it died. */
-static jt_task_outcome_t not_claimed(fin_run_t *run, jt_error_t *err) {
-        char state[32];
-
-        if (!job_state(run, state, sizeof(state), err))
-                return JT_TASK_RETRY;
-        if (strcmp(state, "finished") == 0 || strcmp(state, "failed") == 0)
-                return JT_TASK_DONE;
-        if (!state[0]) {
-                jt_error_set(err, JT_ERR_INPUT, 0, "job %s has no ledger entry", run->task->job_id);
-                return JT_TASK_PERMANENT;
-        }
-        jt_error_set_transient(err, JT_ERR_MONGO, 0, "job %s is being finalized by another worker",
-                               run->task->job_id);
-        return JT_TASK_RETRY;
 }
 
 /* The cleanup job, as the original started it after the monthly statistics; its id derives
@@ -282,7 +241,7 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                                     jt_task_now_ms(), FINALIZE_LEASE_MS, &claimed, &entry, err)) {
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {
-                outcome = not_claimed(&run, err);
+                outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
         } else if ((outcome = insert_notification(&run, err)) == JT_TASK_DONE &&
                    (outcome = notify_month(&run, &with_entry, err)) == JT_TASK_DONE &&
                    (outcome = start_cleanup(&run, err)) == JT_TASK_DONE) {

@@ -34,7 +34,16 @@ typedef enum {
         JT_TASK_RETRY,     /* transient failure: try the same message again later */
         JT_TASK_PERMANENT, /* can never succeed: dead-letter it, then store the offset */
         JT_TASK_STOPPED,   /* interrupted by a stop request: leave the offset for redelivery */
+        JT_TASK_WAIT,      /* another worker holds the job's finalize claim: try again later
+                            * until it finishes or its lease lapses; not a failure, no attempt */
 } jt_task_outcome_t;
+
+/* The outcome of a finalize step that did not get the job's claim: DONE when the job is
+ * finished or failed already, WAIT while another worker holds the claim (it finishes, or its
+ * lease lapses and a retry takes over), PERMANENT without a ledger entry, RETRY on a read
+ * error. */
+jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, const char *job_id,
+                                     jt_error_t *err);
 
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);

@@ -16,9 +16,9 @@ of the job's single JOB_FINISHED; {id, viewed:false, read:false} exactly once fo
 user with an entry, nothing for the others; the event's users_processed/users_updated. Then the
 producer run again (same job id: nothing sent), and the stats topic replayed to the beginning
 with a user's notification marked viewed: nothing changes, no second JOB_FINISHED. Then a
-finalizer that died holding the ledger's finalize claim (its lease lapsed) and the topic
-replayed again: the recovered finalization adds nothing twice, keeps the viewed flag, starts no
-second cleanup job.
+finalizer that died holding the ledger's finalize claim (its lease lapses 8 s later) and the
+topic replayed again: the FINALIZE task waits for the lease without spending attempts, then the
+recovered finalization adds nothing twice, keeps the viewed flag, starts no second cleanup job.
 Scenario 3 (chained cleanup): the cleanup job the finalization starts carries triggered_by
 "monthly-stats" in JOB_STARTED and JOB_FINISHED; playbacks older than its cutoff are gone, the
 others intact, records_deleted matches.
@@ -516,14 +516,22 @@ def run(fleet, oracle, client):
                      f"user {ds.user_index[viewed]}'s notification viewed: entries identical, still "
                      "one notification, viewed:true kept, nobody notified twice, one JOB_FINISHED")
 
-    # A finalizer that died holding the claim: its lease lapsed, a replayed FINALIZE takes over.
-    now_ms = int(time.time() * 1000)
+    # A finalizer that died holding the claim: the replayed FINALIZE waits (without spending
+    # attempts: --max-attempts 4 would run out) until the claim's lease lapses, then takes over.
+    lapse_s = 8
     db.jobs.update_one({"_id": job_id}, {"$set": {
         "state": "finalizing", "finalizeBy": "dead-worker/1",
-        "finalizeUntil": ms_to_dt(now_ms - 1000)}})
-    events = replay_and_rerun("replay 2 (lapsed finalize claim)")
+        "finalizeUntil": ms_to_dt(int(time.time() * 1000) + lapse_s * 1000)}})
+    t_claim = time.monotonic()
+    events = replay_and_rerun("replay 2 (a dead worker's finalize claim)")
     problems = check_notifications(ds, db, nid, viewed_user=viewed,
                                    label="after the recovered finalization: ")
+    if not any("being finalized by another worker" in p.log_text() for p in fleet.procs):
+        problems.append("worker logs: expected the FINALIZE task to wait for the other worker's "
+                        "claim ('being finalized by another worker'), actual no such line")
+    if time.monotonic() - t_claim < lapse_s:
+        problems.append(f"the recovered finalization ended {time.monotonic() - t_claim:.1f} s "
+                        f"after the replay: expected after the claim lapsed ({lapse_s} s)")
     finished = events_of(events, job_id, "JOB_FINISHED")
     if len(finished) != 2 or finished[1].get("notification_id") != str(nid) or \
             finished[1].get("users_processed") != len(ds.has_month):
@@ -536,8 +544,9 @@ def run(fleet, oracle, client):
     if cjobs != [cid] or len(events_of(events, cid, "JOB_STARTED")) != 1:
         problems.append(f"expected the one cleanup job {cid} started once, actual ledger {cjobs}, "
                         f"{len(events_of(events, cid, 'JOB_STARTED'))} JOB_STARTED")
-    report(problems, "scenario 2: finalization recovered after a lapsed claim adds nothing twice "
-                     "(viewed:true kept, one notification), starts no second cleanup job")
+    report(problems, "scenario 2: a dead worker's finalize claim: the FINALIZE task waited for "
+                     "it to lapse, then finalized adding nothing twice (viewed:true kept, one "
+                     "notification), starting no second cleanup job")
     if len(finished) == 2:
         log(f"    (the recovered JOB_FINISHED says users_updated "
             f"{finished[1].get('users_updated')}; the first said {fin.get('users_updated')})")
