@@ -6,6 +6,7 @@
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "floor.h"
 #include "generate.h"
 #include "roundtrip.h"
 
@@ -40,8 +41,11 @@ static const jt_command_t commands[] = {
      jt_generate_run, NULL},
     {"baseline", "run the original single-process algorithms (stats|cleanup)", db_tables,
      run_not_yet, NULL},
-    {"floor", "the least work the database can do for the same result (stats|cleanup)", db_tables,
-     run_not_yet, NULL},
+    {"floor", "the least work the database can do for the same result (stats|cleanup)",
+     jt_floor_tables, jt_floor_run,
+     "Arguments: stats (one cursor over the month's playbacks, the fields an entry needs) or\n"
+     "cleanup (one deleteMany of everything older than the cutoff). Cleanup deletes: run it on\n"
+     "generated data only."},
     {"bench", "floor, baseline and the fleet at 1..N workers, with a report", bench_tables,
      run_not_yet, NULL},
     {"capacity", "bytes per user and projected users at a storage limit", capacity_tables,

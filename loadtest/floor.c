@@ -1,0 +1,163 @@
+/* `joytify-loadtest floor stats|cleanup`: the least work the database can do for a job's result,
+ * the physical limit the fleet is compared with. stats: one cursor over the month's playbacks
+ * with only the fields an entry needs (the computation itself costs next to nothing beside it).
+ * cleanup: one deleteMany of every playback older than the cutoff. */
+#include "floor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jt_cron.h"
+#include "jt_job_ids.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+
+#define DAY_MS (86400 * INT64_C(1000))
+
+static const jt_opt_t floor_opts[] = {
+    {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
+     "stats: the month read (default: the previous complete UTC month)"},
+    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
+     "cleanup: delete what is older than now minus this"},
+    {"at", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
+     "cleanup: count the cutoff from this UTC time instead of now"},
+    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+const jt_opt_t *const jt_floor_tables[] = {floor_opts, jt_opts_mongo, jt_opts_log, NULL};
+
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static mongoc_collection_t *playbacks(mongoc_client_t *client, const jt_config_t *cfg) {
+        return mongoc_client_get_collection(client, jt_config_str(cfg, "db"),
+                                            jt_config_bool(cfg, "test-mode") ? "test-playbacks"
+                                                                             : "playbacks");
+}
+
+static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
+        char month[8];
+        int64_t start_ms, end_ms, n = 0;
+        jt_error_t err;
+        bson_error_t error;
+        const bson_t *doc;
+        double sum = 0, t0;
+        bson_t *filter, *opts;
+        mongoc_collection_t *coll;
+        mongoc_cursor_t *cursor;
+        int rc = JT_EXIT_OK;
+
+        if (!jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000, month,
+                              &err)) {
+                fprintf(stderr, "joytify-loadtest floor: %s\n", err.message);
+                return JT_EXIT_USAGE;
+        }
+        {
+                struct tm tm = {.tm_mday = 1};
+                tm.tm_year = atoi(month) - 1900;
+                tm.tm_mon = atoi(month + 5) - 1;
+                start_ms = (int64_t)timegm(&tm) * 1000;
+                tm.tm_mon++;
+                end_ms = (int64_t)timegm(&tm) * 1000;
+        }
+        filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start_ms), "$lt",
+                          BCON_DATE_TIME(end_ms), "}");
+        opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
+                        BCON_INT32(1), "duration", BCON_INT32(1), "createdAt", BCON_INT32(1), "}",
+                        "batchSize", BCON_INT32(10000));
+        coll = playbacks(client, cfg);
+        t0 = mono_s();
+        cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+        while (mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                if (bson_iter_init_find(&it, doc, "duration") && BSON_ITER_HOLDS_NUMBER(&it))
+                        sum += bson_iter_as_double(&it); /* touch the data, as a worker would */
+                n++;
+        }
+        if (mongoc_cursor_error(cursor, &error)) {
+                fprintf(stderr, "joytify-loadtest floor: reading the month: %s\n", error.message);
+                rc = JT_EXIT_FAILURE;
+        } else {
+                double s = mono_s() - t0;
+                printf("floor stats %s: %" PRId64 " playbacks read in %.2f s (%.0f/s), total "
+                       "duration %.0f s\n",
+                       month, n, s, s > 0 ? (double)n / s : 0.0, sum);
+        }
+        mongoc_cursor_destroy(cursor);
+        mongoc_collection_destroy(coll);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        return rc;
+}
+
+static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
+        int64_t at_s = time(NULL), cutoff_ms;
+        char cutoff_iso[JT_CRON_TIME_BUF];
+        jt_error_t err;
+        bson_error_t error;
+        bson_t reply, *filter;
+        mongoc_collection_t *coll;
+        double t0;
+        int rc = JT_EXIT_OK;
+
+        if (jt_config_str(cfg, "at") &&
+            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
+                fprintf(stderr, "joytify-loadtest floor: --at %s: %s\n", jt_config_str(cfg, "at"),
+                        err.message);
+                return JT_EXIT_USAGE;
+        }
+        cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * DAY_MS;
+        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
+        filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
+        coll = playbacks(client, cfg);
+        t0 = mono_s();
+        if (!mongoc_collection_delete_many(coll, filter, NULL, &reply, &error)) {
+                fprintf(stderr, "joytify-loadtest floor: deleting before %s: %s\n", cutoff_iso,
+                        error.message);
+                rc = JT_EXIT_FAILURE;
+        } else {
+                double s = mono_s() - t0;
+                bson_iter_t it;
+                int64_t n =
+                    bson_iter_init_find(&it, &reply, "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)
+                        ? bson_iter_as_int64(&it)
+                        : -1;
+                printf("floor cleanup: %" PRId64 " playbacks older than %s deleted in %.2f s "
+                       "(%.0f/s)\n",
+                       n, cutoff_iso, s, s > 0 ? (double)n / s : 0.0);
+        }
+        bson_destroy(&reply);
+        mongoc_collection_destroy(coll);
+        bson_destroy(filter);
+        return rc;
+}
+
+int jt_floor_run(const jt_config_t *cfg) {
+        int argc = 0;
+        char *const *argv = jt_config_args(cfg, &argc);
+        mongoc_client_pool_t *pool;
+        mongoc_client_t *client;
+        jt_error_t err;
+        int rc;
+
+        if (argc != 1 || (strcmp(argv[0], "stats") != 0 && strcmp(argv[0], "cleanup") != 0)) {
+                fprintf(stderr, "joytify-loadtest floor: expected one argument, stats or cleanup\n"
+                                "Run 'joytify-loadtest floor --help' for the options.\n");
+                return JT_EXIT_USAGE;
+        }
+        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
+                return jt_startup_fail(cfg, &err);
+        client = mongoc_client_pool_pop(pool);
+        rc = strcmp(argv[0], "stats") == 0 ? floor_stats(cfg, client) : floor_cleanup(cfg, client);
+        mongoc_client_pool_push(pool, client);
+        jt_mongo_pool_destroy(pool);
+        return rc;
+}
