@@ -530,12 +530,13 @@ def worker_id_of(events, proc):
 def scenario_scaling(ctx):
     t0 = time.monotonic()
     # 100 users in 12 shards; 2,400 playbacks due for cleanup over 23.5 days: 24 ranges of
-    # ~100, deleted 50 at a time with 100 ms pauses: ~1 s a range.
+    # ~100, deleted 10 at a time with 100 ms pauses: ~1 s a range, so the job is still under
+    # way when the fourth worker joins (a range delete takes milliseconds here).
     ds = Dataset(ctx.year, ctx.month, ctx.now_ms, ctx.seed + 2, users=100, old=2400,
                  old_from=83.5, old_to=63)
     run = Run(ctx, "scenario 2", 3, ds, shards=12)
     run.load()
-    args = ("--batch-size", "50", "--batch-delay-ms", "100", *FAST_GROUP)
+    args = ("--batch-size", "10", "--batch-delay-ms", "100", *FAST_GROUP)
     workers = [run.sc.start_worker(*args) for _ in range(3)]
     wait_until("[scenario 2] each of the three workers assigned partitions",
                lambda: all(assigned(w) for w in workers), 30, on_timeout=ctx.fleet.logs)
