@@ -6,7 +6,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,13 +59,9 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                 fprintf(stderr, "joytify-loadtest floor: %s\n", err.message);
                 return JT_EXIT_USAGE;
         }
-        {
-                struct tm tm = {.tm_mday = 1};
-                tm.tm_year = atoi(month) - 1900;
-                tm.tm_mon = atoi(month + 5) - 1;
-                start_ms = (int64_t)timegm(&tm) * 1000;
-                tm.tm_mon++;
-                end_ms = (int64_t)timegm(&tm) * 1000;
+        if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err)) {
+                fprintf(stderr, "joytify-loadtest floor: %s\n", err.message);
+                return JT_EXIT_USAGE;
         }
         filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start_ms), "$lt",
                           BCON_DATE_TIME(end_ms), "}");

@@ -6,6 +6,7 @@
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "baseline.h"
 #include "floor.h"
 #include "generate.h"
 #include "roundtrip.h"
@@ -26,7 +27,6 @@ static const jt_opt_t capacity_opts[] = {
 static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
                                                jt_opts_log, NULL};
 static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log, NULL};
-static const jt_opt_t *const db_tables[] = {jt_opts_mongo, jt_opts_log, NULL};
 
 static int run_not_yet(const jt_config_t *cfg) {
         fprintf(stderr, "%s: not implemented in this version (see the loadtest issue)\n",
@@ -39,8 +39,12 @@ static const jt_command_t commands[] = {
      jt_roundtrip_tables, jt_roundtrip_run, NULL},
     {"generate", "make users, stats and playbacks like the original generator", jt_generate_tables,
      jt_generate_run, NULL},
-    {"baseline", "run the original single-process algorithms (stats|cleanup)", db_tables,
-     run_not_yet, NULL},
+    {"baseline", "run the original single-process algorithms (stats|cleanup)", jt_baseline_tables,
+     jt_baseline_run,
+     "Arguments: stats (the users with an entry for the month, one notification, $addToSet to\n"
+     "the opted-in ones: the original did not compute entries) or cleanup (count, then one\n"
+     "deleteMany or a cursor over _ids with bulks of deleteOne and a pause between them).\n"
+     "Cleanup deletes: run it on generated data only."},
     {"floor", "the least work the database can do for the same result (stats|cleanup)",
      jt_floor_tables, jt_floor_run,
      "Arguments: stats (one cursor over the month's playbacks, the fields an entry needs) or\n"

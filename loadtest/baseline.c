@@ -1,0 +1,312 @@
+/* `joytify-loadtest baseline stats|cleanup`: the original Lambda functions' algorithms
+ * (reference/SYSTEM-TO-REPLACE.md), single process, on the same data, so the fleet is compared
+ * with what it replaces. stats: the users with a stats entry for the month (the app kept the
+ * entries up to date itself; nothing was recomputed), ONE notification, $addToSet to the
+ * opted-in ones. cleanup: count before the cutoff; one deleteMany when it fits one batch,
+ * otherwise a cursor over the _ids deleted by unordered bulks of --batch-size deleteOne with
+ * --batch-delay-ms between them, stopping after --time-budget. */
+#include "baseline.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jt_cron.h"
+#include "jt_job_ids.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+
+#define DAY_MS         (86400 * INT64_C(1000))
+#define USERS_PER_PUSH 1000 /* user ids per updateMany (the original passed them all at once) */
+
+static const jt_opt_t baseline_opts[] = {
+    {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
+     "stats: the month (default: the previous complete UTC month)"},
+    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
+     "cleanup: CLEANUP_DAYS, delete what is older than now minus this"},
+    {"at", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
+     "cleanup: count the cutoff from this UTC time instead of now"},
+    {"batch-size", 0, JT_OPT_INT, "10000", 1, 1000000, NULL, false, "N",
+     "cleanup: CLEANUP_BATCH_SIZE, deleteOne operations per bulk"},
+    {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS",
+     "cleanup: CLEANUP_BATCH_DELAY_MS, sleep between bulks"},
+    {"time-budget", 0, JT_OPT_INT, "840", 1, 86400, NULL, false, "SECONDS",
+     "cleanup: stop after this long (the original: 14 minutes of a 15-minute Lambda)"},
+    {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "work on the test-* collections"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+const jt_opt_t *const jt_baseline_tables[] = {baseline_opts, jt_opts_mongo, jt_opts_log, NULL};
+
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static mongoc_collection_t *coll(mongoc_client_t *client, const jt_config_t *cfg,
+                                 const char *base) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", jt_config_bool(cfg, "test-mode") ? "test-" : "", base);
+        return mongoc_client_get_collection(client, jt_config_str(cfg, "db"), name);
+}
+
+static bool fail_db(const char *what, const bson_error_t *error) {
+        fprintf(stderr, "joytify-loadtest baseline: %s: %s\n", what, error->message);
+        return false;
+}
+
+/* $addToSet of the notification to the opted-in users among ids[0..n). */
+static bool push_notification(mongoc_collection_t *users, const bson_oid_t *nid,
+                              const bson_oid_t *ids, size_t n, int64_t *updated) {
+        bson_t filter = BSON_INITIALIZER, in, arr, reply;
+        bson_t *update = BCON_NEW("$addToSet", "{", "notifications", "{", "id", BCON_OID(nid),
+                                  "viewed", BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok;
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n; i++) {
+                char key[16];
+                const char *k;
+                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+                BSON_APPEND_OID(&arr, k, &ids[i]);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
+        ok = mongoc_collection_update_many(users, &filter, update, NULL, &reply, &error);
+        if (ok && bson_iter_init_find(&it, &reply, "modifiedCount") && BSON_ITER_HOLDS_NUMBER(&it))
+                *updated += bson_iter_as_int64(&it);
+        bson_destroy(&reply);
+        bson_destroy(update);
+        bson_destroy(&filter);
+        return ok || fail_db("adding the notification", &error);
+}
+
+static int baseline_stats(const jt_config_t *cfg, mongoc_client_t *client) {
+        char month[8];
+        jt_error_t err;
+        int64_t start_ms, end_ms, processed = 0, updated = 0;
+        mongoc_collection_t *stats = coll(client, cfg, "stats"),
+                            *users = coll(client, cfg, "users"),
+                            *notifications = coll(client, cfg, "notifications");
+        bson_oid_t nid, *ids = malloc(USERS_PER_PUSH * sizeof(*ids));
+        size_t n = 0;
+        bson_error_t error;
+        const bson_t *doc;
+        mongoc_cursor_t *cursor = NULL;
+        bson_t *filter = NULL, *opts = NULL, *note = NULL;
+        double t0 = mono_s();
+        int rc = JT_EXIT_FAILURE;
+
+        if (!ids || !jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000,
+                                      month, &err)) {
+                fprintf(stderr, "joytify-loadtest baseline: %s\n",
+                        ids ? err.message : "out of memory");
+                rc = JT_EXIT_USAGE;
+                goto done;
+        }
+        if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err)) {
+                fprintf(stderr, "joytify-loadtest baseline: %s\n", err.message);
+                rc = JT_EXIT_USAGE;
+                goto done;
+        }
+        /* The original: the users that have an entry for the month, then ONE notification. */
+        filter = BCON_NEW("stats.createdAt", "{", "$gte", BCON_DATE_TIME(start_ms), "$lt",
+                          BCON_DATE_TIME(end_ms), "}");
+        opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "}");
+        bson_oid_init(&nid, NULL);
+        note = BCON_NEW("_id", BCON_OID(&nid), "type", "monthlyStatistic", "createdAt",
+                        BCON_DATE_TIME((int64_t)time(NULL) * 1000), "updatedAt",
+                        BCON_DATE_TIME((int64_t)time(NULL) * 1000));
+        if (!mongoc_collection_insert_one(notifications, note, NULL, NULL, &error)) {
+                fail_db("inserting the notification", &error);
+                goto done;
+        }
+        cursor = mongoc_collection_find_with_opts(stats, filter, opts, NULL);
+        while (mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it))
+                        continue;
+                bson_oid_copy(bson_iter_oid(&it), &ids[n++]);
+                processed++;
+                if (n == USERS_PER_PUSH) {
+                        if (!push_notification(users, &nid, ids, n, &updated))
+                                goto done;
+                        n = 0;
+                }
+        }
+        if (mongoc_cursor_error(cursor, &error)) {
+                fail_db("reading the month's stats documents", &error);
+                goto done;
+        }
+        if (n && !push_notification(users, &nid, ids, n, &updated))
+                goto done;
+        printf("baseline stats %s: usersProcessed %" PRId64 ", usersUpdated %" PRId64
+               ", notificationsCreated 1 in %.2f s\n",
+               month, processed, updated, mono_s() - t0);
+        rc = JT_EXIT_OK;
+done:
+        if (cursor)
+                mongoc_cursor_destroy(cursor);
+        if (note)
+                bson_destroy(note);
+        if (opts)
+                bson_destroy(opts);
+        if (filter)
+                bson_destroy(filter);
+        free(ids);
+        mongoc_collection_destroy(notifications);
+        mongoc_collection_destroy(users);
+        mongoc_collection_destroy(stats);
+        return rc;
+}
+
+static bool run_bulk(mongoc_bulk_operation_t *bulk, int64_t *deleted) {
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
+
+        if (ok && bson_iter_init_find(&it, &reply, "nRemoved") && BSON_ITER_HOLDS_NUMBER(&it))
+                *deleted += bson_iter_as_int64(&it);
+        bson_destroy(&reply);
+        mongoc_bulk_operation_destroy(bulk);
+        return ok || fail_db("deleting a batch", &error);
+}
+
+static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
+        int64_t at_s = time(NULL), cutoff_ms, found, deleted = 0;
+        int64_t batch = jt_config_int(cfg, "batch-size");
+        int64_t delay_ms = jt_config_int(cfg, "batch-delay-ms");
+        double budget_s = (double)jt_config_int(cfg, "time-budget"), t0 = mono_s();
+        char cutoff_iso[JT_CRON_TIME_BUF];
+        const char *mode = "none";
+        bool timed_out = false;
+        mongoc_collection_t *playbacks = coll(client, cfg, "playbacks");
+        bson_t *filter, *opts = NULL, *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+        bson_error_t error;
+        jt_error_t err;
+        int rc = JT_EXIT_FAILURE;
+
+        if (jt_config_str(cfg, "at") &&
+            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
+                fprintf(stderr, "joytify-loadtest baseline: --at %s: %s\n",
+                        jt_config_str(cfg, "at"), err.message);
+                bson_destroy(bulk_opts);
+                mongoc_collection_destroy(playbacks);
+                return JT_EXIT_USAGE;
+        }
+        cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * DAY_MS;
+        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
+        filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
+        found = mongoc_collection_count_documents(playbacks, filter, NULL, NULL, NULL, &error);
+        if (found < 0) {
+                fail_db("counting", &error);
+        } else if (found == 0) {
+                rc = JT_EXIT_OK;
+        } else if (found <= batch) {
+                bson_t reply;
+                bson_iter_t it;
+                mode = "direct";
+                if (mongoc_collection_delete_many(playbacks, filter, NULL, &reply, &error)) {
+                        if (bson_iter_init_find(&it, &reply, "deletedCount") &&
+                            BSON_ITER_HOLDS_NUMBER(&it))
+                                deleted = bson_iter_as_int64(&it);
+                        rc = JT_EXIT_OK;
+                } else {
+                        fail_db("deleteMany", &error);
+                }
+                bson_destroy(&reply);
+        } else {
+                /* The original's batch mode: a cursor over the _ids, bulks of deleteOne. */
+                mongoc_cursor_t *cursor;
+                mongoc_bulk_operation_t *bulk = NULL;
+                const bson_t *doc;
+                int64_t queued = 0;
+                bool ok = true;
+                mode = "batch";
+                opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+                cursor = mongoc_collection_find_with_opts(playbacks, filter, opts, NULL);
+                while (ok && mongoc_cursor_next(cursor, &doc)) {
+                        bson_iter_t it;
+                        if (!bson_iter_init_find(&it, doc, "_id"))
+                                continue;
+                        if (!bulk)
+                                bulk = mongoc_collection_create_bulk_operation_with_opts(playbacks,
+                                                                                         bulk_opts);
+                        {
+                                bson_t sel = BSON_INITIALIZER;
+                                bson_append_iter(&sel, "_id", -1, &it);
+                                mongoc_bulk_operation_remove_one_with_opts(bulk, &sel, NULL, NULL);
+                                bson_destroy(&sel);
+                        }
+                        if (++queued < batch)
+                                continue;
+                        ok = run_bulk(bulk, &deleted);
+                        bulk = NULL;
+                        queued = 0;
+                        if (mono_s() - t0 >= budget_s) {
+                                timed_out = true;
+                                break;
+                        }
+                        if (delay_ms > 0)
+                                usleep((useconds_t)delay_ms * 1000);
+                }
+                if (ok && bulk && queued > 0) {
+                        ok = run_bulk(bulk, &deleted);
+                        bulk = NULL;
+                }
+                if (bulk)
+                        mongoc_bulk_operation_destroy(bulk);
+                if (ok && mongoc_cursor_error(cursor, &error))
+                        ok = fail_db("reading the _ids", &error);
+                mongoc_cursor_destroy(cursor);
+                rc = ok ? JT_EXIT_OK : JT_EXIT_FAILURE;
+        }
+        if (rc == JT_EXIT_OK)
+                printf("baseline cleanup (cutoff %s): recordsDeleted %" PRId64
+                       ", totalRecordsFound %" PRId64 ", remainingRecords %" PRId64
+                       ", completionPercentage %.2f, wasTimeoutStopped %s, processingMode %s in "
+                       "%.2f s\n",
+                       cutoff_iso, deleted, found, found - deleted,
+                       found > 0 ? 100.0 * (double)deleted / (double)found : 100.0,
+                       timed_out ? "true" : "false", mode, mono_s() - t0);
+        if (opts)
+                bson_destroy(opts);
+        bson_destroy(bulk_opts);
+        bson_destroy(filter);
+        mongoc_collection_destroy(playbacks);
+        return rc;
+}
+
+int jt_baseline_run(const jt_config_t *cfg) {
+        int argc = 0;
+        char *const *argv = jt_config_args(cfg, &argc);
+        mongoc_client_pool_t *pool;
+        mongoc_client_t *client;
+        jt_error_t err;
+        int rc;
+
+        if (argc != 1 || (strcmp(argv[0], "stats") != 0 && strcmp(argv[0], "cleanup") != 0)) {
+                fprintf(stderr,
+                        "joytify-loadtest baseline: expected one argument, stats or cleanup\n"
+                        "Run 'joytify-loadtest baseline --help' for the options.\n");
+                return JT_EXIT_USAGE;
+        }
+        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
+                return jt_startup_fail(cfg, &err);
+        client = mongoc_client_pool_pop(pool);
+        rc = strcmp(argv[0], "stats") == 0 ? baseline_stats(cfg, client)
+                                           : baseline_cleanup(cfg, client);
+        mongoc_client_pool_push(pool, client);
+        jt_mongo_pool_destroy(pool);
+        return rc;
+}
