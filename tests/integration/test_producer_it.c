@@ -18,6 +18,7 @@
 #include <mongoc/mongoc.h>
 
 #include "it_env.h"
+#include "it_clients.h"
 #include "it_kafka.h"
 #include "jt_avro.h"
 #include "jt_cron.h"
@@ -32,6 +33,7 @@ static const char *producer_arg; /* argv[1], when given */
 static jt_avro_registry_t *reg;
 static mongoc_client_t *mongo;
 static rd_kafka_t *reader;
+static it_clients_t clients;
 static int test_seq;
 
 enum { T_STATS, T_CLEANUP, T_STATUS, T_DLQ, T_COUNT };
@@ -472,7 +474,6 @@ static void expect_ledger_params_json(const bson_t *doc, const char *expected) {
 
 static int group_setup(void **state) {
         const char *build = getenv("JT_BUILD_DIR");
-        jt_error_t err;
 
         (void)state;
         if (producer_arg)
@@ -488,33 +489,17 @@ static int group_setup(void **state) {
                 fprintf(stderr, "%s is not an executable\n", producer_path);
                 return -1;
         }
-        if (!getenv("JT_KAFKA_BROKERS") || !getenv("JT_MONGO_URI")) {
-                fprintf(stderr, "JT_KAFKA_BROKERS and JT_MONGO_URI must be set (ctest fixture "
-                                "jt_stack)\n");
+        if (it_clients_open(&clients) != 0)
                 return -1;
-        }
-        jt_error_clear(&err);
-        reg = jt_avro_registry_new(&err);
-        if (!reg) {
-                fprintf(stderr, "registry: %s\n", err.message);
-                return -1;
-        }
-        mongoc_init();
-        mongo = mongoc_client_new(getenv("JT_MONGO_URI"));
-        if (!mongo) {
-                fprintf(stderr, "bad JT_MONGO_URI %s\n", getenv("JT_MONGO_URI"));
-                return -1;
-        }
-        reader = it_kafka_new(getenv("JT_KAFKA_BROKERS"));
+        reg = clients.reg;
+        mongo = clients.mongo;
+        reader = clients.reader;
         return 0;
 }
 
 static int group_teardown(void **state) {
         (void)state;
-        it_kafka_destroy(reader);
-        mongoc_client_destroy(mongo);
-        mongoc_cleanup();
-        jt_avro_registry_destroy(reg);
+        it_clients_close(&clients);
         return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <mongoc/mongoc.h>
 
 #include "it_env.h"
+#include "it_clients.h"
 #include "it_kafka.h"
 #include "it_proc.h"
 #include "jt_avro.h"
@@ -52,6 +53,7 @@ static char worker_path[1100], producer_path[1100];
 static jt_avro_registry_t *reg;
 static mongoc_client_t *mongo;
 static rd_kafka_t *reader;
+static it_clients_t clients;
 static int test_seq;
 
 enum { T_STATS, T_CLEANUP, T_STATUS, T_DLQ, T_COUNT };
@@ -839,7 +841,6 @@ static void expect_group_at_end(const ctx_t *c) {
 
 static int group_setup(void **state) {
         const char *build = getenv("JT_BUILD_DIR");
-        jt_error_t err;
 
         (void)state;
         if (build_dir[0] == '\0') {
@@ -856,33 +857,17 @@ static int group_setup(void **state) {
                 fprintf(stderr, "%s and %s must be built\n", worker_path, producer_path);
                 return -1;
         }
-        if (!getenv("JT_KAFKA_BROKERS") || !getenv("JT_MONGO_URI")) {
-                fprintf(stderr, "JT_KAFKA_BROKERS and JT_MONGO_URI must be set (ctest fixture "
-                                "jt_stack)\n");
+        if (it_clients_open(&clients) != 0)
                 return -1;
-        }
-        jt_error_clear(&err);
-        reg = jt_avro_registry_new(&err);
-        if (!reg) {
-                fprintf(stderr, "registry: %s\n", err.message);
-                return -1;
-        }
-        mongoc_init();
-        mongo = mongoc_client_new(getenv("JT_MONGO_URI"));
-        if (!mongo) {
-                fprintf(stderr, "bad JT_MONGO_URI %s\n", getenv("JT_MONGO_URI"));
-                return -1;
-        }
-        reader = it_kafka_new(getenv("JT_KAFKA_BROKERS"));
+        reg = clients.reg;
+        mongo = clients.mongo;
+        reader = clients.reader;
         return 0;
 }
 
 static int group_teardown(void **state) {
         (void)state;
-        it_kafka_destroy(reader);
-        mongoc_client_destroy(mongo);
-        mongoc_cleanup();
-        jt_avro_registry_destroy(reg);
+        it_clients_close(&clients);
         return 0;
 }
 
