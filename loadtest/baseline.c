@@ -14,11 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jt_bson.h"
 #include "jt_cron.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "stats_or_cleanup.h"
 
 #define DAY_MS         (86400 * INT64_C(1000))
 #define USERS_PER_PUSH 1000 /* user ids per updateMany (the original passed them all at once) */
@@ -63,23 +65,14 @@ static bool fail_db(const char *what, const bson_error_t *error) {
 /* $addToSet of the notification to the opted-in users among ids[0..n). */
 static bool push_notification(mongoc_collection_t *users, const bson_oid_t *nid,
                               const bson_oid_t *ids, size_t n, int64_t *updated) {
-        bson_t filter = BSON_INITIALIZER, in, arr, reply;
+        bson_t filter = BSON_INITIALIZER, reply;
         bson_t *update = BCON_NEW("$addToSet", "{", "notifications", "{", "id", BCON_OID(nid),
                                   "viewed", BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
         bson_error_t error;
         bson_iter_t it;
         bool ok;
 
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-        for (size_t i = 0; i < n; i++) {
-                char key[16];
-                const char *k;
-                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-                BSON_APPEND_OID(&arr, k, &ids[i]);
-        }
-        bson_append_array_end(&in, &arr);
-        bson_append_document_end(&filter, &in);
+        jt_bson_append_oid_in(&filter, "_id", ids, n);
         BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
         ok = mongoc_collection_update_many(users, &filter, update, NULL, &reply, &error);
         if (ok && bson_iter_init_find(&it, &reply, "modifiedCount") && BSON_ITER_HOLDS_NUMBER(&it))
@@ -288,25 +281,5 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
 }
 
 int jt_baseline_run(const jt_config_t *cfg) {
-        int argc = 0;
-        char *const *argv = jt_config_args(cfg, &argc);
-        mongoc_client_pool_t *pool;
-        mongoc_client_t *client;
-        jt_error_t err;
-        int rc;
-
-        if (argc != 1 || (strcmp(argv[0], "stats") != 0 && strcmp(argv[0], "cleanup") != 0)) {
-                fprintf(stderr,
-                        "joytify-loadtest baseline: expected one argument, stats or cleanup\n"
-                        "Run 'joytify-loadtest baseline --help' for the options.\n");
-                return JT_EXIT_USAGE;
-        }
-        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
-                return jt_startup_fail(cfg, &err);
-        client = mongoc_client_pool_pop(pool);
-        rc = strcmp(argv[0], "stats") == 0 ? baseline_stats(cfg, client)
-                                           : baseline_cleanup(cfg, client);
-        mongoc_client_pool_push(pool, client);
-        jt_mongo_pool_destroy(pool);
-        return rc;
+        return jt_run_stats_or_cleanup(cfg, "baseline", baseline_stats, baseline_cleanup);
 }

@@ -14,6 +14,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "stats_or_cleanup.h"
 
 #define DAY_MS (86400 * INT64_C(1000))
 
@@ -136,23 +137,5 @@ static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
 }
 
 int jt_floor_run(const jt_config_t *cfg) {
-        int argc = 0;
-        char *const *argv = jt_config_args(cfg, &argc);
-        mongoc_client_pool_t *pool;
-        mongoc_client_t *client;
-        jt_error_t err;
-        int rc;
-
-        if (argc != 1 || (strcmp(argv[0], "stats") != 0 && strcmp(argv[0], "cleanup") != 0)) {
-                fprintf(stderr, "joytify-loadtest floor: expected one argument, stats or cleanup\n"
-                                "Run 'joytify-loadtest floor --help' for the options.\n");
-                return JT_EXIT_USAGE;
-        }
-        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
-                return jt_startup_fail(cfg, &err);
-        client = mongoc_client_pool_pop(pool);
-        rc = strcmp(argv[0], "stats") == 0 ? floor_stats(cfg, client) : floor_cleanup(cfg, client);
-        mongoc_client_pool_push(pool, client);
-        jt_mongo_pool_destroy(pool);
-        return rc;
+        return jt_run_stats_or_cleanup(cfg, "floor", floor_stats, floor_cleanup);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jt_bson.h"
 #include "jt_cleanup_job.h"
 #include "jt_job_ids.h"
 #include "jt_jobs.h"
@@ -81,7 +82,7 @@ static jt_task_outcome_t insert_notification(fin_run_t *run, jt_error_t *err) {
 static jt_task_outcome_t notify_users(fin_run_t *run, const bson_oid_t *ids, size_t n,
                                       jt_error_t *err) {
         mongoc_collection_t *users = coll(run, "users");
-        bson_t filter = BSON_INITIALIZER, in, arr;
+        bson_t filter = BSON_INITIALIZER;
         bson_t *update = BCON_NEW("$push", "{", "notifications", "{", "id", BCON_OID(&run->nid),
                                   "viewed", BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
         bson_t *guarded;
@@ -89,16 +90,7 @@ static jt_task_outcome_t notify_users(fin_run_t *run, const bson_oid_t *ids, siz
         int64_t count;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-        for (size_t i = 0; i < n; i++) {
-                char key[16];
-                const char *k;
-                bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-                BSON_APPEND_OID(&arr, k, &ids[i]);
-        }
-        bson_append_array_end(&in, &arr);
-        bson_append_document_end(&filter, &in);
+        jt_bson_append_oid_in(&filter, "_id", ids, n);
         BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
         count = mongoc_collection_count_documents(users, &filter, NULL, NULL, NULL, &error);
         if (count < 0) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jt_bson.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -176,22 +177,14 @@ static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, bool 
 
 /* The chunk's users' stats documents, by position in the chunk. */
 static jt_task_outcome_t read_chunk_docs(shard_run_t *run, jt_error_t *err) {
-        bson_t filter = BSON_INITIALIZER, in, arr;
+        bson_t filter = BSON_INITIALIZER;
         mongoc_cursor_t *cursor;
         const bson_t *doc;
         bson_error_t error;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-        for (size_t i = run->chunk_from; i < run->chunk_to; i++) {
-                char key[16];
-                const char *k;
-                bson_uint32_to_string((uint32_t)(i - run->chunk_from), &k, key, sizeof(key));
-                BSON_APPEND_OID(&arr, k, &run->ids[i]);
-        }
-        bson_append_array_end(&in, &arr);
-        bson_append_document_end(&filter, &in);
+        jt_bson_append_oid_in(&filter, "user", run->ids + run->chunk_from,
+                              run->chunk_to - run->chunk_from);
         cursor = mongoc_collection_find_with_opts(run->stats, &filter, NULL, NULL);
         while (mongoc_cursor_next(cursor, &doc)) {
                 bson_iter_t it;
@@ -422,7 +415,7 @@ static jt_task_outcome_t clear_stale_entries(shard_run_t *run, const bson_oid_t 
  * user chunk_from + i as having playbacks. */
 static jt_task_outcome_t read_playbacks(shard_run_t *run, size_t from, size_t to, bool *seen,
                                         jt_error_t *err) {
-        bson_t filter = BSON_INITIALIZER, in, ids, range;
+        bson_t filter = BSON_INITIALIZER, range;
         bson_t *opts =
             BCON_NEW("sort", "{", "user", BCON_INT32(1), "createdAt", BCON_INT32(1), "}",
                      "projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
@@ -434,16 +427,7 @@ static jt_task_outcome_t read_playbacks(shard_run_t *run, size_t from, size_t to
         bool have_current = false;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
-        for (size_t i = from; i < to; i++) {
-                char key[16];
-                const char *k;
-                bson_uint32_to_string((uint32_t)(i - from), &k, key, sizeof(key));
-                BSON_APPEND_OID(&ids, k, &run->ids[i]);
-        }
-        bson_append_array_end(&in, &ids);
-        bson_append_document_end(&filter, &in);
+        jt_bson_append_oid_in(&filter, "user", run->ids + from, to - from);
         BSON_APPEND_DOCUMENT_BEGIN(&filter, "createdAt", &range);
         BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
         BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
