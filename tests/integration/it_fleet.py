@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
@@ -340,6 +341,48 @@ class Scenario:
         """True when the group has committed the log end of every non-empty partition."""
         return all((c if c is not None else 0) >= end
                    for c, end in self.group_lag(topic_kind).values())
+
+
+# --- a test script's main ----------------------------------------------------------------------
+
+
+def run_main(name, body, **client_kwargs):
+    """The main of a test script: body(fleet, client, dbs) against the fixture's stack, with a
+    pymongo client (client_kwargs passed on); exit status 0 with "NAME: PASS", 1 with the failure.
+    Every program is ended; the databases body lists in dbs are dropped after a pass and kept
+    (and named) after a failure, with the program logs, for the post-mortem."""
+    import pymongo
+    fleet = client = None
+    dbs = []
+    ok = False
+    try:
+        fleet = Fleet()
+        client = pymongo.MongoClient(fleet.mongo_uri, serverSelectionTimeoutMS=10000,
+                                     **client_kwargs)
+        body(fleet, client, dbs)
+        ok = True
+        log(f"{name}: PASS")
+        return 0
+    except TestFailure as e:
+        log(f"{name}: FAIL: {e}")
+        return 1
+    except Exception:  # noqa: BLE001
+        log(f"{name}: FAIL: unexpected error\n" + traceback.format_exc())
+        if fleet:
+            log(fleet.logs())
+        return 1
+    finally:
+        if fleet:
+            if not ok:
+                fleet.keep_logs()
+            fleet.close()
+        if client:
+            if ok:
+                for db in dbs:
+                    client.drop_database(db)
+            elif dbs:
+                log(f"databases kept for the post-mortem: {dbs}")
+            client.close()
 
 
 # --- the stack's servers ----------------------------------------------------------------------

@@ -17,7 +17,6 @@ Runs under the project venv (pymongo): see it_fleet.require_venv.
 import collections
 import os
 import sys
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +24,6 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-import pymongo  # noqa: E402
 
 from it_fleet import fail, log  # noqa: E402
 
@@ -110,13 +108,9 @@ def check_distribution(db):
 
 
 def main():
-    fleet = client = None
-    dbs = [f"jt_it_gen_{os.getpid()}_{k}" for k in "abc"]
-    ok = False
-    try:
-        fleet = it_fleet.Fleet()
+    def body(fleet, client, dbs):
+        dbs.extend(f"jt_it_gen_{os.getpid()}_{k}" for k in "abc")
         loadtest = os.path.join(fleet.build_dir, "loadtest", "joytify-loadtest")
-        client = pymongo.MongoClient(fleet.mongo_uri, serverSelectionTimeoutMS=5000, tz_aware=True)
         for name in dbs:
             client.drop_database(name)
         for name, seed in zip(dbs, (11, 11, 12)):
@@ -156,24 +150,8 @@ def main():
                 fail(f"generate {' '.join(bad)}: expected exit 2, actual {rc}: {out}")
         log("ok  a second run is refused without --drop; --drop regenerates the same data; bad "
             "options exit 2")
-        ok = True
-        log("loadtest_generate_it: PASS")
-        return 0
-    except it_fleet.TestFailure as e:
-        log(f"loadtest_generate_it: FAIL: {e}")
-        return 1
-    except Exception:  # noqa: BLE001
-        log("loadtest_generate_it: FAIL: unexpected error\n" + traceback.format_exc())
-        return 1
-    finally:
-        if fleet:
-            if not ok:
-                fleet.keep_logs()
-            fleet.close()
-        if client:
-            for name in dbs:
-                client.drop_database(name)
-            client.close()
+
+    return it_fleet.run_main("loadtest_generate_it", body, tz_aware=True)
 
 
 if __name__ == "__main__":

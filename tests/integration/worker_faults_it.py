@@ -47,7 +47,6 @@ import random
 import re
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +54,6 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-import pymongo  # noqa: E402
 from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
@@ -700,43 +698,22 @@ def main():
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--keep-logs", action="store_true", help="keep the program logs")
     args = ap.parse_args()
-    fleet = client = ctx = None
-    ok = False
-    try:
-        chosen = [int(s) for s in args.only.split(",") if s.strip()]
-        fleet = it_fleet.Fleet()
-        client = pymongo.MongoClient(fleet.mongo_uri, serverSelectionTimeoutMS=10000)
+    chosen = [int(s) for s in args.only.split(",") if s.strip()]
+
+    def body(fleet, client, dbs):
         ctx = Context(fleet, client, load_oracle(fleet.source_dir), args.seed)
         log(f"worker_faults_it: seed {args.seed}, month {ctx.year:04d}-{ctx.month:02d}, "
             f"scenarios {chosen}")
-        for n in chosen:
-            SCENARIOS[n](ctx)
-        ok = True
+        try:
+            for n in chosen:
+                SCENARIOS[n](ctx)
+        finally:
+            dbs.extend(ctx.dbs)
         if args.keep_logs:
             fleet.keep_logs()
         log("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in ctx.timings.items()))
-        log("worker_faults_it: PASS")
-        return 0
-    except it_fleet.TestFailure as e:
-        log(f"worker_faults_it: FAIL: {e}")
-        return 1
-    except Exception:  # noqa: BLE001
-        log("worker_faults_it: FAIL: unexpected error\n" + traceback.format_exc())
-        if fleet:
-            log(fleet.logs())
-        return 1
-    finally:
-        if fleet:
-            if not ok:
-                fleet.keep_logs()
-            fleet.close()
-        if client:
-            if ok and ctx:
-                for name in ctx.dbs:  # kept after a failure, for the post-mortem
-                    client.drop_database(name)
-            elif ctx and ctx.dbs:
-                log(f"databases kept for the post-mortem: {ctx.dbs}")
-            client.close()
+
+    return it_fleet.run_main("worker_faults_it", body)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +29,6 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-import pymongo  # noqa: E402
 from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
@@ -211,14 +209,11 @@ def bad_month_goes_to_the_dlq(fleet, sc, db):
 
 
 def main():
-    fleet = client = None
-    ok = False
-    try:
-        fleet = it_fleet.Fleet()
-        client = pymongo.MongoClient(fleet.mongo_uri, serverSelectionTimeoutMS=5000)
+    def body(fleet, client, dbs):
         sc = it_fleet.Scenario(fleet, "wg", 1)
         db = db_handle(client, sc.db)
         client.drop_database(sc.db)
+        dbs.append(sc.db)
         load(db)
         rc, out = sc.producer("stats", "--month", "2026-10", "--shards", "2")
         if rc != 0:
@@ -245,23 +240,8 @@ def main():
         bad_month_goes_to_the_dlq(fleet, sc, db)
         log("ok  3 users' October 2026 entries equal the hand-written ones (ties by id, hour and "
             "month boundaries, rounding, exact sums, Unknown Artist, growth); only A notified")
-        client.drop_database(sc.db)
-        ok = True
-        log("worker_stats_golden_it: PASS")
-        return 0
-    except it_fleet.TestFailure as e:
-        log(f"worker_stats_golden_it: FAIL: {e}")
-        return 1
-    except Exception:  # noqa: BLE001
-        log("worker_stats_golden_it: FAIL: unexpected error\n" + traceback.format_exc())
-        return 1
-    finally:
-        if fleet:
-            if not ok:
-                fleet.keep_logs()
-            fleet.close()
-        if client:
-            client.close()
+
+    return it_fleet.run_main("worker_stats_golden_it", body)
 
 
 if __name__ == "__main__":

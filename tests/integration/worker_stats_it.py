@@ -35,7 +35,6 @@ import os
 import random
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +42,6 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-import pymongo  # noqa: E402
 from bson import Int64, ObjectId  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
@@ -556,36 +554,11 @@ def run(fleet, oracle, client):
 
 
 def main():
-    fleet = None
-    client = None
-    dbs = []
-    ok = False
-    try:
-        fleet = it_fleet.Fleet()
-        oracle = load_oracle(fleet.source_dir)
-        client = pymongo.MongoClient(fleet.mongo_uri, serverSelectionTimeoutMS=5000)
-        sc = run(fleet, oracle, client)
+    def body(fleet, client, dbs):
+        sc = run(fleet, load_oracle(fleet.source_dir), client)
         dbs.append(sc.db)
-        ok = True
-        log("worker_stats_it: PASS")
-        return 0
-    except it_fleet.TestFailure as e:
-        log(f"worker_stats_it: FAIL: {e}")
-        return 1
-    except Exception:  # noqa: BLE001
-        log("worker_stats_it: FAIL: unexpected error\n" + traceback.format_exc())
-        if fleet:
-            log(fleet.logs())
-        return 1
-    finally:
-        if fleet:
-            if not ok:
-                fleet.keep_logs()
-            fleet.close()
-        if client:
-            for name in dbs:  # kept after a failure, for the post-mortem
-                client.drop_database(name)
-            client.close()
+
+    return it_fleet.run_main("worker_stats_it", body)
 
 
 if __name__ == "__main__":
