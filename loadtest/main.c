@@ -7,6 +7,7 @@
 #include "jt_options.h"
 #include "jt_startup.h"
 #include "baseline.h"
+#include "capacity.h"
 #include "floor.h"
 #include "generate.h"
 #include "roundtrip.h"
@@ -18,15 +19,8 @@ static const jt_opt_t bench_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t capacity_opts[] = {
-    {"storage-limit-mb", 0, JT_OPT_INT, "512", 1, 100000000, NULL, false, "MB",
-     "storage available to the cluster"},
-    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
-};
-
 static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
                                                jt_opts_log, NULL};
-static const jt_opt_t *const capacity_tables[] = {capacity_opts, jt_opts_mongo, jt_opts_log, NULL};
 
 static int run_not_yet(const jt_config_t *cfg) {
         fprintf(stderr, "%s: not implemented in this version (see the loadtest issue)\n",
@@ -52,8 +46,8 @@ static const jt_command_t commands[] = {
      "generated data only."},
     {"bench", "floor, baseline and the fleet at 1..N workers, with a report", bench_tables,
      run_not_yet, NULL},
-    {"capacity", "bytes per user and projected users at a storage limit", capacity_tables,
-     run_not_yet, NULL},
+    {"capacity", "bytes per user and projected users at a storage limit", jt_capacity_tables,
+     jt_capacity_run, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
