@@ -48,9 +48,22 @@ static bool assign_at_end(rd_kafka_t *consumer, const char *topic, int timeout_m
             rd_kafka_topic_partition_list_new(ROUNDTRIP_PARTITIONS);
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
+        int64_t deadline = now_ms() + timeout_ms;
+
         for (int32_t p = 0; p < ROUNDTRIP_PARTITIONS && !rc; p++) {
                 int64_t low = 0, high = 0;
-                rc = rd_kafka_query_watermark_offsets(consumer, topic, p, &low, &high, timeout_ms);
+                /* A topic just created (or a broker just started) has partitions without a
+                 * leader for a moment: those answers are retried until the deadline. */
+                do {
+                        rc = rd_kafka_query_watermark_offsets(consumer, topic, p, &low, &high,
+                                                              timeout_ms);
+                        if (rc == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                            rc == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                            rc == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                                usleep(100 * 1000);
+                        else
+                                break;
+                } while (now_ms() < deadline);
                 rd_kafka_topic_partition_list_add(parts, topic, p)->offset = high;
         }
         if (!rc)
