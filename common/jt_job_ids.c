@@ -123,22 +123,25 @@ void jt_job_ids_notification_oid(const char *job_id, uint8_t out[12]) {
                 out[8 + i] = (uint8_t)(h32 >> (24 - 8 * i));
 }
 
+void jt_job_ids_month_bounds(int year, int month, int64_t *start_ms, int64_t *end_ms) {
+        struct tm start = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
+        struct tm end = {.tm_year = month == 12 ? year + 1 - 1900 : year - 1900,
+                         .tm_mon = month == 12 ? 0 : month,
+                         .tm_mday = 1};
+        *start_ms = (int64_t)timegm(&start) * 1000;
+        *end_ms = (int64_t)timegm(&end) * 1000;
+}
+
 bool jt_job_ids_month_range(const char *month, int64_t *start_ms, int64_t *end_ms,
                             jt_error_t *err) {
         int year, mon;
         char extra;
-        struct tm start = {.tm_mday = 1}, end = {.tm_mday = 1};
 
         if (!month || sscanf(month, "%4d-%2d%c", &year, &mon, &extra) != 2 || year < 1970 ||
             mon < 1 || mon > 12)
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "month must be YYYY-MM from 1970 (got %s)",
                                     month ? month : "(none)");
-        start.tm_year = year - 1900;
-        start.tm_mon = mon - 1;
-        end.tm_year = mon == 12 ? year + 1 - 1900 : year - 1900;
-        end.tm_mon = mon == 12 ? 0 : mon;
-        *start_ms = (int64_t)timegm(&start) * 1000;
-        *end_ms = (int64_t)timegm(&end) * 1000;
+        jt_job_ids_month_bounds(year, mon, start_ms, end_ms);
         return true;
 }

@@ -22,7 +22,6 @@
 #include "jt_startup.h"
 #include "stats_or_cleanup.h"
 
-#define DAY_MS         (86400 * INT64_C(1000))
 #define USERS_PER_PUSH 1000 /* user ids per updateMany (the original passed them all at once) */
 
 static const jt_opt_t baseline_opts[] = {
@@ -43,19 +42,6 @@ static const jt_opt_t baseline_opts[] = {
 };
 
 const jt_opt_t *const jt_baseline_tables[] = {baseline_opts, jt_opts_mongo, jt_opts_log, NULL};
-
-static double mono_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static mongoc_collection_t *coll(mongoc_client_t *client, const jt_config_t *cfg,
-                                 const char *base) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s%s", jt_config_bool(cfg, "test-mode") ? "test-" : "", base);
-        return mongoc_client_get_collection(client, jt_config_str(cfg, "db"), name);
-}
 
 static bool fail_db(const char *what, const bson_error_t *error) {
         fprintf(stderr, "joytify-loadtest baseline: %s: %s\n", what, error->message);
@@ -85,29 +71,24 @@ static bool push_notification(mongoc_collection_t *users, const bson_oid_t *nid,
 
 static int baseline_stats(const jt_config_t *cfg, mongoc_client_t *client) {
         char month[8];
-        jt_error_t err;
         int64_t start_ms, end_ms, processed = 0, updated = 0;
-        mongoc_collection_t *stats = coll(client, cfg, "stats"),
-                            *users = coll(client, cfg, "users"),
-                            *notifications = coll(client, cfg, "notifications");
+        mongoc_collection_t *stats = jt_lt_collection(client, cfg, "stats"),
+                            *users = jt_lt_collection(client, cfg, "users"),
+                            *notifications = jt_lt_collection(client, cfg, "notifications");
         bson_oid_t nid, *ids = malloc(USERS_PER_PUSH * sizeof(*ids));
         size_t n = 0;
         bson_error_t error;
         const bson_t *doc;
         mongoc_cursor_t *cursor = NULL;
         bson_t *filter = NULL, *opts = NULL, *note = NULL;
-        double t0 = mono_s();
+        double t0 = jt_lt_mono_s();
         int rc = JT_EXIT_FAILURE;
 
-        if (!ids || !jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000,
-                                      month, &err)) {
-                fprintf(stderr, "joytify-loadtest baseline: %s\n",
-                        ids ? err.message : "out of memory");
-                rc = JT_EXIT_USAGE;
+        if (!ids) {
+                fprintf(stderr, "joytify-loadtest baseline: out of memory\n");
                 goto done;
         }
-        if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err)) {
-                fprintf(stderr, "joytify-loadtest baseline: %s\n", err.message);
+        if (!jt_lt_month(cfg, "baseline", month, &start_ms, &end_ms)) {
                 rc = JT_EXIT_USAGE;
                 goto done;
         }
@@ -144,7 +125,7 @@ static int baseline_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                 goto done;
         printf("baseline stats %s: usersProcessed %" PRId64 ", usersUpdated %" PRId64
                ", notificationsCreated 1 in %.2f s\n",
-               month, processed, updated, mono_s() - t0);
+               month, processed, updated, jt_lt_mono_s() - t0);
         rc = JT_EXIT_OK;
 done:
         if (cursor)
@@ -176,29 +157,23 @@ static bool run_bulk(mongoc_bulk_operation_t *bulk, int64_t *deleted) {
 }
 
 static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
-        int64_t at_s = time(NULL), cutoff_ms, found, deleted = 0;
+        int64_t cutoff_ms, found, deleted = 0;
         int64_t batch = jt_config_int(cfg, "batch-size");
         int64_t delay_ms = jt_config_int(cfg, "batch-delay-ms");
-        double budget_s = (double)jt_config_int(cfg, "time-budget"), t0 = mono_s();
+        double budget_s = (double)jt_config_int(cfg, "time-budget"), t0 = jt_lt_mono_s();
         char cutoff_iso[JT_CRON_TIME_BUF];
         const char *mode = "none";
         bool timed_out = false;
-        mongoc_collection_t *playbacks = coll(client, cfg, "playbacks");
+        mongoc_collection_t *playbacks = jt_lt_collection(client, cfg, "playbacks");
         bson_t *filter, *opts = NULL, *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
         bson_error_t error;
-        jt_error_t err;
         int rc = JT_EXIT_FAILURE;
 
-        if (jt_config_str(cfg, "at") &&
-            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
-                fprintf(stderr, "joytify-loadtest baseline: --at %s: %s\n",
-                        jt_config_str(cfg, "at"), err.message);
+        if (!jt_lt_cutoff(cfg, "baseline", &cutoff_ms, cutoff_iso)) {
                 bson_destroy(bulk_opts);
                 mongoc_collection_destroy(playbacks);
                 return JT_EXIT_USAGE;
         }
-        cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * DAY_MS;
-        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
         filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
         found = mongoc_collection_count_documents(playbacks, filter, NULL, NULL, NULL, &error);
         if (found < 0) {
@@ -246,7 +221,7 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
                         ok = run_bulk(bulk, &deleted);
                         bulk = NULL;
                         queued = 0;
-                        if (mono_s() - t0 >= budget_s) {
+                        if (jt_lt_mono_s() - t0 >= budget_s) {
                                 timed_out = true;
                                 break;
                         }
@@ -271,7 +246,7 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
                        "%.2f s\n",
                        cutoff_iso, deleted, found, found - deleted,
                        found > 0 ? 100.0 * (double)deleted / (double)found : 100.0,
-                       timed_out ? "true" : "false", mode, mono_s() - t0);
+                       timed_out ? "true" : "false", mode, jt_lt_mono_s() - t0);
         if (opts)
                 bson_destroy(opts);
         bson_destroy(bulk_opts);

@@ -16,8 +16,6 @@
 #include "jt_startup.h"
 #include "stats_or_cleanup.h"
 
-#define DAY_MS (86400 * INT64_C(1000))
-
 static const jt_opt_t floor_opts[] = {
     {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
      "stats: the month read (default: the previous complete UTC month)"},
@@ -31,22 +29,9 @@ static const jt_opt_t floor_opts[] = {
 
 const jt_opt_t *const jt_floor_tables[] = {floor_opts, jt_opts_mongo, jt_opts_log, NULL};
 
-static double mono_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static mongoc_collection_t *playbacks(mongoc_client_t *client, const jt_config_t *cfg) {
-        return mongoc_client_get_collection(client, jt_config_str(cfg, "db"),
-                                            jt_config_bool(cfg, "test-mode") ? "test-playbacks"
-                                                                             : "playbacks");
-}
-
 static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
         char month[8];
         int64_t start_ms, end_ms, n = 0;
-        jt_error_t err;
         bson_error_t error;
         const bson_t *doc;
         double sum = 0, t0;
@@ -55,22 +40,15 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
         mongoc_cursor_t *cursor;
         int rc = JT_EXIT_OK;
 
-        if (!jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000, month,
-                              &err)) {
-                fprintf(stderr, "joytify-loadtest floor: %s\n", err.message);
+        if (!jt_lt_month(cfg, "floor", month, &start_ms, &end_ms))
                 return JT_EXIT_USAGE;
-        }
-        if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err)) {
-                fprintf(stderr, "joytify-loadtest floor: %s\n", err.message);
-                return JT_EXIT_USAGE;
-        }
         filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start_ms), "$lt",
                           BCON_DATE_TIME(end_ms), "}");
         opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
                         BCON_INT32(1), "duration", BCON_INT32(1), "createdAt", BCON_INT32(1), "}",
                         "batchSize", BCON_INT32(10000));
-        coll = playbacks(client, cfg);
-        t0 = mono_s();
+        coll = jt_lt_collection(client, cfg, "playbacks");
+        t0 = jt_lt_mono_s();
         cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
         while (mongoc_cursor_next(cursor, &doc)) {
                 bson_iter_t it;
@@ -82,7 +60,7 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                 fprintf(stderr, "joytify-loadtest floor: reading the month: %s\n", error.message);
                 rc = JT_EXIT_FAILURE;
         } else {
-                double s = mono_s() - t0;
+                double s = jt_lt_mono_s() - t0;
                 printf("floor stats %s: %" PRId64 " playbacks read in %.2f s (%.0f/s), total "
                        "duration %.0f s\n",
                        month, n, s, s > 0 ? (double)n / s : 0.0, sum);
@@ -95,32 +73,25 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
 }
 
 static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
-        int64_t at_s = time(NULL), cutoff_ms;
+        int64_t cutoff_ms;
         char cutoff_iso[JT_CRON_TIME_BUF];
-        jt_error_t err;
         bson_error_t error;
         bson_t reply, *filter;
         mongoc_collection_t *coll;
         double t0;
         int rc = JT_EXIT_OK;
 
-        if (jt_config_str(cfg, "at") &&
-            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
-                fprintf(stderr, "joytify-loadtest floor: --at %s: %s\n", jt_config_str(cfg, "at"),
-                        err.message);
+        if (!jt_lt_cutoff(cfg, "floor", &cutoff_ms, cutoff_iso))
                 return JT_EXIT_USAGE;
-        }
-        cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * DAY_MS;
-        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
         filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
-        coll = playbacks(client, cfg);
-        t0 = mono_s();
+        coll = jt_lt_collection(client, cfg, "playbacks");
+        t0 = jt_lt_mono_s();
         if (!mongoc_collection_delete_many(coll, filter, NULL, &reply, &error)) {
                 fprintf(stderr, "joytify-loadtest floor: deleting before %s: %s\n", cutoff_iso,
                         error.message);
                 rc = JT_EXIT_FAILURE;
         } else {
-                double s = mono_s() - t0;
+                double s = jt_lt_mono_s() - t0;
                 bson_iter_t it;
                 int64_t n =
                     bson_iter_init_find(&it, &reply, "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)

@@ -21,6 +21,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "stats_or_cleanup.h"
 
 #define DAY_MS            (86400 * INT64_C(1000))
 #define PLAYBACK_BULK     10000 /* documents per unordered insert */
@@ -60,12 +61,6 @@ typedef struct {
         gen_progress_t progress;
 } gen_t;
 
-static mongoc_collection_t *collection(gen_t *g, const char *base) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s%s", g->test_mode ? "test-" : "", base);
-        return mongoc_client_get_collection(g->client, g->db, name);
-}
-
 static bool fail_mongo(const char *what, const bson_error_t *error) {
         fprintf(stderr, "joytify-loadtest generate: %s: %s\n", what, error->message);
         return false;
@@ -76,7 +71,7 @@ static bool drop_all(gen_t *g) {
         bson_error_t error;
 
         for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-                mongoc_collection_t *c = collection(g, bases[i]);
+                mongoc_collection_t *c = jt_lt_collection(g->client, g->cfg, bases[i]);
                 bool ok =
                     mongoc_collection_drop(c, &error) || error.code == 26; /* NamespaceNotFound */
                 mongoc_collection_destroy(c);
@@ -329,9 +324,9 @@ int jt_generate_run(const jt_config_t *cfg) {
         g.catalog = gen_catalog_new(g.seed, (size_t)jt_config_int(cfg, "artists"),
                                     (size_t)jt_config_int(cfg, "songs"));
         g.client = mongoc_client_pool_pop(pool);
-        g.users_coll = collection(&g, "users");
-        g.stats_coll = collection(&g, "stats");
-        g.playbacks_coll = collection(&g, "playbacks");
+        g.users_coll = jt_lt_collection(g.client, cfg, "users");
+        g.stats_coll = jt_lt_collection(g.client, cfg, "stats");
+        g.playbacks_coll = jt_lt_collection(g.client, cfg, "playbacks");
         if (!g.catalog) {
                 fprintf(stderr, "joytify-loadtest generate: out of memory for the catalogue\n");
                 goto done;

@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_startup.h"
 
@@ -29,4 +31,45 @@ int jt_run_stats_or_cleanup(const jt_config_t *cfg, const char *command, jt_db_s
         mongoc_client_pool_push(pool, client);
         jt_mongo_pool_destroy(pool);
         return rc;
+}
+
+bool jt_lt_month(const jt_config_t *cfg, const char *command, char month[8], int64_t *start_ms,
+                 int64_t *end_ms) {
+        jt_error_t err;
+
+        if (jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000, month,
+                             &err) &&
+            jt_job_ids_month_range(month, start_ms, end_ms, &err))
+                return true;
+        fprintf(stderr, "joytify-loadtest %s: %s\n", command, err.message);
+        return false;
+}
+
+bool jt_lt_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_ms,
+                  char iso[JT_CRON_TIME_BUF]) {
+        int64_t at_s = time(NULL);
+        jt_error_t err;
+
+        if (jt_config_str(cfg, "at") &&
+            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
+                fprintf(stderr, "joytify-loadtest %s: --at %s: %s\n", command,
+                        jt_config_str(cfg, "at"), err.message);
+                return false;
+        }
+        *cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * 86400 * INT64_C(1000);
+        jt_cron_format_time(*cutoff_ms / 1000, iso, JT_CRON_TIME_BUF);
+        return true;
+}
+
+mongoc_collection_t *jt_lt_collection(mongoc_client_t *client, const jt_config_t *cfg,
+                                      const char *base) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", jt_config_bool(cfg, "test-mode") ? "test-" : "", base);
+        return mongoc_client_get_collection(client, jt_config_str(cfg, "db"), name);
+}
+
+double jt_lt_mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "jt_cron.h"
+#include "jt_job_ids.h"
 
 /* Exact sums: a duration in [0.001, 2678400] s is a multiple of 2^-62 below 2^22, so scaled by
  * 2^64 it is an integer below 2^86, and up to 2^32 of them add up without overflow. */
@@ -158,12 +159,7 @@ bool jt_stats_month_range(int year, int month, int64_t *start_ms, int64_t *end_m
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "statistics month must be 1970-01..9999-12 (got %d-%02d)", year,
                                     month);
-        struct tm start = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
-        struct tm end = {.tm_year = month == 12 ? year + 1 - 1900 : year - 1900,
-                         .tm_mon = month == 12 ? 0 : month,
-                         .tm_mday = 1};
-        *start_ms = (int64_t)timegm(&start) * 1000;
-        *end_ms = (int64_t)timegm(&end) * 1000;
+        jt_job_ids_month_bounds(year, month, start_ms, end_ms);
         return true;
 }
 
