@@ -1,42 +1,79 @@
 /* joytify-notifier: turns job status events into Discord messages (run) and live progress
- * bars (watch). This build carries the option tables and start-up checks; posting lands with
- * the notifier issue. */
+ * bars (watch). */
 #include <stdio.h>
 
 #include "jt_config.h"
-#include "jt_kafka.h"
 #include "jt_options.h"
-#include "jt_startup.h"
+#include "run.h"
+#include "watch.h"
 
 static const jt_opt_t run_opts[] = {
     {"webhook-url", 0, JT_OPT_STRING, NULL, 0, 0, "DISCORD_WEBHOOK_URL", true, "URL",
-     "Discord webhook (keep it in the environment: it carries a token)"},
+     "Discord webhook (keep it in the environment: it carries a token); without one, messages "
+     "go to stdout or --sink"},
     {"timezone", 0, JT_OPT_STRING, "UTC", 0, 0, "DISCORD_TIMEZONE", false, "Area/City",
      "time zone of the times shown in messages"},
     {"progress-messages", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
      "keep one message per running job, edited in place"},
+    {"progress-interval", 0, JT_OPT_INT, "5", 1, 3600, NULL, false, "SECONDS",
+     "at most one edit of a progress message this often"},
     {"sink", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "FILE",
-     "with no webhook: write messages here instead of stdout"},
+     "with no webhook: append the messages' Markdown here instead of stdout"},
+    {"logs-url", 0, JT_OPT_STRING, NULL, 0, 0, "JT_LOGS_URL", false, "URL",
+     "link to the fleet's logs shown under each message"},
     {"group", 'g', JT_OPT_STRING, "joytify-notifier", 0, 0, NULL, false, "GROUP",
-     "consumer group of the notifier"},
+     "consumer group of the notifier (and the scope of its record of posts)"},
+    {"max-age", 0, JT_OPT_INT, "24", 0, 87600, NULL, false, "HOURS",
+     "do not post outcomes older than this (a new group reads the whole topic); 0: no limit"},
+    {"claim-lease", 0, JT_OPT_INT, "15", 1, 3600, NULL, false, "SECONDS",
+     "how long another notifier waits before posting a message this one was posting"},
+    {"http-timeout", 0, JT_OPT_INT, "15", 1, 300, NULL, false, "SECONDS",
+     "bound of one request to Discord"},
+    {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 100, 600000, NULL, false, "MS",
+     "longest wait between retries after a 5xx or a network error"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
 static const jt_opt_t watch_opts[] = {
-    {"job", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID", "show only this job"},
+    {"job", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID",
+     "show only this job (and the cleanup job a statistics job starts)"},
+    {"since", 0, JT_OPT_INT, "60", 0, 10080, NULL, false, "MINUTES",
+     "read events from this long ago; 0: the whole topic"},
+    {"until-done", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "exit when every job shown has ended (exit 1 if one failed)"},
+    {"timeout", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
+     "with --until-done: give up (exit 1) after this long; 0: never"},
+    {"interval", 0, JT_OPT_INT, "500", 50, 60000, NULL, false, "MS", "redraw this often"},
+    {"json", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "JSON lines even on a terminal (the default when stdout is not one)"},
+    {"timezone", 0, JT_OPT_STRING, "UTC", 0, 0, "DISCORD_TIMEZONE", false, "Area/City",
+     "time zone of the times shown"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const jt_opt_t *const run_tables[] = {run_opts, jt_opts_kafka, jt_opts_log, NULL};
+static const jt_opt_t *const run_tables[] = {run_opts, jt_opts_kafka, jt_opts_mongo, jt_opts_log,
+                                             NULL};
 static const jt_opt_t *const watch_tables[] = {watch_opts, jt_opts_kafka, jt_opts_log, NULL};
 
-static int run_not_yet(const jt_config_t *cfg) {
-        return jt_startup_check_only(cfg, "notifier", false, "consuming status events");
-}
+static const char run_details[] =
+    "Consumes the status topic in its own group and posts one Discord message per job outcome\n"
+    "(statistics finished or failed; cleanup completed, completed in test mode, partially\n"
+    "completed, failed; other JSON found on the topic as formatted JSON). Each outcome is posted\n"
+    "once: the notifier_posts collection records it before the offset is stored, so a restart,\n"
+    "a crash or a second notifier posts nothing twice. HTTP 429 waits Discord's retry_after and\n"
+    "rate-limit headers; 5xx and network errors are retried with backoff; another 4xx is logged\n"
+    "and skipped; 401/403/404 (webhook deleted) stops the notifier (exit 1) without losing the\n"
+    "message. The webhook token never appears in logs.\n";
+
+static const char watch_details[] =
+    "Reads the status topic (no consumer group, nothing committed) from --since minutes ago and\n"
+    "draws one progress bar per job: percent, tasks, users or playbacks, rate, ETA, workers,\n"
+    "state. When stdout is not a terminal, prints one JSON line per change instead.\n";
 
 static const jt_command_t commands[] = {
-    {"run", "post one Discord message per job outcome", run_tables, run_not_yet, NULL},
-    {"watch", "live progress bars per job in the terminal", watch_tables, run_not_yet, NULL},
+    {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details},
+    {"watch", "live progress bars per job in the terminal", watch_tables, jt_notifier_watch,
+     watch_details},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -131,14 +131,15 @@ def _die_with_parent():
 class Proc:
     """A program started in the background with its stdout+stderr in a log file."""
 
-    def __init__(self, name, argv, logdir):
+    def __init__(self, name, argv, logdir, env=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         fd, self.log_path = tempfile.mkstemp(prefix=re.sub(r"\W+", "-", name) + "-", suffix=".log",
                                              dir=logdir)
         with os.fdopen(fd, "wb") as out:
             self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                          env=None if env is None else dict(os.environ, **env))
         self.pid = self.popen.pid
 
     @property
@@ -204,15 +205,17 @@ class Fleet:
         self.procs = []
         self._keep_logs = False
 
-    def start(self, name, argv):
-        p = Proc(name, argv, self.logdir)
+    def start(self, name, argv, env=None):
+        """Starts argv in the background; env adds variables (secrets stay off the command
+        line, which is logged)."""
+        p = Proc(name, argv, self.logdir, env)
         self.procs.append(p)
         log(f"started {name}: pid {p.pid}: {p.line}")
         return p
 
-    def run(self, name, argv, timeout_s=60):
+    def run(self, name, argv, timeout_s=60, env=None):
         """Runs a program to its end; returns (exit code, output) and prints both."""
-        p = self.start(name, argv)
+        p = self.start(name, argv, env)
         try:
             rc = p.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -571,3 +574,45 @@ class AvroDecoder:
 
 def status_decoder(source_dir):
     return AvroDecoder(os.path.join(source_dir, "schemas", "status_event.v1.avsc"))
+
+
+class AvroEncoder:
+    """Encodes records of one schema file as single-object messages (the inverse of
+    AvroDecoder), for tests that publish events themselves."""
+
+    def __init__(self, schema_path):
+        import fastavro
+        from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+        with open(schema_path, encoding="utf-8") as f:
+            schema = json.load(f)
+        self.header = b"\xc3\x01" + bytes.fromhex(
+            fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+        self.schema = fastavro.parse_schema(_strip_logical(schema))
+        self._writer = fastavro.schemaless_writer
+
+    def encode(self, record):
+        buf = io.BytesIO()
+        self._writer(buf, self.schema, record)
+        return self.header + buf.getvalue()
+
+
+def status_encoder(source_dir):
+    return AvroEncoder(os.path.join(source_dir, "schemas", "status_event.v1.avsc"))
+
+
+def produce(brokers, topic, key, values, timeout_s=30):
+    """Publishes each of values (bytes) as one message with key, in order, with kcat (each file
+    it is given becomes one message, whatever bytes it holds)."""
+    with tempfile.TemporaryDirectory(prefix="jt-produce-") as d:
+        paths = []
+        for i, v in enumerate(values):
+            paths.append(os.path.join(d, f"{i:06d}"))
+            with open(paths[-1], "wb") as f:
+                f.write(v)
+        argv = ["kcat", "-P", "-q", "-b", brokers, "-t", topic, "-k", key, *paths]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout_s)
+        if r.returncode != 0:
+            fail(f"kcat -P to {topic}: exit {r.returncode}: "
+                 f"{r.stderr.decode('utf-8', 'replace')}")

@@ -1,0 +1,397 @@
+/* Outcome, foreign and rendering parts of the notifier's messages (message.h). The wording
+ * follows the original Discord function's messages (reference/), with the fleet's additions:
+ * the month, the job id, the cutoff and trigger of a cleanup, and what happens next. */
+#include "message.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+
+static const int tone_colour[] = {
+    [JT_TONE_SUCCESS] = 0x2ECC71, [JT_TONE_TEST] = 0x3498DB,  [JT_TONE_PARTIAL] = 0xF1C40F,
+    [JT_TONE_FAILURE] = 0xE74C3C, [JT_TONE_OTHER] = 0x95A5A6,
+};
+
+#define ERROR_TEXT_MAX   900 /* an error message inside one line of the description */
+#define FOREIGN_JSON_MAX 3500
+
+void jt_message_init(jt_message_t *msg, char *title, char *body, jt_tone_t tone, int64_t ts_ms) {
+        memset(msg, 0, sizeof(*msg));
+        msg->title = title;
+        msg->body = body;
+        msg->tone = tone;
+        msg->timestamp_ms = ts_ms;
+}
+
+void jt_message_add_field(jt_message_t *msg, const char *name, const char *value) {
+        if (msg->field_count >= JT_MESSAGE_MAX_FIELDS)
+                return;
+        msg->fields[msg->field_count].name = strdup(name);
+        msg->fields[msg->field_count].value = strdup(value);
+        msg->field_count++;
+}
+
+void jt_message_clear(jt_message_t *msg) {
+        free(msg->title);
+        free(msg->body);
+        for (int i = 0; i < msg->field_count; i++) {
+                free(msg->fields[i].name);
+                free(msg->fields[i].value);
+        }
+        memset(msg, 0, sizeof(*msg));
+}
+
+/* Length in bytes of the UTF-8 sequence starting at s, or 0 when it is not valid. */
+static size_t utf8_len(const unsigned char *s) {
+        size_t n = s[0] < 0x80         ? 1
+                   : (s[0] >> 5) == 6  ? 2
+                   : (s[0] >> 4) == 14 ? 3
+                   : (s[0] >> 3) == 30 ? 4
+                                       : 0;
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+        return n;
+}
+
+char *jt_message_cut(const char *s, size_t max) {
+        size_t len = strlen(s), chars = 0, in = 0, out = 0;
+        char *buf = malloc(len + 4);
+
+        if (!buf)
+                return NULL;
+        while (s[in]) {
+                size_t n = utf8_len((const unsigned char *)s + in);
+                if (chars + 1 > max || (chars + 1 == max && s[in + (n ? n : 1)])) {
+                        memcpy(buf + out, "\xE2\x80\xA6", 3); /* … */
+                        out += 3;
+                        break;
+                }
+                if (n == 0) {
+                        buf[out++] = '?';
+                        in++;
+                } else {
+                        memcpy(buf + out, s + in, n);
+                        out += n;
+                        in += n;
+                }
+                chars++;
+        }
+        buf[out] = '\0';
+        return buf;
+}
+
+/* One line of an error message for inline code: no backticks (they would end the code span),
+ * no line breaks, bounded. */
+static char *error_text(const char *s) {
+        char *copy = strdup(s && *s ? s : "(no message)"), *cut;
+
+        for (char *p = copy; p && *p; p++)
+                if (*p == '`')
+                        *p = '\'';
+                else if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
+        cut = copy ? jt_message_cut(copy, ERROR_TEXT_MAX) : NULL;
+        free(copy);
+        return cut;
+}
+
+typedef struct {
+        FILE *f;
+        char *text;
+        size_t len;
+} body_t;
+
+static void body_open(body_t *b) {
+        b->text = NULL;
+        b->len = 0;
+        b->f = open_memstream(&b->text, &b->len);
+}
+
+static char *body_close(body_t *b) {
+        if (b->f)
+                fclose(b->f);
+        if (!b->text)
+                b->text = strdup("");
+        /* No trailing line break: the renderers add their own. */
+        while (b->text && b->len && b->text[b->len - 1] == '\n')
+                b->text[--b->len] = '\0';
+        return b->text;
+}
+
+static void line_count(body_t *b, const char *label, const jt_opt_long_t *v) {
+        char n[JT_FORMAT_BUF];
+        fprintf(b->f, "%s: %s\n", label, jt_format_thousands(v->set ? v->value : 0, n, sizeof(n)));
+}
+
+static void line_time(body_t *b, const char *label, int64_t ms) {
+        char t[JT_FORMAT_BUF];
+        fprintf(b->f, "%s: %s\n", label, jt_format_time(ms, t, sizeof(t)));
+}
+
+static void line_duration(body_t *b, const jt_opt_long_t *ms) {
+        char d[JT_FORMAT_BUF];
+        if (ms->set)
+                fprintf(b->f, "⏱️ **Execution Time**: %s\n",
+                        jt_format_duration(ms->value, d, sizeof(d)));
+}
+
+static void line_logs(body_t *b, const jt_message_opts_t *opts, const char *what) {
+        if (opts && opts->logs_url && *opts->logs_url)
+                fprintf(b->f, "\n📋 [%s](%s)\n", what, opts->logs_url);
+}
+
+static void job_fields(jt_message_t *msg, const jt_status_event_t *ev) {
+        char code[300];
+        snprintf(code, sizeof(code), "`%s`", ev->job_id);
+        jt_message_add_field(msg, "Job", code);
+        if (ev->worker_id)
+                jt_message_add_field(msg, "Worker", ev->worker_id);
+}
+
+static void stats_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+        fprintf(b->f, "✅ **Status**: Completed%s\n", ev->test_mode ? " (Test Mode)" : "");
+        if (ev->month)
+                fprintf(b->f, "📅 **Month**: %s\n", ev->month);
+        line_count(b, "🔔 **Notifications Created**", &ev->notifications_created);
+        line_count(b, "👥 **Users Processed**", &ev->users_processed);
+        line_count(b, "📝 **Users Updated**", &ev->users_updated);
+        fprintf(b->f, "🧹 **Cleanup Status**: %s\n",
+                ev->cleanup_triggered.set && ev->cleanup_triggered.value ? "✅ Triggered"
+                                                                         : "❌ Failed");
+        line_duration(b, &ev->execution_ms);
+        line_time(b, "🕐 **Completed At**", ev->timestamp_ms);
+        line_logs(b, o, "View Detailed Logs");
+}
+
+static bool cleanup_partial(const jt_status_event_t *ev) {
+        return (ev->was_timeout_stopped.set && ev->was_timeout_stopped.value) ||
+               (ev->remaining_records.set && ev->remaining_records.value > 0);
+}
+
+static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+        char n[JT_FORMAT_BUF], p[JT_FORMAT_BUF];
+        bool partial = cleanup_partial(ev);
+
+        fprintf(b->f, "✅ **Status**: %s\n",
+                partial         ? "⏰ Partially Completed"
+                : ev->test_mode ? "Test Mode"
+                                : "Completed");
+        line_count(b, "📦 **Records Deleted**", &ev->records_deleted);
+        line_count(b, "📊 **Total Found**", &ev->total_records_found);
+        if (partial)
+                fprintf(b->f, "📋 **Remaining**: %s (%s%% complete)\n",
+                        jt_format_thousands(ev->remaining_records.value, n, sizeof(n)),
+                        jt_format_percent(
+                            ev->completion_percentage.set ? ev->completion_percentage.value : 0.0,
+                            p, sizeof(p)));
+        fprintf(b->f, "⚙️ **Processing Mode**: %s\n",
+                ev->processing_mode ? ev->processing_mode : "unknown");
+        if (ev->cutoff_date_ms.set)
+                line_time(b, "✂️ **Cutoff**", ev->cutoff_date_ms.value);
+        if (ev->triggered_by)
+                fprintf(b->f, "🚀 **Triggered By**: %s\n", ev->triggered_by);
+        line_duration(b, &ev->execution_ms);
+        line_time(b, "🕐 **Completed At**", ev->timestamp_ms);
+        if (partial)
+                fprintf(b->f,
+                        "\n⚠️ **Note**: %s playbacks older than the cutoff are still there. "
+                        "The next cleanup run (Mondays 04:00 UTC) deletes them; "
+                        "`joytify-producer cleanup` deletes them now.\n",
+                        jt_format_thousands(ev->remaining_records.value, n, sizeof(n)));
+        line_logs(b, o, "View Detailed Logs");
+}
+
+static void job_failed(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+        char *text = error_text(ev->error_message);
+
+        fprintf(b->f, "❌ **Status**: Error\n");
+        fprintf(b->f, "⚠️ **Error Message**: `%s`\n", text ? text : "");
+        line_duration(b, &ev->execution_ms);
+        line_time(b, "🕐 **Failed At**", ev->timestamp_ms);
+        fprintf(b->f,
+                "\n🔧 **Next Steps**: the failed task is in the dead-letter topic. Fix the "
+                "cause (see the worker logs), then `joytify-producer replay --dlq "
+                "--filter-job %s` runs it again.\n",
+                ev->job_id);
+        line_logs(b, o, "View Error Logs");
+        free(text);
+}
+
+bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t *opts,
+                            jt_message_t *msg) {
+        bool stats = ev->job_kind == JT_JOB_KIND_STATS;
+        const char *title;
+        jt_tone_t tone;
+        body_t b;
+
+        if (ev->type != JT_STATUS_JOB_FINISHED && ev->type != JT_STATUS_JOB_FAILED)
+                return false;
+        body_open(&b);
+        if (!b.f)
+                return false;
+        if (ev->type == JT_STATUS_JOB_FAILED) {
+                title = stats ? "🚨 Monthly Statistics Processing Failed"
+                              : "🚨 Playback Data Cleanup Failed";
+                tone = JT_TONE_FAILURE;
+                job_failed(ev, opts, &b);
+        } else if (stats) {
+                title = "📊 Monthly Statistics Processed Successfully";
+                tone = ev->test_mode ? JT_TONE_TEST : JT_TONE_SUCCESS;
+                stats_finished(ev, opts, &b);
+        } else if (cleanup_partial(ev)) {
+                title = "🧹 Playback Data Cleanup Partially Completed";
+                tone = JT_TONE_PARTIAL;
+                cleanup_finished(ev, opts, &b);
+        } else {
+                title = "🧹 Playback Data Cleanup Completed Successfully";
+                tone = ev->test_mode ? JT_TONE_TEST : JT_TONE_SUCCESS;
+                cleanup_finished(ev, opts, &b);
+        }
+        jt_message_init(msg, strdup(title), body_close(&b), tone, ev->timestamp_ms);
+        job_fields(msg, ev);
+        return true;
+}
+
+void jt_message_for_foreign(const json_t *doc, int64_t received_ms, const jt_message_opts_t *opts,
+                            jt_message_t *msg) {
+        const char *alarm = json_string_value(json_object_get(doc, "AlarmName"));
+        const char *state = json_string_value(json_object_get(doc, "NewStateValue"));
+        char *pretty = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        char *cut = jt_message_cut(pretty ? pretty : "null", FOREIGN_JSON_MAX);
+        char title[JT_DISCORD_TITLE_MAX * 4];
+        body_t b;
+
+        /* A ``` inside the JSON would end the code block early. */
+        for (char *p = cut; p && (p = strstr(p, "```")) != NULL;)
+                p[1] = '\'';
+        if (alarm && state)
+                snprintf(title, sizeof(title), "🚨 CloudWatch Alarm: %s", alarm);
+        else
+                snprintf(title, sizeof(title), "📢 Status Notification");
+        body_open(&b);
+        if (b.f) {
+                fprintf(b.f, "**Message**:\n```json\n%s\n```\n\n", cut ? cut : "");
+                line_time(&b, "🕐 **Received At**", received_ms);
+                line_logs(&b, opts, "View Logs");
+        }
+        jt_message_init(msg, strdup(title), body_close(&b), JT_TONE_OTHER, received_ms);
+        free(cut);
+        free(pretty);
+}
+
+char *jt_message_markdown(const jt_message_t *msg) {
+        body_t b;
+
+        body_open(&b);
+        if (!b.f)
+                return NULL;
+        fprintf(b.f, "## %s\n\n%s\n", msg->title ? msg->title : "", msg->body ? msg->body : "");
+        if (msg->field_count)
+                fputc('\n', b.f);
+        for (int i = 0; i < msg->field_count; i++)
+                fprintf(b.f, "**%s**: %s\n", msg->fields[i].name, msg->fields[i].value);
+        fclose(b.f);
+        return b.text;
+}
+
+/* Characters (code points) of a UTF-8 string. */
+static size_t chars_of(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += ((unsigned char)*s & 0xC0) != 0x80;
+        return n;
+}
+
+static json_t *string_cut(const char *s, size_t max, size_t *used) {
+        char *cut = jt_message_cut(s ? s : "", max);
+        json_t *j = json_string(cut ? cut : "");
+        *used += cut ? chars_of(cut) : 0;
+        free(cut);
+        return j ? j : json_string("");
+}
+
+json_t *jt_message_discord(const jt_message_t *msg) {
+        char ts[JT_FORMAT_BUF];
+        json_t *embed = json_object(), *fields = json_array(), *payload = json_object();
+        size_t used = 0, room;
+
+        json_object_set_new(embed, "title", string_cut(msg->title, JT_DISCORD_TITLE_MAX, &used));
+        for (int i = 0; i < msg->field_count; i++) {
+                json_t *f = json_object();
+                json_object_set_new(
+                    f, "name", string_cut(msg->fields[i].name, JT_DISCORD_FIELD_NAME_MAX, &used));
+                json_object_set_new(
+                    f, "value",
+                    string_cut(msg->fields[i].value, JT_DISCORD_FIELD_VALUE_MAX, &used));
+                json_object_set_new(f, "inline", json_true());
+                json_array_append_new(fields, f);
+        }
+        /* The description gets what the 6,000-character total leaves. */
+        room = JT_DISCORD_EMBED_TOTAL_MAX > used ? JT_DISCORD_EMBED_TOTAL_MAX - used : 0;
+        json_object_set_new(
+            embed, "description",
+            string_cut(msg->body,
+                       room < JT_DISCORD_DESCRIPTION_MAX ? room : JT_DISCORD_DESCRIPTION_MAX,
+                       &used));
+        json_object_set_new(embed, "color", json_integer(tone_colour[msg->tone]));
+        json_object_set_new(embed, "timestamp",
+                            json_string(jt_format_iso_utc(msg->timestamp_ms, ts, sizeof(ts))));
+        json_object_set_new(embed, "fields", fields);
+        json_object_set_new(payload, "username", json_string("Joytify"));
+        /* Error texts come from the database and the workers: they must not ping anyone. */
+        json_object_set_new(payload, "allowed_mentions", json_pack("{s:[]}", "parse"));
+        json_object_set_new(payload, "embeds", json_pack("[o]", embed));
+        return payload;
+}
+
+void jt_message_for_progress(const jt_job_progress_t *job, int64_t now_ms, jt_message_t *msg) {
+        static const char *const state_icon[] = {"⏳", "🔄", "✅", "🚨"};
+        jt_progress_summary_t s;
+        char bar[128], pct[JT_FORMAT_BUF], a[JT_FORMAT_BUF], b2[JT_FORMAT_BUF], title[300];
+        char code[300];
+        bool stats = job->kind == JT_JOB_KIND_STATS;
+        body_t b;
+
+        jt_progress_summarize(job, now_ms, &s);
+        snprintf(title, sizeof(title), "%s %s%s: %s", state_icon[job->state],
+                 stats ? "Monthly Statistics" : "Playback Data Cleanup",
+                 job->test_mode ? " (Test Mode)" : "", jt_job_state_name(job->state));
+        body_open(&b);
+        if (b.f) {
+                fprintf(b.f, "📈 **Progress**: `%s` %s%%\n",
+                        jt_progress_bar(s.fraction, 20, bar, sizeof(bar)),
+                        jt_format_percent(s.fraction * 100.0, pct, sizeof(pct)));
+                fprintf(b.f, "🧩 **Tasks**: %s / %s %s\n",
+                        jt_format_thousands(s.tasks_done, a, sizeof(a)),
+                        jt_format_thousands(s.tasks_total, b2, sizeof(b2)),
+                        jt_progress_task_kind(job->kind));
+                fprintf(b.f, "%s **%s**: %s / %s\n", stats ? "👥" : "📦",
+                        stats ? "Users" : "Playbacks",
+                        jt_format_thousands(s.items_done, a, sizeof(a)),
+                        jt_format_thousands(s.items_total, b2, sizeof(b2)));
+                fprintf(b.f, "⚡ **Rate**: %s %s/s\n",
+                        jt_format_thousands((int64_t)(s.rate_per_s + 0.5), a, sizeof(a)),
+                        jt_progress_unit(job->kind));
+                if (s.eta_s >= 0)
+                        fprintf(b.f, "⏳ **ETA**: %s\n",
+                                jt_format_duration((int64_t)(s.eta_s * 1000.0), a, sizeof(a)));
+                fprintf(b.f, "👷 **Workers**: %d\n", job->worker_count);
+                if (job->error) {
+                        char *text = error_text(job->error);
+                        fprintf(b.f, "⚠️ **Last Error**: `%s`\n", text ? text : "");
+                        free(text);
+                }
+                line_time(&b, "🕐 **Updated At**", job->last_ms ? job->last_ms : now_ms);
+        }
+        jt_message_init(msg, strdup(title), body_close(&b),
+                        job->state == JT_JOB_FAILED     ? JT_TONE_FAILURE
+                        : job->state == JT_JOB_FINISHED ? JT_TONE_SUCCESS
+                                                        : JT_TONE_TEST,
+                        job->last_ms ? job->last_ms : now_ms);
+        snprintf(code, sizeof(code), "`%s`", job->job_id);
+        jt_message_add_field(msg, "Job", code);
+}

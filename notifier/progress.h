@@ -1,0 +1,80 @@
+/* Live progress of jobs, folded from their status events: per job the state, tasks done of
+ * the tasks the producer sent, users or playbacks done per task (a cleanup continuation counts
+ * as its range), the workers involved, a rate and an ETA. `watch` draws it; `run
+ * --progress-messages` edits a Discord message with it. */
+#ifndef JT_NOTIFIER_PROGRESS_H
+#define JT_NOTIFIER_PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jt_avro.h"
+
+typedef enum {
+        JT_JOB_RUNNING = 0,
+        JT_JOB_FINALIZING, /* every task done, the finishing step not seen yet */
+        JT_JOB_FINISHED,
+        JT_JOB_FAILED,
+} jt_job_state_t;
+
+typedef struct {
+        char *id; /* the task id without a cleanup continuation's ".cN" */
+        int64_t done, total;
+        bool finished;
+} jt_task_progress_t;
+
+#define JT_PROGRESS_MAX_WORKERS 16
+
+typedef struct {
+        char *job_id;
+        jt_job_kind_t kind;
+        bool test_mode;
+        jt_job_state_t state;
+        int64_t tasks_total; /* from JOB_STARTED; 0 while unknown */
+        jt_task_progress_t *tasks;
+        size_t task_count, task_cap;
+        char *workers[JT_PROGRESS_MAX_WORKERS];
+        int worker_count;
+        int64_t started_ms; /* JOB_STARTED's time, else the first event's */
+        int64_t last_ms;    /* the latest event's time */
+        char *triggered_by;
+        bool cleanup_triggered; /* a finished statistics job started its cleanup */
+        char *error;
+        uint64_t seq; /* order of first appearance */
+        bool changed; /* for the caller: set by nothing here, cleared by nothing here */
+} jt_job_progress_t;
+
+typedef struct {
+        int64_t tasks_done, tasks_total;
+        int64_t items_done, items_total;
+        double fraction;    /* 0..1 */
+        double rate_per_s;  /* items per second since the job started, 0 while unknown */
+        double eta_s;       /* < 0 while unknown or when the job has ended */
+        int64_t elapsed_ms; /* start to the last event (ended) or to now (running) */
+} jt_progress_summary_t;
+
+typedef struct jt_progress_s jt_progress_t;
+
+/* Keeps at most max_jobs jobs, forgetting the oldest ended ones first. */
+jt_progress_t *jt_progress_new(size_t max_jobs);
+void jt_progress_destroy(jt_progress_t *p);
+
+/* Folds one event in; returns its job (valid until the next call), or NULL when out of memory. */
+jt_job_progress_t *jt_progress_apply(jt_progress_t *p, const jt_status_event_t *ev);
+
+/* The jobs in order of first appearance. */
+size_t jt_progress_count(const jt_progress_t *p);
+jt_job_progress_t *jt_progress_at(jt_progress_t *p, size_t i);
+jt_job_progress_t *jt_progress_find(jt_progress_t *p, const char *job_id);
+
+void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_progress_summary_t *s);
+
+bool jt_job_ended(const jt_job_progress_t *job);
+const char *jt_job_state_name(jt_job_state_t state);   /* "running", ... */
+const char *jt_progress_unit(jt_job_kind_t kind);      /* "users", "playbacks" */
+const char *jt_progress_task_kind(jt_job_kind_t kind); /* "shards", "ranges" */
+
+/* fraction as width cells of "█" then "░" (UTF-8, 3 bytes a cell: size >= 3 * width + 1). */
+const char *jt_progress_bar(double fraction, int width, char *buf, size_t size);
+#endif
