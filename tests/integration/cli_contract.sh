@@ -65,6 +65,17 @@ expect "invalid mongo uri, password hidden" 2 "--mongo-uri is not a valid MongoD
         "hunter2" -- "$worker" --mongo-uri "mongodb://joy:hunter2@"
 expect "notifier webhook never in help" 0 "DISCORD_WEBHOOK_URL" "hunter2" -- \
         env DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/1/hunter2" "$notifier" run --help
+expect "notifier unknown time zone" 2 "--timezone Mars/Base is not in the time zone database" "" -- \
+        "$notifier" run --timezone Mars/Base
+expect "notifier malformed webhook URL, token hidden" 2 "must be an http(s) URL" "hunter2" -- \
+        env DISCORD_WEBHOOK_URL="ftp://discord.com/api/webhooks/1/hunter2" "$notifier" run
+expect "notifier webhook and sink together" 2 "--sink is for running without a webhook" "hunter2" \
+        -- env DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/1/hunter2" "$notifier" run \
+        --sink /dev/null
+expect "notifier unreachable database, password hidden" 2 "cannot reach MongoDB" "hunter2" -- \
+        env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$notifier" run --mongo-timeout 2
+expect "watch unreachable brokers named" 2 "127.0.0.1:1" "" -- \
+        "$notifier" watch --brokers 127.0.0.1:1 --kafka-timeout 2
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
