@@ -42,7 +42,7 @@ static const jt_opt_t generate_opts[] = {
     {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
      "playback times count back from this UTC time (default: now; fixes the data for a seed)"},
     {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
-     "drop users, stats, playbacks, notifications and the job ledger first"},
+     "drop users, stats, playbacks, notifications, the job ledger and the notifier's record first"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -78,14 +78,17 @@ static bool drop_all(gen_t *g) {
                 if (!ok)
                         return fail_mongo("dropping a collection", &error);
         }
-        /* The ledger: a dropped dataset's jobs would make the same job ids "already exist". */
-        {
-                mongoc_collection_t *jobs = mongoc_client_get_collection(g->client, g->db, "jobs");
+        /* The job ledger and the notifier's record of posts: a dropped dataset's jobs would make
+         * the same job ids "already exist" and their outcomes "already posted". */
+        static const char *const ledgers[][2] = {{"jobs", "_id"}, {"notifier_posts", "job"}};
+        for (size_t i = 0; i < sizeof(ledgers) / sizeof(ledgers[0]); i++) {
+                mongoc_collection_t *c =
+                    mongoc_client_get_collection(g->client, g->db, ledgers[i][0]);
                 bson_t *filter =
-                    g->test_mode ? BCON_NEW("_id", BCON_REGEX("^test-", "")) : bson_new();
-                bool ok = mongoc_collection_delete_many(jobs, filter, NULL, NULL, &error);
+                    g->test_mode ? BCON_NEW(ledgers[i][1], BCON_REGEX("^test-", "")) : bson_new();
+                bool ok = mongoc_collection_delete_many(c, filter, NULL, NULL, &error);
                 bson_destroy(filter);
-                mongoc_collection_destroy(jobs);
+                mongoc_collection_destroy(c);
                 if (!ok)
                         return fail_mongo("clearing the job ledger", &error);
         }

@@ -150,6 +150,22 @@ static void set_text(char **dst, const char *src) {
         *dst = strdup(src);
 }
 
+/* A job id that ended and starts again is a new run (its dataset and ledger were dropped):
+ * the old run's tasks and workers are not this one's. */
+static void job_restart(jt_job_progress_t *job) {
+        for (size_t i = 0; i < job->task_count; i++)
+                free(job->tasks[i].id);
+        for (int i = 0; i < job->worker_count; i++)
+                free(job->workers[i]);
+        job->task_count = 0;
+        job->worker_count = 0;
+        job->tasks_total = 0;
+        job->state = JT_JOB_RUNNING;
+        job->cleanup_triggered = false;
+        free(job->error);
+        job->error = NULL;
+}
+
 static int64_t tasks_finished(const jt_job_progress_t *job) {
         int64_t n = 0;
         for (size_t i = 0; i < job->task_count; i++)
@@ -174,6 +190,8 @@ jt_job_progress_t *jt_progress_apply(jt_progress_t *p, const jt_status_event_t *
                 return NULL;
         switch (ev->type) {
         case JT_STATUS_JOB_STARTED:
+                if (jt_job_ended(job))
+                        job_restart(job);
                 job->started_ms = ev->timestamp_ms;
                 if (ev->tasks_total.set)
                         job->tasks_total = ev->tasks_total.value;

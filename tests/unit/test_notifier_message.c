@@ -325,6 +325,18 @@ static void test_progress(void **state) {
         assert_true(s.eta_s < 0);
         assert_string_equal(jt_progress_bar(0.5, 4, bar, sizeof(bar)),
                             "\xE2\x96\x88\xE2\x96\x88\xE2\x96\x91\xE2\x96\x91");
+        /* The same job id started again after it ended is a new run: counted from zero. */
+        ev.type = JT_STATUS_JOB_STARTED;
+        ev.timestamp_ms = 9000;
+        ev.tasks_total = (jt_opt_long_t){true, 5};
+        job = jt_progress_apply(p, &ev);
+        jt_progress_summarize(job, 9000, &s);
+        assert_int_equal(job->state, JT_JOB_RUNNING);
+        assert_int_equal(s.tasks_total, 5);
+        assert_int_equal(s.items_done, 0);
+        assert_int_equal(job->worker_count, 0);
+        ev.type = JT_STATUS_JOB_FINISHED;
+        jt_progress_apply(p, &ev);
         /* Two jobs at most: a third forgets the ended one. */
         ev.job_id = "stats-y";
         ev.type = JT_STATUS_JOB_STARTED;
