@@ -162,7 +162,7 @@ mongo_server_exec() {
   mkdir -p "$data/ferretdb-state" || return 1
   "$home/bin/ferretdb" --handler=postgresql \
     --postgresql-url="postgres://ferretdb@/ferretdb?host=$sock" \
-    --listen-addr="127.0.0.1:$port" --state-dir="$data/ferretdb-state" \
+    --listen-addr="${JOYTIFY_BIND_HOST:-127.0.0.1}:$port" --state-dir="$data/ferretdb-state" \
     --telemetry=disable --debug-addr=- --log-level=warn &
   _JT_FPG_FDB_PID=$!
   # `wait` (unlike a foreground child) is interrupted by the signals trapped above.

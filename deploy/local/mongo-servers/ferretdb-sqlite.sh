@@ -65,7 +65,7 @@ mongo_server_exec() {
     --handler=sqlite \
     --sqlite-url="file:$data_dir/" \
     --state-dir="$data_dir" \
-    --listen-addr="127.0.0.1:$port" \
+    --listen-addr="${JOYTIFY_BIND_HOST:-127.0.0.1}:$port" \
     --debug-addr=- \
     --telemetry=disable \
     --log-level=info

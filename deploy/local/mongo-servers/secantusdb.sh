@@ -40,6 +40,6 @@ mongo_server_exec() {
   # --standalone: a plain standalone in `hello` (not a one-node replica set), like a dev mongod.
   # --config (an empty file): no secantusd.toml auto-discovered from the cwd or home directory.
   : >>"$data_dir/secantusd.toml" || return 1
-  exec "$bin" --config "$data_dir/secantusd.toml" --host 127.0.0.1 --port "$port" \
+  exec "$bin" --config "$data_dir/secantusd.toml" --host "${JOYTIFY_BIND_HOST:-127.0.0.1}" --port "$port" \
     --storage-path "$data_dir/wt" --standalone --log-level WARNING
 }
