@@ -7,26 +7,11 @@
 #include "jt_options.h"
 #include "jt_startup.h"
 #include "baseline.h"
+#include "bench.h"
 #include "capacity.h"
 #include "floor.h"
 #include "generate.h"
 #include "roundtrip.h"
-
-static const jt_opt_t bench_opts[] = {
-    {"users", 'u', JT_OPT_INT, "5000", 1, 10000000, NULL, false, "N", "users to generate"},
-    {"workers", 0, JT_OPT_STRING, "1,2", 0, 0, NULL, false, "LIST", "worker counts to measure"},
-    {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
-    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
-};
-
-static const jt_opt_t *const bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo,
-                                               jt_opts_log, NULL};
-
-static int run_not_yet(const jt_config_t *cfg) {
-        fprintf(stderr, "%s: not implemented in this version (see the loadtest issue)\n",
-                jt_config_command_line_name(cfg));
-        return JT_EXIT_FAILURE;
-}
 
 static const jt_command_t commands[] = {
     {"roundtrip", "send Avro-encoded tasks through Kafka and read them back, checked and timed",
@@ -44,8 +29,16 @@ static const jt_command_t commands[] = {
      "Arguments: stats (one cursor over the month's playbacks, the fields an entry needs) or\n"
      "cleanup (one deleteMany of everything older than the cutoff). Cleanup deletes: run it on\n"
      "generated data only."},
-    {"bench", "floor, baseline and the fleet at 1..N workers, with a report", bench_tables,
-     run_not_yet, NULL},
+    {"bench", "floor, baseline and the fleet at 1..N workers, with a report", jt_bench_tables,
+     jt_bench_run_command,
+     "In one run, on freshly generated identical data each time (database joytify-bench unless\n"
+     "--db names another; it is dropped and regenerated): a raw bulk-insert floor, then for the\n"
+     "statistics job the fleet (producer + N workers over Kafka) at each --workers count, the\n"
+     "floor and the original's step, then for the cleanup job the floor, the original\n"
+     "algorithm and the fleet at each count. Runs of a job must leave the same final state\n"
+     "(entries, notifications, playbacks) or the bench fails. Writes DIR/report.md,\n"
+     "DIR/results.csv, gnuplot plots (time_by_workers.png, throughput.png, rss.png) and\n"
+     "every program's log in DIR/logs."},
     {"capacity", "bytes per user and projected users at a storage limit", jt_capacity_tables,
      jt_capacity_run, NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -1,0 +1,621 @@
+/* The benchmark (bench.h). Order of a run: a raw bulk-insert floor; the statistics phase on
+ * one generated dataset (the fleet at each worker count, reset to the generated state between
+ * runs, then the floor's read and the original's notification step); the cleanup phase, each
+ * run on a freshly generated dataset (floor, baseline, the fleet at each worker count). */
+#include "bench.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_proc.h"
+#include "bench_report.h"
+#include "bench_state.h"
+#include "jt_cron.h"
+#include "jt_job_ids.h"
+#include "jt_mongo.h"
+#include "jt_options.h"
+#include "jt_startup.h"
+#include "stats_or_cleanup.h"
+
+#define MAX_WORKER_COUNTS 8
+#define JOB_TIMEOUT_S     7200
+#define RAW_INSERT_SAMPLE 200000
+#define RAW_INSERT_BATCH  5000
+
+static const jt_opt_t bench_opts[] = {
+    {"users", 'u', JT_OPT_INT, "5000", 1, 10000000, NULL, false, "N", "users to generate"},
+    {"playbacks-per-user", 0, JT_OPT_INT, "500", 1, 1000000, NULL, false, "N",
+     "playbacks per user"},
+    {"workers", 0, JT_OPT_STRING, "1,2,4", 0, 0, NULL, false, "LIST",
+     "worker counts to measure the fleet with"},
+    {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N", "shards of the statistics job"},
+    {"seed", 0, JT_OPT_INT, "1", 0, 2147483647, NULL, false, "S", "generator seed"},
+    {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+const jt_opt_t *const jt_bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo, jt_opts_log,
+                                           NULL};
+
+typedef struct {
+        const jt_config_t *cfg;
+        mongoc_client_pool_t *pool;
+        const char *db, *out;
+        char producer[1024], worker[1024], loadtest[1024];
+        char month[8], now_arg[32], at_arg[32], cutoff_iso[JT_CRON_TIME_BUF];
+        int year, mon;
+        int64_t at_s, cutoff_ms, month_playbacks;
+        int workers[MAX_WORKER_COUNTS], worker_counts;
+        int run_seq;
+        bool generated;
+        jt_bench_results_t results;
+} bench_t;
+
+static double wall_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+        va_list ap;
+        printf("bench: ");
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+}
+
+static bool parse_workers(bench_t *b, const char *list) {
+        char *copy = strdup(list), *save = NULL;
+        int last = 0;
+
+        b->worker_counts = 0;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                char *end;
+                long n = strtol(t, &end, 10);
+                if (*end || n < 1 || n > 64 || n <= last || b->worker_counts == MAX_WORKER_COUNTS) {
+                        fprintf(stderr,
+                                "joytify-loadtest bench: --workers takes up to %d "
+                                "increasing counts 1..64 like 1,2,4 (got \"%s\")\n",
+                                MAX_WORKER_COUNTS, list);
+                        free(copy);
+                        return false;
+                }
+                b->workers[b->worker_counts++] = last = (int)n;
+        }
+        free(copy);
+        return b->worker_counts > 0;
+}
+
+static void log_path(const bench_t *b, const char *name, char *path, size_t size) {
+        snprintf(path, size, "%s/logs/%s.log", b->out, name);
+}
+
+/* Common arguments of every child: the stack and the bench database. */
+static int common_args(const bench_t *b, char **argv, int n) {
+        argv[n++] = "--brokers";
+        argv[n++] = (char *)jt_config_str(b->cfg, "brokers");
+        argv[n++] = "--mongo-uri";
+        argv[n++] = (char *)jt_config_str(b->cfg, "mongo-uri");
+        argv[n++] = "--db";
+        argv[n++] = (char *)b->db;
+        return n;
+}
+
+static bool generate(bench_t *b, const char *why) {
+        char users[16], per[16], seed[16], logp[1024];
+        char *argv[32] = {b->loadtest,
+                          "generate",
+                          "--users",
+                          users,
+                          "--playbacks-per-user",
+                          per,
+                          "--seed",
+                          seed,
+                          "--now",
+                          b->now_arg,
+                          "--drop",
+                          "--mongo-uri",
+                          (char *)jt_config_str(b->cfg, "mongo-uri"),
+                          "--db",
+                          (char *)b->db,
+                          NULL};
+        jt_bench_usage_t u = {0};
+        jt_bench_row_t *row;
+        double t0 = wall_s();
+
+        snprintf(users, sizeof(users), "%lld", jt_config_int(b->cfg, "users"));
+        snprintf(per, sizeof(per), "%lld", jt_config_int(b->cfg, "playbacks-per-user"));
+        snprintf(seed, sizeof(seed), "%lld", jt_config_int(b->cfg, "seed"));
+        log_path(b, "generate", logp, sizeof(logp));
+        say("generating %s users x %s playbacks (%s)", users, per, why);
+        if (!jt_bench_run(argv, logp, &u)) {
+                fprintf(stderr, "joytify-loadtest bench: generate failed (exit %d), see %s\n",
+                        u.exit_code, logp);
+                return false;
+        }
+        /* The first generation is measured against the raw insert floor. */
+        if (!b->generated && (row = jt_bench_add(&b->results, "generate", "generator", 0))) {
+                row->seconds = wall_s() - t0;
+                row->documents =
+                    jt_config_int(b->cfg, "users") * jt_config_int(b->cfg, "playbacks-per-user");
+                row->peak_rss_mb = u.peak_rss_kb / 1024.0;
+                row->cpu_s = u.cpu_s;
+        }
+        b->generated = true;
+        return true;
+}
+
+/* Unordered bulk inserts of playback-shaped documents into a scratch collection: the fastest
+ * this server takes such documents, to judge the generator by. */
+static bool raw_insert_floor(bench_t *b) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        mongoc_collection_t *c = mongoc_client_get_collection(client, b->db, "bench_raw_insert");
+        int64_t total =
+            jt_config_int(b->cfg, "users") * jt_config_int(b->cfg, "playbacks-per-user");
+        int64_t n = total < RAW_INSERT_SAMPLE ? total : RAW_INSERT_SAMPLE, done = 0;
+        bson_error_t error;
+        jt_bench_row_t *row = jt_bench_add(&b->results, "insert", "raw", 0);
+        double t0;
+        bool ok = true;
+
+        mongoc_collection_drop(c, NULL);
+        /* The playbacks' indexes (jt_indexes.h): inserts pay for them in the real collection. */
+        bson_t *ix = BCON_NEW("createIndexes", "bench_raw_insert", "indexes", "[", "{", "key", "{",
+                              "user", BCON_INT32(1), "createdAt", BCON_INT32(1), "}", "name",
+                              "user_createdAt", "}", "{", "key", "{", "createdAt", BCON_INT32(1),
+                              "}", "name", "createdAt", "}", "]");
+        ok = mongoc_client_command_simple(client, b->db, ix, NULL, NULL, &error);
+        bson_destroy(ix);
+        t0 = wall_s();
+        while (ok && done < n) {
+                bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+                mongoc_bulk_operation_t *bulk =
+                    mongoc_collection_create_bulk_operation_with_opts(c, opts);
+                bson_destroy(opts);
+                for (int i = 0; i < RAW_INSERT_BATCH && done < n; i++, done++) {
+                        bson_oid_t u, s, a;
+                        bson_t *doc;
+                        bson_oid_init(&u, NULL);
+                        bson_oid_init(&s, NULL);
+                        bson_oid_init(&a, NULL);
+                        doc = BCON_NEW("user", BCON_OID(&u), "song", BCON_OID(&s), "artist",
+                                       BCON_OID(&a), "state", done % 2 ? "playing" : "completed",
+                                       "duration", BCON_DOUBLE(30.0 + (double)(done % 300)),
+                                       "createdAt", BCON_DATE_TIME(b->cutoff_ms + done),
+                                       "updatedAt", BCON_DATE_TIME(b->cutoff_ms + done));
+                        mongoc_bulk_operation_insert(bulk, doc);
+                        bson_destroy(doc);
+                }
+                ok = mongoc_bulk_operation_execute(bulk, NULL, &error) != 0;
+                mongoc_bulk_operation_destroy(bulk);
+        }
+        if (row) {
+                row->seconds = wall_s() - t0;
+                row->documents = done;
+        }
+        if (!ok)
+                fprintf(stderr, "joytify-loadtest bench: raw insert: %s\n", error.message);
+        mongoc_collection_drop(c, NULL);
+        mongoc_collection_destroy(c);
+        mongoc_client_pool_push(b->pool, client);
+        if (ok)
+                say("raw bulk insert: %" PRId64 " playbacks in %.2f s (%.0f/s)", done,
+                    row ? row->seconds : 0, row && row->seconds > 0 ? done / row->seconds : 0);
+        return ok;
+}
+
+static bool read_state(bench_t *b, jt_bench_state_t *s) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        jt_error_t err;
+        bool ok;
+
+        jt_error_clear(&err);
+        ok = jt_bench_state_read(client, b->db, b->year, b->mon, b->cutoff_ms, s, &err);
+        mongoc_client_pool_push(b->pool, client);
+        if (!ok)
+                fprintf(stderr, "joytify-loadtest bench: reading the final state: %s\n",
+                        err.message);
+        return ok;
+}
+
+/* A floor or baseline run: the loadtest's own command as a child. */
+static bool run_single(bench_t *b, const char *variant, const char *job, jt_bench_row_t *row) {
+        char logp[1024], name[64];
+        char *argv[40] = {b->loadtest, (char *)variant, (char *)job};
+        int n = 3;
+        jt_bench_usage_t u = {0};
+        double t0;
+
+        if (strcmp(job, "stats") == 0) {
+                argv[n++] = "--month";
+                argv[n++] = b->month;
+        } else {
+                argv[n++] = "--at";
+                argv[n++] = b->at_arg;
+        }
+        argv[n++] = "--mongo-uri";
+        argv[n++] = (char *)jt_config_str(b->cfg, "mongo-uri");
+        argv[n++] = "--db";
+        argv[n++] = (char *)b->db;
+        argv[n] = NULL;
+        snprintf(name, sizeof(name), "%s-%s", job, variant);
+        log_path(b, name, logp, sizeof(logp));
+        say("%s %s", variant, job);
+        t0 = wall_s();
+        if (!jt_bench_run(argv, logp, &u)) {
+                fprintf(stderr, "joytify-loadtest bench: %s %s failed (exit %d), see %s\n", variant,
+                        job, u.exit_code, logp);
+                return false;
+        }
+        row->seconds = wall_s() - t0;
+        row->peak_rss_mb = u.peak_rss_kb / 1024.0;
+        row->cpu_s = u.cpu_s;
+        return true;
+}
+
+/* Waits for the ledger to say the job ended; its finish time, or < 0. */
+static double wait_job(bench_t *b, const char *job_id, bool *failed) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        mongoc_collection_t *jobs = mongoc_client_get_collection(client, b->db, "jobs");
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        double deadline = wall_s() + JOB_TIMEOUT_S, finished = -1;
+
+        *failed = false;
+        while (finished < 0 && wall_s() < deadline) {
+                mongoc_cursor_t *cur = mongoc_collection_find_with_opts(jobs, filter, NULL, NULL);
+                const bson_t *doc;
+                bson_iter_t it;
+                if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "state") &&
+                    BSON_ITER_HOLDS_UTF8(&it)) {
+                        const char *state = bson_iter_utf8(&it, NULL);
+                        *failed = strcmp(state, "failed") == 0;
+                        if (strcmp(state, "finished") == 0 || *failed)
+                                finished = bson_iter_init_find(&it, doc, "finishedAt") &&
+                                                   BSON_ITER_HOLDS_DATE_TIME(&it)
+                                               ? bson_iter_date_time(&it) / 1000.0
+                                               : wall_s();
+                }
+                mongoc_cursor_destroy(cur);
+                if (finished < 0)
+                        usleep(100 * 1000);
+        }
+        bson_destroy(filter);
+        mongoc_collection_destroy(jobs);
+        mongoc_client_pool_push(b->pool, client);
+        return finished;
+}
+
+/* The fleet: `workers` joytify-workers in a fresh group on fresh topics, then the producer;
+ * timed from the producer's start to the ledger's finish. */
+static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *row) {
+        char prefix[160], topics[4][200], group[200], logp[1024], name[64], job_id[128];
+        const char *kinds[4] = {"stats", "cleanup", "status", "dlq"};
+        pid_t pids[64];
+        char *argv[64];
+        int n, started = 0;
+        jt_bench_usage_t u = {0};
+        double t0, end;
+        bool ok = true, failed = false;
+
+        snprintf(prefix, sizeof(prefix), "%s.r%d-%d", b->db, getpid(), ++b->run_seq);
+        for (int i = 0; i < 4; i++)
+                snprintf(topics[i], sizeof(topics[i]), "%s.%s", prefix, kinds[i]);
+        snprintf(group, sizeof(group), "%s.workers", prefix);
+        say("fleet %s with %d worker%s", job, workers, workers == 1 ? "" : "s");
+        for (int w = 0; w < workers && ok; w++) {
+                n = 0;
+                argv[n++] = b->worker;
+                argv[n++] = "--group";
+                argv[n++] = group;
+                for (int i = 0; i < 4; i++) {
+                        static const char *const opt[] = {"--stats-topic", "--cleanup-topic",
+                                                          "--status-topic", "--dlq-topic"};
+                        argv[n++] = (char *)opt[i];
+                        argv[n++] = topics[i];
+                }
+                /* Statistics runs: the cleanup job a finished statistics job starts must find
+                 * nothing to delete, so that every statistics run works on the same data. */
+                argv[n++] = "--retention-days";
+                argv[n++] = strcmp(job, "stats") == 0 ? "36500" : "60";
+                argv[n++] = "--metrics-addr";
+                argv[n++] = "127.0.0.1:0";
+                n = common_args(b, argv, n);
+                argv[n] = NULL;
+                snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
+                log_path(b, name, logp, sizeof(logp));
+                unlink(logp);
+                if ((pids[w] = jt_bench_spawn(argv, logp)) < 0)
+                        ok = false;
+                else
+                        started++;
+        }
+        /* Every worker has its partitions before the clock starts. */
+        for (double deadline = wall_s() + 60; ok && wall_s() < deadline;) {
+                int ready = 0;
+                for (int w = 0; w < workers; w++) {
+                        snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
+                        log_path(b, name, logp, sizeof(logp));
+                        ready += jt_bench_log_has(logp, "rebalance assigned: ") ? 1 : 0;
+                }
+                if (ready == workers)
+                        break;
+                usleep(200 * 1000);
+        }
+        sleep(2); /* the last joiner's rebalance settles */
+
+        n = 0;
+        argv[n++] = b->producer;
+        argv[n++] = (char *)job;
+        if (strcmp(job, "stats") == 0) {
+                static char shards[16];
+                snprintf(shards, sizeof(shards), "%lld", jt_config_int(b->cfg, "shards"));
+                argv[n++] = "--month";
+                argv[n++] = b->month;
+                argv[n++] = "--shards";
+                argv[n++] = shards;
+                snprintf(job_id, sizeof(job_id), "stats-%s", b->month);
+        } else {
+                argv[n++] = "--at";
+                argv[n++] = b->at_arg;
+                jt_job_ids_cleanup(b->at_s - b->at_s % 60, false, NULL, job_id, sizeof(job_id));
+        }
+        for (int i = 0; i < 4; i++) {
+                static const char *const opt[] = {"--stats-topic", "--cleanup-topic",
+                                                  "--status-topic", "--dlq-topic"};
+                argv[n++] = (char *)opt[i];
+                argv[n++] = topics[i];
+        }
+        n = common_args(b, argv, n);
+        argv[n] = NULL;
+        snprintf(name, sizeof(name), "%s-fleet%d-producer", job, workers);
+        log_path(b, name, logp, sizeof(logp));
+        unlink(logp);
+        t0 = wall_s();
+        if (ok && !jt_bench_run(argv, logp, &u)) {
+                fprintf(stderr, "joytify-loadtest bench: the producer failed (exit %d), see %s\n",
+                        u.exit_code, logp);
+                ok = false;
+        }
+        row->cpu_s += u.cpu_s;
+        end = ok ? wait_job(b, job_id, &failed) : -1;
+        if (ok && (end < 0 || failed)) {
+                fprintf(stderr, "joytify-loadtest bench: job %s %s, see %s/logs\n", job_id,
+                        end < 0 ? "did not finish in time" : "failed", b->out);
+                ok = false;
+        }
+        row->seconds = ok ? end - t0 : 0;
+        for (int w = 0; w < started; w++)
+                kill(pids[w], SIGTERM);
+        for (int w = 0; w < started; w++) {
+                if (!jt_bench_wait(pids[w], &u))
+                        continue;
+                row->cpu_s += u.cpu_s;
+                if (u.peak_rss_kb / 1024.0 > row->peak_rss_mb)
+                        row->peak_rss_mb = u.peak_rss_kb / 1024.0;
+        }
+        return ok;
+}
+
+static bool same_state(const jt_bench_state_t *a, const jt_bench_state_t *b) {
+        return a->entries == b->entries && a->entries_hash == b->entries_hash &&
+               a->notified == b->notified && a->notified_hash == b->notified_hash &&
+               a->playbacks == b->playbacks && a->older == b->older;
+}
+
+static bool count_month(bench_t *b) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        mongoc_collection_t *c = mongoc_client_get_collection(client, b->db, "playbacks");
+        int64_t start, end;
+        jt_error_t err;
+        bson_error_t error;
+        bson_t *filter;
+
+        jt_job_ids_month_range(b->month, &start, &end, &err);
+        filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start), "$lt",
+                          BCON_DATE_TIME(end), "}");
+        b->month_playbacks = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
+        bson_destroy(filter);
+        mongoc_collection_destroy(c);
+        mongoc_client_pool_push(b->pool, client);
+        return b->month_playbacks >= 0;
+}
+
+static bool reset(bench_t *b, bool entries_too) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        jt_error_t err;
+        bool ok;
+
+        jt_error_clear(&err);
+        ok = entries_too ? jt_bench_reset_stats(client, b->db, b->year, b->mon, &err)
+                         : jt_bench_reset_notifications(client, b->db, &err);
+        mongoc_client_pool_push(b->pool, client);
+        if (!ok)
+                fprintf(stderr, "joytify-loadtest bench: resetting: %s\n", err.message);
+        return ok;
+}
+
+static void note_state(jt_bench_row_t *row, const jt_bench_state_t *s, const jt_bench_state_t *ref,
+                       bool *all_ok) {
+        jt_bench_state_describe(s, row->state, sizeof(row->state));
+        row->state_ok = same_state(s, ref);
+        *all_ok = *all_ok && row->state_ok;
+        say("  %.2f s; state %s%s", row->seconds, row->state,
+            row->state_ok ? "" : "  <-- DIFFERENT from the first run");
+}
+
+static bool stats_phase(bench_t *b, bool *states_ok) {
+        jt_bench_state_t ref, s;
+        jt_bench_row_t *row;
+
+        if (!generate(b, "statistics runs") || !count_month(b))
+                return false;
+        for (int i = 0; i < b->worker_counts; i++) {
+                if (!reset(b, true) ||
+                    !(row = jt_bench_add(&b->results, "stats", "fleet", b->workers[i])) ||
+                    !run_fleet(b, "stats", b->workers[i], row) || !read_state(b, &s))
+                        return false;
+                row->documents = b->month_playbacks;
+                if (i == 0)
+                        ref = s;
+                note_state(row, &s, &ref, states_ok);
+        }
+        /* The floor reads; the original's step needs the entries the fleet wrote. */
+        if (!(row = jt_bench_add(&b->results, "stats", "floor", 0)) ||
+            !run_single(b, "floor", "stats", row) || !read_state(b, &s))
+                return false;
+        row->documents = b->month_playbacks;
+        note_state(row, &s, &ref, states_ok);
+        if (!reset(b, false) || !(row = jt_bench_add(&b->results, "stats", "baseline", 0)) ||
+            !run_single(b, "baseline", "stats", row) || !read_state(b, &s))
+                return false;
+        row->documents = 0; /* the original read no playbacks: the app kept entries up to date */
+        note_state(row, &s, &ref, states_ok);
+        return true;
+}
+
+static bool cleanup_phase(bench_t *b, bool *states_ok) {
+        jt_bench_state_t ref = {0}, s, before;
+        jt_bench_row_t *row;
+        int runs = 2 + b->worker_counts;
+
+        for (int i = 0; i < runs; i++) {
+                const char *variant = i == 0 ? "floor" : i == 1 ? "baseline" : "fleet";
+                int workers = i < 2 ? 0 : b->workers[i - 2];
+                if (!generate(b, "a cleanup run") || !read_state(b, &before) ||
+                    !(row = jt_bench_add(&b->results, "cleanup", variant, workers)))
+                        return false;
+                if (!(workers ? run_fleet(b, "cleanup", workers, row)
+                              : run_single(b, variant, "cleanup", row)) ||
+                    !read_state(b, &s))
+                        return false;
+                row->documents = before.playbacks - s.playbacks;
+                if (i == 0)
+                        ref = s;
+                note_state(row, &s, &ref, states_ok);
+        }
+        return true;
+}
+
+static bool setup(bench_t *b) {
+        time_t now = time(NULL);
+        struct tm tm;
+        jt_error_t err;
+
+        if (!jt_bench_program("joytify-producer", b->producer, sizeof(b->producer)) ||
+            !jt_bench_program("joytify-worker", b->worker, sizeof(b->worker)) ||
+            !jt_bench_program("joytify-loadtest", b->loadtest, sizeof(b->loadtest))) {
+                fprintf(stderr, "joytify-loadtest bench: joytify-producer and joytify-worker must "
+                                "be beside joytify-loadtest (installed) or in the build tree\n");
+                return false;
+        }
+        /* The generator's clock is the first of this month (the previous month is complete
+         * and has the recent 30 % of the playbacks); the cleanup's is this minute. */
+        gmtime_r(&now, &tm);
+        snprintf(b->now_arg, sizeof(b->now_arg), "%04d-%02d-01T00:00Z", tm.tm_year + 1900,
+                 tm.tm_mon + 1);
+        b->at_s = (int64_t)now - (int64_t)now % 60;
+        jt_cron_format_time(b->at_s, b->at_arg, sizeof(b->at_arg));
+        b->cutoff_ms = (b->at_s - 60 * 86400) * 1000;
+        jt_cron_format_time(b->cutoff_ms / 1000, b->cutoff_iso, sizeof(b->cutoff_iso));
+        jt_error_clear(&err);
+        if (!jt_job_ids_month(NULL, (int64_t)now * 1000, b->month, &err)) {
+                fprintf(stderr, "joytify-loadtest bench: %s\n", err.message);
+                return false;
+        }
+        sscanf(b->month, "%d-%d", &b->year, &b->mon);
+        return true;
+}
+
+static void mongo_server_name(bench_t *b) {
+        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+        bson_t reply;
+        bson_iter_t it;
+
+        snprintf(b->results.mongo_server, sizeof(b->results.mongo_server), "unknown");
+        if (mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, NULL) &&
+            bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
+                snprintf(b->results.mongo_server, sizeof(b->results.mongo_server),
+                         "reports version %s", bson_iter_utf8(&it, NULL));
+        bson_destroy(&reply);
+        bson_destroy(cmd);
+        mongoc_client_pool_push(b->pool, client);
+}
+
+int jt_bench_run_command(const jt_config_t *cfg) {
+        bench_t *b = calloc(1, sizeof(*b));
+        char dir[1100];
+        jt_error_t err;
+        bool states_ok = true, ok = false;
+        int rc = JT_EXIT_FAILURE;
+        double t0 = wall_s();
+
+        if (!b)
+                return JT_EXIT_FAILURE;
+        b->cfg = cfg;
+        b->out = jt_config_str(cfg, "out");
+        /* The bench drops and regenerates its database: never the application's by default. */
+        b->db = jt_config_is_set(cfg, "db") ? jt_config_str(cfg, "db") : "joytify-bench";
+        if (strcmp(b->db, "mern-joytify") == 0 || strcmp(b->db, "mern-joytify-test") == 0) {
+                fprintf(stderr,
+                        "joytify-loadtest bench: --db %s is the application's database; "
+                        "the benchmark drops what it measures: give it its own "
+                        "(default joytify-bench)\n",
+                        b->db);
+                rc = JT_EXIT_USAGE;
+                goto done;
+        }
+        if (!parse_workers(b, jt_config_str(cfg, "workers"))) {
+                rc = JT_EXIT_USAGE;
+                goto done;
+        }
+        snprintf(dir, sizeof(dir), "%s/logs", b->out);
+        if ((mkdir(b->out, 0755) != 0 && access(b->out, W_OK) != 0) ||
+            (mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0)) {
+                fprintf(stderr, "joytify-loadtest bench: cannot create %s\n", dir);
+                rc = JT_EXIT_USAGE;
+                goto done;
+        }
+        jt_error_clear(&err);
+        if (!jt_options_apply_log(cfg, "loadtest", &err) ||
+            !(b->pool = jt_startup_mongo(cfg, "joytify-loadtest", &err))) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
+        if (!setup(b))
+                goto done;
+        b->results.users = (int)jt_config_int(cfg, "users");
+        b->results.playbacks_per_user = (int)jt_config_int(cfg, "playbacks-per-user");
+        snprintf(b->results.month, sizeof(b->results.month), "%s", b->month);
+        snprintf(b->results.cutoff, sizeof(b->results.cutoff), "%s", b->cutoff_iso);
+        mongo_server_name(b);
+        say("database %s, statistics for %s, cleanup at %s (cutoff %s), report in %s", b->db,
+            b->month, b->at_arg, b->cutoff_iso, b->out);
+        ok = raw_insert_floor(b) && stats_phase(b, &states_ok) && cleanup_phase(b, &states_ok);
+        if (!jt_bench_write(&b->results, b->out, states_ok))
+                ok = false;
+        if (ok && states_ok) {
+                say("done in %.0f s: %s/report.md", wall_s() - t0, b->out);
+                rc = JT_EXIT_OK;
+        } else if (ok) {
+                fprintf(stderr,
+                        "joytify-loadtest bench: runs of the same job left different "
+                        "states; times are not comparable (see %s/report.md)\n",
+                        b->out);
+        }
+done:
+        jt_mongo_pool_destroy(b->pool);
+        free(b);
+        return rc;
+}

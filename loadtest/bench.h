@@ -1,0 +1,14 @@
+/* joytify-loadtest bench: in one run, on freshly generated identical data each time, the
+ * database floor, the original algorithms (baseline) and the fleet (producer + N workers over
+ * real Kafka) for both jobs; every run's final state must match before times are compared.
+ * Writes DIR/report.md, DIR/results.csv and gnuplot plots. */
+#ifndef JT_LOADTEST_BENCH_H
+#define JT_LOADTEST_BENCH_H
+
+#include "jt_config.h"
+
+extern const jt_opt_t *const jt_bench_tables[];
+
+int jt_bench_run_command(const jt_config_t *cfg);
+
+#endif

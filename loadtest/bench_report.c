@@ -1,0 +1,244 @@
+/* Writing the benchmark's results (bench_report.h). */
+#include "bench_report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+jt_bench_row_t *jt_bench_add(jt_bench_results_t *r, const char *job, const char *variant,
+                             int workers) {
+        jt_bench_row_t *row;
+
+        if (r->count >= JT_BENCH_MAX_ROWS)
+                return NULL;
+        row = &r->rows[r->count++];
+        memset(row, 0, sizeof(*row));
+        snprintf(row->job, sizeof(row->job), "%s", job);
+        snprintf(row->variant, sizeof(row->variant), "%s", variant);
+        row->workers = workers;
+        row->state_ok = true;
+        return row;
+}
+
+static const jt_bench_row_t *find(const jt_bench_results_t *r, const char *job, const char *variant,
+                                  int workers) {
+        for (int i = 0; i < r->count; i++)
+                if (strcmp(r->rows[i].job, job) == 0 && strcmp(r->rows[i].variant, variant) == 0 &&
+                    (workers < 0 || r->rows[i].workers == workers))
+                        return &r->rows[i];
+        return NULL;
+}
+
+static double rate(const jt_bench_row_t *row) {
+        return row->seconds > 0 ? (double)row->documents / row->seconds : 0;
+}
+
+static bool write_csv(const jt_bench_results_t *r, const char *dir) {
+        char path[1024];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/results.csv", dir);
+        if (!(f = fopen(path, "w")))
+                return false;
+        fprintf(f, "job,variant,workers,seconds,documents,documents_per_s,peak_rss_mb,cpu_s,"
+                   "state_ok,state\n");
+        for (int i = 0; i < r->count; i++) {
+                const jt_bench_row_t *x = &r->rows[i];
+                fprintf(f, "%s,%s,%d,%.3f,%" PRId64 ",%.1f,%.1f,%.2f,%s,\"%s\"\n", x->job,
+                        x->variant, x->workers, x->seconds, x->documents, rate(x), x->peak_rss_mb,
+                        x->cpu_s, x->state_ok ? "yes" : "no", x->state);
+        }
+        return fclose(f) == 0;
+}
+
+static void ratio(FILE *f, const jt_bench_row_t *x, const jt_bench_row_t *ref) {
+        if (ref && ref->seconds > 0 && x->seconds > 0)
+                fprintf(f, " %.2f× |", x->seconds / ref->seconds);
+        else
+                fprintf(f, " - |");
+}
+
+static void job_table(FILE *f, const jt_bench_results_t *r, const char *job, const char *unit) {
+        const jt_bench_row_t *floor = find(r, job, "floor", -1),
+                             *base = find(r, job, "baseline", -1);
+
+        fprintf(f,
+                "\n### %s\n\n| run | time (s) | %s/s | × floor | × baseline | peak RSS (MB) | "
+                "CPU (s) | final state |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
+                job, unit);
+        for (int i = 0; i < r->count; i++) {
+                const jt_bench_row_t *x = &r->rows[i];
+                char name[48];
+                if (strcmp(x->job, job) != 0)
+                        continue;
+                if (x->workers)
+                        snprintf(name, sizeof(name), "fleet, %d worker%s", x->workers,
+                                 x->workers == 1 ? "" : "s");
+                else
+                        snprintf(name, sizeof(name), "%s", x->variant);
+                fprintf(f, "| %s | %.2f | %.0f |", name, x->seconds, rate(x));
+                ratio(f, x, floor);
+                /* The original's monthly step did other work (no entries computed): no ratio. */
+                ratio(f, x, strcmp(job, "stats") == 0 ? NULL : base);
+                if (x->peak_rss_mb > 0)
+                        fprintf(f, " %.1f | %.2f |", x->peak_rss_mb, x->cpu_s);
+                else
+                        fprintf(f, " - | - |");
+                fprintf(f, " %s |\n", !x->state[0] ? "-" : x->state_ok ? "same" : "**DIFFERENT**");
+        }
+}
+
+static void target(FILE *f, const char *what, bool measured, bool met, const char *detail) {
+        fprintf(f, "- %s: %s (%s)\n", what,
+                !measured ? "not measured"
+                : met     ? "met"
+                          : "**not met**",
+                detail);
+}
+
+static void targets(FILE *f, const jt_bench_results_t *r) {
+        const jt_bench_row_t *sf = find(r, "stats", "floor", -1),
+                             *s1 = find(r, "stats", "fleet", 1), *s2 = find(r, "stats", "fleet", 2),
+                             *cf = find(r, "cleanup", "floor", -1),
+                             *cb = find(r, "cleanup", "baseline", -1),
+                             *gen = find(r, "generate", "generator", -1),
+                             *raw = find(r, "insert", "raw", -1);
+        const jt_bench_row_t *cbest = NULL;
+        double rss = 0;
+        char d[160];
+
+        for (int i = 0; i < r->count; i++) {
+                const jt_bench_row_t *x = &r->rows[i];
+                if (strcmp(x->job, "cleanup") == 0 && x->workers &&
+                    (!cbest || x->seconds < cbest->seconds))
+                        cbest = x;
+                if (x->workers && x->peak_rss_mb > rss)
+                        rss = x->peak_rss_mb;
+        }
+        fprintf(f, "\n## Targets (ratios from this run)\n\n");
+        snprintf(d, sizeof(d), "%.2f×", s1 && sf ? s1->seconds / sf->seconds : 0);
+        target(f, "statistics, 1 worker ≤ 1.3 × the floor", s1 && sf,
+               s1 && sf && s1->seconds <= 1.3 * sf->seconds, d);
+        snprintf(d, sizeof(d), "%.2f s with 2, %.2f s with 1", s2 ? s2->seconds : 0,
+                 s1 ? s1->seconds : 0);
+        target(f, "statistics, 2 workers not slower than 1", s1 && s2,
+               s1 && s2 && s2->seconds <= s1->seconds * 1.05, d);
+        snprintf(d, sizeof(d), "%.2f× faster with %d worker(s)",
+                 cbest && cb ? cb->seconds / cbest->seconds : 0, cbest ? cbest->workers : 0);
+        target(f, "cleanup ≥ 3 × faster than the baseline", cbest && cb,
+               cbest && cb && cb->seconds >= 3 * cbest->seconds, d);
+        snprintf(d, sizeof(d), "%.2f×", cbest && cf ? cbest->seconds / cf->seconds : 0);
+        target(f, "cleanup ≤ 1.3 × the floor", cbest && cf,
+               cbest && cf && cbest->seconds <= 1.3 * cf->seconds, d);
+        snprintf(d, sizeof(d), "%.1f MB", rss);
+        target(f, "worker peak RSS ≤ 64 MB", rss > 0, rss > 0 && rss <= 64, d);
+        snprintf(d, sizeof(d), "generator %.0f playbacks/s, raw bulk insert %.0f/s: %.2f×",
+                 gen ? rate(gen) : 0, raw ? rate(raw) : 0,
+                 gen && raw && rate(gen) > 0 ? rate(raw) / rate(gen) : 0);
+        target(f, "generator within 1.5 × of a raw bulk-insert floor", gen && raw,
+               gen && raw && rate(raw) <= 1.5 * rate(gen), d);
+}
+
+static bool write_md(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+        char path[1024], host[128] = "?";
+        FILE *f;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        long mem_mb = sysconf(_SC_PHYS_PAGES) / 1024 * (sysconf(_SC_PAGESIZE) / 1024);
+
+        snprintf(path, sizeof(path), "%s/report.md", dir);
+        if (!(f = fopen(path, "w")))
+                return false;
+        gethostname(host, sizeof(host) - 1);
+        fprintf(f,
+                "# Joytify fleet benchmark\n\n%d users × %d playbacks (%" PRId64
+                " playbacks), statistics for %s, cleanup cutoff %s; %s, %ld cores, %ld MB; "
+                "MongoDB-compatible server: %s.\n\n",
+                r->users, r->playbacks_per_user, (int64_t)r->users * r->playbacks_per_user,
+                r->month, r->cutoff, host, cores, mem_mb, r->mongo_server);
+        fprintf(f,
+                "Every run started from freshly generated identical data (same seed). Final "
+                "state check: %s.\n",
+                states_ok ? "every run of a job left the same state (entries, notifications, "
+                            "playbacks), so the times compare the same work"
+                          : "**some runs left a different state: their times do not compare** "
+                            "(see the rows marked DIFFERENT and results.csv)");
+        job_table(f, r, "stats", "playbacks");
+        job_table(f, r, "cleanup", "deleted");
+        job_table(f, r, "generate", "inserted");
+        job_table(f, r, "insert", "inserted");
+        targets(f, r);
+        fprintf(f,
+                "\nPlots: time_by_workers.png, throughput.png, rss.png. Raw rows: results.csv. "
+                "Statistics floor: one cursor over the month's playbacks with the fields an "
+                "entry needs; cleanup floor: one deleteMany of everything older than the "
+                "cutoff; baseline: the original single-process algorithms "
+                "(joytify-loadtest baseline); its statistics row is the original monthly "
+                "function's only step (users with an entry, one notification, pushed to the "
+                "opted-in users: the app kept entries up to date, nothing recomputed them), so it "
+                "gets no ratio.\n");
+        return fclose(f) == 0;
+}
+
+static bool write_plots(const jt_bench_results_t *r, const char *dir) {
+        char path[1024], cmd[1200];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/plots.dat", dir);
+        if (!(f = fopen(path, "w")))
+                return false;
+        /* Blocks: 0 stats fleet, 1 cleanup fleet (workers seconds rss rate); 2 every run. */
+        for (int b = 0; b < 2; b++) {
+                fprintf(f, "# %s fleet: workers seconds peak_rss_mb rate\n",
+                        b ? "cleanup" : "stats");
+                for (int i = 0; i < r->count; i++) {
+                        const jt_bench_row_t *x = &r->rows[i];
+                        if (x->workers && strcmp(x->job, b ? "cleanup" : "stats") == 0)
+                                fprintf(f, "%d %.3f %.1f %.1f\n", x->workers, x->seconds,
+                                        x->peak_rss_mb, rate(x));
+                }
+                fprintf(f, "\n\n");
+        }
+        fprintf(f, "# every run: label seconds rate peak_rss_mb\n");
+        for (int i = 0; i < r->count; i++) {
+                const jt_bench_row_t *x = &r->rows[i];
+                if (x->workers)
+                        fprintf(f, "\"%s-%dw\" %.3f %.1f %.1f\n", x->job, x->workers, x->seconds,
+                                rate(x), x->peak_rss_mb);
+                else
+                        fprintf(f, "\"%s-%s\" %.3f %.1f %.1f\n", x->job, x->variant, x->seconds,
+                                rate(x), x->peak_rss_mb);
+        }
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/plots.gp", dir);
+        if (!(f = fopen(path, "w")))
+                return false;
+        fprintf(f, "set terminal pngcairo size 900,540\nset grid\nset key outside\n"
+                   "set output 'time_by_workers.png'\nset title 'Fleet time by workers'\n"
+                   "set xlabel 'workers'\nset ylabel 'seconds'\nset xtics 1\n"
+                   "plot 'plots.dat' index 0 using 1:2 with linespoints title 'statistics', \\\n"
+                   "     'plots.dat' index 1 using 1:2 with linespoints title 'cleanup'\n"
+                   "set output 'throughput.png'\nset title 'Documents per second by run'\n"
+                   "set style data histograms\nset style fill solid 0.6\nset boxwidth 0.8\n"
+                   "set xtics rotate by -35\nset xlabel ''\nset ylabel 'documents/s'\nunset key\n"
+                   "plot 'plots.dat' index 2 using 3:xtic(1)\n"
+                   "set output 'rss.png'\nset title 'Peak RSS by run (largest process)'\n"
+                   "set ylabel 'MB'\nplot 'plots.dat' index 2 using 4:xtic(1)\n");
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "cd '%s' && gnuplot plots.gp", dir);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "joytify-loadtest bench: gnuplot failed (Debian package "
+                                "gnuplot-nox; deploy/local/install-deps installs it)\n");
+                return false;
+        }
+        return true;
+}
+
+bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+        if (!write_csv(r, dir) || !write_md(r, dir, states_ok)) {
+                fprintf(stderr, "joytify-loadtest bench: cannot write into %s\n", dir);
+                return false;
+        }
+        return write_plots(r, dir);
+}

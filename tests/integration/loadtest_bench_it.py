@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""joytify-loadtest bench at a small scale on the real stack (no timing assertions): it exits 0,
+every run of a job left the same final state (the guard's verdict in report.md and results.csv),
+the fingerprints it compared are the database's (the last cleanup run's playbacks counted again
+here), every variant has its row, and the report, the CSV and the three PNG plots are written.
+Runs under the project venv (pymongo)."""
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import it_fleet  # noqa: E402
+
+it_fleet.require_venv(__file__)
+
+from it_fleet import fail, log  # noqa: E402
+
+
+def body(fleet, client, dbs):
+    db = f"jt_it_bench_{os.getpid()}"
+    dbs.append(db)
+    out = tempfile.mkdtemp(prefix="jt-bench-", dir=fleet.logdir)
+    argv = [os.path.join(fleet.build_dir, "loadtest", "joytify-loadtest"), "bench", "--users",
+            "50", "--playbacks-per-user", "100", "--workers", "1,2", "--shards", "4", "--out", out,
+            "--db", db, "--brokers", fleet.brokers, "--mongo-uri", fleet.mongo_uri]
+    log("$ " + " ".join(argv))
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=540)
+    text = r.stdout.decode("utf-8", "replace")
+    log(text)
+    if r.returncode != 0:
+        fail(f"bench: expected exit 0, actual {r.returncode}")
+    with open(os.path.join(out, "results.csv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    got = [(x["job"], x["variant"], x["workers"]) for x in rows]
+    want = [("insert", "raw", "0"), ("generate", "generator", "0"), ("stats", "fleet", "1"),
+            ("stats", "fleet", "2"), ("stats", "floor", "0"), ("stats", "baseline", "0"),
+            ("cleanup", "floor", "0"), ("cleanup", "baseline", "0"), ("cleanup", "fleet", "1"),
+            ("cleanup", "fleet", "2")]
+    if got != want:
+        fail(f"results.csv: expected rows {want}, actual {got}")
+    for job in ("stats", "cleanup"):
+        states = {x["state"] for x in rows if x["job"] == job}
+        if len(states) != 1 or any(x["state_ok"] != "yes" for x in rows if x["job"] == job):
+            fail(f"results.csv: expected one final state for every {job} run, actual {states}")
+    stats_state = next(x["state"] for x in rows if x["job"] == "stats")
+    if not stats_state.startswith("entries 50 ") or "notified 0 " in stats_state:
+        fail(f"expected 50 users with an entry and some notified, actual {stats_state!r}")
+    last = rows[-1]["state"]
+    left = client[db].playbacks.count_documents({})
+    if f"playbacks {left} (0 older than the cutoff)" not in last:
+        fail(f"the guard's last state {last!r} does not match the database: {left} playbacks")
+    if left != 5000 - int(rows[-1]["documents"]) or int(rows[-1]["documents"]) == 0:
+        fail(f"expected deleted + left = 5000 generated, actual {rows[-1]['documents']} + {left}")
+    with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
+        report = f.read()
+    for needle in ("every run of a job left the same state", "| fleet, 2 workers |",
+                   "## Targets", "worker peak RSS ≤ 64 MB"):
+        if needle not in report:
+            fail(f"report.md: expected {needle!r}\n{report}")
+    for png in ("time_by_workers.png", "throughput.png", "rss.png"):
+        with open(os.path.join(out, png), "rb") as f:
+            head = f.read(8)
+        if head != b"\x89PNG\r\n\x1a\n" or os.path.getsize(os.path.join(out, png)) < 2000:
+            fail(f"{png}: expected a PNG plot, actual {head!r}")
+    log(f"bench: {len(rows)} rows, one final state per job, report and plots in {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(it_fleet.run_main("loadtest_bench_it", body))
