@@ -296,3 +296,14 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
         rd_kafka_destroy(rk);
         free(state);
 }
+
+rd_kafka_message_t *jt_kafka_poll_message(rd_kafka_t *consumer, int timeout_ms) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, timeout_ms);
+
+        if (!msg || !msg->err)
+                return msg;
+        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                jt_log_warn("consumer: %s", rd_kafka_message_errstr(msg));
+        rd_kafka_message_destroy(msg);
+        return NULL;
+}

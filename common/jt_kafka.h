@@ -53,6 +53,10 @@ bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const voi
  * flush (first failure in err) or the wait timed out. */
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
 
+/* One consumer poll: a message to handle, or NULL for none within timeout_ms. Consumer errors
+ * are logged (a partition's end is not an error) and swallowed, so loops only see data. */
+rd_kafka_message_t *jt_kafka_poll_message(rd_kafka_t *consumer, int timeout_ms);
+
 /* Destroys a producer or consumer created here (closing a consumer first); NULL is a no-op. */
 void jt_kafka_destroy(rd_kafka_t *rk);
 

@@ -540,17 +540,11 @@ int jt_notifier_run(const jt_config_t *cfg) {
                     jt_config_str(cfg, "timezone"));
 
         while (!stop_requested && h != FATAL) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(n->consumer, 100);
+                rd_kafka_message_t *msg = jt_kafka_poll_message(n->consumer, 100);
                 if (n->progress_messages)
                         progress_flush_due(n);
                 if (!msg)
                         continue;
-                if (msg->err) {
-                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                jt_log_warn("consumer: %s", rd_kafka_message_errstr(msg));
-                        rd_kafka_message_destroy(msg);
-                        continue;
-                }
                 h = handle(n, msg);
                 if (h == HANDLED)
                         store_offset(n, msg);

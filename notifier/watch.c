@@ -276,8 +276,8 @@ int jt_notifier_watch(const jt_config_t *cfg) {
         sigaction(SIGINT, &sa, NULL);
 
         while (!stop_requested) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(w.rk, 50);
-                if (msg && !msg->err) {
+                rd_kafka_message_t *msg = jt_kafka_poll_message(w.rk, 50);
+                if (msg) {
                         jt_status_event_t ev = {0};
                         jt_job_progress_t *job;
                         jt_error_clear(&err);

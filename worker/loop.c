@@ -486,18 +486,12 @@ int jt_worker_run(const jt_config_t *cfg) {
                     jt_metrics_port(w->env.metrics));
 
         while (!stop_requested) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(w->consumer, 100);
+                rd_kafka_message_t *msg = jt_kafka_poll_message(w->consumer, 100);
                 resume_due(w);
                 update_lag(w);
                 rd_kafka_poll(w->env.producer, 0);
                 if (!msg)
                         continue;
-                if (msg->err) {
-                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                jt_log_warn("consumer: %s", rd_kafka_message_errstr(msg));
-                        rd_kafka_message_destroy(msg);
-                        continue;
-                }
                 handle(w, msg);
                 rd_kafka_message_destroy(msg);
         }

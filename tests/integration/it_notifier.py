@@ -146,3 +146,15 @@ def stats_outcome(job_id, ts, users=10):
 
 def copy_events(events):
     return copy.deepcopy(events)
+
+
+def run_cases(fleet, client, dbs, cases):
+    """Runs each (name, case) with a fresh fake Discord: case(fleet, client, dbs, fake)."""
+    from fake_discord import FakeDiscord
+    for name, case in cases:
+        fake = FakeDiscord()
+        try:
+            log(f"--- {name}")
+            case(fleet, client, dbs, fake)
+        finally:
+            fake.close()

@@ -24,7 +24,6 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import it_notifier as nt  # noqa: E402
-from fake_discord import FakeDiscord  # noqa: E402
 from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
 
 # A killed member holds its partitions until its session times out: keep that short.
@@ -92,13 +91,7 @@ def body(fleet, client, dbs):
               lambda *a: mid_wait(*a, 2, ("429", 30), "during a 429 wait")),
              ("kill during a hanging request",
               lambda *a: mid_wait(*a, 3, ("slow", 4, "500"), "during a hanging request"))]
-    for name, case in cases:
-        fake = FakeDiscord()
-        try:
-            log(f"--- {name}")
-            case(fleet, client, dbs, fake)
-        finally:
-            fake.close()
+    nt.run_cases(fleet, client, dbs, cases)
 
 
 if __name__ == "__main__":

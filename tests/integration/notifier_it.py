@@ -28,7 +28,6 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import it_notifier as nt  # noqa: E402
-from fake_discord import FakeDiscord  # noqa: E402
 from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
 
 RECEIVED_RE = re.compile(r"(🕐 \*\*Received At\*\*: )[^\n]*")
@@ -229,14 +228,8 @@ def progress(fleet, client, dbs, fake):
 
 
 def body(fleet, client, dbs):
-    for name, scenario in (("golden", golden), ("storm", storm), ("refusals", refusals),
-                           ("progress", progress)):
-        fake = FakeDiscord()
-        try:
-            log(f"--- {name}")
-            scenario(fleet, client, dbs, fake)
-        finally:
-            fake.close()
+    nt.run_cases(fleet, client, dbs, [("golden", golden), ("storm", storm),
+                                      ("refusals", refusals), ("progress", progress)])
 
 
 if __name__ == "__main__":
