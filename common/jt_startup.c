@@ -13,18 +13,24 @@ void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]) {
         topics[3] = jt_config_str(cfg, "dlq-topic");
 }
 
-rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
+bool jt_startup_reach_and_ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, jt_error_t *err) {
         jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
         const char *topics[4];
+
+        jt_startup_topics(cfg, topics);
+        return jt_kafka_check_reachable(rk, &opts, err) &&
+               jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
+                                      (int)jt_config_int(cfg, "replication-factor"),
+                                      opts.timeout_ms, err);
+}
+
+rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
+        jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
         rd_kafka_t *rk = jt_kafka_producer_new(&opts, err);
 
         if (!rk)
                 return NULL;
-        jt_startup_topics(cfg, topics);
-        if (!jt_kafka_check_reachable(rk, &opts, err) ||
-            !jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
-                                    err)) {
+        if (!jt_startup_reach_and_ensure_topics(cfg, rk, err)) {
                 jt_kafka_destroy(rk);
                 return NULL;
         }

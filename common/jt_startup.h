@@ -13,6 +13,11 @@
  * stats, cleanup, status, dlq. */
 void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]);
 
+/* With any client handle: checks the brokers answer (bounded wait), then creates any of the four
+ * topics that is missing. A consumer subscribing to a topic that does not exist yet would only
+ * see it at its next metadata refresh (minutes), so consumers call this first too. */
+bool jt_startup_reach_and_ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, jt_error_t *err);
+
 /* Creates a producer, checks the brokers answer and creates any missing topic. */
 rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
 

@@ -471,17 +471,6 @@ static bool open_outputs(notifier_t *n, jt_error_t *err) {
         return true;
 }
 
-/* A subscription to a topic that does not exist yet would only see it at the next metadata
- * refresh (minutes): create the fleet's topics first, as every program does. */
-static bool ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, jt_error_t *err) {
-        const char *topics[4];
-
-        jt_startup_topics(cfg, topics);
-        return jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                                      (int)jt_config_int(cfg, "replication-factor"),
-                                      (int)jt_config_int(cfg, "kafka-timeout") * 1000, err);
-}
-
 int jt_notifier_run(const jt_config_t *cfg) {
         notifier_t *n = calloc(1, sizeof(*n));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
@@ -517,8 +506,7 @@ int jt_notifier_run(const jt_config_t *cfg) {
             !(n->progress = jt_progress_new(MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
             !(n->consumer = jt_kafka_consumer_new(&kopts, n->posts.group, &err)) ||
-            !jt_kafka_check_reachable(n->consumer, &kopts, &err) ||
-            !ensure_topics(cfg, n->consumer, &err)) {
+            !jt_startup_reach_and_ensure_topics(cfg, n->consumer, &err)) {
                 exit_code = jt_startup_fail(cfg, &err);
                 goto done;
         }

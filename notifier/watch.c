@@ -221,7 +221,6 @@ static rd_kafka_t *watch_consumer(const jt_config_t *cfg, jt_error_t *err) {
         jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
         rd_kafka_conf_t *conf = jt_kafka_conf_new(&opts, err);
         char errstr[512];
-        const char *topics[4];
         rd_kafka_t *rk;
 
         if (!conf)
@@ -235,13 +234,9 @@ static rd_kafka_t *watch_consumer(const jt_config_t *cfg, jt_error_t *err) {
                 return NULL;
         }
         rd_kafka_poll_set_consumer(rk);
-        jt_startup_topics(cfg, topics);
         /* Watching before the first job ran is normal: the topics are made as the fleet makes
          * them. */
-        if (!jt_kafka_check_reachable(rk, &opts, err) ||
-            !jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
-                                    err)) {
+        if (!jt_startup_reach_and_ensure_topics(cfg, rk, err)) {
                 rd_kafka_destroy(rk);
                 return NULL;
         }
