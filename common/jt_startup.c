@@ -56,25 +56,3 @@ int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {
          * anything: the exit code says "fix your input", as the producer contract asks. */
         return (err->domain == JT_ERR_CONFIG || err->transient) ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
 }
-
-int jt_startup_check_only(const jt_config_t *cfg, const char *program, bool need_mongo,
-                          const char *what) {
-        jt_error_t err;
-        rd_kafka_t *rk = NULL;
-        mongoc_client_pool_t *pool = NULL;
-        int rc = JT_EXIT_FAILURE;
-
-        jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, program, &err) || !(rk = jt_startup_producer(cfg, &err)) ||
-            (need_mongo && !(pool = jt_startup_mongo(cfg, program, &err)))) {
-                rc = jt_startup_fail(cfg, &err);
-                goto done;
-        }
-        fprintf(stderr, "%s: %s reachable; %s is not implemented in this version\n",
-                jt_config_command_line_name(cfg), need_mongo ? "brokers and database" : "brokers",
-                what);
-done:
-        jt_mongo_pool_destroy(pool);
-        jt_kafka_destroy(rk);
-        return rc;
-}

@@ -25,11 +25,6 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
 mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
                                        jt_error_t *err);
 
-/* For commands whose work has not landed yet: applies --log-level, checks the brokers (and
- * the database when need_mongo), says so and that `what` is not implemented, returns 1. */
-int jt_startup_check_only(const jt_config_t *cfg, const char *program, bool need_mongo,
-                          const char *what);
-
 /* Prints "program: message" for a failed start and returns the exit code to use. */
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err);
 
