@@ -1,7 +1,9 @@
 /* The benchmark (bench.h). Order of a run: a raw bulk-insert floor; the statistics phase on
  * one generated dataset (the fleet at each worker count, reset to the generated state between
- * runs, then the floor's read and the original's notification step); the cleanup phase, each
- * run on a freshly generated dataset (floor, baseline, the fleet at each worker count). */
+ * runs, then the floor's read and the original's notification step); the cleanup phase on the
+ * same dataset (floor, baseline, the fleet at each worker count), reset to the generated state
+ * before each run: the statistics' writes removed, the deleted playbacks put back by the
+ * generator (same documents, same ids), which is quicker than generating all again. */
 #include "bench.h"
 
 #include <inttypes.h>
@@ -102,9 +104,7 @@ static void log_path(const bench_t *b, const char *name, char *path, size_t size
 }
 
 /* Common arguments of every child: the stack and the bench database. */
-static int common_args(const bench_t *b, char **argv, int n) {
-        argv[n++] = "--brokers";
-        argv[n++] = (char *)jt_config_str(b->cfg, "brokers");
+static int mongo_args(const bench_t *b, char **argv, int n) {
         argv[n++] = "--mongo-uri";
         argv[n++] = (char *)jt_config_str(b->cfg, "mongo-uri");
         argv[n++] = "--db";
@@ -112,24 +112,19 @@ static int common_args(const bench_t *b, char **argv, int n) {
         return n;
 }
 
-static bool generate(bench_t *b, const char *why) {
+static int common_args(const bench_t *b, char **argv, int n) {
+        argv[n++] = "--brokers";
+        argv[n++] = (char *)jt_config_str(b->cfg, "brokers");
+        return mongo_args(b, argv, n);
+}
+
+/* The dataset, generated afresh; or, with restore, only the playbacks a cleanup deleted put
+ * back. */
+static bool generate(bench_t *b, const char *why, bool restore) {
         char users[16], per[16], seed[16], logp[1024];
-        char *argv[32] = {b->loadtest,
-                          "generate",
-                          "--users",
-                          users,
-                          "--playbacks-per-user",
-                          per,
-                          "--seed",
-                          seed,
-                          "--now",
-                          b->now_arg,
-                          "--drop",
-                          "--mongo-uri",
-                          (char *)jt_config_str(b->cfg, "mongo-uri"),
-                          "--db",
-                          (char *)b->db,
-                          NULL};
+        char *argv[32] = {b->loadtest, "generate", "--users", users,   "--playbacks-per-user",
+                          per,         "--seed",   seed,      "--now", b->now_arg};
+        int n = 10;
         jt_bench_usage_t u = {0};
         jt_bench_row_t *row;
         double t0 = wall_s();
@@ -137,8 +132,16 @@ static bool generate(bench_t *b, const char *why) {
         snprintf(users, sizeof(users), "%lld", jt_config_int(b->cfg, "users"));
         snprintf(per, sizeof(per), "%lld", jt_config_int(b->cfg, "playbacks-per-user"));
         snprintf(seed, sizeof(seed), "%lld", jt_config_int(b->cfg, "seed"));
-        log_path(b, "generate", logp, sizeof(logp));
-        say("generating %s users x %s playbacks (%s)", users, per, why);
+        argv[n++] = restore ? "--only-playbacks-before" : "--drop";
+        if (restore)
+                argv[n++] = b->cutoff_iso;
+        n = mongo_args(b, argv, n);
+        argv[n] = NULL;
+        log_path(b, restore ? "restore" : "generate", logp, sizeof(logp));
+        if (restore)
+                say("putting back the playbacks older than %s (%s)", b->cutoff_iso, why);
+        else
+                say("generating %s users x %s playbacks (%s)", users, per, why);
         if (!jt_bench_run(argv, logp, &u)) {
                 fprintf(stderr, "joytify-loadtest bench: generate failed (exit %d), see %s\n",
                         u.exit_code, logp);
@@ -215,13 +218,15 @@ static bool raw_insert_floor(bench_t *b) {
         return ok;
 }
 
-static bool read_state(bench_t *b, jt_bench_state_t *s) {
+/* With playbacks false, the playbacks are not counted (statistics runs delete none, and the
+ * local server reads every document it counts: minutes at the full scale). */
+static bool read_state(bench_t *b, bool playbacks, jt_bench_state_t *s) {
         mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
         jt_error_t err;
         bool ok;
 
         jt_error_clear(&err);
-        ok = jt_bench_state_read(client, b->db, b->year, b->mon, b->cutoff_ms, s, &err);
+        ok = jt_bench_state_read(client, b->db, b->year, b->mon, playbacks, b->cutoff_ms, s, &err);
         mongoc_client_pool_push(b->pool, client);
         if (!ok)
                 fprintf(stderr, "joytify-loadtest bench: reading the final state: %s\n",
@@ -458,12 +463,12 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
         jt_bench_state_t ref, s;
         jt_bench_row_t *row;
 
-        if (!generate(b, "statistics runs") || !count_month(b))
+        if (!generate(b, "the statistics and cleanup runs", false) || !count_month(b))
                 return false;
         for (int i = 0; i < b->worker_counts; i++) {
                 if (!reset(b, true) ||
                     !(row = jt_bench_add(&b->results, "stats", "fleet", b->workers[i])) ||
-                    !run_fleet(b, "stats", b->workers[i], row) || !read_state(b, &s))
+                    !run_fleet(b, "stats", b->workers[i], row) || !read_state(b, false, &s))
                         return false;
                 row->documents = b->month_playbacks;
                 if (i == 0)
@@ -472,12 +477,12 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
         }
         /* The floor reads; the original's step needs the entries the fleet wrote. */
         if (!(row = jt_bench_add(&b->results, "stats", "floor", 0)) ||
-            !run_single(b, "floor", "stats", row) || !read_state(b, &s))
+            !run_single(b, "floor", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = b->month_playbacks;
         note_state(row, &s, &ref, states_ok);
         if (!reset(b, false) || !(row = jt_bench_add(&b->results, "stats", "baseline", 0)) ||
-            !run_single(b, "baseline", "stats", row) || !read_state(b, &s))
+            !run_single(b, "baseline", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = 0; /* the original read no playbacks: the app kept entries up to date */
         note_state(row, &s, &ref, states_ok);
@@ -485,21 +490,27 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
 }
 
 static bool cleanup_phase(bench_t *b, bool *states_ok) {
-        jt_bench_state_t ref = {0}, s, before;
+        jt_bench_state_t ref = {0}, s;
         jt_bench_row_t *row;
         int runs = 2 + b->worker_counts;
 
         for (int i = 0; i < runs; i++) {
                 const char *variant = i == 0 ? "floor" : i == 1 ? "baseline" : "fleet";
                 int workers = i < 2 ? 0 : b->workers[i - 2];
-                if (!generate(b, "a cleanup run") || !read_state(b, &before) ||
+                /* Each run deletes the same playbacks: the statistics' writes and the job
+                 * ledger go, and from the second run on the deleted playbacks come back. */
+                if ((i > 0 && !generate(b, "the next cleanup run", true)) || !reset(b, true) ||
                     !(row = jt_bench_add(&b->results, "cleanup", variant, workers)))
                         return false;
                 if (!(workers ? run_fleet(b, "cleanup", workers, row)
                               : run_single(b, variant, "cleanup", row)) ||
-                    !read_state(b, &s))
+                    !read_state(b, true, &s))
                         return false;
-                row->documents = before.playbacks - s.playbacks;
+                /* Every run starts from the generated playbacks (the restore refuses to run
+                 * unless the old ones are gone and inserts every one of them, or fails). */
+                row->documents =
+                    jt_config_int(b->cfg, "users") * jt_config_int(b->cfg, "playbacks-per-user") -
+                    s.playbacks;
                 if (i == 0)
                         ref = s;
                 note_state(row, &s, &ref, states_ok);

@@ -117,7 +117,8 @@ static bool hash_notified(mongoc_database_t *d, jt_bench_state_t *s, jt_error_t 
 }
 
 bool jt_bench_state_read(mongoc_client_t *client, const char *db, int year, int month,
-                         int64_t cutoff_ms, jt_bench_state_t *state, jt_error_t *err) {
+                         bool count_playbacks, int64_t cutoff_ms, jt_bench_state_t *state,
+                         jt_error_t *err) {
         mongoc_database_t *d = mongoc_client_get_database(client, db);
         mongoc_collection_t *playbacks = mongoc_database_get_collection(d, "playbacks");
         bson_t all = BSON_INITIALIZER;
@@ -127,10 +128,12 @@ bool jt_bench_state_read(mongoc_client_t *client, const char *db, int year, int 
 
         memset(state, 0, sizeof(*state));
         ok = hash_entries(d, year, month, state, err) && hash_notified(d, state, err);
-        if (ok && ((state->playbacks = mongoc_collection_count_documents(playbacks, &all, NULL,
-                                                                         NULL, NULL, &error)) < 0 ||
-                   (state->older = mongoc_collection_count_documents(playbacks, older, NULL, NULL,
-                                                                     NULL, &error)) < 0))
+        state->playbacks = state->older = -1;
+        if (ok && count_playbacks &&
+            ((state->playbacks = mongoc_collection_count_documents(playbacks, &all, NULL, NULL,
+                                                                   NULL, &error)) < 0 ||
+             (state->older = mongoc_collection_count_documents(playbacks, older, NULL, NULL, NULL,
+                                                               &error)) < 0))
                 ok = db_fail(&error, "counting the playbacks", err);
         bson_destroy(older);
         mongoc_collection_destroy(playbacks);
@@ -139,11 +142,13 @@ bool jt_bench_state_read(mongoc_client_t *client, const char *db, int year, int 
 }
 
 void jt_bench_state_describe(const jt_bench_state_t *s, char *buf, size_t size) {
-        snprintf(buf, size,
-                 "entries %" PRId64 " #%016" PRIx64 ", notified %" PRId64 " #%016" PRIx64
-                 ", playbacks %" PRId64 " (%" PRId64 " older than the cutoff)",
-                 s->entries, s->entries_hash, s->notified, s->notified_hash, s->playbacks,
-                 s->older);
+        int n = snprintf(buf, size,
+                         "entries %" PRId64 " #%016" PRIx64 ", notified %" PRId64 " #%016" PRIx64,
+                         s->entries, s->entries_hash, s->notified, s->notified_hash);
+        if (s->playbacks >= 0 && n > 0 && (size_t)n < size)
+                snprintf(buf + n, size - (size_t)n,
+                         ", playbacks %" PRId64 " (%" PRId64 " older than the cutoff)",
+                         s->playbacks, s->older);
 }
 
 static bool run(mongoc_database_t *d, const char *coll, const bson_t *filter, const bson_t *update,

@@ -15,12 +15,13 @@ typedef struct {
         uint64_t entries_hash;  /* every such entry without its timestamps, in user order */
         int64_t notified;       /* users with a notification */
         uint64_t notified_hash; /* (user, number of notifications), in user order */
-        int64_t playbacks;      /* playbacks left */
-        int64_t older;          /* of them, older than the cutoff */
+        int64_t playbacks;      /* playbacks left (-1: not counted) */
+        int64_t older;          /* of them, older than the cutoff (-1: not counted) */
 } jt_bench_state_t;
 
 bool jt_bench_state_read(mongoc_client_t *client, const char *db, int year, int month,
-                         int64_t cutoff_ms, jt_bench_state_t *state, jt_error_t *err);
+                         bool count_playbacks, int64_t cutoff_ms, jt_bench_state_t *state,
+                         jt_error_t *err);
 
 /* "entries 50 #1a2b..., notified 40 #..., playbacks 7500 (0 older than the cutoff)" */
 void jt_bench_state_describe(const jt_bench_state_t *state, char *buf, size_t size);

@@ -43,6 +43,9 @@ static const jt_opt_t generate_opts[] = {
      "playback times count back from this UTC time (default: now; fixes the data for a seed)"},
     {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
      "drop users, stats, playbacks, notifications, the job ledger and the notifier's record first"},
+    {"only-playbacks-before", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
+     "insert only the playbacks created before TS, nothing else: puts back what a cleanup with "
+     "that cutoff deleted from a dataset made with the same options (same documents, same ids)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -55,7 +58,9 @@ typedef struct {
         bool test_mode;
         uint64_t seed;
         int64_t now_ms;
+        int64_t only_before_ms; /* INT64_MAX: everything; else only playbacks before it */
         int64_t users, per_user;
+        int64_t inserted; /* playbacks */
         gen_catalog_t *catalog;
         mongoc_collection_t *users_coll, *stats_coll, *playbacks_coll;
         gen_progress_t progress;
@@ -205,6 +210,12 @@ static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user,
                 bson_oid_t id;
                 bson_t doc = BSON_INITIALIZER;
 
+                if (at >=
+                    g->only_before_ms) { /* drawn all the same: the next ones stay identical */
+                        gen_progress_add(&g->progress, 1);
+                        continue;
+                }
+
                 gen_oid(&id, at / 1000, g->seed, 'P', (uint64_t)user_index, (uint64_t)i);
                 BSON_APPEND_OID(&doc, "_id", &id);
                 BSON_APPEND_OID(&doc, "user", user);
@@ -217,6 +228,7 @@ static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user,
                 BSON_APPEND_DATE_TIME(&doc, "updatedAt", at);
                 mongoc_bulk_operation_insert(*bulk, &doc);
                 bson_destroy(&doc);
+                g->inserted++;
                 if (++*queued == PLAYBACK_BULK) {
                         if (!run_bulk(*bulk, "inserting playbacks"))
                                 return false;
@@ -226,6 +238,10 @@ static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user,
                 }
         }
         return true;
+}
+
+static bool restoring(const gen_t *g) {
+        return g->only_before_ms != INT64_MAX;
 }
 
 static bool insert_users(gen_t *g) {
@@ -243,6 +259,11 @@ static bool insert_users(gen_t *g) {
                 gen_rng_seed(&rng, g->seed, 'U', (uint64_t)u); /* per user: order-free */
                 gen_oid(&id, (g->now_ms - 120 * DAY_MS) / 1000, g->seed, 'U', (uint64_t)u, 0);
                 user_doc(g, u, &id, &rng, &doc);
+                if (restoring(g)) { /* the user's document is there: only its draws are needed */
+                        bson_destroy(&doc);
+                        ok = user_playbacks(g, u, &id, &rng, &plays, &queued);
+                        continue;
+                }
                 mongoc_bulk_operation_insert(users, &doc);
                 bson_reinit(&doc);
                 {
@@ -282,21 +303,48 @@ static bool insert_users(gen_t *g) {
         return ok;
 }
 
-static bool parse_now(const jt_config_t *cfg, int64_t *now_ms) {
-        const char *text = jt_config_str(cfg, "now");
+/* A time option (UTC), or fallback_ms when it is not given. */
+static bool parse_time(const jt_config_t *cfg, const char *opt, int64_t fallback_ms, int64_t *ms) {
+        const char *text = jt_config_str(cfg, opt);
         int64_t t;
         jt_error_t err;
 
         if (!text) {
-                *now_ms = (int64_t)time(NULL) * 1000;
+                *ms = fallback_ms;
                 return true;
         }
         if (!jt_cron_parse_time(text, &t, &err)) {
-                fprintf(stderr, "joytify-loadtest generate: --now %s: %s\n", text, err.message);
+                fprintf(stderr, "joytify-loadtest generate: --%s %s: %s\n", opt, text, err.message);
                 return false;
         }
-        *now_ms = t * 1000;
+        *ms = t * 1000;
         return true;
+}
+
+/* Putting playbacks back: the dataset must be there and must not have them any more, or the
+ * same ids would be inserted twice. One limited find: cheap when nothing matches. */
+static bool check_restorable(gen_t *g) {
+        bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(g->only_before_ms), "}");
+        bson_t *opts =
+            BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
+        mongoc_cursor_t *cur =
+            mongoc_collection_find_with_opts(g->playbacks_coll, filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bool there = mongoc_cursor_next(cur, &doc), ok = !mongoc_cursor_error(cur, &error);
+
+        mongoc_cursor_destroy(cur);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        if (!ok)
+                return fail_mongo("looking for playbacks before --only-playbacks-before", &error);
+        if (there)
+                fprintf(stderr,
+                        "joytify-loadtest generate: %s already has playbacks created before "
+                        "--only-playbacks-before: a cleanup with that cutoff must remove them "
+                        "first\n",
+                        g->db);
+        return !there;
 }
 
 int jt_generate_run(const jt_config_t *cfg) {
@@ -312,8 +360,14 @@ int jt_generate_run(const jt_config_t *cfg) {
         struct timespec t0, t1;
 
         jt_error_clear(&err);
-        if (!parse_now(cfg, &g.now_ms))
+        if (!parse_time(cfg, "now", (int64_t)time(NULL) * 1000, &g.now_ms) ||
+            !parse_time(cfg, "only-playbacks-before", INT64_MAX, &g.only_before_ms))
                 return JT_EXIT_USAGE;
+        if (restoring(&g) && jt_config_bool(cfg, "drop")) {
+                fprintf(stderr, "joytify-loadtest generate: --only-playbacks-before puts playbacks "
+                                "back into a dataset: it cannot be combined with --drop\n");
+                return JT_EXIT_USAGE;
+        }
         if (jt_config_int(cfg, "songs") < jt_config_int(cfg, "artists")) {
                 fprintf(stderr,
                         "joytify-loadtest generate: --songs %lld is less than --artists "
@@ -334,16 +388,16 @@ int jt_generate_run(const jt_config_t *cfg) {
                 fprintf(stderr, "joytify-loadtest generate: out of memory for the catalogue\n");
                 goto done;
         }
-        if (jt_config_bool(cfg, "drop") && !drop_all(&g))
-                goto done;
-        if (!check_empty(&g))
+        if (restoring(&g) ? !check_restorable(&g)
+                          : (jt_config_bool(cfg, "drop") && !drop_all(&g)) || !check_empty(&g))
                 goto done;
         if (!jt_indexes_ensure(pool, g.db, g.test_mode, &err)) {
                 fprintf(stderr, "joytify-loadtest generate: %s\n", err.message);
                 goto done;
         }
-        if (!insert_musicians(&g))
+        if (!restoring(&g) && !insert_musicians(&g))
                 goto done;
+        /* Restoring: the bar counts every playback drawn, inserted or not. */
         gen_progress_start(&g.progress, "playbacks", g.users * g.per_user);
         if (!insert_users(&g)) {
                 gen_progress_end(&g.progress);
@@ -355,6 +409,15 @@ int jt_generate_run(const jt_config_t *cfg) {
                 double s =
                     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
                 int64_t total = g.users * g.per_user;
+                if (restoring(&g)) {
+                        printf("put back %" PRId64 " playbacks created before %s into %s%s in %.1f "
+                               "s (%.0f playbacks/s)\n",
+                               g.inserted, jt_config_str(cfg, "only-playbacks-before"),
+                               g.test_mode ? "test-* collections of " : "", g.db, s,
+                               s > 0 ? (double)g.inserted / s : 0.0);
+                        rc = JT_EXIT_OK;
+                        goto done;
+                }
                 printf(
                     "generated %" PRId64 " users, %" PRId64 " stats documents, %" PRId64
                     " playbacks, %zu musicians, %zu songs in %s%s in %.1f s (%.0f playbacks/s)\n",

@@ -250,9 +250,12 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
                         break;
                 jt_metrics_batch(env->metrics, (double)(jt_task_mono_ms() - batch_started) / 1e3);
                 jt_metrics_documents(env->metrics, "deleted", batch);
+                /* Progress from what the batches report, not from a count of the range: the
+                 * local server reads every matching document to count (at 1,000 users these
+                 * counts were an eighth of its time in the job, more with bigger ranges). The
+                 * figures recorded at the end are counted. */
+                left = left > batch ? left - batch : 0;
                 if (jt_task_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
-                        if (!count_left(run, &left, err))
-                                return JT_TASK_RETRY;
                         ev = base_event(run, JT_STATUS_TASK_PROGRESS);
                         ev.progress_total = (jt_opt_long_t){true, run->found};
                         ev.progress_done = (jt_opt_long_t){true, run->found - left};

@@ -9,12 +9,15 @@ days (exactly, by construction), times spread over their window (each third of a
 30..29+N once), states alternating; songs by skewed popularity (the top song played far more
 than the median one); every playback's artist is its song's artist; most users opted in to the
 monthly statistics, some not. The indexes the fleet uses exist. A second run without --drop is
-refused (exit 1) and adds nothing; bad options exit 2.
+refused (exit 1) and adds nothing; bad options exit 2. --only-playbacks-before CUTOFF after the
+playbacks older than CUTOFF were deleted puts back exactly the documents that were deleted (the
+dataset equals a fresh one again); run again, or with --drop, it is refused and adds nothing.
 
 Runs under the project venv (pymongo): see it_fleet.require_venv.
 """
 
 import collections
+import datetime
 import os
 import sys
 
@@ -150,6 +153,27 @@ def main():
                 fail(f"generate {' '.join(bad)}: expected exit 2, actual {rc}: {out}")
         log("ok  a second run is refused without --drop; --drop regenerates the same data; bad "
             "options exit 2")
+
+        # A cutoff inside the recent 30 days too, so that both windows are cut.
+        cutoff_ms = NOW_MS - 20 * DAY_MS
+        cutoff_at = datetime.datetime.fromtimestamp(cutoff_ms / 1000, datetime.timezone.utc)
+        cutoff = cutoff_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        deleted = client[dbs[0]].playbacks.delete_many(
+            {"createdAt": {"$lt": cutoff_at}}).deleted_count
+        rc, out = generate(fleet, loadtest, dbs[0], 11, "--only-playbacks-before", cutoff)
+        if rc != 0 or f"put back {deleted} playbacks" not in out or dump(client[dbs[0]]) != a:
+            fail(f"--only-playbacks-before {cutoff} after deleting {deleted}: expected exit 0, "
+                 f"'put back {deleted} playbacks' and the generated documents again, actual exit "
+                 f"{rc}: {out}")
+        for extra in ([], ["--drop"]):
+            rc, out = generate(fleet, loadtest, dbs[0], 11, "--only-playbacks-before", cutoff,
+                               *extra)
+            if rc != (2 if extra else 1) or client[dbs[0]].playbacks.count_documents({}) != \
+                    USERS * PER_USER:
+                fail(f"--only-playbacks-before {' '.join(extra)} with the playbacks there: "
+                     f"expected exit {2 if extra else 1} and nothing added, actual {rc}: {out}")
+        log(f"ok  --only-playbacks-before puts back exactly the {deleted} deleted playbacks; "
+            f"refused when they are there or with --drop")
 
     return it_fleet.run_main("loadtest_generate_it", body, tz_aware=True)
 

@@ -989,6 +989,32 @@ static void cleanup_sends_contiguous_windows_up_to_the_cutoff(void **state) {
         expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
+/* The oldest playback's hour is found whatever its place: in the last hour before the cutoff
+ * (the search's last interval), and before 1970 (negative dates). Dry runs: only the plan. */
+static void cleanup_finds_the_oldest_hour_at_the_edges(void **state) {
+        ctx_t *c = *state;
+        const char *last_hour[] = {"2026-09-03T03:59:59Z", "2026-09-03T04:00:00Z"};
+        const char *before_1970[] = {"1965-03-01T10:30:00Z", "2026-08-30T07:25:13Z"};
+        char out[OUT_MAX];
+
+        insert_playbacks(c, "playbacks", last_hour, 2);
+        expect_exit(PRODUCER(c, out, "cleanup", "--dry-run", "--at", CLEANUP_AT), 0,
+                    "cleanup, oldest in the last hour", out);
+        expect_output(out, "1 task(s)", "cleanup, oldest in the last hour");
+        expect_output(out,
+                      "cleanup-2026-11-02T0400Z/20260903T0300  [2026-09-03T03:00:00Z, "
+                      "2026-09-03T04:00:00Z)",
+                      "cleanup, oldest in the last hour");
+
+        insert_playbacks(c, "playbacks", before_1970, 2);
+        expect_exit(
+            PRODUCER(c, out, "cleanup", "--dry-run", "--at", CLEANUP_AT, "--range-hours", "8784"),
+            0, "cleanup, oldest before 1970", out);
+        expect_output(out, "cleanup-2026-11-02T0400Z/19650301T1000  [1965-03-01T10:00:00Z, ",
+                      "cleanup, oldest before 1970");
+        expect_nothing_sent(c, "dry runs");
+}
+
 static void cleanup_with_nothing_older_finishes_at_once(void **state) {
         ctx_t *c = *state;
         const char *playbacks[] = {"2026-09-03T04:00:00Z", "2026-10-01T00:00:00Z"};
@@ -1168,6 +1194,8 @@ int main(int argc, char **argv) {
                                             test_teardown),
             cmocka_unit_test_setup_teardown(cleanup_sends_contiguous_windows_up_to_the_cutoff,
                                             test_setup, test_teardown),
+            cmocka_unit_test_setup_teardown(cleanup_finds_the_oldest_hour_at_the_edges, test_setup,
+                                            test_teardown),
             cmocka_unit_test_setup_teardown(cleanup_with_nothing_older_finishes_at_once, test_setup,
                                             test_teardown),
             cmocka_unit_test_setup_teardown(cleanup_test_mode_reads_test_playbacks, test_setup,
