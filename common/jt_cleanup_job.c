@@ -72,44 +72,26 @@ static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const 
         return jt_cleanup_task_encode(reg, &task, buf, len, err);
 }
 
-/* Whether a playback was created before before_ms: one find, limited to one, on the createdAt
- * index. */
-static bool any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any, jt_error_t *err) {
+/* One playback created before before_ms (*found false if none) and its createdAt: one find,
+ * limited to one, on the createdAt index; the oldest one when sorted. */
+static bool one_before(mongoc_collection_t *coll, int64_t before_ms, bool sorted,
+                       int64_t *created_ms, bool *found, jt_error_t *err) {
         bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
         bson_t *opts =
-            BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-        const bson_t *doc;
-        bson_error_t error;
-        bool ok = true;
-
-        *any = mongoc_cursor_next(cursor, &doc);
-        if (!*any && mongoc_cursor_error(cursor, &error))
-                ok = jt_error_set(err, JT_ERR_MONGO, (int)error.code,
-                                  "finding the oldest playback: %s", error.message);
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
-        bson_destroy(filter);
-        return ok;
-}
-
-/* createdAt of the oldest playback before before_ms by a sort, or *found false: only for dates
- * before 1970, which the bisection below does not search. */
-static bool oldest_by_sort(mongoc_collection_t *coll, int64_t before_ms, int64_t *oldest_ms,
-                           bool *found, jt_error_t *err) {
-        bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
-        bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(1), "}", "limit",
-                                BCON_INT64(1), "projection", "{", "createdAt", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+            BCON_NEW("limit", BCON_INT64(1), "projection", "{", "createdAt", BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor;
         const bson_t *doc;
         bson_error_t error;
         bson_iter_t it;
         bool ok = true;
 
+        if (sorted)
+                BCON_APPEND(opts, "sort", "{", "createdAt", BCON_INT32(1), "}");
+        cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
         *found = false;
         if (mongoc_cursor_next(cursor, &doc)) {
                 if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
-                        *oldest_ms = bson_iter_date_time(&it);
+                        *created_ms = bson_iter_date_time(&it);
                         *found = true;
                 } else {
                         ok = jt_error_set(err, JT_ERR_INPUT, 0,
@@ -123,6 +105,11 @@ static bool oldest_by_sort(mongoc_collection_t *coll, int64_t before_ms, int64_t
         bson_destroy(opts);
         bson_destroy(filter);
         return ok;
+}
+
+static bool any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any, jt_error_t *err) {
+        int64_t ignored;
+        return one_before(coll, before_ms, false, &ignored, any, err);
 }
 
 /* Start of the hour of the oldest playback older than the cutoff, or *found false.
@@ -145,7 +132,7 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         *found = false;
         ok = cutoff_ms <= 0 || any_before(coll, 0, &any, err);
         if (ok && (cutoff_ms <= 0 || any)) { /* dates before 1970: rare enough for the sort */
-                ok = oldest_by_sort(coll, cutoff_ms, hour_ms, found, err);
+                ok = one_before(coll, cutoff_ms, true, hour_ms, found, err);
                 if (ok && *found)
                         *hour_ms -= ((*hour_ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
         } else if (ok) {
