@@ -1,4 +1,5 @@
-/* joytify-loadtest bench: in one run, on freshly generated identical data each time, the
+/* joytify-loadtest bench: in one run, on identical data each time (generated once, reset between
+ * runs), the
  * database floor, the original algorithms (baseline) and the fleet (producer + N workers over
  * real Kafka) for both jobs; every run's final state must match before times are compared.
  * Writes DIR/report.md, DIR/results.csv and gnuplot plots. */

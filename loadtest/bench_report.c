@@ -158,8 +158,9 @@ static bool write_md(const jt_bench_results_t *r, const char *dir, bool states_o
                 r->users, r->playbacks_per_user, (int64_t)r->users * r->playbacks_per_user,
                 r->month, r->cutoff, host, cores, mem_mb, r->mongo_server);
         fprintf(f,
-                "Every run started from freshly generated identical data (same seed). Final "
-                "state check: %s.\n",
+                "Every run started from the same generated data (same seed; between runs the "
+                "statistics' writes are removed and the playbacks a cleanup deleted are put back, "
+                "same documents and ids). Final state check: %s.\n",
                 states_ok ? "every run of a job left the same state (entries, notifications, "
                             "playbacks), so the times compare the same work"
                           : "**some runs left a different state: their times do not compare** "

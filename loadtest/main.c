@@ -31,8 +31,10 @@ static const jt_command_t commands[] = {
      "generated data only."},
     {"bench", "floor, baseline and the fleet at 1..N workers, with a report", jt_bench_tables,
      jt_bench_run_command,
-     "In one run, on freshly generated identical data each time (database joytify-bench unless\n"
-     "--db names another; it is dropped and regenerated): a raw bulk-insert floor, then for the\n"
+     "In one run, on identical data each time (database joytify-bench unless --db names\n"
+     "another; it is dropped and generated once, and between runs the statistics' writes are\n"
+     "removed and the playbacks a cleanup deleted put back): a raw bulk-insert floor, then for "
+     "the\n"
      "statistics job the fleet (producer + N workers over Kafka) at each --workers count, the\n"
      "floor and the original's step, then for the cleanup job the floor, the original\n"
      "algorithm and the fleet at each count. Runs of a job must leave the same final state\n"
