@@ -51,8 +51,8 @@ void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size) {
         snprintf(out, out_size, "%.*s***%s", (int)(colon - uri + 1), uri, at);
 }
 
-mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
-                                        jt_error_t *err) {
+static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int timeout_ms,
+                                      bool long_ops, jt_error_t *err) {
         bson_error_t error;
         mongoc_uri_t *parsed;
         mongoc_client_pool_t *pool;
@@ -76,6 +76,10 @@ mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, i
                                                timeout_ms);
         if (!mongoc_uri_has_option(parsed, MONGOC_URI_CONNECTTIMEOUTMS))
                 mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms);
+        /* The driver gives up on an answer after 5 minutes; one deleteMany of 1.75 million
+         * playbacks on the local server takes longer. 0: wait as long as the operation runs. */
+        if (long_ops && !mongoc_uri_has_option(parsed, MONGOC_URI_SOCKETTIMEOUTMS))
+                mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS, 0);
         pool = mongoc_client_pool_new_with_error(parsed, &error);
         mongoc_uri_destroy(parsed);
         if (!pool) {
@@ -87,10 +91,15 @@ mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, i
         return pool;
 }
 
+mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
+                                        jt_error_t *err) {
+        return pool_new(uri, app_name, timeout_ms, false, err);
+}
+
 mongoc_client_pool_t *jt_mongo_pool_from_config(const jt_config_t *cfg, const char *app_name,
-                                                jt_error_t *err) {
-        return jt_mongo_pool_new(jt_config_str(cfg, "mongo-uri"), app_name,
-                                 (int)jt_config_int(cfg, "mongo-timeout") * 1000, err);
+                                                bool long_ops, jt_error_t *err) {
+        return pool_new(jt_config_str(cfg, "mongo-uri"), app_name,
+                        (int)jt_config_int(cfg, "mongo-timeout") * 1000, long_ops, err);
 }
 
 bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err) {

@@ -37,9 +37,9 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
         return rk;
 }
 
-mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
-                                       jt_error_t *err) {
-        mongoc_client_pool_t *pool = jt_mongo_pool_from_config(cfg, app_name, err);
+static mongoc_client_pool_t *startup_mongo(const jt_config_t *cfg, const char *app_name,
+                                           bool long_ops, jt_error_t *err) {
+        mongoc_client_pool_t *pool = jt_mongo_pool_from_config(cfg, app_name, long_ops, err);
 
         if (!pool)
                 return NULL;
@@ -48,6 +48,16 @@ mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_n
                 return NULL;
         }
         return pool;
+}
+
+mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
+                                       jt_error_t *err) {
+        return startup_mongo(cfg, app_name, false, err);
+}
+
+mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const char *app_name,
+                                                jt_error_t *err) {
+        return startup_mongo(cfg, app_name, true, err);
 }
 
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {

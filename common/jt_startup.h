@@ -25,6 +25,11 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
 mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
                                        jt_error_t *err);
 
+/* Same without a socket timeout (unless the URI sets one): for commands whose single operations
+ * can run for more than the driver's 5 minutes (the loadtest's floor and baseline). */
+mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const char *app_name,
+                                                jt_error_t *err);
+
 /* Prints "program: message" for a failed start and returns the exit code to use. */
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err);
 

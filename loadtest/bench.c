@@ -37,6 +37,8 @@ static const jt_opt_t bench_opts[] = {
      "playbacks per user"},
     {"workers", 0, JT_OPT_STRING, "1,2,4", 0, 0, NULL, false, "LIST",
      "worker counts to measure the fleet with"},
+    {"jobs", 0, JT_OPT_STRING, "stats,cleanup", 0, 0, NULL, false, "LIST",
+     "jobs to measure: stats, cleanup or both (one job alone: a shorter run at full scale)"},
     {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N", "shards of the statistics job"},
     {"seed", 0, JT_OPT_INT, "1", 0, 2147483647, NULL, false, "S", "generator seed"},
     {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
@@ -56,6 +58,7 @@ typedef struct {
         int64_t at_s, cutoff_ms, month_playbacks;
         int workers[MAX_WORKER_COUNTS], worker_counts;
         int run_seq;
+        bool do_stats, do_cleanup;
         bool generated;
         jt_bench_results_t results;
 } bench_t;
@@ -97,6 +100,19 @@ static bool parse_workers(bench_t *b, const char *list) {
         }
         free(copy);
         return b->worker_counts > 0;
+}
+
+static bool parse_jobs(bench_t *b, const char *list) {
+        b->do_stats = strcmp(list, "stats") == 0 || strcmp(list, "stats,cleanup") == 0 ||
+                      strcmp(list, "cleanup,stats") == 0;
+        b->do_cleanup = strcmp(list, "cleanup") == 0 || strcmp(list, "stats,cleanup") == 0 ||
+                        strcmp(list, "cleanup,stats") == 0;
+        if (!b->do_stats && !b->do_cleanup)
+                fprintf(stderr,
+                        "joytify-loadtest bench: --jobs takes stats, cleanup or stats,cleanup "
+                        "(got \"%s\")\n",
+                        list);
+        return b->do_stats || b->do_cleanup;
 }
 
 static void log_path(const bench_t *b, const char *name, char *path, size_t size) {
@@ -499,7 +515,8 @@ static bool cleanup_phase(bench_t *b, bool *states_ok) {
                 int workers = i < 2 ? 0 : b->workers[i - 2];
                 /* Each run deletes the same playbacks: the statistics' writes and the job
                  * ledger go, and from the second run on the deleted playbacks come back. */
-                if ((i > 0 && !generate(b, "the next cleanup run", true)) || !reset(b, true) ||
+                if ((i == 0 && !b->generated && !generate(b, "the cleanup runs", false)) ||
+                    (i > 0 && !generate(b, "the next cleanup run", true)) || !reset(b, true) ||
                     !(row = jt_bench_add(&b->results, "cleanup", variant, workers)))
                         return false;
                 if (!(workers ? run_fleet(b, "cleanup", workers, row)
@@ -587,7 +604,8 @@ int jt_bench_run_command(const jt_config_t *cfg) {
                 rc = JT_EXIT_USAGE;
                 goto done;
         }
-        if (!parse_workers(b, jt_config_str(cfg, "workers"))) {
+        if (!parse_workers(b, jt_config_str(cfg, "workers")) ||
+            !parse_jobs(b, jt_config_str(cfg, "jobs"))) {
                 rc = JT_EXIT_USAGE;
                 goto done;
         }
@@ -613,7 +631,8 @@ int jt_bench_run_command(const jt_config_t *cfg) {
         mongo_server_name(b);
         say("database %s, statistics for %s, cleanup at %s (cutoff %s), report in %s", b->db,
             b->month, b->at_arg, b->cutoff_iso, b->out);
-        ok = raw_insert_floor(b) && stats_phase(b, &states_ok) && cleanup_phase(b, &states_ok);
+        ok = raw_insert_floor(b) && (!b->do_stats || stats_phase(b, &states_ok)) &&
+             (!b->do_cleanup || cleanup_phase(b, &states_ok));
         if (!jt_bench_write(&b->results, b->out, states_ok))
                 ok = false;
         if (ok && states_ok) {

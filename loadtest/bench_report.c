@@ -91,11 +91,10 @@ static void job_table(FILE *f, const jt_bench_results_t *r, const char *job, con
 }
 
 static void target(FILE *f, const char *what, bool measured, bool met, const char *detail) {
-        fprintf(f, "- %s: %s (%s)\n", what,
-                !measured ? "not measured"
-                : met     ? "met"
-                          : "**not met**",
-                detail);
+        if (!measured) /* the job was not run (--jobs) or a run failed: no figures to give */
+                fprintf(f, "- %s: not measured in this run\n", what);
+        else
+                fprintf(f, "- %s: %s (%s)\n", what, met ? "met" : "**not met**", detail);
 }
 
 static void targets(FILE *f, const jt_bench_results_t *r) {
@@ -182,25 +181,41 @@ static bool write_md(const jt_bench_results_t *r, const char *dir, bool states_o
         return fclose(f) == 0;
 }
 
-static bool write_plots(const jt_bench_results_t *r, const char *dir) {
-        char path[1024], cmd[1200];
+/* DIR/name: the fleet's rows of one job (workers seconds rss rate); *rows how many. */
+static bool write_fleet_dat(const jt_bench_results_t *r, const char *dir, const char *job,
+                            int *rows) {
+        char path[1024];
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/plots.dat", dir);
+        snprintf(path, sizeof(path), "%s/fleet-%s.dat", dir, job);
         if (!(f = fopen(path, "w")))
                 return false;
-        /* Blocks: 0 stats fleet, 1 cleanup fleet (workers seconds rss rate); 2 every run. */
-        for (int b = 0; b < 2; b++) {
-                fprintf(f, "# %s fleet: workers seconds peak_rss_mb rate\n",
-                        b ? "cleanup" : "stats");
-                for (int i = 0; i < r->count; i++) {
-                        const jt_bench_row_t *x = &r->rows[i];
-                        if (x->workers && strcmp(x->job, b ? "cleanup" : "stats") == 0)
-                                fprintf(f, "%d %.3f %.1f %.1f\n", x->workers, x->seconds,
-                                        x->peak_rss_mb, rate(x));
+        fprintf(f, "# %s fleet: workers seconds peak_rss_mb rate\n", job);
+        *rows = 0;
+        for (int i = 0; i < r->count; i++) {
+                const jt_bench_row_t *x = &r->rows[i];
+                if (x->workers && x->seconds > 0 && strcmp(x->job, job) == 0) {
+                        fprintf(f, "%d %.3f %.1f %.1f\n", x->workers, x->seconds, x->peak_rss_mb,
+                                rate(x));
+                        ++*rows;
                 }
-                fprintf(f, "\n\n");
         }
+        return fclose(f) == 0;
+}
+
+/* Plots of what was measured: a job not run (--jobs) or a failed run has no line, so gnuplot
+ * never gets an empty series. */
+static bool write_plots(const jt_bench_results_t *r, const char *dir) {
+        char path[1024], cmd[1200];
+        int stats_rows = 0, cleanup_rows = 0;
+        FILE *f;
+
+        if (!write_fleet_dat(r, dir, "stats", &stats_rows) ||
+            !write_fleet_dat(r, dir, "cleanup", &cleanup_rows))
+                return false;
+        snprintf(path, sizeof(path), "%s/runs.dat", dir);
+        if (!(f = fopen(path, "w")))
+                return false;
         fprintf(f, "# every run: label seconds rate peak_rss_mb\n");
         for (int i = 0; i < r->count; i++) {
                 const jt_bench_row_t *x = &r->rows[i];
@@ -215,17 +230,24 @@ static bool write_plots(const jt_bench_results_t *r, const char *dir) {
         snprintf(path, sizeof(path), "%s/plots.gp", dir);
         if (!(f = fopen(path, "w")))
                 return false;
-        fprintf(f, "set terminal pngcairo size 900,540\nset grid\nset key outside\n"
-                   "set output 'time_by_workers.png'\nset title 'Fleet time by workers'\n"
-                   "set xlabel 'workers'\nset ylabel 'seconds'\nset xtics 1\n"
-                   "plot 'plots.dat' index 0 using 1:2 with linespoints title 'statistics', \\\n"
-                   "     'plots.dat' index 1 using 1:2 with linespoints title 'cleanup'\n"
-                   "set output 'throughput.png'\nset title 'Documents per second by run'\n"
+        fprintf(f, "set terminal pngcairo size 900,540\nset grid\nset key outside\n");
+        if (stats_rows || cleanup_rows)
+                fprintf(f,
+                        "set output 'time_by_workers.png'\nset title 'Fleet time by workers'\n"
+                        "set xlabel 'workers'\nset ylabel 'seconds'\nset xtics 1\nplot %s%s%s\n",
+                        stats_rows ? "'fleet-stats.dat' using 1:2 with linespoints title "
+                                     "'statistics'"
+                                   : "",
+                        stats_rows && cleanup_rows ? ", " : "",
+                        cleanup_rows ? "'fleet-cleanup.dat' using 1:2 with linespoints title "
+                                       "'cleanup'"
+                                     : "");
+        fprintf(f, "set output 'throughput.png'\nset title 'Documents per second by run'\n"
                    "set style data histograms\nset style fill solid 0.6\nset boxwidth 0.8\n"
                    "set xtics rotate by -35\nset xlabel ''\nset ylabel 'documents/s'\nunset key\n"
-                   "plot 'plots.dat' index 2 using 3:xtic(1)\n"
+                   "plot 'runs.dat' using 3:xtic(1)\n"
                    "set output 'rss.png'\nset title 'Peak RSS by run (largest process)'\n"
-                   "set ylabel 'MB'\nplot 'plots.dat' index 2 using 4:xtic(1)\n");
+                   "set ylabel 'MB'\nplot 'runs.dat' using 4:xtic(1)\n");
         fclose(f);
         snprintf(cmd, sizeof(cmd), "cd '%s' && gnuplot plots.gp", dir);
         if (system(cmd) != 0) {

@@ -24,7 +24,7 @@ int jt_run_stats_or_cleanup(const jt_config_t *cfg, const char *command, jt_db_s
                         command, command);
                 return JT_EXIT_USAGE;
         }
-        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
+        if (!(pool = jt_startup_mongo_long_ops(cfg, "joytify-loadtest", &err)))
                 return jt_startup_fail(cfg, &err);
         client = mongoc_client_pool_pop(pool);
         rc = strcmp(argv[0], "stats") == 0 ? stats(cfg, client) : cleanup(cfg, client);

@@ -2,7 +2,8 @@
 """joytify-loadtest bench at a small scale on the real stack (no timing assertions): it exits 0,
 every run of a job left the same final state (the guard's verdict in report.md and results.csv),
 the fingerprints it compared are the database's (the last cleanup run's playbacks counted again
-here), every variant has its row, and the report, the CSV and the three PNG plots are written.
+here), every variant has its row, and the report, the CSV and the three PNG plots are written;
+`--jobs cleanup` runs that job alone.
 Runs under the project venv (pymongo)."""
 
 import csv
@@ -67,6 +68,35 @@ def body(fleet, client, dbs):
         if head != b"\x89PNG\r\n\x1a\n" or os.path.getsize(os.path.join(out, png)) < 2000:
             fail(f"{png}: expected a PNG plot, actual {head!r}")
     log(f"bench: {len(rows)} rows, one final state per job, report and plots in {out}")
+
+    # One job alone (a full-scale run split over two sittings): its rows, the other's targets
+    # named as not measured, and the same guard.
+    out2 = tempfile.mkdtemp(prefix="jt-bench-cleanup-", dir=fleet.logdir)
+    argv2 = [a if a != out else out2 for a in argv] + ["--jobs", "cleanup"]
+    argv2[argv2.index("1,2")] = "1"
+    r = subprocess.run(argv2, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=540)
+    log(r.stdout.decode("utf-8", "replace"))
+    with open(os.path.join(out2, "results.csv"), encoding="utf-8") as f:
+        rows2 = list(csv.DictReader(f))
+    got2 = [(x["job"], x["variant"], x["workers"]) for x in rows2]
+    want2 = [("insert", "raw", "0"), ("generate", "generator", "0"), ("cleanup", "floor", "0"),
+             ("cleanup", "baseline", "0"), ("cleanup", "fleet", "1")]
+    if r.returncode != 0 or got2 != want2:
+        fail(f"bench --jobs cleanup: expected exit 0 and rows {want2}, actual {r.returncode}, "
+             f"{got2}")
+    if {x["state"] for x in rows2 if x["job"] == "cleanup"} != {last}:
+        fail(f"bench --jobs cleanup: expected every run to end in {last!r}, actual "
+             f"{[x['state'] for x in rows2]}")
+    with open(os.path.join(out2, "report.md"), encoding="utf-8") as f:
+        report2 = f.read()
+    if "statistics, 1 worker ≤ 1.3 × the floor: not measured in this run" not in report2:
+        fail(f"bench --jobs cleanup: expected the statistics targets not measured\n{report2}")
+    rc = subprocess.run(argv2[:-1] + ["bogus"], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL).returncode
+    if rc != 2:
+        fail(f"bench --jobs bogus: expected exit 2, actual {rc}")
+    log("bench --jobs cleanup: its rows only, the same final state, statistics targets not "
+        "measured; a bad --jobs exits 2")
 
 
 if __name__ == "__main__":
