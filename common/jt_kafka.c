@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jt_log.h"
 
@@ -174,6 +175,28 @@ bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_er
         return true;
 }
 
+/* Whether the broker's metadata lists every topic with partitions that all have a leader. */
+static bool topics_visible(rd_kafka_t *rk, const char *const *topics, size_t count) {
+        const struct rd_kafka_metadata *md = NULL;
+        size_t seen = 0;
+
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return false;
+        for (size_t i = 0; i < count; i++)
+                for (int t = 0; t < md->topic_cnt; t++) {
+                        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+                        bool led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+                        if (strcmp(mt->topic, topics[i]) != 0)
+                                continue;
+                        for (int p = 0; led && p < mt->partition_cnt; p++)
+                                led = mt->partitions[p].leader >= 0;
+                        seen += led;
+                        break;
+                }
+        rd_kafka_metadata_destroy(md);
+        return seen == count;
+}
+
 bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count, int partitions,
                             int replication_factor, int timeout_ms, jt_error_t *err) {
         rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
@@ -207,7 +230,7 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
                 goto done;
         }
         {
-                size_t n = 0;
+                size_t n = 0, created = 0;
                 const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
                 const rd_kafka_topic_result_t **results =
                     rd_kafka_CreateTopics_result_topics(res, &n);
@@ -216,12 +239,27 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
                         if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {
                                 jt_log_info("created topic %s (%d partitions)",
                                             rd_kafka_topic_result_name(results[i]), partitions);
+                                created++;
                         } else if (terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
                                 jt_error_set(err, JT_ERR_KAFKA, terr, "creating topic %s: %s",
                                              rd_kafka_topic_result_name(results[i]),
                                              rd_kafka_topic_result_error_string(results[i]));
                                 goto done;
                         }
+                }
+                /* A topic just created can be missing from the broker's metadata for a moment;
+                 * a consumer subscribing then hears "unknown topic" and looks again only after
+                 * topic.metadata.refresh.interval.ms (5 minutes). So wait until it is listed. */
+                for (int64_t waited = 0; created > 0 && !topics_visible(rk, topics, count);
+                     waited += 100) {
+                        if (waited >= timeout_ms) {
+                                jt_error_set_transient(err, JT_ERR_KAFKA, 0,
+                                                       "created topics not in the brokers' "
+                                                       "metadata after %d ms",
+                                                       timeout_ms);
+                                goto done;
+                        }
+                        usleep(100 * 1000);
                 }
         }
         ok = true;
