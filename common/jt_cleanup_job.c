@@ -107,7 +107,8 @@ static bool one_before(mongoc_collection_t *coll, int64_t before_ms, bool sorted
         return ok;
 }
 
-static bool any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any, jt_error_t *err) {
+bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
+                           jt_error_t *err) {
         int64_t ignored;
         return one_before(coll, before_ms, false, &ignored, any, err);
 }
@@ -130,7 +131,7 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         bool hi_known = false, any = false, ok;           /* ... hi_known */
 
         *found = false;
-        ok = cutoff_ms <= 0 || any_before(coll, 0, &any, err);
+        ok = cutoff_ms <= 0 || jt_cleanup_any_before(coll, 0, &any, err);
         if (ok && (cutoff_ms <= 0 || any)) { /* dates before 1970: rare enough for the sort */
                 ok = one_before(coll, cutoff_ms, true, hour_ms, found, err);
                 if (ok && *found)
@@ -138,7 +139,7 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         } else if (ok) {
                 while (ok && hi - lo > 1) {
                         int64_t mid = lo + ((hi - lo) / 32 > 0 ? (hi - lo) / 32 : 1);
-                        if ((ok = any_before(coll, mid * HOUR_MS, &any, err)) && any) {
+                        if ((ok = jt_cleanup_any_before(coll, mid * HOUR_MS, &any, err)) && any) {
                                 hi = mid;
                                 hi_known = true;
                         } else {
@@ -147,7 +148,7 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
                 }
                 /* Never matched: is anything in [lo, cutoff) at all (an hour's worth at most)? */
                 if (ok && !hi_known)
-                        ok = any_before(coll, cutoff_ms, &hi_known, err);
+                        ok = jt_cleanup_any_before(coll, cutoff_ms, &hi_known, err);
                 *found = ok && hi_known;
                 *hour_ms = lo * HOUR_MS;
         }

@@ -16,6 +16,7 @@
 #include "gen_catalog.h"
 #include "gen_progress.h"
 #include "gen_rng.h"
+#include "jt_cleanup_job.h"
 #include "jt_cron.h"
 #include "jt_indexes.h"
 #include "jt_mongo.h"
@@ -322,22 +323,15 @@ static bool parse_time(const jt_config_t *cfg, const char *opt, int64_t fallback
 }
 
 /* Putting playbacks back: the dataset must be there and must not have them any more, or the
- * same ids would be inserted twice. One limited find: cheap when nothing matches. */
+ * same ids would be inserted twice. */
 static bool check_restorable(gen_t *g) {
-        bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(g->only_before_ms), "}");
-        bson_t *opts =
-            BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
-        mongoc_cursor_t *cur =
-            mongoc_collection_find_with_opts(g->playbacks_coll, filter, opts, NULL);
-        const bson_t *doc;
-        bson_error_t error;
-        bool there = mongoc_cursor_next(cur, &doc), ok = !mongoc_cursor_error(cur, &error);
+        bool there = false;
+        jt_error_t err;
 
-        mongoc_cursor_destroy(cur);
-        bson_destroy(opts);
-        bson_destroy(filter);
-        if (!ok)
-                return fail_mongo("looking for playbacks before --only-playbacks-before", &error);
+        if (!jt_cleanup_any_before(g->playbacks_coll, g->only_before_ms, &there, &err)) {
+                fprintf(stderr, "joytify-loadtest generate: %s\n", err.message);
+                return false;
+        }
         if (there)
                 fprintf(stderr,
                         "joytify-loadtest generate: %s already has playbacks created before "
