@@ -375,9 +375,12 @@ bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *
 bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
                             const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
                             bson_t *entry, jt_error_t *err) {
+        /* The owner's own claim is taken again: a finalize step that failed on a database
+         * error after claiming resumes at once instead of waiting out its own lease. */
         bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", "state", "running", "}",
                                  "{", "state", "finalizing", "finalizeUntil", "{", "$lt",
-                                 BCON_DATE_TIME(now_ms), "}", "}", "]");
+                                 BCON_DATE_TIME(now_ms), "}", "}", "{", "state", "finalizing",
+                                 "finalizeBy", BCON_UTF8(owner), "}", "]");
         bson_t *update = BCON_NEW(
             "$set", "{", "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "finalizeUntil",
             BCON_DATE_TIME(now_ms + lease_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");

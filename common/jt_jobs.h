@@ -65,10 +65,10 @@ bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *
                            const char *key, const bson_t *result, int64_t now_ms,
                            bool *recorded_now, bool *complete, jt_error_t *err);
 
-/* For a complete job: takes the right to finalize it (state running -> finalizing, or a
- * finalizing claim whose lease lapsed because its worker died). *claimed false: finished
- * already, or another worker is finalizing. On a claim, entry receives the job's entry with
- * every result. */
+/* For a complete job: takes the right to finalize it (state running -> finalizing, a
+ * finalizing claim whose lease lapsed because its worker died, or owner's own claim, renewed).
+ * *claimed false: finished already, or another worker is finalizing. On a claim, entry
+ * receives the job's entry with every result. */
 bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
                             const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
                             bson_t *entry, jt_error_t *err);

@@ -192,10 +192,7 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, jt_error_t *err) {
         ev.was_timeout_stopped = (jt_opt_bool_t){true, false};
         ev.processing_mode = found ? "batch" : "none";
         ev.execution_ms = (jt_opt_long_t){true, created_ms ? jt_task_now_ms() - created_ms : 0};
-        if (!send_event(run, &ev, err) ||
-            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err) ||
-            !jt_jobs_set_state(run->client, env->db, run->task->job_id, "finished",
-                               jt_task_now_ms(), err))
+        if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " of %" PRId64 " playbacks deleted",
                     run->task->job_id, deleted, found);

@@ -56,6 +56,7 @@ typedef struct {
         int backoff_base_ms;
         int backoff_max_ms;
         retry_slot_t retries[MAX_RETRY_SLOTS];
+        jt_task_announced_t announced;
         long tasks_done, tasks_dead_lettered, tasks_retried;
         int64_t last_lag_ms;
 } worker_t;
@@ -458,6 +459,7 @@ int jt_worker_run(const jt_config_t *cfg) {
         w->env.worker_id = worker_id;
         w->env.kafka_timeout_ms = kopts.timeout_ms;
         w->env.stop = &stop_requested;
+        w->env.announced = &w->announced;
         w->dlq_topic = jt_config_str(cfg, "dlq-topic");
         w->max_attempts = (int)jt_config_int(cfg, "max-attempts");
         w->backoff_base_ms = (int)jt_config_int(cfg, "retry-backoff-ms");

@@ -187,10 +187,7 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t use
                                  .notification_id = nid_hex,
                                  .cleanup_triggered = {true, true},
                                  .execution_ms = {true, jt_task_now_ms() - created_ms}};
-        if (!jt_status_send(env->producer, env->reg, env->status_topic, &ev, err) ||
-            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err) ||
-            !jt_jobs_set_state(run->client, env->db, run->task->job_id, "finished",
-                               jt_task_now_ms(), err))
+        if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " users with an entry, %" PRId64
                     " notified, notification %s",

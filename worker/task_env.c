@@ -1,10 +1,13 @@
-/* Clocks for task handlers, and what a finalize step does when another worker holds the claim. */
+/* Clocks for task handlers, what a finalize step does when another worker holds the claim, and
+ * how it announces the job once. */
 #include "task_env.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "jt_jobs.h"
+#include "jt_kafka.h"
 
 int64_t jt_task_now_ms(void) {
         struct timespec ts;
@@ -35,4 +38,27 @@ jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, co
                      "finish or for its claim to lapse",
                      job_id, state);
         return JT_TASK_WAIT;
+}
+
+static bool announced(const jt_task_announced_t *a, const char *job_id) {
+        for (unsigned i = 0; i < JT_TASK_ANNOUNCED_MAX; i++)
+                if (strcmp(a->job_ids[i], job_id) == 0)
+                        return true;
+        return false;
+}
+
+jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *client,
+                                     const jt_status_event_t *ev, jt_error_t *err) {
+        jt_task_announced_t *a = env->announced;
+
+        if (!announced(a, ev->job_id)) {
+                if (!jt_status_send(env->producer, env->reg, env->status_topic, ev, err) ||
+                    !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
+                        return JT_TASK_RETRY;
+                snprintf(a->job_ids[a->next], sizeof(a->job_ids[0]), "%s", ev->job_id);
+                a->next = (a->next + 1) % JT_TASK_ANNOUNCED_MAX;
+        }
+        if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_task_now_ms(), err))
+                return JT_TASK_RETRY;
+        return JT_TASK_DONE;
 }

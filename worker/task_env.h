@@ -13,6 +13,17 @@
 #include "jt_config.h"
 #include "jt_error.h"
 #include "jt_metrics.h"
+#include "jt_status.h"
+
+/* Jobs whose JOB_FINISHED this process has sent and flushed. A finalize step that then fails
+ * to write the job's "finished" state (the database went away) is retried; it must write the
+ * state without announcing the job a second time. A few recent jobs are enough: a process
+ * finalizes one job at a time. */
+#define JT_TASK_ANNOUNCED_MAX 8
+typedef struct {
+        char job_ids[JT_TASK_ANNOUNCED_MAX][128];
+        unsigned next;
+} jt_task_announced_t;
 
 typedef struct {
         const jt_config_t *cfg; /* the worker's options (a finished stats job starts cleanup) */
@@ -23,10 +34,11 @@ typedef struct {
         const char *stats_topic;
         const char *cleanup_topic;
         const char *status_topic;
-        const char *worker_id;       /* "host/pid", in status events */
-        int kafka_timeout_ms;        /* bound of a flush */
-        volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
-        jt_metrics_t *metrics;       /* documents read/written/deleted, batch latency */
+        const char *worker_id;          /* "host/pid", in status events */
+        int kafka_timeout_ms;           /* bound of a flush */
+        volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT */
+        jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
+        jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
 } jt_task_env_t;
 
 typedef enum {
@@ -44,6 +56,12 @@ typedef enum {
  * error. */
 jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, const char *job_id,
                                      jt_error_t *err);
+
+/* The last step of finalizing a job under its claim: sends ev (JOB_FINISHED) unless this
+ * process sent it before, then sets the job's state to finished. RETRY on a failure of either;
+ * the retry does not send ev again once it was flushed. */
+jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *client,
+                                     const jt_status_event_t *ev, jt_error_t *err);
 
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);
