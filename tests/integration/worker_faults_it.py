@@ -27,9 +27,10 @@ the playbacks inserted older than the cutoff), the fourth worker was assigned pa
 test says whether it also finished a task: assignment may give it only idle partitions).
 
 Scenario 3 (transient database failure): dataset A in a third database, two workers with
---max-attempts 20 --retry-backoff-max-ms 5000; mid-job the MongoDB-compatible server of the
-stack is stopped (SIGTERM to its process group, as `stack down` does, then restarted 20 s later
-with `stack up`, always, in a finally block). The job completes with the reference's result
+--max-attempts 20 --retry-backoff-max-ms 5000 and a throttled cleanup (~15 s); as soon as the
+producer has started the job, the MongoDB-compatible server of the stack is stopped (SIGTERM
+to its process group, as `stack down` does, then restarted 20 s later with `stack up`, always,
+in a finally block). The job completes with the reference's result
 (compared as in scenario 1), the workers logged retries and none exited, the DLQ stays empty.
 
 Workers get -X session.timeout.ms=6000 (the broker's minimum) so that the partitions of a killed
@@ -658,15 +659,23 @@ def scenario_db_outage(ctx):
     server = it_fleet.StackServer.from_env("mongo")
     run = Run(ctx, "scenario 3", 4, ctx.dataset_a(), shards=6)
     run.load()
-    args = ("--max-attempts", "20", "--retry-backoff-max-ms", "5000", *WORKER_A)
-    run.sc.start_worker(*args)
-    run.sc.start_worker(*args)
+    # The cleanup job throttled to ~300 batches of 10 with 100 ms pauses (15 s or more with two
+    # workers), so that the outage cannot miss the jobs: the statistics job alone takes about a
+    # second, less than the test's reaction on a loaded machine (CI saw it finish, and the
+    # cleanup too, before a database stopped on the first TASK_FINISHED event).
+    args = ("--max-attempts", "20", "--retry-backoff-max-ms", "5000", "--batch-size", "10",
+            "--batch-delay-ms", "100", *FAST_GROUP)
+    workers = [run.sc.start_worker(*args) for _ in range(2)]
+    wait_until("[scenario 3] both workers assigned partitions",
+               lambda: all(assigned(w) for w in workers), 30, on_timeout=ctx.fleet.logs)
     run.start_job()
     try:
-        wait_until("[scenario 3] the first TASK_FINISHED of the stats job",
-                   lambda: any(e["type"] == "TASK_FINISHED" for e in run.events()), 60,
-                   interval_s=0.1, on_timeout=ctx.fleet.logs)
+        # At once: the producer has written the ledger and sent the tasks; the workers are on
+        # the statistics job, its finalization or the cleanup job.
         state = run.ledger_summary()
+        if run.done():
+            fail(f"[scenario 3] test bug: both jobs finished ({state}) before the database "
+                 "could be stopped; slow the cleanup ranges down")
         how = server.stop()
         stopped_at = run.elapsed()
         log(f"[scenario 3] database stopped at {stopped_at:.1f} s ({how}); ledger then {state}")
