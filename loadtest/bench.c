@@ -236,11 +236,32 @@ static bool raw_insert_floor(bench_t *b) {
 
 /* With playbacks false, the playbacks are not counted (statistics runs delete none, and the
  * local server reads every document it counts: minutes at the full scale). */
+/* A client for the bench's own reads and resets, from a pool made anew: the old pool's
+ * connections sat idle while a child worked (a generation takes 15-25 minutes at full scale),
+ * the server may have closed them, and a pooled client does not check a socket before using
+ * it (a full-scale run died so: "Broken pipe" on the first reset after generating). NULL after
+ * saying why. */
+static mongoc_client_t *own_client(bench_t *b) {
+        mongoc_client_pool_t *pool;
+        jt_error_t err;
+
+        jt_error_clear(&err);
+        if (!(pool = jt_startup_mongo(b->cfg, "joytify-loadtest", &err))) {
+                fprintf(stderr, "joytify-loadtest bench: reconnecting: %s\n", err.message);
+                return NULL;
+        }
+        jt_mongo_pool_destroy(b->pool);
+        b->pool = pool;
+        return mongoc_client_pool_pop(b->pool);
+}
+
 static bool read_state(bench_t *b, bool playbacks, jt_bench_state_t *s) {
-        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        mongoc_client_t *client = own_client(b);
         jt_error_t err;
         bool ok;
 
+        if (!client)
+                return false;
         jt_error_clear(&err);
         ok = jt_bench_state_read(client, b->db, b->year, b->mon, playbacks, b->cutoff_ms, s, &err);
         mongoc_client_pool_push(b->pool, client);
@@ -435,13 +456,16 @@ static bool same_state(const jt_bench_state_t *a, const jt_bench_state_t *b) {
 }
 
 static bool count_month(bench_t *b) {
-        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
-        mongoc_collection_t *c = mongoc_client_get_collection(client, b->db, "playbacks");
+        mongoc_client_t *client = own_client(b);
+        mongoc_collection_t *c;
         int64_t start, end;
         jt_error_t err;
         bson_error_t error;
         bson_t *filter;
 
+        if (!client)
+                return false;
+        c = mongoc_client_get_collection(client, b->db, "playbacks");
         jt_job_ids_month_range(b->month, &start, &end, &err);
         filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start), "$lt",
                           BCON_DATE_TIME(end), "}");
@@ -453,10 +477,12 @@ static bool count_month(bench_t *b) {
 }
 
 static bool reset(bench_t *b, bool entries_too) {
-        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
+        mongoc_client_t *client = own_client(b);
         jt_error_t err;
         bool ok;
 
+        if (!client)
+                return false;
         jt_error_clear(&err);
         ok = entries_too ? jt_bench_reset_stats(client, b->db, b->year, b->mon, &err)
                          : jt_bench_reset_notifications(client, b->db, &err);
