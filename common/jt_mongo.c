@@ -77,9 +77,11 @@ static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int
         if (!mongoc_uri_has_option(parsed, MONGOC_URI_CONNECTTIMEOUTMS))
                 mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms);
         /* The driver gives up on an answer after 5 minutes; one deleteMany of 1.75 million
-         * playbacks on the local server takes longer. 0: wait as long as the operation runs. */
+         * playbacks on the local server takes longer. Not 0: libmongoc reads a 0 as "use the
+         * default" (the 5 minutes), which a full-scale bench found the hard way. */
         if (long_ops && !mongoc_uri_has_option(parsed, MONGOC_URI_SOCKETTIMEOUTMS))
-                mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS, 0);
+                mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS,
+                                               JT_MONGO_LONG_OPS_TIMEOUT_MS);
         pool = mongoc_client_pool_new_with_error(parsed, &error);
         mongoc_uri_destroy(parsed);
         if (!pool) {

@@ -18,9 +18,12 @@ void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
 mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
                                         jt_error_t *err);
 
+/* The socket timeout of long_ops pools: 6 hours, far beyond any single operation of ours. */
+#define JT_MONGO_LONG_OPS_TIMEOUT_MS (6 * 3600 * 1000)
+
 /* Same, reading --mongo-uri and --mongo-timeout from a config built with jt_opts_mongo. With
- * long_ops, no socket timeout (unless the URI sets one): for single operations that may run
- * for more than the driver's 5 minutes. */
+ * long_ops, a socket timeout of JT_MONGO_LONG_OPS_TIMEOUT_MS (unless the URI sets one): for
+ * single operations that may run for more than the driver's default 5 minutes. */
 mongoc_client_pool_t *jt_mongo_pool_from_config(const jt_config_t *cfg, const char *app_name,
                                                 bool long_ops, jt_error_t *err);
 

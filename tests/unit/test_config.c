@@ -22,6 +22,9 @@ static const jt_opt_t test_opts[] = {
 static const jt_opt_t *const test_tables[] = {test_opts, jt_opts_kafka, NULL};
 static const jt_command_t test_cmd = {"test", "a test command", test_tables, NULL, NULL};
 
+static const jt_opt_t *const mongo_tables[] = {jt_opts_mongo, NULL};
+static const jt_command_t mongo_cmd = {"test", "a test command", mongo_tables, NULL, NULL};
+
 static jt_config_t *parse(jt_error_t *err, int argc, ...) {
         char *argv[16];
         va_list ap;
@@ -202,6 +205,43 @@ static void bad_mongo_uri_hides_password(void **state) {
         assert_non_null(strstr(err.message, "--mongo-uri"));
 }
 
+/* The socket timeout the driver will use for a pool from --mongo-uri uri: the option as the
+ * driver itself reads it, with its default (5 minutes) as the fallback. */
+static int32_t socket_timeout_ms(const char *uri, bool long_ops) {
+        char *argv[] = {"prog test", "--mongo-uri", (char *)uri, NULL};
+        jt_error_t err;
+        jt_config_t *cfg;
+        mongoc_client_pool_t *pool;
+        mongoc_client_t *client;
+        int32_t ms;
+
+        jt_error_clear(&err);
+        cfg = jt_config_parse(&mongo_cmd, 3, argv, &err);
+        assert_non_null(cfg);
+        pool = jt_mongo_pool_from_config(cfg, "test", long_ops, &err);
+        assert_non_null(pool);
+        client = mongoc_client_pool_pop(pool);
+        ms = mongoc_uri_get_option_as_int32(mongoc_client_get_uri(client),
+                                            MONGOC_URI_SOCKETTIMEOUTMS, 300000);
+        mongoc_client_pool_push(pool, client);
+        jt_mongo_pool_destroy(pool);
+        jt_config_destroy(cfg);
+        return ms;
+}
+
+/* The loadtest's floor deletes 1.75M playbacks in one operation: its pool must outwait the
+ * driver's 5 minutes (a socketTimeoutMS of 0 did not: the driver reads 0 as its default). */
+static void long_ops_pools_outwait_the_default_socket_timeout(void **state) {
+        (void)state;
+        assert_int_equal(socket_timeout_ms("mongodb://127.0.0.1:1", false), 300000);
+        assert_int_equal(socket_timeout_ms("mongodb://127.0.0.1:1", true),
+                         JT_MONGO_LONG_OPS_TIMEOUT_MS);
+        assert_true(JT_MONGO_LONG_OPS_TIMEOUT_MS > 300000);
+        /* A timeout the operator set in the URI stays. */
+        assert_int_equal(socket_timeout_ms("mongodb://127.0.0.1:1/?socketTimeoutMS=1234", true),
+                         1234);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(defaults_apply),
@@ -212,6 +252,7 @@ int main(void) {
             cmocka_unit_test(kafka_settings_are_validated),
             cmocka_unit_test(mongo_uri_is_redacted),
             cmocka_unit_test(bad_mongo_uri_hides_password),
+            cmocka_unit_test(long_ops_pools_outwait_the_default_socket_timeout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
