@@ -25,8 +25,9 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
 mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
                                        jt_error_t *err);
 
-/* Same without a socket timeout (unless the URI sets one): for commands whose single operations
- * can run for more than the driver's 5 minutes (the loadtest's floor and baseline). */
+/* Same with a socket timeout of hours (JT_MONGO_LONG_OPS_TIMEOUT_MS, unless the URI sets one):
+ * for commands whose single operations can run for more than the driver's 5 minutes (the
+ * loadtest's floor and baseline). */
 mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const char *app_name,
                                                 jt_error_t *err);
 
