@@ -234,8 +234,6 @@ static bool raw_insert_floor(bench_t *b) {
         return ok;
 }
 
-/* With playbacks false, the playbacks are not counted (statistics runs delete none, and the
- * local server reads every document it counts: minutes at the full scale). */
 /* A client for the bench's own reads and resets, from a pool made anew: the old pool's
  * connections sat idle while a child worked (a generation takes 15-25 minutes at full scale),
  * the server may have closed them, and a pooled client does not check a socket before using
@@ -255,6 +253,8 @@ static mongoc_client_t *own_client(bench_t *b) {
         return mongoc_client_pool_pop(b->pool);
 }
 
+/* With playbacks false, the playbacks are not counted (statistics runs delete none, and the
+ * local server reads every document it counts: minutes at the full scale). */
 static bool read_state(bench_t *b, bool playbacks, jt_bench_state_t *s) {
         mongoc_client_t *client = own_client(b);
         jt_error_t err;
