@@ -4,6 +4,8 @@
  * batch deletes nothing twice and counts nothing twice. */
 #include "cleanup_task.h"
 
+#include "cleanup_slice.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,44 +77,24 @@ static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
         return true;
 }
 
-/* Deletes the next batch of the range: the createdAt of its batch_size-th oldest playback is
- * read through the createdAt index, then one deleteMany removes everything of the range up to
- * that time. A range delete is several times faster than deleting by _id lists on the local
- * server (and no slower on MongoDB); ties at the boundary time can make a batch a little larger.
- * *deleted is what the batch removed, -1 when nothing was left. */
-static jt_task_outcome_t delete_batch(cleanup_run_t *run, int64_t *deleted, jt_error_t *err) {
-        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "createdAt", BCON_INT32(1),
-                                "}", "sort", "{", "createdAt", BCON_INT32(1), "}", "limit",
-                                BCON_INT64(run->task->batch_size));
-        mongoc_cursor_t *cursor =
-            mongoc_collection_find_with_opts(run->playbacks, run->filter, opts, NULL);
-        const bson_t *doc;
+/* Deletes the range's playbacks in slice s (cleanup_slice.h), one deleteMany through the
+ * createdAt index; *deleted is what it removed. */
+static jt_task_outcome_t delete_slice(cleanup_run_t *run, const jt_cleanup_slice_t *s,
+                                      int64_t *deleted, jt_error_t *err) {
+        bson_t *filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(s->from_ms), "$lt",
+                                  BCON_DATE_TIME(jt_cleanup_slice_end(s, run->end_ms)), "}");
         bson_error_t error;
-        bson_t reply, *upto;
+        bson_t reply;
         bson_iter_t it;
-        int64_t last = INT64_MIN;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
-        *deleted = -1;
-        while (mongoc_cursor_next(cursor, &doc))
-                if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
-                        last = bson_iter_date_time(&it);
-        if (mongoc_cursor_error(cursor, &error))
-                outcome = mongo_outcome(&error, err, "reading the range's next batch");
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
-        if (outcome != JT_TASK_DONE || last == INT64_MIN)
-                return outcome;
-        upto = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(run->task->range_start_ms), "$lte",
-                        BCON_DATE_TIME(last), "$lt", BCON_DATE_TIME(run->end_ms), "}");
-        if (!mongoc_collection_delete_many(run->playbacks, upto, NULL, &reply, &error))
+        *deleted = 0;
+        if (!mongoc_collection_delete_many(run->playbacks, filter, NULL, &reply, &error))
                 outcome = mongo_outcome(&error, err, "deleting a batch");
         else if (bson_iter_init_find(&it, &reply, "deletedCount"))
                 *deleted = bson_iter_as_int64(&it);
-        else
-                *deleted = 0;
         bson_destroy(&reply);
-        bson_destroy(upto);
+        bson_destroy(filter);
         return outcome;
 }
 
@@ -213,6 +195,7 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         const jt_cleanup_task_t *task = run->task;
         int64_t started = jt_task_mono_ms(), last_progress = 0, left = 0, batch = 0;
+        jt_cleanup_slice_t slice;
         jt_status_event_t ev;
         bool recorded = false, complete = false;
         bson_t *result;
@@ -228,7 +211,8 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
         if (!send_event(run, &ev, err))
                 return JT_TASK_RETRY;
 
-        for (;;) {
+        slice = jt_cleanup_slice_first(task->range_start_ms, run->end_ms, task->batch_size, left);
+        while (slice.from_ms < run->end_ms) {
                 if (*env->stop)
                         return JT_TASK_STOPPED;
                 if (jt_task_mono_ms() - started >= (int64_t)task->time_budget_s * 1000) {
@@ -240,11 +224,9 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
                                                                               : JT_TASK_RETRY;
                 }
                 int64_t batch_started = jt_task_mono_ms();
-                outcome = delete_batch(run, &batch, err);
+                outcome = delete_slice(run, &slice, &batch, err);
                 if (outcome != JT_TASK_DONE)
                         return outcome;
-                if (batch < 0)
-                        break;
                 jt_metrics_batch(env->metrics, (double)(jt_task_mono_ms() - batch_started) / 1e3);
                 jt_metrics_documents(env->metrics, "deleted", batch);
                 /* Progress from what the batches report, not from a count of the range: the
@@ -252,6 +234,7 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
                  * counts were an eighth of its time in the job, more with bigger ranges). The
                  * figures recorded at the end are counted. */
                 left = left > batch ? left - batch : 0;
+                jt_cleanup_slice_next(&slice, batch, left, task->batch_size, run->end_ms);
                 if (jt_task_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
                         ev = base_event(run, JT_STATUS_TASK_PROGRESS);
                         ev.progress_total = (jt_opt_long_t){true, run->found};
@@ -261,7 +244,9 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
                         rd_kafka_poll(env->producer, 0);
                         last_progress = jt_task_mono_ms();
                 }
-                if (task->batch_delay_ms > 0 && !sleep_unless_stopped(env, task->batch_delay_ms))
+                /* The pause spares the database after work; an empty slice was next to none. */
+                if (task->batch_delay_ms > 0 && batch > 0 && slice.from_ms < run->end_ms &&
+                    !sleep_unless_stopped(env, task->batch_delay_ms))
                         return JT_TASK_STOPPED;
         }
 
