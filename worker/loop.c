@@ -48,8 +48,18 @@ typedef struct {
         bool paused;
 } retry_slot_t;
 
+/* One consumer per task topic, all in the worker group. One consumer subscribed to both topics
+ * let cooperative-sticky balance the group by its members' partition counts alone: with two
+ * workers, one was given all 12 cleanup partitions and the other all 12 stats partitions (the
+ * 5,000-user bench of 2026-12-01: the second worker ran no cleanup task). A member subscribed
+ * to one topic can only be given that topic's partitions, so each topic is balanced on its own.
+ */
+#define MAX_CONSUMERS 2
+
 typedef struct {
-        rd_kafka_t *consumer;
+        rd_kafka_t *consumers[MAX_CONSUMERS];
+        const char *consumer_topics[MAX_CONSUMERS];
+        int consumer_count;
         jt_task_env_t env;
         const char *dlq_topic;
         int max_attempts;
@@ -60,6 +70,14 @@ typedef struct {
         long tasks_done, tasks_dead_lettered, tasks_retried;
         int64_t last_lag_ms;
 } worker_t;
+
+/* The consumer that reads `topic`. */
+static rd_kafka_t *consumer_of(const worker_t *w, const char *topic) {
+        for (int i = 0; i < w->consumer_count; i++)
+                if (strcmp(w->consumer_topics[i], topic) == 0)
+                        return w->consumers[i];
+        return w->consumers[0];
+}
 
 static retry_slot_t *find_slot(worker_t *w, const char *topic, int32_t partition) {
         for (int i = 0; i < MAX_RETRY_SLOTS; i++)
@@ -138,7 +156,7 @@ static void store_offset(worker_t *w, const rd_kafka_message_t *msg) {
 
         rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
             ->offset = msg->offset + 1;
-        rc = rd_kafka_offsets_store(w->consumer, list);
+        rc = rd_kafka_offsets_store(consumer_of(w, rd_kafka_topic_name(msg->rkt)), list);
         if (rc)
                 jt_log_warn("storing offset %" PRId64 " of %s [%" PRId32 "]: %s (the task may be "
                             "redelivered; its effects are idempotent)",
@@ -244,12 +262,13 @@ static int backoff_ms(const worker_t *w, int attempts) {
 
 static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_t *consumer = consumer_of(w, rd_kafka_topic_name(msg->rkt));
         rd_kafka_error_t *error;
 
         rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
             ->offset = msg->offset;
-        rd_kafka_pause_partitions(w->consumer, list);
-        error = rd_kafka_seek_partitions(w->consumer, list, 5000);
+        rd_kafka_pause_partitions(consumer, list);
+        error = rd_kafka_seek_partitions(consumer, list, 5000);
         if (error) {
                 jt_log_warn("seek back for a retry: %s", rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
@@ -268,7 +287,7 @@ static void resume_due(worker_t *w) {
                         continue;
                 list = rd_kafka_topic_partition_list_new(1);
                 rd_kafka_topic_partition_list_add(list, s->topic, s->partition);
-                rd_kafka_resume_partitions(w->consumer, list);
+                rd_kafka_resume_partitions(consumer_of(w, s->topic), list);
                 rd_kafka_topic_partition_list_destroy(list);
                 s->paused = false;
         }
@@ -299,21 +318,18 @@ static const char *kind_of(const worker_t *w, const rd_kafka_message_t *msg) {
                                                                                 : "stats";
 }
 
-/* Consumer lag of each assigned partition (high watermark minus position), for /metrics. */
-static void update_lag(worker_t *w) {
+/* Consumer lag of each partition assigned to `consumer` (high watermark minus position). */
+static void update_lag_of(worker_t *w, rd_kafka_t *consumer) {
         rd_kafka_topic_partition_list_t *parts = NULL;
 
-        if (jt_task_mono_ms() - w->last_lag_ms < LAG_EVERY_MS)
+        if (rd_kafka_assignment(consumer, &parts) || !parts)
                 return;
-        w->last_lag_ms = jt_task_mono_ms();
-        if (rd_kafka_assignment(w->consumer, &parts) || !parts)
-                return;
-        if (rd_kafka_position(w->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_position(consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 for (int i = 0; i < parts->cnt; i++) {
                         int64_t low = 0, high = 0;
                         rd_kafka_topic_partition_t *p = &parts->elems[i];
-                        if (rd_kafka_get_watermark_offsets(w->consumer, p->topic, p->partition,
-                                                           &low, &high) ||
+                        if (rd_kafka_get_watermark_offsets(consumer, p->topic, p->partition, &low,
+                                                           &high) ||
                             high < 0)
                                 continue;
                         jt_metrics_set_lag(w->env.metrics, p->topic, p->partition,
@@ -321,6 +337,15 @@ static void update_lag(worker_t *w) {
                 }
         }
         rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Every LAG_EVERY_MS, the lag of every assigned partition, for /metrics. */
+static void update_lag(worker_t *w) {
+        if (jt_task_mono_ms() - w->last_lag_ms < LAG_EVERY_MS)
+                return;
+        w->last_lag_ms = jt_task_mono_ms();
+        for (int i = 0; i < w->consumer_count; i++)
+                update_lag_of(w, w->consumers[i]);
 }
 
 static void handle(worker_t *w, const rd_kafka_message_t *msg) {
@@ -402,33 +427,53 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
         store_offset(w, msg);
 }
 
-static bool subscribe(worker_t *w, const char *kinds, jt_error_t *err) {
-        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
-        char *copy = strdup(kinds), *save = NULL;
+/* A consumer in the group for `topic`, subscribed to it alone (see MAX_CONSUMERS). */
+static bool add_consumer(worker_t *w, const jt_kafka_opts_t *kopts, const char *group,
+                         const char *topic, jt_error_t *err) {
+        rd_kafka_topic_partition_list_t *subs;
         rd_kafka_resp_err_t rc;
+        rd_kafka_t *consumer;
 
-        for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-                if (strcmp(k, "stats") == 0)
-                        rd_kafka_topic_partition_list_add(subs, w->env.stats_topic,
-                                                          RD_KAFKA_PARTITION_UA);
-                else if (strcmp(k, "cleanup") == 0)
-                        rd_kafka_topic_partition_list_add(subs, w->env.cleanup_topic,
-                                                          RD_KAFKA_PARTITION_UA);
-                else {
-                        jt_error_set(err, JT_ERR_CONFIG, 0,
-                                     "--topics takes stats, cleanup or both (got \"%s\")", k);
-                        free(copy);
-                        rd_kafka_topic_partition_list_destroy(subs);
-                        return false;
-                }
-        }
-        free(copy);
-        rc = subs->cnt ? rd_kafka_subscribe(w->consumer, subs) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        for (int i = 0; i < w->consumer_count; i++)
+                if (strcmp(w->consumer_topics[i], topic) == 0)
+                        return true; /* "stats,stats" */
+        if (w->consumer_count == MAX_CONSUMERS)
+                return jt_error_set(err, JT_ERR_CONFIG, 0, "--topics: at most %d topics",
+                                    MAX_CONSUMERS);
+        if (!(consumer = jt_kafka_consumer_new(kopts, group, err)))
+                return false;
+        w->consumers[w->consumer_count] = consumer;
+        w->consumer_topics[w->consumer_count++] = topic;
+        subs = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+        rc = rd_kafka_subscribe(consumer, subs);
         rd_kafka_topic_partition_list_destroy(subs);
         if (rc)
-                return jt_error_set(err, JT_ERR_CONFIG, rc, "subscribing to --topics %s: %s", kinds,
+                return jt_error_set(err, JT_ERR_CONFIG, rc, "subscribing to %s: %s", topic,
                                     rd_kafka_err2str(rc));
         return true;
+}
+
+/* One consumer per kind in --topics ("stats", "cleanup" or both, comma-separated). */
+static bool subscribe(worker_t *w, const jt_kafka_opts_t *kopts, const char *group,
+                      const char *kinds, jt_error_t *err) {
+        char *copy = strdup(kinds), *save = NULL;
+        bool ok = true;
+
+        for (char *k = strtok_r(copy, ",", &save); ok && k; k = strtok_r(NULL, ",", &save)) {
+                if (strcmp(k, "stats") == 0)
+                        ok = add_consumer(w, kopts, group, w->env.stats_topic, err);
+                else if (strcmp(k, "cleanup") == 0)
+                        ok = add_consumer(w, kopts, group, w->env.cleanup_topic, err);
+                else
+                        ok = jt_error_set(err, JT_ERR_CONFIG, 0,
+                                          "--topics takes stats, cleanup or both (got \"%s\")", k);
+        }
+        free(copy);
+        if (ok && w->consumer_count == 0)
+                ok = jt_error_set(err, JT_ERR_CONFIG, 0,
+                                  "--topics takes stats, cleanup or both (got \"%s\")", kinds);
+        return ok;
 }
 
 /* The host part of HOST:PORT, for the start-up line. */
@@ -472,8 +517,8 @@ int jt_worker_run(const jt_config_t *cfg) {
             !jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(w->env.producer = jt_startup_producer(cfg, &err)) ||
             !(w->env.pool = jt_startup_mongo(cfg, "joytify-worker", &err)) ||
-            !(w->consumer = jt_kafka_consumer_new(&kopts, jt_config_str(cfg, "group"), &err)) ||
-            !subscribe(w, jt_config_str(cfg, "topics"), &err)) {
+            !subscribe(w, &kopts, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
+                       &err)) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
@@ -488,22 +533,28 @@ int jt_worker_run(const jt_config_t *cfg) {
                     jt_metrics_port(w->env.metrics));
 
         while (!stop_requested) {
-                rd_kafka_message_t *msg = jt_kafka_poll_message(w->consumer, 100);
-                resume_due(w);
-                update_lag(w);
-                rd_kafka_poll(w->env.producer, 0);
-                if (!msg)
-                        continue;
-                handle(w, msg);
-                rd_kafka_message_destroy(msg);
+                /* The consumers in turn, one message at most each: a backlog of one kind does
+                 * not starve the other, and an idle round still waits 100 ms in all. */
+                for (int i = 0; i < w->consumer_count && !stop_requested; i++) {
+                        rd_kafka_message_t *msg =
+                            jt_kafka_poll_message(w->consumers[i], 100 / w->consumer_count);
+                        resume_due(w);
+                        update_lag(w);
+                        rd_kafka_poll(w->env.producer, 0);
+                        if (!msg)
+                                continue;
+                        handle(w, msg);
+                        rd_kafka_message_destroy(msg);
+                }
         }
         jt_log_info("stopping: %ld tasks done, %ld retried, %ld dead-lettered; committing and "
                     "leaving the group",
                     w->tasks_done, w->tasks_retried, w->tasks_dead_lettered);
         rc = JT_EXIT_OK;
 done:
-        /* Closing the consumer commits the stored offsets and leaves the group. */
-        jt_kafka_destroy(w->consumer);
+        /* Closing a consumer commits its stored offsets and leaves the group. */
+        for (int i = 0; i < w->consumer_count; i++)
+                jt_kafka_destroy(w->consumers[i]);
         if (w->env.producer)
                 jt_kafka_flush(w->env.producer, 5000, &err);
         jt_kafka_destroy(w->env.producer);

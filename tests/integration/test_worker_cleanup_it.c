@@ -209,8 +209,8 @@ static void producer_cleanup(ctx_t *c, const char *const *extra) {
         expect_int("joytify-producer cleanup: exit code", 0, rc);
 }
 
-/* Starts a worker in the test's group, consuming the test's cleanup topic; returns its slot. */
-static int worker_start(ctx_t *c) {
+/* Starts a worker in the test's group consuming `topics` (--topics); returns its slot. */
+static int worker_start_topics(ctx_t *c, const char *topics) {
         int i = c->worker_count;
         char name[32];
 
@@ -221,7 +221,7 @@ static int worker_start(ctx_t *c) {
                       (const char *const[]){"--group",
                                             c->group,
                                             "--topics",
-                                            "cleanup",
+                                            topics,
                                             "--db",
                                             c->db,
                                             "--stats-topic",
@@ -246,6 +246,29 @@ static int worker_start(ctx_t *c) {
         c->worker_count++;
         printf("started %s: pid %d: %s\n", name, (int)c->workers[i].pid, c->workers[i].line);
         return i;
+}
+
+/* A worker consuming the test's cleanup topic only. */
+static int worker_start(ctx_t *c) {
+        return worker_start_topics(c, "cleanup");
+}
+
+/* Waits until every worker started so far has logged an assignment of cleanup partitions. */
+static void wait_cleanup_assigned(ctx_t *c, int timeout_ms) {
+        char line[300];
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        snprintf(line, sizeof(line), "rebalance assigned: %s [", c->topic[T_CLEANUP]);
+        for (int i = 0; i < c->worker_count; i++)
+                while (!it_proc_log_contains(&c->workers[i], line)) {
+                        expect_workers_alive(c);
+                        if (it_now_ms() > deadline)
+                                fail_with_logs(c,
+                                               "%s: expected cleanup partitions within %d ms, "
+                                               "actual none assigned",
+                                               c->workers[i].name, timeout_ms);
+                        it_sleep_ms(100);
+                }
 }
 
 /* "host/pid" of a worker as its events carry it, compared by the pid part. */
@@ -918,7 +941,9 @@ static int test_teardown(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* 1. Two workers complete a job. */
+/* 1. Two workers complete a job, and share it: both consume both task topics (the default
+ * --topics), and each is given cleanup partitions (one consumer subscribed to both topics once
+ * let the assignor give one worker every cleanup partition and the other every stats one). */
 
 static void two_workers_complete_a_cleanup_job(void **state) {
         ctx_t *c = *state;
@@ -941,9 +966,10 @@ static void two_workers_complete_a_cleanup_job(void **state) {
         insert_playbacks(c, at, n_at, keep);
         insert_playbacks(c, newer, n_new, keep + n_at);
         mark_all(c);
+        slots[0] = worker_start_topics(c, "stats,cleanup");
+        slots[1] = worker_start_topics(c, "stats,cleanup");
+        wait_cleanup_assigned(c, 60000);
         producer_cleanup(c, (const char *const[]){"--range-hours", "12", NULL});
-        slots[0] = worker_start(c);
-        slots[1] = worker_start(c);
         wait_job_state(c, JOB_ID, "finished", WAIT_JOB_MS);
 
         expect_int("playbacks older than the cutoff after the job", 0,
@@ -992,9 +1018,10 @@ static void two_workers_complete_a_cleanup_job(void **state) {
         printf("ranges finished per worker: %s %d, %s %d; repeated TASK_FINISHED events: %zu\n",
                c->workers[0].name, per_worker[0], c->workers[1].name, per_worker[1], repeats);
         if (per_worker[0] == 0 || per_worker[1] == 0)
-                printf("NOTE: all %zu ranges ran on one worker (partition assignment of %s "
-                       "partitions was uneven or the other worker joined late); not a failure\n",
-                       tasks.count, c->partitions);
+                fail_with_logs(c,
+                               "ranges per worker: expected both workers to run some of the %zu "
+                               "(each was assigned cleanup partitions first), actual %d and %d",
+                               tasks.count, per_worker[0], per_worker[1]);
         printf("job done %.1f s after the data was in\n", (double)(it_now_ms() - t0) / 1000.0);
         workers_stop(c, slots, 2);
         events_free(&ev);
