@@ -207,7 +207,10 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, jt_error_t *err) {
                 return JT_TASK_DONE;
         jt_error_set_transient(err, JT_ERR_KAFKA, rc, "starting the cleanup job %s (exit code %d)",
                                busy ? "waits for another producer" : "failed", rc);
-        return JT_TASK_RETRY;
+        /* Another sender's claim (a worker killed while it sent the tasks) lapses with its
+         * lease: wait for it without spending attempts, or the job fails on a kill (seen in
+         * worker_faults_it: three quick retries, then the DLQ). */
+        return busy ? JT_TASK_WAIT : JT_TASK_RETRY;
 }
 
 jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats_task_t *task,
