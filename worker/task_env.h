@@ -46,8 +46,9 @@ typedef enum {
         JT_TASK_RETRY,     /* transient failure: try the same message again later */
         JT_TASK_PERMANENT, /* can never succeed: dead-letter it, then store the offset */
         JT_TASK_STOPPED,   /* interrupted by a stop request: leave the offset for redelivery */
-        JT_TASK_WAIT,      /* another worker holds the job's finalize claim: try again later
-                            * until it finishes or its lease lapses; not a failure, no attempt */
+        JT_TASK_WAIT,      /* another worker holds a claim of the job (its finalize step, or
+                            * the sending of the cleanup job it chains): try again later until
+                            * it finishes or its lease lapses; not a failure, no attempt */
 } jt_task_outcome_t;
 
 /* The outcome of a finalize step that did not get the job's claim: DONE when the job is
