@@ -225,7 +225,8 @@ typedef struct {
         int32_t shard_count; /* >= 1 */
         char *month;         /* YYYY-MM */
         bool test_mode;
-        char *run_id; /* NULL: none */
+        char *run_id;    /* NULL: none */
+        char *run_nonce; /* the ledger entry's runNonce (v2); NULL in v1 tasks */
         int64_t created_at_ms;
 } jt_stats_task_t;
 
@@ -245,6 +246,7 @@ typedef struct {
         int32_t continuation_seq;
         char *resume_after_id; /* hex ObjectId or NULL */
         int64_t deleted_so_far;
+        char *run_nonce; /* the ledger entry's runNonce (v2); NULL in v1 tasks */
         int64_t created_at_ms;
 } jt_cleanup_task_t;
 

@@ -65,6 +65,7 @@ static const field_t stats_task_fields[] = {
     FIELD(jt_stats_task_t, month, F_STRING),
     FIELD(jt_stats_task_t, test_mode, F_BOOL),
     FIELD(jt_stats_task_t, run_id, F_OPT_STRING),
+    FIELD(jt_stats_task_t, run_nonce, F_OPT_STRING),
     NAMED(jt_stats_task_t, created_at_ms, "created_at", F_LONG),
 };
 
@@ -84,6 +85,7 @@ static const field_t cleanup_task_fields[] = {
     FIELD(jt_cleanup_task_t, continuation_seq, F_INT),
     FIELD(jt_cleanup_task_t, resume_after_id, F_OPT_STRING),
     FIELD(jt_cleanup_task_t, deleted_so_far, F_LONG),
+    FIELD(jt_cleanup_task_t, run_nonce, F_OPT_STRING),
     NAMED(jt_cleanup_task_t, created_at_ms, "created_at", F_LONG),
 };
 
@@ -151,6 +153,11 @@ const char *jt_job_kind_name(jt_job_kind_t kind) {
         return s ? s : "unknown";
 }
 
+static bool has_field(avro_value_t *record, const char *name) {
+        avro_value_t child;
+        return avro_value_get_by_name(record, name, &child, NULL) == 0;
+}
+
 static bool to_value(const message_t *m, const void *msg, avro_value_t *v, jt_error_t *err) {
         const field_t *f;
         const char *sym;
@@ -168,6 +175,10 @@ static bool to_value(const message_t *m, const void *msg, avro_value_t *v, jt_er
                         }
                         /* fall through */
                 case F_OPT_STRING:
+                        /* A field newer than a pinned (older) reader: fine while unset. */
+                        if (!*CMEMBER(msg, f, char *) && f->kind == F_OPT_STRING &&
+                            !has_field(v, f->name))
+                                break;
                         ok = jt_avro_set_string(v, f->name, *CMEMBER(msg, f, char *), err);
                         break;
                 case F_INT:
@@ -235,6 +246,9 @@ static bool from_value(const message_t *m, avro_value_t *v, void *msg, jt_error_
                 switch (f->kind) {
                 case F_STRING:
                 case F_OPT_STRING:
+                        /* An optional field newer than this program's (pinned) reader. */
+                        if (f->kind == F_OPT_STRING && !has_field(v, f->name))
+                                break;
                         if (!jt_avro_get_string(v, f->name, &s, err))
                                 return false;
                         if (!s && f->kind == F_STRING)

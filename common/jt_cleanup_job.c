@@ -51,8 +51,8 @@ static bool window_start(const char *task_id, int64_t *start_ms, jt_error_t *err
 }
 
 static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const char *task_id,
-                               void **buf, size_t *len, char *line, size_t line_size,
-                               jt_error_t *err) {
+                               const char *run_nonce, void **buf, size_t *len, char *line,
+                               size_t line_size, jt_error_t *err) {
         const cleanup_ctx_t *ctx = ctx_;
         jt_cleanup_task_t task = ctx->base;
         char from[JT_CRON_TIME_BUF], to[JT_CRON_TIME_BUF];
@@ -61,6 +61,7 @@ static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const 
         if (!window_start(task_id, &start_ms, err))
                 return false;
         task.task_id = (char *)task_id;
+        task.run_nonce = (char *)run_nonce;
         task.range_start_ms = start_ms;
         task.range_end_ms = start_ms + ctx->range_hours * HOUR_MS;
         if (task.range_end_ms > ctx->cutoff_ms)

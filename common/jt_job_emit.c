@@ -33,8 +33,8 @@ static int print_dry_run(const jt_emit_t *emit, const jt_avro_registry_t *reg,
                 char line[512];
                 void *buf = NULL;
                 size_t len = 0;
-                if (!emit->build(emit->build_ctx, reg, emit->spec.task_ids[i], &buf, &len, line,
-                                 sizeof(line), &err)) {
+                if (!emit->build(emit->build_ctx, reg, emit->spec.task_ids[i], NULL, &buf, &len,
+                                 line, sizeof(line), &err)) {
                         fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
                         return JT_EXIT_FAILURE;
                 }
@@ -70,13 +70,14 @@ static char **stored_task_ids(const bson_t *entry, size_t *count) {
 }
 
 static bool send_tasks(rd_kafka_t *rk, const jt_avro_registry_t *reg, const jt_emit_t *emit,
-                       char **ids, size_t count, int timeout_ms, jt_error_t *err) {
+                       const char *run_nonce, char **ids, size_t count, int timeout_ms,
+                       jt_error_t *err) {
         for (size_t i = 0; i < count; i++) {
                 char line[512];
                 void *buf = NULL;
                 size_t len = 0;
-                bool ok = emit->build(emit->build_ctx, reg, ids[i], &buf, &len, line, sizeof(line),
-                                      err) &&
+                bool ok = emit->build(emit->build_ctx, reg, ids[i], run_nonce, &buf, &len, line,
+                                      sizeof(line), err) &&
                           jt_kafka_send(rk, emit->topic, ids[i], buf, len, NULL, err);
                 free(buf);
                 if (!ok)
@@ -94,6 +95,8 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
         mongoc_client_t *client = NULL;
         bson_t entry = BSON_INITIALIZER;
         jt_job_claim_t outcome;
+        bson_iter_t it;
+        const char *run_nonce = NULL;
         char owner[300], host[256] = "localhost", info[256];
         char **ids = NULL;
         size_t id_count = 0;
@@ -139,11 +142,14 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
                 goto done;
         }
         ids = stored_task_ids(&entry, &id_count);
+        /* The entry as stored: a re-sent job's tasks carry the nonce of the run they belong to. */
+        if (bson_iter_init_find(&it, &entry, "runNonce") && BSON_ITER_HOLDS_UTF8(&it))
+                run_nonce = bson_iter_utf8(&it, NULL);
         emit->started.timestamp_ms = jt_emit_now_ms();
         emit->started.tasks_total = (jt_opt_long_t){true, (int64_t)id_count};
         if (!jt_status_send(rk, reg, jt_config_str(cfg, "status-topic"), &emit->started, &err) ||
             !jt_kafka_flush(rk, timeout_ms, &err) ||
-            !send_tasks(rk, reg, emit, ids, id_count, timeout_ms, &err))
+            !send_tasks(rk, reg, emit, run_nonce, ids, id_count, timeout_ms, &err))
                 goto fail;
         if (id_count == 0 && emit->finished_when_empty) {
                 jt_status_event_t done = *emit->finished_when_empty;

@@ -11,10 +11,11 @@
 #include "jt_jobs.h"
 
 /* Encodes the task with that id (ids come from the ledger, so a re-sent job sends exactly the
- * tasks it was created with) and writes a one-line description into line. */
+ * tasks it was created with) of the run run_nonce (the ledger entry's; NULL on a dry run) and
+ * writes a one-line description into line. */
 typedef bool (*jt_task_builder_t)(void *ctx, const jt_avro_registry_t *reg, const char *task_id,
-                                  void **buf, size_t *len, char *line, size_t line_size,
-                                  jt_error_t *err);
+                                  const char *run_nonce, void **buf, size_t *len, char *line,
+                                  size_t line_size, jt_error_t *err);
 
 typedef struct {
         jt_job_spec_t spec; /* owner and now_ms are filled by jt_emit_job */

@@ -2,8 +2,11 @@
  * repeating any step (after a crash, or from a second producer) changes nothing. */
 #include "jt_jobs.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jt_mongo.h"
 
@@ -102,11 +105,26 @@ static bool find_job_fields(mongoc_client_t *client, const char *db, const char 
         return ok;
 }
 
-static bson_t *new_entry(const jt_job_spec_t *spec) {
+bool jt_jobs_new_nonce(char *out, jt_error_t *err) {
+        unsigned char raw[16];
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        bool ok = fd >= 0 && read(fd, raw, sizeof(raw)) == (ssize_t)sizeof(raw);
+
+        if (fd >= 0)
+                close(fd);
+        if (!ok)
+                return jt_error_set(err, JT_ERR_SYSTEM, 0, "reading /dev/urandom for a run nonce");
+        for (size_t i = 0; i < sizeof(raw); i++)
+                snprintf(out + 2 * i, 3, "%02x", raw[i]);
+        return true;
+}
+
+static bson_t *new_entry(const jt_job_spec_t *spec, const char *nonce) {
         bson_t *doc = bson_new();
         bson_t ids;
 
         BSON_APPEND_UTF8(doc, "_id", spec->job_id);
+        BSON_APPEND_UTF8(doc, "runNonce", nonce);
         BSON_APPEND_UTF8(doc, "kind", spec->kind);
         BSON_APPEND_BOOL(doc, "testMode", spec->test_mode);
         if (spec->run_id)
@@ -161,15 +179,20 @@ static bool take_lapsed_claim(mongoc_collection_t *coll, const jt_job_spec_t *sp
 
 bool jt_jobs_claim(mongoc_client_t *client, const char *db, const jt_job_spec_t *spec,
                    jt_job_claim_t *outcome, bson_t *entry, jt_error_t *err) {
-        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
-        bson_t *fresh = new_entry(spec);
+        mongoc_collection_t *coll;
+        bson_t *fresh;
         bson_t existing = BSON_INITIALIZER;
         bson_error_t error;
         bson_iter_t it;
+        char nonce[JT_JOBS_NONCE_SIZE];
         bool taken = false;
         bool ok = false;
 
         *outcome = JT_JOB_BUSY;
+        if (!jt_jobs_new_nonce(nonce, err))
+                return false;
+        coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        fresh = new_entry(spec, nonce);
         if (mongoc_collection_insert_one(coll, fresh, NULL, NULL, &error)) {
                 bson_reinit(entry);
                 bson_concat(entry, fresh);
@@ -326,10 +349,9 @@ bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char 
                 ok = find_job_fields(client, db, job_id, fields, &doc, err);
         if (ok) {
                 *stored = doc_int64(&doc, path, -1);
-                if (*stored < 0)
-                        ok = jt_error_set_transient(err, JT_ERR_MONGO, 0,
-                                                    "job %s has no ledger entry with %s", job_id,
-                                                    path);
+                if (*stored < 0) /* the entry went away: no retry brings it back */
+                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
+                                          "job %s has no ledger entry with %s", job_id, path);
         }
         bson_destroy(&doc);
         bson_destroy(fields);
@@ -338,55 +360,254 @@ bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char 
         return ok;
 }
 
-bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
-                           const char *key, const bson_t *result, int64_t now_ms,
-                           bool *recorded_now, bool *complete, jt_error_t *err) {
-        char path[160];
-        bson_t *query, *update, *fields;
+/* Appends {runNonce: nonce} to a query, null matching an entry without one (a v1 task). */
+static void append_run(bson_t *query, const char *run_nonce) {
+        if (run_nonce)
+                BSON_APPEND_UTF8(query, "runNonce", run_nonce);
+        else
+                BSON_APPEND_NULL(query, "runNonce");
+}
+
+static bool same_nonce(const bson_t *doc, const char *run_nonce) {
+        bson_iter_t it;
+        const char *stored = NULL;
+
+        if (bson_iter_init_find(&it, doc, "runNonce") && BSON_ITER_HOLDS_UTF8(&it))
+                stored = bson_iter_utf8(&it, NULL);
+        return stored && run_nonce ? strcmp(stored, run_nonce) == 0 : !stored && !run_nonce;
+}
+
+/* Whether the array at doc.taskIds holds task_id; with results (may be NULL), the number of
+ * listed tasks with a result into *with_result. */
+static bool listed_tasks(const bson_t *doc, const char *job_id, const char *task_id,
+                         int64_t *with_result) {
+        bson_iter_t it, ids, res;
+        size_t job_len = strlen(job_id);
+        bool listed = false;
+        bool have_results =
+            bson_iter_init_find(&res, doc, "results") && BSON_ITER_HOLDS_DOCUMENT(&res);
+        bson_t results;
+        const uint8_t *data = NULL;
+        uint32_t len = 0;
+
+        *with_result = 0;
+        if (have_results) {
+                bson_iter_document(&res, &len, &data);
+                have_results = bson_init_static(&results, data, len);
+        }
+        if (!bson_iter_init_find(&it, doc, "taskIds") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+            !bson_iter_recurse(&it, &ids))
+                return false;
+        while (bson_iter_next(&ids)) {
+                const char *id;
+                if (!BSON_ITER_HOLDS_UTF8(&ids))
+                        continue;
+                id = bson_iter_utf8(&ids, NULL);
+                if (task_id && strcmp(id, task_id) == 0)
+                        listed = true;
+                if (have_results && strncmp(id, job_id, job_len) == 0 && id[job_len] == '/' &&
+                    bson_has_field(&results, id + job_len + 1))
+                        (*with_result)++;
+        }
+        return listed;
+}
+
+bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
+                  const char *run_nonce, const char *task_id, const char *key, jt_job_view_t *view,
+                  jt_error_t *err) {
         bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        int64_t with_result = 0;
         bool ok;
 
+        memset(view, 0, sizeof(*view));
+        /* Every result (not only this task's): complete counts the listed ones. Results are a
+         * few numbers per task. */
+        ok = find_job_fields(client, db, job_id, NULL, &doc, err);
+        if (ok && !bson_empty(&doc)) {
+                view->exists = true;
+                view->same_run = same_nonce(&doc, run_nonce);
+                view->listed = listed_tasks(&doc, job_id, task_id, &with_result);
+                view->tasks_total = doc_int64(&doc, "tasksTotal", 0);
+                view->tasks_done = doc_int64(&doc, "tasksDone", 0);
+                view->complete = view->tasks_total > 0 && with_result >= view->tasks_total;
+                if (bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
+                        snprintf(view->state, sizeof(view->state), "%s", bson_iter_utf8(&it, NULL));
+                if (key) {
+                        char path[160];
+                        bson_iter_t found;
+                        snprintf(path, sizeof(path), "results.%s", key);
+                        view->recorded = bson_iter_init(&it, &doc) &&
+                                         bson_iter_find_descendant(&it, path, &found);
+                }
+        }
+        bson_destroy(&doc);
+        return ok;
+}
+
+bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *run_nonce, const char *task_id, const char *key,
+                           const bson_t *result, int64_t now_ms, bool *recorded_now, bool *complete,
+                           jt_error_t *err) {
+        char path[160];
+        bson_t *query, *update;
+        bson_t doc = BSON_INITIALIZER;
+        jt_job_view_t view;
+        bool ok;
+
+        *complete = false;
         snprintf(path, sizeof(path), "results.%s", key);
-        query = BCON_NEW("_id", BCON_UTF8(job_id), path, "{", "$exists", BCON_BOOL(false), "}");
+        /* Only a listed task of this run counts: a forged or stale task id can never make a
+         * job look complete. */
+        query = BCON_NEW("_id", BCON_UTF8(job_id), "taskIds", BCON_UTF8(task_id), path, "{",
+                         "$exists", BCON_BOOL(false), "}");
+        append_run(query, run_nonce);
         update =
             BCON_NEW("$set", "{", path, BCON_DOCUMENT(result), "updatedAt", BCON_DATE_TIME(now_ms),
                      "}", "$inc", "{", "tasksDone", BCON_INT64(1), "}");
-        fields = BCON_NEW("tasksDone", BCON_INT32(1), "tasksTotal", BCON_INT32(1));
         ok = find_and_modify(client, db, query, update, recorded_now, &doc,
-                             "recording a task result", job_id, err);
-        if (ok && !*recorded_now)
-                ok = find_job_fields(client, db, job_id, fields, &doc, err);
-        if (ok) {
-                int64_t total = doc_int64(&doc, "tasksTotal", -1);
-                if (total < 0)
-                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
-                                          "job %s has no ledger entry (tasks of a job the "
-                                          "producer never recorded)",
-                                          job_id);
-                *complete = ok && doc_int64(&doc, "tasksDone", 0) >= total;
-        }
+                             "recording a task result", job_id, err) &&
+             jt_jobs_view(client, db, job_id, run_nonce, task_id, key, &view, err);
+        if (ok && (!view.exists || !view.same_run || !view.listed || !view.recorded))
+                ok = jt_error_set(err, JT_ERR_INPUT, 0,
+                                  "job %s: %s; result of task %s not recorded", job_id,
+                                  !view.exists     ? "no ledger entry"
+                                  : !view.same_run ? "its ledger entry is of another run"
+                                  : !view.listed   ? "the task is not one of its tasks"
+                                                   : "the result vanished",
+                                  task_id);
+        if (ok)
+                *complete = view.complete;
         bson_destroy(&doc);
-        bson_destroy(fields);
         bson_destroy(update);
         bson_destroy(query);
         return ok;
 }
 
 bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
-                            const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
-                            bson_t *entry, jt_error_t *err) {
+                            const char *run_nonce, int64_t tasks_total, const char *owner,
+                            int64_t now_ms, int64_t lease_ms, bool *claimed, bson_t *entry,
+                            jt_error_t *err) {
         /* The owner's own claim is taken again: a finalize step that failed on a database
-         * error after claiming resumes at once instead of waiting out its own lease. */
-        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", "state", "running", "}",
-                                 "{", "state", "finalizing", "finalizeUntil", "{", "$lt",
-                                 BCON_DATE_TIME(now_ms), "}", "}", "{", "state", "finalizing",
-                                 "finalizeBy", BCON_UTF8(owner), "}", "]");
+         * error after claiming resumes at once instead of waiting out its own lease. Only a
+         * complete job of this run: a stale or forged FINALIZE never finalizes a running one. */
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "tasksTotal", BCON_INT64(tasks_total),
+                                 "tasksDone", "{", "$gte", BCON_INT64(tasks_total), "}", "$or", "[",
+                                 "{", "state", "running", "}", "{", "state", "finalizing",
+                                 "finalizeUntil", "{", "$lt", BCON_DATE_TIME(now_ms), "}", "}", "{",
+                                 "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "}", "]");
         bson_t *update = BCON_NEW(
             "$set", "{", "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "finalizeUntil",
             BCON_DATE_TIME(now_ms + lease_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
-        bool ok = find_and_modify(client, db, query, update, claimed, entry,
-                                  "claiming the finalization", job_id, err);
+        bson_t *first = NULL, *stamp = NULL;
+        bool ok, stamped = false;
+        bson_t ignored = BSON_INITIALIZER;
 
+        append_run(query, run_nonce);
+        ok = find_and_modify(client, db, query, update, claimed, entry, "claiming the finalization",
+                             job_id, err);
+        if (ok && *claimed && !bson_has_field(entry, "finalizedAt")) {
+                /* Recorded once, by the first claim: every later finalizer (a takeover, a
+                 * re-finalization) derives the same chained cleanup job from it. */
+                first = BCON_NEW("_id", BCON_UTF8(job_id), "finalizedAt", "{", "$exists",
+                                 BCON_BOOL(false), "}");
+                stamp = BCON_NEW("$set", "{", "finalizedAt", BCON_DATE_TIME(now_ms), "}");
+                ok = find_and_modify(client, db, first, stamp, &stamped, &ignored,
+                                     "recording the finalization time", job_id, err) &&
+                     find_job_fields(client, db, job_id, NULL, entry, err);
+        }
+        bson_destroy(&ignored);
+        if (first)
+                bson_destroy(first);
+        if (stamp)
+                bson_destroy(stamp);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *job_id,
+                          int64_t *at_ms, jt_error_t *err) {
+        bson_t *fields = BCON_NEW("finalizedAt", BCON_INT32(1));
+        bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+
+        *at_ms = 0;
+        if (ok && bson_iter_init_find(&it, &doc, "finalizedAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                *at_ms = bson_iter_date_time(&it);
+        bson_destroy(&doc);
+        bson_destroy(fields);
+        return ok;
+}
+
+bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
+                  const char *run_nonce, const char *task_id, const char *reason, int64_t now_ms,
+                  bool *announce, int64_t *failed_at_ms, jt_error_t *err) {
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[", "running",
+                                 "finalizing", "]", "}");
+        bson_t *update = BCON_NEW(
+            "$set", "{", "state", "failed", "failedAt", BCON_DATE_TIME(now_ms), "failureAnnounced",
+            BCON_BOOL(false), "updatedAt", BCON_DATE_TIME(now_ms), "lastFailure", "{", "reason",
+            BCON_UTF8(reason), "task", BCON_UTF8(task_id ? task_id : ""), "at",
+            BCON_DATE_TIME(now_ms), "}", "}", "$inc", "{", "failures", BCON_INT32(1), "}");
+        bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        bool matched = false, ok;
+
+        *announce = false;
+        *failed_at_ms = 0;
+        if (run_nonce)
+                append_run(query, run_nonce);
+        ok = find_and_modify(client, db, query, update, &matched, &doc, "marking the job failed",
+                             job_id, err);
+        if (ok && !matched)
+                ok = find_job_fields(client, db, job_id, NULL, &doc, err);
+        /* Failed before, by this call or an earlier one whose event was never confirmed. */
+        if (ok && bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it) &&
+            strcmp(bson_iter_utf8(&it, NULL), "failed") == 0 &&
+            (!run_nonce || same_nonce(&doc, run_nonce)) &&
+            bson_iter_init_find(&it, &doc, "failureAnnounced") && BSON_ITER_HOLDS_BOOL(&it) &&
+            !bson_iter_bool(&it) && bson_iter_init_find(&it, &doc, "failedAt") &&
+            BSON_ITER_HOLDS_DATE_TIME(&it)) {
+                *announce = true;
+                *failed_at_ms = bson_iter_date_time(&it);
+        }
+        bson_destroy(&doc);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const char *job_id,
+                               int64_t failed_at_ms, jt_error_t *err) {
+        bson_t *query =
+            BCON_NEW("_id", BCON_UTF8(job_id), "failedAt", BCON_DATE_TIME(failed_at_ms));
+        bson_t *update = BCON_NEW("$set", "{", "failureAnnounced", BCON_BOOL(true), "}");
+        bson_t doc = BSON_INITIALIZER;
+        bool matched = false;
+        bool ok = find_and_modify(client, db, query, update, &matched, &doc,
+                                  "recording the JOB_FAILED event", job_id, err);
+
+        bson_destroy(&doc);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
+                    const char *run_nonce, int64_t now_ms, bool *reopened, jt_error_t *err) {
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", "failed");
+        bson_t *update = BCON_NEW("$set", "{", "state", "running", "reopenedAt",
+                                  BCON_DATE_TIME(now_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}",
+                                  "$inc", "{", "reopens", BCON_INT32(1), "}");
+        bson_t doc = BSON_INITIALIZER;
+        bool ok;
+
+        append_run(query, run_nonce);
+        ok = find_and_modify(client, db, query, update, reopened, &doc, "re-opening the job",
+                             job_id, err);
+        bson_destroy(&doc);
         bson_destroy(update);
         bson_destroy(query);
         return ok;
@@ -419,7 +640,9 @@ bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, 
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
                        const char *state, int64_t now_ms, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
+        /* Never over a failed job (a failure after the claim wins) nor back from finished. */
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[", "finalizing",
+                                  BCON_UTF8(state), "]", "}");
         bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8(state), "finishedAt",
                                   BCON_DATE_TIME(now_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
         bson_error_t error;

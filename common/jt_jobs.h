@@ -3,13 +3,19 @@
  * twice sends once) and safe with two producers at once (a claim with a lease decides who
  * sends), and it is where workers record each task's result by task id.
  *
- *   { _id: "stats-2026-10", kind: "stats"|"cleanup", testMode, runId, params: {...},
+ *   { _id: "stats-2026-10", kind: "stats"|"cleanup", testMode, runId, runNonce, params: {...},
  *     taskIds: [...], tasksTotal, state: "running"|"finished"|"failed",
  *     claimedBy, claimUntil, tasksSentAt (absent until every task is durable in Kafka),
  *     results: { <task key>: {...} }, tasksDone (workers, each key once),
  *     found: { <task key>: N } (a cleanup range's first count, kept across redeliveries),
- *     finalizeBy, finalizeUntil (the worker finishing the job), finishedAt,
- *     createdAt, updatedAt }
+ *     finalizeBy, finalizeUntil (the worker finishing the job), finalizedAt (the first claim's
+ *     time, kept: the chained cleanup's fire time), finishedAt,
+ *     failedAt, failureAnnounced, lastFailure: {reason, task, at}, failures (count),
+ *     reopenedAt, reopens (count), createdAt, updatedAt }
+ * runNonce is random per entry: tasks carry it, so a task of another run of the same job id (a
+ * replayed topic, a dropped and re-created ledger, a forged task) is told apart and does
+ * nothing. A job ends finished or failed; a failed job goes back to running only when a task
+ * of it comes back through `replay --dlq` (jt_jobs_reopen), and a finished job never changes.
  * A task key is the task id without "job_id/" (it holds no '.' or '$', so it is a field name). */
 #ifndef JT_JOBS_H
 #define JT_JOBS_H
@@ -59,25 +65,78 @@ bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t
 bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char *job_id,
                             const char *key, int64_t value, int64_t *stored, jt_error_t *err);
 
-/* Records a task's result under results.<key> once: *recorded_now is false when it was there
- * already (a redelivery). *complete says whether every task of the job has a result now. */
-bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
-                           const char *key, const bson_t *result, int64_t now_ms,
-                           bool *recorded_now, bool *complete, jt_error_t *err);
+/* A new random run nonce (32 hex digits) into out (at least JT_JOBS_NONCE_SIZE bytes). */
+#define JT_JOBS_NONCE_SIZE 33
+bool jt_jobs_new_nonce(char *out, jt_error_t *err);
 
-/* For a complete job: takes the right to finalize it (state running -> finalizing, a
- * finalizing claim whose lease lapsed because its worker died, or owner's own claim, renewed).
- * *claimed false: finished already, or another worker is finalizing. On a claim, entry
- * receives the job's entry with every result. */
+/* What a worker knows of a task's job before it acts on the task. */
+typedef struct {
+        bool exists;         /* the job has a ledger entry */
+        bool same_run;       /* its runNonce is the task's (both absent counts as equal) */
+        bool listed;         /* the task id asked about is one of its taskIds */
+        bool recorded;       /* results.<key> is there (the task is done: a redelivery) */
+        bool complete;       /* every listed task has a result */
+        char state[16];      /* running, finalizing, finished or failed */
+        int64_t tasks_done;  /* results recorded */
+        int64_t tasks_total; /* taskIds */
+} jt_job_view_t;
+
+/* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a
+ * FINALIZE) of run run_nonce (NULL for a v1 task), whose result goes under key (NULL: none).
+ * complete counts only results whose key is a listed task's, so no other write can make a job
+ * look complete. A missing entry is no error: view->exists is false. */
+bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
+                  const char *run_nonce, const char *task_id, const char *key, jt_job_view_t *view,
+                  jt_error_t *err);
+
+/* Records a task's result under results.<key> once, for a task listed in the job's taskIds
+ * (task_id, the root task for a continuation) of run run_nonce: *recorded_now is false when it
+ * was there already (a redelivery). *complete says whether every task of the job has a result
+ * now. A job of another run, or a task it does not list, is a JT_ERR_INPUT error. */
+bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *run_nonce, const char *task_id, const char *key,
+                           const bson_t *result, int64_t now_ms, bool *recorded_now, bool *complete,
+                           jt_error_t *err);
+
+/* For a complete job of run run_nonce with tasks_total tasks (its view): takes the right to
+ * finalize it (state running -> finalizing, a finalizing claim whose lease lapsed because its
+ * worker died, or owner's own claim, renewed) only while every one of its tasks_total tasks
+ * has a result. *claimed false: finished or failed already, another worker is finalizing, or
+ * the job is not complete. On a claim, entry receives the job's entry with every result, and
+ * finalizedAt is recorded if it was not. */
 bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char *job_id,
-                            const char *owner, int64_t now_ms, int64_t lease_ms, bool *claimed,
-                            bson_t *entry, jt_error_t *err);
+                            const char *run_nonce, int64_t tasks_total, const char *owner,
+                            int64_t now_ms, int64_t lease_ms, bool *claimed, bson_t *entry,
+                            jt_error_t *err);
+
+/* The job's finalizedAt (recorded by its first finalize claim) into *at_ms; 0 when none. */
+bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *job_id,
+                          int64_t *at_ms, jt_error_t *err);
+
+/* Marks a running (or finalizing) job of run run_nonce (NULL: whatever run) failed with the
+ * reason, once: *announce says whether its JOB_FAILED still has to be sent (a new failure, or
+ * one whose event was never confirmed), with *failed_at_ms the failure's time, which the event
+ * carries so that a repeat of it is recognisably the same failure. A finished job is never
+ * marked failed: a late duplicate changes nothing. */
+bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
+                  const char *run_nonce, const char *task_id, const char *reason, int64_t now_ms,
+                  bool *announce, int64_t *failed_at_ms, jt_error_t *err);
+
+/* Records that the JOB_FAILED of the failure at failed_at_ms is durable on the status topic. */
+bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const char *job_id,
+                               int64_t failed_at_ms, jt_error_t *err);
+
+/* Sends a failed job of run run_nonce back to running (an operator replayed its dead letters
+ * after fixing the cause). *reopened false when it was not failed. */
+bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
+                    const char *run_nonce, int64_t now_ms, bool *reopened, jt_error_t *err);
 
 /* The job's state into state ("" when the job has no ledger entry). */
 bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
                    size_t size, jt_error_t *err);
 
-/* Sets state ("finished" or "failed") once the job's last event is durable. */
+/* Sets a finalizing job's state to "finished" once its last event is durable (a failed job
+ * stays failed: jt_jobs_fail). */
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
                        const char *state, int64_t now_ms, jt_error_t *err);
 

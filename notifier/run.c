@@ -440,7 +440,16 @@ static handled_t handle(notifier_t *n, const rd_kafka_message_t *msg) {
                                     (now_ms() - ev.timestamp_ms) / 60000);
                         n->skipped++;
                 } else {
-                        h = post_once(n, ev.job_id, jt_status_type_name(ev.type), &out);
+                        /* A job can fail again after an operator re-opened it: each failure is
+                         * its own outcome, told apart by its time (the ledger's failedAt, which
+                         * every repeat of the same failure's event carries). */
+                        char what[64];
+                        if (ev.type == JT_STATUS_JOB_FAILED)
+                                snprintf(what, sizeof(what), "JOB_FAILED@%" PRId64,
+                                         ev.timestamp_ms);
+                        else
+                                snprintf(what, sizeof(what), "%s", jt_status_type_name(ev.type));
+                        h = post_once(n, ev.job_id, what, &out);
                 }
                 jt_message_clear(&out);
         }

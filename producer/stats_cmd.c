@@ -25,8 +25,8 @@ typedef struct {
 } stats_ctx_t;
 
 static bool build_stats_task(void *ctx_, const jt_avro_registry_t *reg, const char *task_id,
-                             void **buf, size_t *len, char *line, size_t line_size,
-                             jt_error_t *err) {
+                             const char *run_nonce, void **buf, size_t *len, char *line,
+                             size_t line_size, jt_error_t *err) {
         const stats_ctx_t *ctx = ctx_;
         const char *slash = strrchr(task_id, '/');
         char *end = NULL;
@@ -44,6 +44,7 @@ static bool build_stats_task(void *ctx_, const jt_avro_registry_t *reg, const ch
                                  .month = (char *)ctx->month,
                                  .test_mode = ctx->test_mode,
                                  .run_id = (char *)ctx->run_id,
+                                 .run_nonce = (char *)run_nonce,
                                  .created_at_ms = ctx->created_at_ms};
         snprintf(line, line_size, "%s  month %s  shard %ld/%d%s", task_id, ctx->month, shard,
                  ctx->shards, ctx->test_mode ? "  test mode" : "");

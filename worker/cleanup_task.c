@@ -125,7 +125,7 @@ static bool send_continuation(cleanup_run_t *run, int64_t deleted_so_far, jt_err
 }
 
 /* Sums the job's range results and sends JOB_FINISHED, once per job (finalize claim). */
-static jt_task_outcome_t finish_job(cleanup_run_t *run, jt_error_t *err) {
+static jt_task_outcome_t finish_job(cleanup_run_t *run, int64_t tasks_total, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         bson_t entry = BSON_INITIALIZER;
         bson_iter_t it, results, one, field;
@@ -133,8 +133,9 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, jt_error_t *err) {
         bool claimed = false;
         jt_status_event_t ev;
 
-        if (!jt_jobs_claim_finalize(run->client, env->db, run->task->job_id, env->worker_id,
-                                    jt_task_now_ms(), FINALIZE_LEASE_MS, &claimed, &entry, err)) {
+        if (!jt_jobs_claim_finalize(run->client, env->db, run->task->job_id, run->task->run_nonce,
+                                    tasks_total, env->worker_id, jt_task_now_ms(),
+                                    FINALIZE_LEASE_MS, &claimed, &entry, err)) {
                 bson_destroy(&entry);
                 return JT_TASK_RETRY;
         }
@@ -191,7 +192,7 @@ static bool sleep_unless_stopped(const jt_task_env_t *env, int ms) {
         return !*env->stop;
 }
 
-static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
+static jt_task_outcome_t run_range(cleanup_run_t *run, int64_t tasks_total, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         const jt_cleanup_task_t *task = run->task;
         int64_t started = jt_task_mono_ms(), last_progress = 0, left = 0, batch = 0;
@@ -255,10 +256,11 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
         result = BCON_NEW("found", BCON_INT64(run->found), "deleted", BCON_INT64(run->found - left),
                           "remaining", BCON_INT64(left), "finishedBy", BCON_UTF8(env->worker_id),
                           "continuations", BCON_INT32(task->continuation_seq));
-        if (!jt_jobs_record_result(run->client, env->db, task->job_id, run->key, result,
-                                   jt_task_now_ms(), &recorded, &complete, err)) {
+        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
+                                   run->root_id, run->key, result, jt_task_now_ms(), &recorded,
+                                   &complete, err)) {
                 bson_destroy(result);
-                return JT_TASK_RETRY;
+                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
         }
         bson_destroy(result);
         ev = base_event(run, JT_STATUS_TASK_FINISHED);
@@ -273,7 +275,7 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
         jt_log_info("job=%s task=%s done: %" PRId64 " of %" PRId64 " deleted%s", task->job_id,
                     task->task_id, run->found - left, run->found,
                     recorded ? "" : " (result recorded before: a redelivery)");
-        return complete ? finish_job(run, err) : JT_TASK_DONE;
+        return complete ? finish_job(run, tasks_total, err) : JT_TASK_DONE;
 }
 
 /* The worker's own safety check: the producer computed the cutoff, but a task replayed late,
@@ -305,20 +307,38 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         cleanup_run_t run = {.env = env, .task = task};
         int64_t end_ms =
             task->range_end_ms < task->cutoff_ms ? task->range_end_ms : task->cutoff_ms;
+        jt_job_view_t view;
+        bool proceed = false;
         jt_task_outcome_t outcome;
 
-        if (inside_retention(task, err))
-                return JT_TASK_PERMANENT;
         run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
         if (!jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
                 return JT_TASK_PERMANENT;
         run.client = mongoc_client_pool_pop(env->pool);
+        /* The ledger first: a task of no live run of its job deletes nothing, whatever it asks. */
+        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, run.root_id,
+                                run.key, &view, &proceed, err);
+        if (outcome != JT_TASK_DONE || !proceed) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return outcome;
+        }
+        if (inside_retention(task, err)) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return JT_TASK_PERMANENT;
+        }
+        if (view.recorded) {
+                /* Done before (a redelivery): nothing to delete; finish the job if that was
+                 * left undone (a crash, or a re-opened job). */
+                outcome = view.complete ? finish_job(&run, view.tasks_total, err) : JT_TASK_DONE;
+                mongoc_client_pool_push(env->pool, run.client);
+                return outcome;
+        }
         run.playbacks = mongoc_client_get_collection(
             run.client, env->db, task->test_mode ? "test-playbacks" : "playbacks");
         run.end_ms = end_ms;
         run.filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(task->range_start_ms), "$lt",
                               BCON_DATE_TIME(end_ms), "}");
-        outcome = run_range(&run, err);
+        outcome = run_range(&run, view.tasks_total, err);
         bson_destroy(run.filter);
         mongoc_collection_destroy(run.playbacks);
         mongoc_client_pool_push(env->pool, run.client);

@@ -1,9 +1,12 @@
 /* The consumer loop. Each message is decoded and handed to its task handler; the offset is
  * stored only when the handler says its effects and events are durable, or after the message
- * went to the DLQ. A transient failure pauses the partition, seeks back to the message, and
- * resumes after an exponential backoff with jitter, so the loop keeps polling (and keeps the
- * group membership) while it waits. After --max-attempts the task goes to the DLQ and its job
- * is marked failed with a JOB_FAILED event. */
+ * went to the DLQ. A failure pauses the partition, seeks back to the message, and resumes after
+ * an exponential backoff with jitter, so the loop keeps polling (and keeps the group
+ * membership) while it waits. An outage (a server unreachable, no primary, a broker away) is
+ * waited out without spending attempts, for up to --outage-budget; other failures spend
+ * attempts, --max-attempts at most. A task that can never succeed (refused, invalid, out of
+ * attempts or of outage budget) marks its job failed with a JOB_FAILED event, then goes to the
+ * DLQ; a task of no live run of its job goes to the DLQ and leaves every job alone. */
 #include "loop.h"
 
 #include <inttypes.h>
@@ -43,8 +46,10 @@ typedef struct {
         char topic[128];
         int32_t partition;
         int64_t offset;
-        int attempts;
-        int64_t resume_at_ms; /* monotonic */
+        int attempts;           /* failures that spent an attempt */
+        int outages;            /* failures waited out as an outage */
+        int64_t outage_from_ms; /* monotonic: the first of those; 0 when none */
+        int64_t resume_at_ms;   /* monotonic */
         bool paused;
 } retry_slot_t;
 
@@ -65,6 +70,7 @@ typedef struct {
         int max_attempts;
         int backoff_base_ms;
         int backoff_max_ms;
+        int64_t outage_budget_ms;
         retry_slot_t retries[MAX_RETRY_SLOTS];
         jt_task_announced_t announced;
         long tasks_done, tasks_dead_lettered, tasks_retried;
@@ -198,42 +204,75 @@ static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *
         return true;
 }
 
-/* Marks the job of a task that failed for good: JOB_FAILED with the reason, ledger failed. */
-static void fail_job(worker_t *w, const rd_kafka_message_t *msg, bool cleanup, const char *reason) {
+/* What the loop knows of a message's task, for the failure of its job. */
+typedef struct {
         char job_id[200];
-        jt_status_event_t ev = {0};
-        jt_error_t err;
-        mongoc_client_t *client;
+        char task_id[256];
+        char run_nonce[64];
+        bool decoded;
+} task_ident_t;
 
-        jt_error_clear(&err);
-        key_job_id(msg, job_id, sizeof(job_id));
-        if (!job_id[0])
-                return;
-        ev.job_id = job_id;
-        ev.type = JT_STATUS_JOB_FAILED;
-        ev.job_kind = cleanup ? JT_JOB_KIND_CLEANUP : JT_JOB_KIND_STATS;
-        ev.timestamp_ms = jt_task_now_ms();
-        ev.worker_id = (char *)w->env.worker_id;
-        ev.error_message = (char *)reason;
-        if (!jt_status_send(w->env.producer, w->env.reg, w->env.status_topic, &ev, &err) ||
-            !jt_kafka_flush(w->env.producer, w->env.kafka_timeout_ms, &err))
-                jt_log_error("job=%s: JOB_FAILED event not sent: %s", job_id, err.message);
+/* Marks the job of a task that failed for good: the ledger's state failed with the reason, then
+ * JOB_FAILED (once per failure, its timestamp the failure's, so that the notifier recognises a
+ * repeat). A finished job, a job of another run and a job without a ledger entry stay as they
+ * are. False when the ledger or the event could not be written: the caller keeps the message. */
+static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const char *reason,
+                     jt_error_t *err) {
+        jt_status_event_t ev = {0};
+        mongoc_client_t *client;
+        int64_t failed_at = 0;
+        bool announce = false, ok;
+
+        if (!id->job_id[0])
+                return true;
         client = mongoc_client_pool_pop(w->env.pool);
-        if (!jt_jobs_set_state(client, w->env.db, job_id, "failed", jt_task_now_ms(), &err))
-                jt_log_error("job=%s: ledger not marked failed: %s", job_id, err.message);
+        /* A task that did not decode has no run: the job its key names fails, whatever run. */
+        ok = jt_jobs_fail(client, w->env.db, id->job_id, id->decoded ? id->run_nonce : NULL,
+                          id->task_id, reason, jt_task_now_ms(), &announce, &failed_at, err);
+        if (ok && announce) {
+                ev.job_id = (char *)id->job_id;
+                ev.type = JT_STATUS_JOB_FAILED;
+                ev.job_kind = cleanup ? JT_JOB_KIND_CLEANUP : JT_JOB_KIND_STATS;
+                ev.timestamp_ms = failed_at;
+                ev.worker_id = (char *)w->env.worker_id;
+                ev.error_message = (char *)reason;
+                ok = jt_status_send(w->env.producer, w->env.reg, w->env.status_topic, &ev, err) &&
+                     jt_kafka_flush(w->env.producer, w->env.kafka_timeout_ms, err) &&
+                     jt_jobs_failure_announced(client, w->env.db, id->job_id, failed_at, err);
+                if (ok)
+                        jt_log_error("job=%s failed: %s", id->job_id, reason);
+        }
         mongoc_client_pool_push(w->env.pool, client);
+        return ok;
+}
+
+static void ident_of(task_ident_t *id, const char *job_id, const char *task_id,
+                     const char *run_nonce) {
+        snprintf(id->job_id, sizeof(id->job_id), "%s", job_id);
+        snprintf(id->task_id, sizeof(id->task_id), "%s", task_id);
+        snprintf(id->run_nonce, sizeof(id->run_nonce), "%s", run_nonce ? run_nonce : "");
+        id->decoded = true;
 }
 
 static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bool *cleanup,
-                                  jt_error_t *err) {
+                                  task_ident_t *id, jt_error_t *err) {
         const char *topic = rd_kafka_topic_name(msg->rkt);
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *value;
+        size_t size;
         jt_task_outcome_t outcome;
 
+        memset(id, 0, sizeof(*id));
+        key_job_id(msg, id->job_id, sizeof(id->job_id));
+        w->env.replayed = rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                          rd_kafka_header_get_last(hdrs, JT_DLQ_HDR_REPLAYED_FROM, &value, &size) ==
+                              RD_KAFKA_RESP_ERR_NO_ERROR;
         *cleanup = strcmp(topic, w->env.cleanup_topic) == 0;
         if (*cleanup) {
                 jt_cleanup_task_t task = {0};
                 if (!jt_cleanup_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
                         return JT_TASK_PERMANENT;
+                ident_of(id, task.job_id, task.task_id, task.run_nonce);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_cleanup_task_run(&w->env, &task, err);
                 jt_cleanup_task_clear(&task);
@@ -243,13 +282,14 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
                 jt_stats_task_t task = {0};
                 if (!jt_stats_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
                         return JT_TASK_PERMANENT;
+                ident_of(id, task.job_id, task.task_id, task.run_nonce);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_stats_task_run(&w->env, &task, err);
                 jt_stats_task_clear(&task);
                 return outcome;
         }
         jt_error_set(err, JT_ERR_INPUT, 0, "message from unexpected topic %s", topic);
-        return JT_TASK_PERMANENT;
+        return JT_TASK_REJECTED;
 }
 
 static int backoff_ms(const worker_t *w, int attempts) {
@@ -348,15 +388,55 @@ static void update_lag(worker_t *w) {
                 update_lag_of(w, w->consumers[i]);
 }
 
+/* Pauses msg's partition until wait_ms from now; the next poll of it redelivers msg. */
+static void retry_later(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot,
+                        int wait_ms) {
+        slot->resume_at_ms = jt_task_mono_ms() + wait_ms;
+        pause_and_rewind(w, msg, slot);
+}
+
+/* An outage is a wait, not an attempt: backoff up to --retry-backoff-max-ms (30 s by default)
+ * for up to --outage-budget. False once the budget is spent (reason says how long). */
+static bool wait_out_outage(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot,
+                            int attempts, const jt_error_t *err, char *reason, size_t size) {
+        int64_t now = jt_task_mono_ms();
+        int wait;
+
+        if (!slot->outage_from_ms)
+                slot->outage_from_ms = now;
+        if (now - slot->outage_from_ms >= w->outage_budget_ms) {
+                snprintf(reason, size,
+                         "gave up after waiting out an outage for %" PRId64
+                         " s (--outage-budget %" PRId64 " s): %s",
+                         (now - slot->outage_from_ms) / 1000, w->outage_budget_ms / 1000,
+                         err->message);
+                return false;
+        }
+        slot->attempts = attempts - 1;
+        wait = backoff_ms(w, ++slot->outages);
+        retry_later(w, msg, slot, wait);
+        w->tasks_retried++;
+        jt_metrics_task(w->env.metrics, kind_of(w, msg), "retried");
+        jt_log_warn("%s [%" PRId32 "] offset %" PRId64 ": waiting out an outage (%" PRId64
+                    " s so far, no attempt spent), next try in %d ms: %s",
+                    rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
+                    (now - slot->outage_from_ms) / 1000, wait, err->message);
+        return true;
+}
+
 static void handle(worker_t *w, const rd_kafka_message_t *msg) {
         retry_slot_t *slot = find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition);
         int attempts = (slot && slot->offset == msg->offset ? slot->attempts : 0) + 1;
-        jt_error_t err;
+        jt_error_t err, end_err;
+        task_ident_t id;
+        char reason[JT_ERROR_MSG_MAX + 128];
         bool cleanup = false;
         jt_task_outcome_t outcome;
 
         jt_error_clear(&err);
-        outcome = run_task(w, msg, &cleanup, &err);
+        jt_error_clear(&end_err);
+        reason[0] = '\0';
+        outcome = run_task(w, msg, &cleanup, &id, &err);
         if (outcome == JT_TASK_STOPPED) {
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "stopped");
                 return;
@@ -366,8 +446,7 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
         if (outcome == JT_TASK_WAIT && (slot = slot_for(w, msg)) != NULL) {
                 int wait = w->backoff_max_ms < WAIT_POLL_MS ? w->backoff_max_ms : WAIT_POLL_MS;
                 slot->attempts = attempts - 1;
-                slot->resume_at_ms = jt_task_mono_ms() + wait;
-                pause_and_rewind(w, msg, slot);
+                retry_later(w, msg, slot, wait);
                 jt_metrics_set_health(w->env.metrics, true, NULL);
                 jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": %s; next look in %d ms",
                             rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, err.message,
@@ -381,44 +460,43 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                 jt_metrics_set_health(w->env.metrics, false, err.message);
         else
                 jt_metrics_set_health(w->env.metrics, true, NULL);
-        if (outcome == JT_TASK_RETRY && attempts < w->max_attempts) {
-                slot = slot_for(w, msg);
-                if (slot) {
-                        int wait = backoff_ms(w, attempts);
-                        slot->attempts = attempts;
-                        slot->resume_at_ms = jt_task_mono_ms() + wait;
-                        pause_and_rewind(w, msg, slot);
-                        w->tasks_retried++;
-                        jt_metrics_task(w->env.metrics, kind_of(w, msg), "retried");
-                        jt_log_warn("%s [%" PRId32 "] offset %" PRId64 " attempt %d failed, "
-                                    "retrying in %d ms: %s",
-                                    rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
-                                    attempts, wait, err.message);
-                        return;
-                }
+        if (outcome == JT_TASK_RETRY && err.transient && (slot = slot_for(w, msg)) != NULL &&
+            wait_out_outage(w, msg, slot, attempts, &err, reason, sizeof(reason)))
+                return;
+        if (outcome == JT_TASK_RETRY && !reason[0] && attempts < w->max_attempts &&
+            (slot = slot_for(w, msg)) != NULL) {
+                int wait = backoff_ms(w, attempts);
+                slot->attempts = attempts;
+                retry_later(w, msg, slot, wait);
+                w->tasks_retried++;
+                jt_metrics_task(w->env.metrics, kind_of(w, msg), "retried");
+                jt_log_warn("%s [%" PRId32 "] offset %" PRId64 " attempt %d failed, "
+                            "retrying in %d ms: %s",
+                            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts,
+                            wait, err.message);
+                return;
         }
         if (outcome != JT_TASK_DONE) {
-                jt_error_t dlq_err;
-                char reason[JT_ERROR_MSG_MAX + 64];
-                jt_error_clear(&dlq_err);
-                snprintf(reason, sizeof(reason), "%s%s",
-                         outcome == JT_TASK_RETRY ? "gave up after repeated failures: " : "",
-                         err.message);
-                if (!dead_letter(w, msg, reason, attempts, &dlq_err)) {
-                        /* Without a DLQ copy the offset must not move: try again later. */
-                        jt_log_error("DLQ write failed, the task stays: %s", dlq_err.message);
-                        slot = slot_for(w, msg);
-                        if (slot) {
-                                slot->resume_at_ms = jt_task_mono_ms() + w->backoff_max_ms;
-                                pause_and_rewind(w, msg, slot);
-                        }
+                if (!reason[0])
+                        snprintf(reason, sizeof(reason), "%s%s",
+                                 outcome == JT_TASK_RETRY ? "gave up after repeated failures: "
+                                                          : "",
+                                 err.message);
+                /* The job first, then the dead letter: a crash between them redelivers the task,
+                 * which fails again and finds its job failed already. Without both, the offset
+                 * must not move: try again later. */
+                if ((outcome != JT_TASK_REJECTED && !fail_job(w, &id, cleanup, reason, &end_err)) ||
+                    !dead_letter(w, msg, reason, attempts, &end_err)) {
+                        jt_log_error("the job's failure or the DLQ copy was not written, the task "
+                                     "stays: %s",
+                                     end_err.message);
+                        if ((slot = slot_for(w, msg)) != NULL)
+                                retry_later(w, msg, slot, w->backoff_max_ms);
                         return;
                 }
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "dead_lettered");
-                if (outcome == JT_TASK_RETRY) {
-                        fail_job(w, msg, cleanup, reason);
+                if (outcome != JT_TASK_REJECTED)
                         jt_metrics_task(w->env.metrics, kind_of(w, msg), "failed");
-                }
         } else {
                 w->tasks_done++;
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "done");
@@ -509,6 +587,7 @@ int jt_worker_run(const jt_config_t *cfg) {
         w->max_attempts = (int)jt_config_int(cfg, "max-attempts");
         w->backoff_base_ms = (int)jt_config_int(cfg, "retry-backoff-ms");
         w->backoff_max_ms = (int)jt_config_int(cfg, "retry-backoff-max-ms");
+        w->outage_budget_ms = jt_config_int(cfg, "outage-budget") * 1000;
         kopts.rebalance_cb = rebalance_cb;
         kopts.opaque = w;
 

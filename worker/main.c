@@ -18,7 +18,11 @@ static const jt_opt_t worker_opts[] = {
      "where /metrics and /healthz are served (port 0: a free port, logged at start; give each "
      "replica on a host its own port)"},
     {"max-attempts", 0, JT_OPT_INT, "8", 1, 1000, NULL, false, "N",
-     "tries of a task failing transiently before it goes to the DLQ and its job fails"},
+     "tries of a task failing for a reason waiting cannot fix (a refused write, a bad reply) "
+     "before it goes to the DLQ and its job fails; an outage spends none"},
+    {"outage-budget", 0, JT_OPT_INT, "3600", 1, 604800, NULL, false, "SECONDS",
+     "how long one task waits out an outage (database or broker unreachable, no primary) "
+     "before its job fails; the partition is paused meanwhile"},
     {"retry-backoff-ms", 0, JT_OPT_INT, "500", 1, 600000, NULL, false, "MS",
      "first retry delay; doubles per attempt, with +-25% jitter"},
     {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 1, 3600000, NULL, false, "MS",

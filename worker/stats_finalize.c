@@ -195,11 +195,22 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t use
         return JT_TASK_DONE;
 }
 
-/* The cleanup job, as the original started it after the monthly statistics; its id derives
- * from the statistics job's creation minute, so a repeated finalization creates it once. */
-static jt_task_outcome_t start_cleanup(fin_run_t *run, jt_error_t *err) {
-        int64_t fire_s = run->task->created_at_ms / 1000;
+/* The cleanup job, as the original started it after the monthly statistics; it fires at the
+ * statistics job's finalization time as the ledger recorded it once (finalizedAt), so every
+ * worker that finalizes or re-finalizes the job derives the same cleanup job id, whatever the
+ * FINALIZE message says. */
+static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
+        bson_iter_t it;
+        int64_t fire_s;
         bool busy = false;
+
+        if (!bson_iter_init_find(&it, entry, "finalizedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
+                jt_error_set_transient(err, JT_ERR_MONGO, 0,
+                                       "job %s: the ledger entry has no finalizedAt yet",
+                                       run->task->job_id);
+                return JT_TASK_RETRY;
+        }
+        fire_s = bson_iter_date_time(&it) / 1000;
         int rc = jt_cleanup_job_emit(run->env->cfg, run->env->pool, fire_s - fire_s % 60,
                                      "monthly-stats", run->task->test_mode, NULL, false, &busy);
 
@@ -220,7 +231,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         uint8_t raw[12];
         int year = 0, month = 0;
         int64_t with_entry = 0;
-        bool claimed = false;
+        jt_job_view_t view;
+        bool claimed = false, proceed = false;
         jt_task_outcome_t outcome;
 
         if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
@@ -229,14 +241,27 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         jt_job_ids_notification_oid(task->job_id, raw);
         bson_oid_init_from_data(&run.nid, raw);
         run.client = mongoc_client_pool_pop(env->pool);
-        if (!jt_jobs_claim_finalize(run.client, env->db, task->job_id, env->worker_id,
-                                    jt_task_now_ms(), FINALIZE_LEASE_MS, &claimed, &entry, err)) {
+        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, NULL, NULL, &view,
+                                &proceed, err);
+        if (outcome != JT_TASK_DONE || !proceed) {
+                /* refused, a late duplicate, or a read error */
+        } else if (!view.complete) {
+                /* Only the worker that records a job's last result sends its FINALIZE: one that
+                 * finds the job incomplete is stale (an earlier run's) or forged. */
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "FINALIZE of job %s, which has %" PRId64 " of its %" PRId64
+                             " tasks done: refused, nothing finalized",
+                             task->job_id, view.tasks_done, view.tasks_total);
+                outcome = JT_TASK_REJECTED;
+        } else if (!jt_jobs_claim_finalize(run.client, env->db, task->job_id, task->run_nonce,
+                                           view.tasks_total, env->worker_id, jt_task_now_ms(),
+                                           FINALIZE_LEASE_MS, &claimed, &entry, err)) {
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {
                 outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
         } else if ((outcome = insert_notification(&run, err)) == JT_TASK_DONE &&
                    (outcome = notify_month(&run, &with_entry, err)) == JT_TASK_DONE &&
-                   (outcome = start_cleanup(&run, err)) == JT_TASK_DONE) {
+                   (outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
                 outcome = finish(&run, &entry, with_entry, err);
         }
         bson_destroy(&entry);

@@ -532,22 +532,20 @@ static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to,
         return outcome;
 }
 
-static jt_task_outcome_t finish_shard(shard_run_t *run, jt_error_t *err) {
+static jt_task_outcome_t finish_shard(shard_run_t *run, const char *key, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         const jt_stats_task_t *task = run->task;
-        char key[64];
         bson_t *result;
         bool recorded = false, complete = false;
 
-        if (!jt_jobs_task_key(task->job_id, task->task_id, key, sizeof(key), err))
-                return JT_TASK_PERMANENT;
         result = BCON_NEW("users", BCON_INT64((int64_t)run->id_count), "withEntry",
                           BCON_INT64(run->with_entry), "badRows", BCON_INT64(run->bad_rows),
                           "finishedBy", BCON_UTF8(env->worker_id));
-        if (!jt_jobs_record_result(run->client, env->db, task->job_id, key, result,
-                                   jt_task_now_ms(), &recorded, &complete, err)) {
+        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
+                                   task->task_id, key, result, jt_task_now_ms(), &recorded,
+                                   &complete, err)) {
                 bson_destroy(result);
-                return JT_TASK_RETRY;
+                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
         }
         bson_destroy(result);
         if (!send_event(run, JT_STATUS_TASK_FINISHED, err))
@@ -562,21 +560,52 @@ static jt_task_outcome_t finish_shard(shard_run_t *run, jt_error_t *err) {
                                                                          : JT_TASK_RETRY;
 }
 
+/* A shard whose result is recorded already (a redelivery, or a replay of a failed job's shard
+ * that had finished): no work again; the FINALIZE goes out if the job is complete, so that a
+ * re-opened job finishes. */
+static jt_task_outcome_t shard_done_before(const jt_task_env_t *env, const jt_stats_task_t *task,
+                                           const jt_job_view_t *view, jt_error_t *err) {
+        jt_log_info("job=%s task=%s: result recorded before, nothing to compute%s", task->job_id,
+                    task->task_id, view->complete ? "; the job is complete: FINALIZE sent" : "");
+        if (!view->complete)
+                return JT_TASK_DONE;
+        if (!jt_stats_finalize_send(env, task, err) ||
+            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
+                return JT_TASK_RETRY;
+        return JT_TASK_DONE;
+}
+
 static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task_t *task,
                                    jt_error_t *err) {
         shard_run_t run = {.env = env, .task = task};
         int year = 0, month = 0;
         int64_t prev_end = 0;
-        char name[64];
+        char name[64], key[64];
+        jt_job_view_t view;
+        bool proceed = false;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
         if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
             !jt_stats_month_range(year, month, &run.start_ms, &run.end_ms, err) ||
             !jt_stats_month_range(month == 1 ? year - 1 : year, month == 1 ? 12 : month - 1,
                                   &run.prev_start_ms, &prev_end, err) ||
-            !(run.acc = jt_stats_acc_new(year, month, err)))
+            !jt_jobs_task_key(task->job_id, task->task_id, key, sizeof(key), err))
                 return JT_TASK_PERMANENT;
         run.client = mongoc_client_pool_pop(env->pool);
+        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id, key,
+                                &view, &proceed, err);
+        if (outcome != JT_TASK_DONE || !proceed) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return outcome;
+        }
+        if (view.recorded) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return shard_done_before(env, task, &view, err);
+        }
+        if (!(run.acc = jt_stats_acc_new(year, month, err))) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return JT_TASK_PERMANENT;
+        }
         run.users = mongoc_client_get_collection(
             run.client, env->db, coll_name(task->test_mode, "users", name, sizeof(name)));
         run.playbacks = mongoc_client_get_collection(
@@ -601,7 +630,7 @@ static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task
                 }
         }
         if (outcome == JT_TASK_DONE)
-                outcome = finish_shard(&run, err);
+                outcome = finish_shard(&run, key, err);
 
         mongoc_collection_destroy(run.musicians);
         mongoc_collection_destroy(run.stats);

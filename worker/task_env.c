@@ -2,12 +2,14 @@
  * how it announces the job once. */
 #include "task_env.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "jt_jobs.h"
 #include "jt_kafka.h"
+#include "jt_log.h"
 
 int64_t jt_task_now_ms(void) {
         struct timespec ts;
@@ -60,5 +62,54 @@ jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *
         }
         if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_task_now_ms(), err))
                 return JT_TASK_RETRY;
+        return JT_TASK_DONE;
+}
+
+jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *client,
+                                const char *job_id, const char *run_nonce, const char *task_id,
+                                const char *key, jt_job_view_t *view, bool *proceed,
+                                jt_error_t *err) {
+        const char *what = task_id ? task_id : "its FINALIZE";
+        bool reopened = false;
+
+        *proceed = false;
+        if (!jt_jobs_view(client, env->db, job_id, run_nonce, task_id, key, view, err))
+                return JT_TASK_RETRY;
+        if (!view->exists) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "job %s has no ledger entry (a dropped ledger, a forged or misrouted "
+                             "task): %s refused, nothing done",
+                             job_id, what);
+                return JT_TASK_REJECTED;
+        }
+        if (!view->same_run) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "%s belongs to another run of job %s (run %s; the ledger entry was "
+                             "made anew since): refused, nothing done",
+                             what, job_id, run_nonce ? run_nonce : "of a v1 task");
+                return JT_TASK_REJECTED;
+        }
+        if (task_id && !view->listed) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s is not one of the %" PRId64
+                             " tasks of job %s: refused, nothing done",
+                             task_id, view->tasks_total, job_id);
+                return JT_TASK_REJECTED;
+        }
+        if (strcmp(view->state, "finished") == 0) {
+                jt_log_info("job=%s %s: the job is finished, nothing to do (a late duplicate)",
+                            job_id, what);
+                return JT_TASK_DONE;
+        }
+        if (strcmp(view->state, "failed") == 0 && env->replayed) {
+                if (!jt_jobs_reopen(client, env->db, job_id, run_nonce, jt_task_now_ms(), &reopened,
+                                    err))
+                        return JT_TASK_RETRY;
+                if (reopened) {
+                        jt_log_info("job=%s re-opened by the replay of %s", job_id, what);
+                        snprintf(view->state, sizeof(view->state), "running");
+                }
+        }
+        *proceed = true;
         return JT_TASK_DONE;
 }

@@ -12,6 +12,7 @@
 #include "jt_avro.h"
 #include "jt_config.h"
 #include "jt_error.h"
+#include "jt_jobs.h"
 #include "jt_metrics.h"
 #include "jt_status.h"
 
@@ -39,12 +40,19 @@ typedef struct {
         volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT */
         jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
         jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
+        /* The message being handled came back through `replay --dlq` (its jt-replayed-from
+         * header): an operator's request to finish its failed job. Set by the loop per message. */
+        bool replayed;
 } jt_task_env_t;
 
 typedef enum {
         JT_TASK_DONE,      /* effects and events durable: store the offset */
         JT_TASK_RETRY,     /* transient failure: try the same message again later */
-        JT_TASK_PERMANENT, /* can never succeed: dead-letter it, then store the offset */
+        JT_TASK_PERMANENT, /* can never succeed: its job fails (JOB_FAILED), the task goes to the
+                            * DLQ, then the offset is stored */
+        JT_TASK_REJECTED,  /* not a task of a live run of its job (no ledger entry, another run,
+                            * not one of its tasks, a FINALIZE of an incomplete job): nothing
+                            * done, DLQ with the reason, the job untouched */
         JT_TASK_STOPPED,   /* interrupted by a stop request: leave the offset for redelivery */
         JT_TASK_WAIT,      /* another worker holds a claim of the job (its finalize step, or
                             * the sending of the cleanup job it chains): try again later until
@@ -63,6 +71,20 @@ jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, co
  * the retry does not send ev again once it was flushed. */
 jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *client,
                                      const jt_status_event_t *ev, jt_error_t *err);
+
+/* The gate every task passes before it acts, from its job's ledger entry (task_id NULL for a
+ * FINALIZE, which no taskIds lists; key: where the task's result goes, or NULL):
+ *   - no entry, another run (nonce), a task id the job does not list: JT_TASK_REJECTED;
+ *   - a finished job (a late duplicate): JT_TASK_DONE with *proceed false, nothing done;
+ *   - a failed job: re-opened first when the message was replayed from the DLQ (the operator
+ *     fixed the cause); otherwise the task still runs and records its result, so that the job
+ *     can finish once its failed task is replayed;
+ *   - else JT_TASK_DONE with *proceed true and the entry in *view.
+ * A read error is JT_TASK_RETRY. */
+jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *client,
+                                const char *job_id, const char *run_nonce, const char *task_id,
+                                const char *key, jt_job_view_t *view, bool *proceed,
+                                jt_error_t *err);
 
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);

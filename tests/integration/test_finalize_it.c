@@ -58,7 +58,26 @@ static void drop_db(const char *db) {
         mongoc_database_destroy(d);
 }
 
-/* A ledger entry for job_id with one task, as a producer writes it. */
+static char job_nonce[JT_JOBS_NONCE_SIZE];
+
+/* Records the result of job_id's one task (run job_nonce), which completes the job. */
+static void complete_job(const char *db, const char *job_id) {
+        char task_id[128];
+        bson_t *result = BCON_NEW("deleted", BCON_INT64(0));
+        bool now = false, complete = false;
+        jt_error_t err;
+
+        snprintf(task_id, sizeof(task_id), "%s/0000", job_id);
+        jt_error_clear(&err);
+        assert_ok(jt_jobs_record_result(clients.mongo, db, job_id, job_nonce, task_id, "0000",
+                                        result, NOW_MS, &now, &complete, &err),
+                  err);
+        assert_true(now);
+        assert_true(complete);
+        bson_destroy(result);
+}
+
+/* A ledger entry for job_id with one task, as a producer writes it; its nonce in job_nonce. */
 static void create_job(const char *db, const char *job_id) {
         char task_id[128];
         const char *task_ids[1] = {task_id};
@@ -79,21 +98,48 @@ static void create_job(const char *db, const char *job_id) {
         jt_error_clear(&err);
         assert_ok(jt_jobs_claim(clients.mongo, db, &spec, &outcome, &entry, &err), err);
         assert_int_equal(outcome, JT_JOB_CLAIMED);
+        {
+                bson_iter_t it;
+                assert_true(bson_iter_init_find(&it, &entry, "runNonce") &&
+                            BSON_ITER_HOLDS_UTF8(&it));
+                snprintf(job_nonce, sizeof(job_nonce), "%s", bson_iter_utf8(&it, NULL));
+        }
         bson_destroy(&entry);
         bson_destroy(params);
 }
 
-static bool claim(const char *db, const char *job_id, const char *owner, int64_t now_ms) {
+static bool claim_run(const char *db, const char *job_id, const char *nonce, const char *owner,
+                      int64_t now_ms) {
         bson_t entry = BSON_INITIALIZER;
         bool claimed = false;
         jt_error_t err;
 
         jt_error_clear(&err);
-        assert_ok(jt_jobs_claim_finalize(clients.mongo, db, job_id, owner, now_ms, LEASE_MS,
-                                         &claimed, &entry, &err),
+        assert_ok(jt_jobs_claim_finalize(clients.mongo, db, job_id, nonce, 1, owner, now_ms,
+                                         LEASE_MS, &claimed, &entry, &err),
                   err);
         bson_destroy(&entry);
         return claimed;
+}
+
+static bool claim(const char *db, const char *job_id, const char *owner, int64_t now_ms) {
+        return claim_run(db, job_id, job_nonce, owner, now_ms);
+}
+
+/* issue 20: a FINALIZE claims only a complete job of its own run. */
+static void finalize_claim_needs_a_complete_job_of_its_run(void **state) {
+        char db[96];
+
+        (void)state;
+        fresh_db(db, sizeof(db), "complete");
+        create_job(db, "cleanup-y");
+        assert_false(claim(db, "cleanup-y", "host/1", NOW_MS)); /* 0 of 1 task done */
+        complete_job(db, "cleanup-y");
+        assert_false(claim_run(db, "cleanup-y", "0123456789abcdef0123456789abcdef", "host/1",
+                               NOW_MS));                                  /* another run */
+        assert_false(claim_run(db, "cleanup-y", NULL, "host/1", NOW_MS)); /* a v1 task */
+        assert_true(claim(db, "cleanup-y", "host/1", NOW_MS));
+        drop_db(db);
 }
 
 static void finalize_claim_is_taken_again_by_its_owner_only(void **state) {
@@ -103,6 +149,7 @@ static void finalize_claim_is_taken_again_by_its_owner_only(void **state) {
         (void)state;
         fresh_db(db, sizeof(db), "claim");
         create_job(db, "cleanup-x");
+        complete_job(db, "cleanup-x");
         assert_true(claim(db, "cleanup-x", "host/1", NOW_MS));
         /* The same worker after a failed step: at once, without waiting out its lease. */
         assert_true(claim(db, "cleanup-x", "host/1", NOW_MS + 1000));
@@ -162,8 +209,13 @@ static void job_is_announced_once_when_its_state_write_fails(void **state) {
         (void)state;
         fresh_db(db, sizeof(db), "announce");
         snprintf(topic, sizeof(topic), "jt.it.fin.%d.status", (int)getpid());
+        /* Two complete jobs under this worker's finalize claim, as finish_job finds them. */
         create_job(db, "cleanup-a");
+        complete_job(db, "cleanup-a");
+        assert_true(claim(db, "cleanup-a", "host/1", NOW_MS));
         create_job(db, "cleanup-b");
+        complete_job(db, "cleanup-b");
+        assert_true(claim(db, "cleanup-b", "host/1", NOW_MS));
         jt_error_clear(&err);
         env.producer = jt_kafka_producer_new(&opts, &err);
         assert_ok(env.producer, err);
@@ -181,7 +233,7 @@ static void job_is_announced_once_when_its_state_write_fails(void **state) {
         assert_non_null(strstr(err.message, "cleanup-a"));
         assert_ok(jt_jobs_state(clients.mongo, db, "cleanup-a", state_now, sizeof(state_now), &err),
                   err);
-        assert_string_equal(state_now, "running");
+        assert_string_equal(state_now, "finalizing");
         /* The retry writes the state and sends nothing again. */
         jt_error_clear(&err);
         assert_int_equal(jt_task_finish_job(&env, clients.mongo, &ev, &err), JT_TASK_DONE);
@@ -207,6 +259,7 @@ static void job_is_announced_once_when_its_state_write_fails(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(finalize_claim_is_taken_again_by_its_owner_only),
+            cmocka_unit_test(finalize_claim_needs_a_complete_job_of_its_run),
             cmocka_unit_test(job_is_announced_once_when_its_state_write_fails),
         };
         return cmocka_run_group_tests(tests, open_clients, close_clients);

@@ -276,7 +276,7 @@ def check_datums(rounds):
 
 def check_resolution():
     v1_path = os.path.join(ARGS.schemas, "stats_task.v1.avsc")
-    v2_path = os.path.join(ARGS.test_schemas, "stats_task.v2.avsc")
+    v2_path = os.path.join(ARGS.test_schemas, "stats_task.v9.avsc")
     with open(v1_path, encoding="utf-8") as f:
         v1 = json.load(f)
     with open(v2_path, encoding="utf-8") as f:
@@ -295,7 +295,8 @@ def check_resolution():
         print("ok  StatsTask v2 written by fastavro, read by a C v1 reader")
 
     # C writes v1; fastavro reads it with v2 as the reader: defaults fill the new fields.
-    r = tool(["encode", "stats_task"], json.dumps(SAMPLES["stats_task"][0]).encode())
+    r = tool(["encode", "stats_task", "--reader", "stats_task:1"],
+             json.dumps(SAMPLES["stats_task"][0]).encode())
     if r.returncode != 0 or r.stdout[:10] != header(v1):
         fail(f"v1 encode by C: rc {r.returncode}, header {r.stdout[:10].hex()}, {r.stderr!r}")
         return

@@ -419,7 +419,7 @@ static void test_encode_errors(void **state) {
         assert_false(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         assert_int_equal(err.domain, JT_ERR_SCHEMA);
         assert_string_equal(err.message,
-                            "cannot encode a CleanupTask value as stats_task v1: another schema");
+                            "cannot encode a CleanupTask value as stats_task v2: another schema");
         avro_value_decref(&v);
 
         /* A string over the size cap. */
@@ -478,7 +478,7 @@ static void put_header(bytes_t *m, uint64_t fp) {
         m->n = 10;
 }
 
-/* A stats task v1 written field by field, so that each test can break one thing. */
+/* A stats task v2 written field by field, so that each test can break one thing. */
 typedef struct {
         const char *job_id;
         int64_t kind;
@@ -501,6 +501,7 @@ static bytes_t stats_message(stats_parts_t p) {
         put_long(&m, p.run_id_branch);
         if (p.run_id_branch == 1)
                 put_str(&m, "r1");
+        put_long(&m, 0); /* run_nonce: null */
         put_long(&m, INT64_C(1793491200000));
         return m;
 }
@@ -577,7 +578,7 @@ static void test_bad_inputs(void **state) {
                 size_t len;
                 assert_true(jt_cleanup_task_encode(reg, &c, &buf, &len, &err));
                 expect_decode_error(buf, len, JT_ERR_SCHEMA,
-                                    "message is a cleanup_task v1, expected a stats_task");
+                                    "message is a cleanup_task v2, expected a stats_task");
                 free(buf);
         }
 
