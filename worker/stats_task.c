@@ -230,8 +230,7 @@ static void flush_discard(shard_run_t *run) {
 }
 
 /* Sends one bulk and checks that each of its `ops` writes matched (or inserted) its document. */
-static jt_task_outcome_t execute_bulk(shard_run_t *run, mongoc_bulk_operation_t *bulk, size_t ops,
-                                      jt_error_t *err) {
+static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, jt_error_t *err) {
         bson_t reply;
         bson_error_t error;
         bson_iter_t it;
@@ -264,10 +263,10 @@ static jt_task_outcome_t execute_bulk(shard_run_t *run, mongoc_bulk_operation_t 
 }
 
 static jt_task_outcome_t flush_writes(shard_run_t *run, jt_error_t *err) {
-        jt_task_outcome_t outcome = execute_bulk(run, run->pulls, run->pull_ops, err);
+        jt_task_outcome_t outcome = execute_bulk(run->pulls, run->pull_ops, err);
 
         if (outcome == JT_TASK_DONE)
-                outcome = execute_bulk(run, run->bulk, run->bulk_ops, err);
+                outcome = execute_bulk(run->bulk, run->bulk_ops, err);
         flush_discard(run);
         return outcome;
 }

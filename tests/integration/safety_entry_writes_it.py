@@ -15,6 +15,8 @@ Scenario 2 (duplicates): a stats collection with two documents for one user, wit
 with a non-unique `user_1`: `joytify-producer stats` fails naming the user and saying to merge
 the documents; both documents are still there (and the old index too).
 Scenario 3 (upgrade): an existing non-unique `user_1` index is replaced by a unique one.
+Scenario 4: a user whose `stats` is not an array: the shard refuses, naming the user, and the
+document stays as it was.
 
 Runs under the project venv (pymongo, fastavro): see it_fleet.require_venv. Exit 0 when
 everything holds, 1 with the differences otherwise.
@@ -308,6 +310,35 @@ def scenario_upgrade(fleet, client, dbs, year, month):
     log("ok  scenario 3: a non-unique stats user_1 index replaced by a unique one")
 
 
+def scenario_not_an_array(fleet, client, dbs, year, month):
+    month_text = f"{year:04d}-{month:02d}"
+    sc = it_fleet.Scenario(fleet, "sew", 5)
+    dbs.append(sc.db)
+    client.drop_database(sc.db)
+    db = db_handle(client, sc.db)
+    u = ObjectId()
+    at = month_start_ms(year, month) + DAY_MS
+    db.users.insert_one({"_id": u, "email": "odd@example.test"})
+    db.playbacks.insert_one({"user": u, "song": ObjectId(), "artist": ObjectId(), "duration": 60,
+                             "createdAt": DatetimeMS(at), "updatedAt": DatetimeMS(at)})
+    db.stats.insert_one({"user": u, "stats": "kept as is", "appField": 1})
+    before = db.stats.find_one({"user": u})
+    rc, _ = sc.producer("stats", "--month", month_text, "--shards", "1")
+    if rc != 0:
+        fail(f"joytify-producer stats: expected exit 0, actual {rc}")
+    w = sc.start_worker("--retention-days", str(RETENTION_DAYS))
+    wait_until(f"the worker to refuse user {u}'s stats document (a `stats` that is not an array)",
+               lambda: str(u) in w.log_text() and "expected an array" in w.log_text(),
+               WAIT_JOB_S, on_timeout=fleet.logs)
+    sc.stop_workers()
+    after = db.stats.find_one({"user": u})
+    if after != before:
+        fail(f"user {u}'s stats document with a non-array `stats`: expected unchanged {before}, "
+             f"actual {after}")
+    log(f"ok  scenario 4: a `stats` that is not an array: the task refused naming user {u}, the "
+        "document unchanged")
+
+
 def main():
     def body(fleet, client, dbs):
         year, month = previous_complete_month(time.time())
@@ -315,6 +346,7 @@ def main():
         scenario_duplicates(fleet, client, dbs, year, month, 2, with_index=False)
         scenario_duplicates(fleet, client, dbs, year, month, 3, with_index=True)
         scenario_upgrade(fleet, client, dbs, year, month)
+        scenario_not_an_array(fleet, client, dbs, year, month)
 
     return it_fleet.run_main("safety_entry_writes_it", body)
 
