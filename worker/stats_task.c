@@ -42,11 +42,13 @@ typedef struct {
         int64_t with_entry, bad_rows, users_done;
         int64_t last_progress;
         /* The chunk being processed: its users' stats documents, read in one query, and the
-         * writes, sent as one unordered bulk. */
+         * writes, sent as one unordered bulk (preceded by a bulk of the drift's removals, which
+         * must land before the entry is added). Every write must match its document (or insert
+         * it): a guard that fails means the document changed since it was read. */
         size_t chunk_from, chunk_to;
         bson_t *stored[USERS_PER_QUERY];
-        mongoc_bulk_operation_t *bulk;
-        size_t bulk_ops;
+        mongoc_bulk_operation_t *bulk, *pulls;
+        size_t bulk_ops, pull_ops;
         /* Artist names by id (open addressing; cleared when full). */
         bson_oid_t name_ids[NAME_CACHE_SIZE];
         char *names[NAME_CACHE_SIZE];
@@ -221,92 +223,222 @@ static const bson_t *stored_doc(shard_run_t *run, const bson_oid_t *user) {
 }
 
 static void flush_discard(shard_run_t *run) {
+        mongoc_bulk_operation_destroy(run->pulls);
         mongoc_bulk_operation_destroy(run->bulk);
-        run->bulk = NULL;
-        run->bulk_ops = 0;
+        run->pulls = run->bulk = NULL;
+        run->pull_ops = run->bulk_ops = 0;
+}
+
+/* Sends one bulk and checks that each of its `ops` writes matched (or inserted) its document. */
+static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, jt_error_t *err) {
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        int64_t matched = 0;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (!bulk || !ops)
+                return JT_TASK_DONE;
+        if (!mongoc_bulk_operation_execute(bulk, &reply, &error))
+                outcome = db_failed(&error, err, "writing the chunk's stats documents");
+        if (outcome == JT_TASK_DONE) {
+                if (bson_iter_init_find(&it, &reply, "nMatched") && BSON_ITER_HOLDS_NUMBER(&it))
+                        matched += bson_iter_as_int64(&it);
+                if (bson_iter_init_find(&it, &reply, "nUpserted") && BSON_ITER_HOLDS_NUMBER(&it))
+                        matched += bson_iter_as_int64(&it);
+        }
+        if (outcome == JT_TASK_DONE && matched != (int64_t)ops) {
+                /* The app wrote a month entry or removed a document meanwhile: the retry
+                 * re-reads the documents and decides again. */
+                jt_error_set_transient(err, JT_ERR_MONGO, 0,
+                                       "writing the chunk's stats documents: %zu writes expected "
+                                       "to match a document as read, %" PRId64
+                                       " did; the others changed since they were read "
+                                       "(retrying re-reads them)",
+                                       ops, matched);
+                outcome = JT_TASK_RETRY;
+        }
+        bson_destroy(&reply);
+        return outcome;
 }
 
 static jt_task_outcome_t flush_writes(shard_run_t *run, jt_error_t *err) {
-        bson_t reply;
-        bson_error_t error;
-        bool ok = true;
+        jt_task_outcome_t outcome = execute_bulk(run->pulls, run->pull_ops, err);
 
-        if (run->bulk && run->bulk_ops)
-                ok = mongoc_bulk_operation_execute(run->bulk, &reply, &error) != 0;
-        if (run->bulk && run->bulk_ops)
-                bson_destroy(&reply);
-        mongoc_bulk_operation_destroy(run->bulk);
-        run->bulk = NULL;
-        run->bulk_ops = 0;
-        return ok ? JT_TASK_DONE : db_failed(&error, err, "writing the chunk's stats documents");
+        if (outcome == JT_TASK_DONE)
+                outcome = execute_bulk(run->bulk, run->bulk_ops, err);
+        flush_discard(run);
+        return outcome;
 }
 
-/* Writes entry into the user's stats document: every entry of another month kept in order,
- * any entry of this month replaced (entry NULL: removed, for a user without playback this
- * month). Recomputing also repairs drift left by the app's incremental updates. */
+/* Where a user's stored entries stand for the month. */
+typedef struct {
+        bool have_doc;     /* the user has a stats document */
+        uint32_t in_month; /* its entries of the month */
+        uint32_t position; /* where a new entry goes once those are gone: before the first
+                            * other entry not created before it (chronological order) */
+} month_view_t;
+
+/* Reads stored (NULL: no document) for the month. Fails on a `stats` that is not an array:
+ * a shard never overwrites data it does not understand. */
+static bool month_view(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
+                       int64_t entry_at, month_view_t *view, jt_error_t *err) {
+        bson_iter_t it, child;
+        bool placed = false;
+        char hex[25];
+
+        *view = (month_view_t){.have_doc = stored != NULL};
+        if (!stored || !bson_iter_init_find(&it, stored, "stats"))
+                return true;
+        if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &child)) {
+                bson_oid_to_string(user, hex);
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "the stats document of user %s has a `stats` field of BSON "
+                                    "type 0x%02x: expected an array of entries (left unchanged)",
+                                    hex, (unsigned)bson_iter_type(&it));
+        }
+        while (bson_iter_next(&child)) {
+                const uint8_t *data;
+                uint32_t len;
+                bson_t old;
+                bool is_doc = BSON_ITER_HOLDS_DOCUMENT(&child);
+                if (is_doc) {
+                        bson_iter_document(&child, &len, &data);
+                        is_doc = bson_init_static(&old, data, len);
+                }
+                if (is_doc && date_in(&old, run->start_ms, run->end_ms)) {
+                        view->in_month++;
+                        continue;
+                }
+                if (!placed && is_doc && !date_in(&old, INT64_MIN, entry_at))
+                        placed = true;
+                if (!placed)
+                        view->position++;
+        }
+        return true;
+}
+
+/* {createdAt: {$gte: start, $lt: end}}: an entry of the month. */
+static void append_month_range(shard_run_t *run, bson_t *doc) {
+        bson_t range;
+
+        BSON_APPEND_DOCUMENT_BEGIN(doc, "createdAt", &range);
+        BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
+        BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
+        bson_append_document_end(doc, &range);
+}
+
+typedef enum {
+        GUARD_NONE,     /* {user: U} */
+        GUARD_IN_MONTH, /* and stats: {$elemMatch: <an entry of the month>} */
+        GUARD_NO_MONTH, /* and stats: {$not: {$elemMatch: <an entry of the month>}} */
+} guard_t;
+
+static bson_t *user_filter(shard_run_t *run, const bson_oid_t *user, guard_t guard) {
+        bson_t *filter = BCON_NEW("user", BCON_OID(user));
+        bson_t stats, not_, match;
+
+        if (guard == GUARD_NONE)
+                return filter;
+        BSON_APPEND_DOCUMENT_BEGIN(filter, "stats", &stats);
+        if (guard == GUARD_NO_MONTH) {
+                BSON_APPEND_DOCUMENT_BEGIN(&stats, "$not", &not_);
+                BSON_APPEND_DOCUMENT_BEGIN(&not_, "$elemMatch", &match);
+                append_month_range(run, &match);
+                bson_append_document_end(&not_, &match);
+                bson_append_document_end(&stats, &not_);
+        } else {
+                BSON_APPEND_DOCUMENT_BEGIN(&stats, "$elemMatch", &match);
+                append_month_range(run, &match);
+                bson_append_document_end(&stats, &match);
+        }
+        bson_append_document_end(filter, &stats);
+        return filter;
+}
+
+/* {$pull: {stats: <the month's entries>}, $set: {updatedAt}} */
+static bson_t *pull_update(shard_run_t *run) {
+        bson_t *update = bson_new();
+        bson_t pull, cond;
+
+        BSON_APPEND_DOCUMENT_BEGIN(update, "$pull", &pull);
+        BSON_APPEND_DOCUMENT_BEGIN(&pull, "stats", &cond);
+        append_month_range(run, &cond);
+        bson_append_document_end(&pull, &cond);
+        bson_append_document_end(update, &pull);
+        BCON_APPEND(update, "$set", "{", "updatedAt", BCON_DATE_TIME(run->task->created_at_ms),
+                    "}");
+        return update;
+}
+
+/* Queues one update into *bulk (created on first use); takes filter and update. */
+static jt_task_outcome_t queue_update(shard_run_t *run, mongoc_bulk_operation_t **bulk, size_t *ops,
+                                      bson_t *filter, bson_t *update, bool upsert,
+                                      jt_error_t *err) {
+        bson_t opts = BSON_INITIALIZER;
+        bson_error_t error;
+        bool ok;
+
+        if (!*bulk) {
+                bson_t bulk_opts = BSON_INITIALIZER;
+                BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+                *bulk = mongoc_collection_create_bulk_operation_with_opts(run->stats, &bulk_opts);
+                bson_destroy(&bulk_opts);
+        }
+        BSON_APPEND_BOOL(&opts, "upsert", upsert);
+        ok = mongoc_bulk_operation_update_one_with_opts(*bulk, filter, update, &opts, &error);
+        if (ok)
+                (*ops)++;
+        bson_destroy(&opts);
+        bson_destroy(update);
+        bson_destroy(filter);
+        return ok ? JT_TASK_DONE : db_failed(&error, err, "queueing a stats document write");
+}
+
+/* Writes entry as the user's entry of the month (entry NULL: removes the month's entries, for a
+ * user without playback this month), touching nothing else of the document: the app may write
+ * to it meanwhile. One entry of the month is replaced in place; none: the entry is inserted in
+ * chronological order (the document created if there is none); several (drift left by the
+ * app's incremental updates): they are removed first. Each write is guarded by the state it was
+ * decided on, so a concurrent change makes it miss (flush_writes retries). */
 static jt_task_outcome_t write_entry(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
                                      const bson_t *entry, jt_error_t *err) {
-        bson_t stats = BSON_INITIALIZER, *filter, *update;
-        bson_iter_t it, child;
-        bson_error_t error;
-        uint32_t n = 0;
-        bool placed, ok;
+        bson_iter_t it;
         int64_t entry_at = 0;
-        char key[16];
-        const char *k;
+        month_view_t view;
+        bson_t *update;
+        jt_task_outcome_t outcome;
 
         if (entry && bson_iter_init_find(&it, entry, "createdAt"))
                 entry_at = bson_iter_date_time(&it);
-        placed = entry == NULL;
-        if (stored && bson_iter_init_find(&it, stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
-            bson_iter_recurse(&it, &child)) {
-                while (bson_iter_next(&child)) {
-                        const uint8_t *data;
-                        uint32_t len;
-                        bson_t old;
-                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
-                                continue;
-                        bson_iter_document(&child, &len, &data);
-                        if (!bson_init_static(&old, data, len) ||
-                            date_in(&old, run->start_ms, run->end_ms))
-                                continue;
-                        if (!placed && !date_in(&old, INT64_MIN, entry_at)) {
-                                bson_uint32_to_string(n++, &k, key, sizeof(key));
-                                bson_append_document(&stats, k, -1, entry);
-                                placed = true;
-                        }
-                        bson_uint32_to_string(n++, &k, key, sizeof(key));
-                        bson_append_document(&stats, k, -1, &old);
-                }
+        if (!month_view(run, user, stored, entry_at, &view, err))
+                return JT_TASK_PERMANENT;
+        if (!entry)
+                return view.in_month == 0 ? JT_TASK_DONE
+                                          : queue_update(run, &run->bulk, &run->bulk_ops,
+                                                         user_filter(run, user, GUARD_NONE),
+                                                         pull_update(run), false, err);
+        if (view.in_month == 1) {
+                update = BCON_NEW("$set", "{", "stats.$", BCON_DOCUMENT(entry), "updatedAt",
+                                  BCON_DATE_TIME(run->task->created_at_ms), "}");
+                return queue_update(run, &run->bulk, &run->bulk_ops,
+                                    user_filter(run, user, GUARD_IN_MONTH), update, false, err);
         }
-        if (!placed) {
-                bson_uint32_to_string(n++, &k, key, sizeof(key));
-                bson_append_document(&stats, k, -1, entry);
+        if (view.in_month > 1) {
+                outcome =
+                    queue_update(run, &run->pulls, &run->pull_ops,
+                                 user_filter(run, user, GUARD_NONE), pull_update(run), false, err);
+                if (outcome != JT_TASK_DONE)
+                        return outcome;
         }
-        filter = BCON_NEW("user", BCON_OID(user));
-        update = BCON_NEW("$set", "{", "stats", BCON_ARRAY(&stats), "updatedAt",
-                          BCON_DATE_TIME(run->task->created_at_ms), "}", "$setOnInsert", "{",
-                          "createdAt", BCON_DATE_TIME(run->task->created_at_ms), "}");
-        if (!run->bulk) {
-                bson_t bulk_opts = BSON_INITIALIZER;
-                BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
-                run->bulk =
-                    mongoc_collection_create_bulk_operation_with_opts(run->stats, &bulk_opts);
-                bson_destroy(&bulk_opts);
-        }
-        {
-                bson_t opts = BSON_INITIALIZER;
-                BSON_APPEND_BOOL(&opts, "upsert", true);
-                ok = mongoc_bulk_operation_update_one_with_opts(run->bulk, filter, update, &opts,
-                                                                &error);
-                bson_destroy(&opts);
-        }
-        if (ok)
-                run->bulk_ops++;
-        bson_destroy(update);
-        bson_destroy(filter);
-        bson_destroy(&stats);
-        return ok ? JT_TASK_DONE : db_failed(&error, err, "queueing a stats document write");
+        update = BCON_NEW("$push", "{", "stats", "{", "$each", "[", BCON_DOCUMENT(entry), "]",
+                          "$position", BCON_INT32((int32_t)view.position), "}", "}", "$set", "{",
+                          "updatedAt", BCON_DATE_TIME(run->task->created_at_ms), "}");
+        if (!view.have_doc) /* the upsert creates it: the unique index stops a second one */
+                BCON_APPEND(update, "$setOnInsert", "{", "createdAt",
+                            BCON_DATE_TIME(run->task->created_at_ms), "}");
+        return queue_update(run, &run->bulk, &run->bulk_ops, user_filter(run, user, GUARD_NO_MONTH),
+                            update, !view.have_doc, err);
 }
 
 /* The entry of one user whose month is in run->acc. */
@@ -383,29 +515,16 @@ static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err)
 }
 
 /* Users of a chunk without playback this month: a month entry they still have is drift (the
- * app's incremental updates counted playbacks that are not there), so it goes. */
+ * app's incremental updates counted playbacks that are not there), so it goes. A `stats` that is
+ * not an array is left alone: there is nothing to write for these users. */
 static jt_task_outcome_t clear_stale_entries(shard_run_t *run, const bson_oid_t *users, size_t n,
                                              jt_error_t *err) {
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
         for (size_t i = 0; outcome == JT_TASK_DONE && i < n; i++) {
                 const bson_t *doc = stored_doc(run, &users[i]);
-                bson_iter_t st, child;
-                bool stale = false;
-                if (!doc || !bson_iter_init_find(&st, doc, "stats") ||
-                    !BSON_ITER_HOLDS_ARRAY(&st) || !bson_iter_recurse(&st, &child))
-                        continue;
-                while (!stale && bson_iter_next(&child)) {
-                        const uint8_t *data;
-                        uint32_t len;
-                        bson_t old;
-                        if (!BSON_ITER_HOLDS_DOCUMENT(&child))
-                                continue;
-                        bson_iter_document(&child, &len, &data);
-                        stale = bson_init_static(&old, data, len) &&
-                                date_in(&old, run->start_ms, run->end_ms);
-                }
-                if (stale)
+                bson_iter_t st;
+                if (doc && bson_iter_init_find(&st, doc, "stats") && BSON_ITER_HOLDS_ARRAY(&st))
                         outcome = write_entry(run, &users[i], doc, NULL, err);
         }
         return outcome;
