@@ -311,20 +311,20 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         bool proceed = false;
         jt_task_outcome_t outcome;
 
+        /* Refused before anything else: no database answer can make such a range deletable.
+         * (The failure it causes is the job's only if the task is of the job's live run.) */
+        if (inside_retention(task, err))
+                return JT_TASK_PERMANENT;
         run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
         if (!jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
                 return JT_TASK_PERMANENT;
         run.client = mongoc_client_pool_pop(env->pool);
-        /* The ledger first: a task of no live run of its job deletes nothing, whatever it asks. */
+        /* Then the ledger: a task of no live run of its job deletes nothing. */
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, run.root_id,
                                 run.key, &view, &proceed, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome;
-        }
-        if (inside_retention(task, err)) {
-                mongoc_client_pool_push(env->pool, run.client);
-                return JT_TASK_PERMANENT;
         }
         if (view.recorded) {
                 /* Done before (a redelivery): nothing to delete; finish the job if that was

@@ -28,6 +28,11 @@ class MonthData:
 
     def __init__(self, year, month, users=40, per_user=6, seed=2026):
         rng = random.Random(seed)
+        ts = (month_start_ms(year, month) // 1000).to_bytes(4, "big")
+
+        def oid():  # the same seed, the same ids: two databases of the same data compare
+            return ObjectId(ts + rng.randbytes(8))
+
         self.year, self.month = year, month
         self.label = f"{year:04d}-{month:02d}"
         self.start = month_start_ms(year, month)
@@ -35,7 +40,7 @@ class MonthData:
         self.users, self.playbacks, self.stats = [], [], []
         self.opted_in = set()
         for i in range(users):
-            u = ObjectId()
+            u = oid()
             opted = i % 5 != 4
             if opted:
                 self.opted_in.add(u)
@@ -46,7 +51,7 @@ class MonthData:
                                "updatedAt": DatetimeMS(self.start)})
             for k in range(per_user):
                 at = self.start + rng.randrange(self.end - self.start)
-                self.playbacks.append({"user": u, "song": ObjectId(), "artist": ObjectId(),
+                self.playbacks.append({"_id": oid(), "user": u, "song": oid(), "artist": oid(),
                                        "state": "completed", "duration": 30 + (i * 7 + k) % 300,
                                        "createdAt": DatetimeMS(at),
                                        "updatedAt": DatetimeMS(at + 1000)})

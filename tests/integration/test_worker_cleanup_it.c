@@ -1591,21 +1591,24 @@ static void redelivery_after_a_replay_counts_nothing_twice(void **state) {
                       "--to-offset", "beginning");
         expect_int("joytify-producer replay --to-offset beginning: exit code", 0, rc);
         w2 = worker_start(c);
+        /* Each redelivered task finds its job finished: nothing to do, no event (issue 20: a
+         * task whose result is recorded does nothing). */
         deadline = it_now_ms() + WAIT_JOB_MS;
-        for (;;) {
-                size_t finished;
-                events_read(c, JOB_ID, &ev);
-                finished = events_count(&ev, JT_STATUS_TASK_FINISHED);
-                events_free(&ev);
-                if (finished >= tasks.count)
-                        break;
+        for (size_t i = 0; i < tasks.count;) {
+                char line[300];
+                snprintf(line, sizeof(line), "%s: the job is finished, nothing to do",
+                         tasks.m[i].t.task_id);
+                if (it_proc_log_contains(&c->workers[w2], line)) {
+                        i++;
+                        continue;
+                }
                 expect_workers_alive(c);
                 if (it_now_ms() > deadline)
                         fail_with_logs(c,
-                                       "TASK_FINISHED events of the redelivered tasks within "
-                                       "%d s: expected %zu, actual %zu",
-                                       WAIT_JOB_MS / 1000, tasks.count, finished);
-                it_sleep_ms(500);
+                                       "redelivered task %s within %d s: expected \"%s\" in the "
+                                       "worker's log, actual not there",
+                                       tasks.m[i].t.task_id, WAIT_JOB_MS / 1000, line);
+                it_sleep_ms(250);
         }
         /* Finalization happens in the handling of the last task, before its offset is stored:
          * once the worker has stopped, a second JOB_FINISHED would be on the topic. */
@@ -1618,10 +1621,10 @@ static void redelivery_after_a_replay_counts_nothing_twice(void **state) {
                          events_count(&ev, JT_STATUS_JOB_FINISHED));
         expect_int("JOB_FAILED events after the redelivery", 0,
                    (int64_t)events_count(&ev, JT_STATUS_JOB_FAILED));
-        expect_range_results(c, &ev, &tasks, old, n_old, per_worker);
-        printf("redelivery: %zu TASK_STARTED, %zu TASK_FINISHED, 0 JOB_FINISHED\n",
-               events_count(&ev, JT_STATUS_TASK_STARTED),
-               events_count(&ev, JT_STATUS_TASK_FINISHED));
+        expect_int("TASK_STARTED events of the late duplicates", 0,
+                   (int64_t)events_count(&ev, JT_STATUS_TASK_STARTED));
+        expect_int("TASK_FINISHED events of the late duplicates", 0,
+                   (int64_t)events_count(&ev, JT_STATUS_TASK_FINISHED));
         events_free(&ev);
         if (!ledger_get(c, JOB_ID, &ledger))
                 fail_msg("ledger %s: expected an entry, actual none", JOB_ID);

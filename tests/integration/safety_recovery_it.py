@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Every job ends, and a failed job can be finished (issue 13 item 4), on the real stack: the
+built joytify-producer, joytify-worker and joytify-notifier (writing its messages to a file).
+
+Clean run: a month of playbacks (MonthData) in one database; `stats` with 4 shards and one
+worker: finished; its final state is kept (every user's stats entries, every user's
+notifications, the notification documents, the chained cleanup job).
+Broken run: the same data in a second database, except that one user's stats document holds a
+`stats` field that is not an array (data the worker must not overwrite). Its shard fails for
+good: the job is marked failed in the ledger with the reason, one JOB_FAILED is sent and the
+notifier posts the failure message, the shard is in the DLQ. The operator then repairs the
+document and runs `joytify-producer replay --dlq --filter-job JOB`: the replayed shard re-opens
+the job, records its result, the job finalizes once (one notification document, each opted-in
+user once, one chained cleanup job, one JOB_FINISHED) and the notifier posts the success. The
+final state equals the clean run's; the ledger keeps the failure (failures 1, reopens 1).
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import it_fleet  # noqa: E402
+
+it_fleet.require_venv(__file__)
+
+import it_notifier  # noqa: E402
+import it_safety as S  # noqa: E402
+from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_stats import canonical, db_handle, report  # noqa: E402
+
+RETENTION = "75"
+
+
+def final_state(db):
+    users = {str(u["_id"]): canonical(u.get("notifications")) for u in db.users.find({})}
+    stats = {str(d["user"]): canonical(d.get("stats")) for d in db.stats.find({})}
+    notes = sorted((str(d["_id"]), d.get("type")) for d in db.notifications.find({}))
+    cleanups = sorted(c["_id"].split("-")[0] for c in db.jobs.find({"kind": "cleanup"}))
+    return {"users": users, "stats": stats, "notifications": notes, "cleanups": cleanups}
+
+
+def run_clean(fleet, client, dbs, data):
+    sc = Scenario(fleet, "recover", 1)
+    dbs.append(sc.db)
+    db = db_handle(client, sc.db)
+    data.load(db)
+    job = S.job_id_stats(data.year, data.month)
+    sc.start_worker("--retention-days", RETENTION)
+    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4")
+    if rc != 0:
+        fail(f"clean run: producer exit {rc}")
+    entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)
+    if entry["state"] != "finished":
+        fail(f"clean run: expected finished, actual {entry['state']}: {entry.get('lastFailure')}")
+    problems = S.notification_problems(data, db, job)
+    report(problems, "clean run: finished, everyone notified once")
+    sc.stop_workers()
+    # Stats documents are compared by user: the ids are the same data's.
+    return final_state(db)
+
+
+def run_broken(fleet, client, dbs, data, clean):
+    sc = Scenario(fleet, "recover", 2)
+    dbs.append(sc.db)
+    db = db_handle(client, sc.db)
+    data.load(db)
+    job = S.job_id_stats(data.year, data.month)
+    victim = data.users[3]["_id"]
+    db.stats.update_one({"user": victim}, {"$set": {"stats": "not an array"}})
+    sink = os.path.join(fleet.logdir, "messages.md")
+    notifier = it_notifier.start_notifier(fleet, sc, "--sink", sink)
+    sc.start_worker("--retention-days", RETENTION)
+    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4")
+    if rc != 0:
+        fail(f"broken run: producer exit {rc}")
+    entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)
+    problems = []
+    if entry["state"] != "failed" or str(victim) not in (entry.get("lastFailure") or {}).get(
+            "reason", ""):
+        fail(f"broken run: expected the job failed with a reason naming user {victim}, actual "
+             f"{entry['state']}: {entry.get('lastFailure')}")
+    wait_until("the shard in the DLQ", lambda: S.dead_letters(fleet, sc), 30)
+    wait_until("the failure posted", lambda: os.path.exists(sink) and
+               "Monthly Statistics Processing Failed" in open(sink, encoding="utf-8").read(), 30,
+               on_timeout=lambda: fleet.logs([notifier]))
+    failed = S.events(fleet, sc, job, "JOB_FAILED")
+    if len(failed) != 1:
+        problems.append(f"JOB_FAILED: expected 1, actual {len(failed)}")
+    if db.stats.find_one({"user": victim})["stats"] != "not an array":
+        problems.append("the non-array stats field was overwritten")
+    report(problems, "broken run: the shard failed for good, the job failed with the reason, "
+           "JOB_FAILED once, the failure posted, the bad document untouched")
+
+    # The operator repairs the document, then replays the job's dead letters.
+    db.stats.update_one({"user": victim}, {"$set": {"stats": []}})
+    rc, out = fleet.run("joytify-producer replay",
+                        [fleet.producer_path, "replay", "--dlq", "--filter-job", job,
+                         "--dlq-topic", sc.topic["dlq"], "--brokers", fleet.brokers])
+    if rc != 0 or "re-sent 1" not in out:
+        fail(f"replay --dlq: expected exit 0 and 're-sent 1', actual {rc}: {out}")
+    entry = S.wait_state(db, job, ("finished",), 90, fleet)
+    wait_until("the success posted", lambda: "Monthly Statistics Processed Successfully" in
+               open(sink, encoding="utf-8").read(), 30, on_timeout=lambda: fleet.logs([notifier]))
+    wait_until("the chained cleanup job", lambda: db.jobs.count_documents({"kind": "cleanup"}),
+               30)
+    problems = S.notification_problems(data, db, job)
+    got = final_state(db)
+    for k in ("users", "stats", "notifications", "cleanups"):
+        if got[k] != clean[k]:
+            diff = [u for u in set(got[k]) | set(clean[k])
+                    if (got[k].get(u) if isinstance(got[k], dict) else None) !=
+                    (clean[k].get(u) if isinstance(clean[k], dict) else None)] \
+                if isinstance(got[k], dict) else (got[k], clean[k])
+            problems.append(f"final {k}: expected the clean run's, actual differs ({diff})")
+    if len(S.events(fleet, sc, job, "JOB_FINISHED")) != 1:
+        problems.append("JOB_FINISHED: expected exactly 1")
+    if entry.get("failures") != 1 or entry.get("reopens") != 1:
+        problems.append(f"ledger: expected failures 1 and reopens 1, actual "
+                        f"{entry.get('failures')} and {entry.get('reopens')}")
+    text = open(sink, encoding="utf-8").read()
+    if text.count("Monthly Statistics Processing Failed") != 1 or \
+            text.count("Monthly Statistics Processed Successfully") != 1:
+        problems.append(f"notifier: expected one failure and one success message, actual:\n"
+                        f"{text[:2000]}")
+    report(problems, "after the repair and `replay --dlq --filter-job`: re-opened, finished "
+           "once, the clean run's final state, the success posted")
+    sc.stop_workers()
+    notifier.stop()
+
+
+def body(fleet, client, dbs):
+    year, month = S.previous_month()
+    clean = run_clean(fleet, client, dbs, S.MonthData(year, month, users=30))
+    run_broken(fleet, client, dbs, S.MonthData(year, month, users=30), clean)
+    log("all scenarios passed")
+
+
+if __name__ == "__main__":
+    sys.exit(it_fleet.run_main("safety_recovery_it", body))
