@@ -8,7 +8,8 @@
 extern const jt_opt_t jt_opts_log[];
 /* --brokers, -X key=value, topic names, --task-partitions, --replication-factor */
 extern const jt_opt_t jt_opts_kafka[];
-/* --mongo-uri (secret: may carry credentials), --db */
+/* --mongo-uri (secret: may carry credentials), --db, --mongo-timeout, --write-concern,
+ * --write-timeout */
 extern const jt_opt_t jt_opts_mongo[];
 
 /* --retention-days, --range-hours, --batch-size, --batch-delay-ms, --time-budget: the shape of a
