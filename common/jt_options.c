@@ -48,8 +48,7 @@ const jt_opt_t jt_opts_mongo[] = {
 };
 
 const jt_opt_t jt_opts_cleanup[] = {
-    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
-     "keep playbacks younger than this"},
+    JT_OPT_RETENTION_DAYS,
     {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
     {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N",
      "playbacks per batch (a slice of time sized to hold about N)"},
