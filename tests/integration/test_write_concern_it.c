@@ -216,11 +216,13 @@ static void options_are_honoured(void **state) {
 /* A URI asking for less (w=1, a short wait) does not weaken the fleet's writes. */
 static void options_win_over_the_uri(void **state) {
         char uri[512];
+        const char *base;
         seen_t seen = {0};
         jt_config_t *cfg;
 
         (void)state;
-        snprintf(uri, sizeof(uri), "%s/?w=1&wtimeoutMS=50", it_env("JT_MONGO_URI"));
+        base = it_env("JT_MONGO_URI");
+        snprintf(uri, sizeof(uri), "%s%sw=1&wtimeoutMS=50", base, strchr(base, '?') ? "&" : "/?");
         cfg = config(uri, NULL, NULL);
         run_writes(cfg, &seen);
         expect_all(&seen, "{ \"w\" : \"majority\", \"wtimeout\" : 10000 }");
