@@ -1,7 +1,9 @@
 /* MongoDB client pool setup and the checks every program makes before it starts working. */
 #include "jt_mongo.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jt_log.h"
@@ -51,8 +53,55 @@ void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size) {
         snprintf(out, out_size, "%.*s***%s", (int)(colon - uri + 1), uri, at);
 }
 
+bool jt_mongo_write_concern_parse(const char *w_text, long long wtimeout_ms,
+                                  jt_mongo_write_concern_t *wc, jt_error_t *err) {
+        char *end = NULL;
+        long w;
+
+        *wc = JT_MONGO_WRITE_CONCERN_DEFAULT;
+        if (!w_text || strcmp(w_text, "majority") != 0) {
+                w = w_text ? strtol(w_text, &end, 10) : 0;
+                /* w=0 is unacknowledged: an offset could move past a write the server lost. */
+                if (!w_text || !*w_text || !end || *end || w < 1 || w > 50)
+                        return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                            "--write-concern must be \"majority\" or a number of "
+                                            "nodes 1..50 (got \"%s\")",
+                                            w_text ? w_text : "");
+                wc->w = (int32_t)w;
+        }
+        if (wtimeout_ms < 1 || wtimeout_ms > 600000)
+                return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                    "--write-timeout must be 1..600000 milliseconds (got %lld)",
+                                    wtimeout_ms);
+        wc->wtimeout_ms = (int32_t)wtimeout_ms;
+        return true;
+}
+
+/* The options decide: a URI written for another tool (Atlas hands out "w=majority", scripts
+ * "w=1") must not silently weaken what the fleet relies on. The URI's journal= stays. */
+static void apply_write_concern(mongoc_uri_t *parsed, const jt_mongo_write_concern_t *want) {
+        const mongoc_write_concern_t *from_uri = mongoc_uri_get_write_concern(parsed);
+        mongoc_write_concern_t *wc = mongoc_write_concern_copy(from_uri);
+        int32_t uri_w = mongoc_write_concern_get_w(from_uri);
+        int64_t uri_wtimeout = mongoc_write_concern_get_wtimeout_int64(from_uri);
+
+        if ((uri_w != MONGOC_WRITE_CONCERN_W_DEFAULT && uri_w != want->w) ||
+            (uri_wtimeout != 0 && uri_wtimeout != want->wtimeout_ms))
+                jt_log_warn("--mongo-uri sets a write concern (w=%d, wtimeoutMS=%" PRId64
+                            "); --write-concern and --write-timeout take its place",
+                            uri_w, uri_wtimeout);
+        if (want->w == MONGOC_WRITE_CONCERN_W_MAJORITY)
+                mongoc_write_concern_set_wmajority(wc, want->wtimeout_ms);
+        else
+                mongoc_write_concern_set_w(wc, want->w);
+        mongoc_write_concern_set_wtimeout_int64(wc, want->wtimeout_ms);
+        mongoc_uri_set_write_concern(parsed, wc);
+        mongoc_write_concern_destroy(wc);
+}
+
 static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int timeout_ms,
-                                      bool long_ops, jt_error_t *err) {
+                                      bool long_ops, const jt_mongo_write_concern_t *wc,
+                                      jt_error_t *err) {
         bson_error_t error;
         mongoc_uri_t *parsed;
         mongoc_client_pool_t *pool;
@@ -82,6 +131,7 @@ static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int
         if (long_ops && !mongoc_uri_has_option(parsed, MONGOC_URI_SOCKETTIMEOUTMS))
                 mongoc_uri_set_option_as_int32(parsed, MONGOC_URI_SOCKETTIMEOUTMS,
                                                JT_MONGO_LONG_OPS_TIMEOUT_MS);
+        apply_write_concern(parsed, wc);
         pool = mongoc_client_pool_new_with_error(parsed, &error);
         mongoc_uri_destroy(parsed);
         if (!pool) {
@@ -95,13 +145,20 @@ static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int
 
 mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
                                         jt_error_t *err) {
-        return pool_new(uri, app_name, timeout_ms, false, err);
+        jt_mongo_write_concern_t wc = JT_MONGO_WRITE_CONCERN_DEFAULT;
+
+        return pool_new(uri, app_name, timeout_ms, false, &wc, err);
 }
 
 mongoc_client_pool_t *jt_mongo_pool_from_config(const jt_config_t *cfg, const char *app_name,
                                                 bool long_ops, jt_error_t *err) {
+        jt_mongo_write_concern_t wc;
+
+        if (!jt_mongo_write_concern_parse(jt_config_str(cfg, "write-concern"),
+                                          jt_config_int(cfg, "write-timeout"), &wc, err))
+                return NULL;
         return pool_new(jt_config_str(cfg, "mongo-uri"), app_name,
-                        (int)jt_config_int(cfg, "mongo-timeout") * 1000, long_ops, err);
+                        (int)jt_config_int(cfg, "mongo-timeout") * 1000, long_ops, &wc, err);
 }
 
 bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err) {
@@ -134,6 +191,7 @@ bool jt_mongo_error_is_transient(const bson_error_t *error) {
                 switch (error->code) {
                 case 6:     /* HostUnreachable */
                 case 7:     /* HostNotFound */
+                case 64:    /* WriteConcernFailed: applied, not yet on enough nodes; redo it */
                 case 89:    /* NetworkTimeout */
                 case 91:    /* ShutdownInProgress */
                 case 189:   /* PrimarySteppedDown */

@@ -12,18 +12,36 @@
 /* Copies uri into out with any password replaced by "***", for logs and errors. */
 void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
 
+/* The write concern of every write through a pool: an effect whose Kafka offset is stored
+ * must survive a primary failover, so writes wait for a majority (or w nodes) within a bound. */
+typedef struct {
+        int32_t w;           /* nodes, or MONGOC_WRITE_CONCERN_W_MAJORITY */
+        int32_t wtimeout_ms; /* how long the server may wait for them; > 0 */
+} jt_mongo_write_concern_t;
+
+#define JT_MONGO_WRITE_CONCERN_DEFAULT                                                             \
+        ((jt_mongo_write_concern_t){MONGOC_WRITE_CONCERN_W_MAJORITY, 10000})
+
+/* Reads --write-concern text ("majority" or a number of nodes 1..50) and --write-timeout
+ * (milliseconds, 1..600000) into wc; JT_ERR_CONFIG naming the option and the value otherwise. */
+bool jt_mongo_write_concern_parse(const char *w_text, long long wtimeout_ms,
+                                  jt_mongo_write_concern_t *wc, jt_error_t *err);
+
 /* A client pool for uri (mongoc_init is done once per process). Server selection and
- * connection waits are bounded by timeout_ms unless the URI sets its own. The error never
- * contains the password. app_name shows in the server's logs. */
+ * connection waits are bounded by timeout_ms unless the URI sets its own. Every write uses
+ * JT_MONGO_WRITE_CONCERN_DEFAULT. The error never contains the password. app_name shows in the
+ * server's logs. */
 mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
                                         jt_error_t *err);
 
 /* The socket timeout of long_ops pools: 6 hours, far beyond any single operation of ours. */
 #define JT_MONGO_LONG_OPS_TIMEOUT_MS (6 * 3600 * 1000)
 
-/* Same, reading --mongo-uri and --mongo-timeout from a config built with jt_opts_mongo. With
- * long_ops, a socket timeout of JT_MONGO_LONG_OPS_TIMEOUT_MS (unless the URI sets one): for
- * single operations that may run for more than the driver's default 5 minutes. */
+/* Same, reading --mongo-uri, --mongo-timeout, --write-concern and --write-timeout from a config
+ * built with jt_opts_mongo. The two write options take the place of any w= or wtimeoutMS= in
+ * the URI (a warning says so; the URI's journal= stays). With long_ops, a socket timeout of
+ * JT_MONGO_LONG_OPS_TIMEOUT_MS (unless the URI sets one): for single operations that may run
+ * for more than the driver's default 5 minutes. A bad write option is a JT_ERR_CONFIG error. */
 mongoc_client_pool_t *jt_mongo_pool_from_config(const jt_config_t *cfg, const char *app_name,
                                                 bool long_ops, jt_error_t *err);
 

@@ -38,12 +38,17 @@ const jt_opt_t jt_opts_mongo[] = {
      "database holding users, playbacks, stats, notifications and jobs"},
     {"mongo-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",
      "how long to wait for the database before giving up"},
+    {"write-concern", 0, JT_OPT_STRING, "majority", 0, 0, NULL, false, "majority|N",
+     "nodes that must hold a write before it counts (and before a task's offset moves); "
+     "replaces a w= in the URI"},
+    {"write-timeout", 0, JT_OPT_INT, "10000", 1, 600000, NULL, false, "MS",
+     "how long the server may wait for those nodes before the write counts as failed "
+     "(and is retried); replaces a wtimeoutMS= in the URI"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
 const jt_opt_t jt_opts_cleanup[] = {
-    {"retention-days", 0, JT_OPT_INT, "60", 7, 36500, NULL, false, "DAYS",
-     "keep playbacks younger than this"},
+    JT_OPT_RETENTION_DAYS,
     {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
     {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N",
      "playbacks per batch (a slice of time sized to hold about N)"},

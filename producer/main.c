@@ -28,6 +28,7 @@ static const jt_opt_t job_flags[] = {
 static const jt_opt_t stats_opts[] = {
     {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
      "month to process (default: the previous complete UTC month)"},
+    JT_OPT_RETENTION_DAYS,
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 

@@ -86,7 +86,7 @@ static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err)
 }
 
 static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedule_t *s,
-                int64_t due_s, bool test_mode, bool *busy) {
+                int64_t due_s, bool test_mode, bool *busy, bool *refused) {
         char when[JT_CRON_TIME_BUF];
         jt_error_t err;
 
@@ -99,7 +99,7 @@ static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedu
                         jt_log_error("stats fire %s: %s", when, err.message);
                         return JT_EXIT_FAILURE;
                 }
-                return jt_stats_job_emit(cfg, pool, month, test_mode, NULL, false, busy);
+                return jt_stats_job_emit(cfg, pool, month, test_mode, NULL, false, busy, refused);
         }
         /* A fire time ahead of the real clock would move the cutoff into the retention window;
          * only a simulated clock can get there, and then cleanup must not run. */
@@ -161,8 +161,16 @@ int jt_schedule_run(const jt_config_t *cfg) {
                         if (due == JT_CRON_NONE || due == s->last_fired_s ||
                             jt_emit_now_ms() < s->retry_at_ms)
                                 continue;
-                        bool busy = false;
-                        if (fire(cfg, pool, s, due, test_mode, &busy) == JT_EXIT_OK && !busy) {
+                        bool busy = false, refused = false;
+                        if (fire(cfg, pool, s, due, test_mode, &busy, &refused) == JT_EXIT_OK &&
+                            !busy) {
+                                s->last_fired_s = due;
+                                s->retry_at_ms = 0;
+                        } else if (refused) {
+                                /* Only more cleanups and a later clock follow: a refused month
+                                 * stays refused, so it is not tried again. */
+                                jt_log_error("%s fire refused (reason above); not retried",
+                                             s->name);
                                 s->last_fired_s = due;
                                 s->retry_at_ms = 0;
                         } else if (busy) {

@@ -13,6 +13,7 @@
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
+#include "jt_retention.h"
 #include "jt_startup.h"
 
 typedef struct {
@@ -51,8 +52,44 @@ static bool build_stats_task(void *ctx_, const jt_avro_registry_t *reg, const ch
         return jt_stats_task_encode(reg, &task, buf, len, err);
 }
 
+/* Refuses a month whose playbacks a cleanup may have deleted (jt_retention): its entries would
+ * be replaced by figures from what is left. Returns JT_EXIT_OK when the month may be sent. */
+static int check_month(const jt_config_t *cfg, mongoc_client_pool_t *pool, const char *job_id,
+                       const char *month, bool test_mode, bool *refused) {
+        char reason[512];
+        int64_t start_ms, end_ms;
+        mongoc_client_t *client;
+        jt_error_t err;
+        bool safe = false, ok;
+
+        jt_error_clear(&err);
+        if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err)) {
+                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
+                        err.message);
+                return JT_EXIT_USAGE;
+        }
+        client = mongoc_client_pool_pop(pool);
+        ok = jt_retention_month_safe(client, jt_config_str(cfg, "db"), test_mode, start_ms,
+                                     (int)jt_config_int(cfg, "retention-days"), jt_emit_now_ms(),
+                                     &safe, reason, sizeof(reason), &err);
+        mongoc_client_pool_push(pool, client);
+        if (!ok) {
+                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
+                        err.message);
+                return JT_EXIT_FAILURE;
+        }
+        if (!safe) {
+                if (refused)
+                        *refused = true;
+                fprintf(stderr, "%s: job %s refused, nothing sent: %s\n",
+                        jt_config_command_line_name(cfg), job_id, reason);
+                return JT_EXIT_USAGE;
+        }
+        return JT_EXIT_OK;
+}
+
 int jt_stats_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, const char *month,
-                      bool test_mode, const char *run_id, bool dry_run, bool *busy) {
+                      bool test_mode, const char *run_id, bool dry_run, bool *busy, bool *refused) {
         int shards = (int)jt_config_int(cfg, "shards");
         char job_id[128];
         char **ids;
@@ -63,7 +100,11 @@ int jt_stats_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, const 
         int rc;
 
         jt_error_clear(&err);
+        if (refused)
+                *refused = false;
         jt_job_ids_stats(month, test_mode, run_id, job_id, sizeof(job_id));
+        if ((rc = check_month(cfg, pool, job_id, month, test_mode, refused)) != JT_EXIT_OK)
+                return rc;
         if (!dry_run && !jt_indexes_ensure(pool, jt_config_str(cfg, "db"), test_mode, &err)) {
                 fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
                         err.message);
@@ -107,10 +148,10 @@ int jt_stats_cmd_run(const jt_config_t *cfg) {
         if (!jt_options_apply_log(cfg, "producer", &err) ||
             !jt_job_ids_month(jt_config_str(cfg, "month"), jt_emit_now_ms(), month, &err) ||
             (run_id && !jt_job_ids_check_run_id(run_id, &err)) ||
-            (!dry_run && !(pool = jt_startup_mongo(cfg, "joytify-producer", &err))))
+            !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)))
                 return jt_startup_fail(cfg, &err);
         rc = jt_stats_job_emit(cfg, pool, month, jt_config_bool(cfg, "test-mode"), run_id, dry_run,
-                               NULL);
+                               NULL, NULL);
         jt_mongo_pool_destroy(pool);
         return rc;
 }

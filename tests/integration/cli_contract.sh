@@ -61,6 +61,12 @@ expect "unreachable broker named" 2 "cannot reach Kafka at 127.0.0.1:1 within 2 
 expect "unreachable database named, password hidden" 2 \
         "cannot reach MongoDB at mongodb://joy:***@127.0.0.1:1" "hunter2" -- \
         env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$worker" --mongo-timeout 2
+expect "write concern 0 refused" 2 '--write-concern must be "majority" or a number of nodes 1..50 (got "0")' "" -- \
+        "$worker" --write-concern 0
+expect "write concern word refused" 2 '--write-concern must be "majority" or a number of nodes 1..50 (got "most")' "" -- \
+        "$producer" stats --write-concern most
+expect "write timeout out of range" 2 "--write-timeout must be 1..600000 (got 0)" "" -- \
+        "$notifier" run --write-timeout 0
 expect "invalid mongo uri, password hidden" 2 "--mongo-uri is not a valid MongoDB connection string" \
         "hunter2" -- "$worker" --mongo-uri "mongodb://joy:hunter2@"
 expect "notifier webhook never in help" 0 "DISCORD_WEBHOOK_URL" "hunter2" -- \

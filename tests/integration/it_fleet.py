@@ -42,6 +42,12 @@ class TestFailure(Exception):
     """A failed expectation: the message says what was expected and what was found."""
 
 
+# The previous month starts up to 62 days back (on the 30th or 31st after a 31-day month), past
+# the default 60-day retention below which `joytify-producer stats` refuses a month: tests of the
+# previous month give the producer this retention so that they run the same on any day.
+PREVIOUS_MONTH_RETENTION = ("--retention-days", "70")
+
+
 def fail(msg):
     raise TestFailure(msg)
 

@@ -22,7 +22,7 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import it_notifier as nt  # noqa: E402
-from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, Scenario, fail, log, wait_until  # noqa: E402
 
 USERS = 30
 PER_USER = 40
@@ -61,7 +61,7 @@ def body(fleet, client, dbs):
     n = nt.start_notifier(fleet, s, "--sink", sink)
     for _ in range(2):
         s.start_worker()
-    rc, out = s.producer("stats", "--month", month, "--shards", "4")
+    rc, out = s.producer("stats", "--month", month, "--shards", "4", *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"producer stats: expected exit 0, actual {rc}")
     job = f"stats-{month}"

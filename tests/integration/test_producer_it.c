@@ -1,6 +1,9 @@
 /* `joytify-producer stats` and `cleanup` on the real stack, run as a user runs them: the built
  * binary, its exit code and what it prints, the messages it leaves on Kafka (read back and
  * decoded) and the job ledger in MongoDB. Each test has its own database and topics.
+ * The statistics months here are fixed (2026-09, 2026-10) and fall behind the default 60-day
+ * retention as time passes: their runs give --retention-days 36500 so that the guard against
+ * recomputing a month a cleanup cut into (tested in stats_retention_it.py) stays out of the way.
  * Usage: test_producer_it [PATH-TO-joytify-producer]  (default $JT_BUILD_DIR/producer/...) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -620,8 +623,9 @@ static void stats_sends_job_started_then_one_task_per_shard(void **state) {
         int64_t first_task_ts = 0;
 
         mark_all(c);
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "5"), 0, "stats",
-                    out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "5"),
+                    0, "stats", out);
         expect_output(out, "stats-2026-10", "stats");
         expect_output(out, "5 task(s)", "stats");
         expect_stats_tasks(c, "stats-2026-10", 5, false, NULL, &first_task_ts);
@@ -637,12 +641,14 @@ static void stats_same_job_again_sends_nothing(void **state) {
         char out[OUT_MAX];
         bson_t before, after;
 
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "5"), 0,
-                    "first stats", out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "5"),
+                    0, "first stats", out);
         expect_ledger(c, "stats-2026-10", &before);
         mark_all(c);
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "5"), 0,
-                    "same stats again", out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "5"),
+                    0, "same stats again", out);
         expect_output(out, "already exists", "same stats again");
         expect_output(out, "nothing sent", "same stats again");
         expect_nothing_sent(c, "same stats again");
@@ -662,19 +668,21 @@ static void stats_other_params_need_a_run_id(void **state) {
         char out[OUT_MAX];
         int64_t first_task_ts = 0;
 
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "5"), 0,
-                    "first stats", out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "5"),
+                    0, "first stats", out);
         mark_all(c);
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "6"), 2,
-                    "same month, other shards", out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "6"),
+                    2, "same month, other shards", out);
         expect_output(out, "--run-id", "same month, other shards");
         expect_nothing_sent(c, "same month, other shards");
         expect_stats_ledger(c, "stats-2026-10", 5, false, NULL);
 
         mark_all(c);
-        expect_exit(
-            PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "6", "--run-id", "r2"), 0,
-            "--run-id r2", out);
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "6", "--run-id", "r2"),
+                    0, "--run-id r2", out);
         expect_output(out, "stats-2026-10-run-r2", "--run-id r2");
         expect_output(out, "6 task(s)", "--run-id r2");
         expect_stats_tasks(c, "stats-2026-10-run-r2", 6, false, "r2", &first_task_ts);
@@ -690,7 +698,8 @@ static void stats_test_mode_is_its_own_job(void **state) {
         int64_t first_task_ts = 0;
 
         mark_all(c);
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "3", "--test-mode"),
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "3", "--test-mode"),
                     0, "stats --test-mode", out);
         expect_output(out, "test-stats-2026-10", "stats --test-mode");
         expect_stats_tasks(c, "test-stats-2026-10", 3, true, NULL, &first_task_ts);
@@ -710,7 +719,8 @@ static void dry_run_prints_the_tasks_and_sends_nothing(void **state) {
 
         insert_playbacks(c, "playbacks", old, 2);
         mark_all(c);
-        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--shards", "5", "--dry-run"),
+        expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
+                             "--shards", "5", "--dry-run"),
                     0, "stats --dry-run", out);
         for (int i = 0; i < 5; i++) {
                 char id[64];
@@ -765,15 +775,17 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
                      {"--month must be YYYY-MM", "garbage"}},
                     {"shards 0",
                      NULL,
-                     {"stats", "--month", "2026-10", "--shards", "0"},
+                     {"stats", "--month", "2026-10", "--retention-days", "36500", "--shards", "0"},
                      {"--shards", "(got 0)"}},
                     {"shards 4097",
                      NULL,
-                     {"stats", "--month", "2026-10", "--shards", "4097"},
+                     {"stats", "--month", "2026-10", "--retention-days", "36500", "--shards",
+                      "4097"},
                      {"--shards", "(got 4097)"}},
                     {"run id with a slash",
                      NULL,
-                     {"stats", "--month", "2026-10", "--run-id", "a/b"},
+                     {"stats", "--month", "2026-10", "--retention-days", "36500", "--run-id",
+                      "a/b"},
                      {"--run-id", "a/b"}},
                     {"retention 6 days",
                      NULL,
@@ -790,8 +802,8 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
                     {"fire time garbage", NULL, {"cleanup", "--at", "yesterday"}, {"--at", NULL}},
                     {"unreachable broker",
                      NULL,
-                     {"stats", "--month", "2026-10", "--shards", "5", "--brokers", "127.0.0.1:1",
-                      "--kafka-timeout", "2"},
+                     {"stats", "--month", "2026-10", "--retention-days", "36500", "--shards", "5",
+                      "--brokers", "127.0.0.1:1", "--kafka-timeout", "2"},
                      {"127.0.0.1:1", "Kafka"}},
                     {"unreachable broker (cleanup)",
                      NULL,
@@ -800,7 +812,8 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
                      {"127.0.0.1:1", "Kafka"}},
                     {"unreachable database",
                      "mongodb://127.0.0.1:1",
-                     {"stats", "--month", "2026-10", "--shards", "5", "--mongo-timeout", "2"},
+                     {"stats", "--month", "2026-10", "--retention-days", "36500", "--shards", "5",
+                      "--mongo-timeout", "2"},
                      {"127.0.0.1:1", "MongoDB"}},
                     {"unreachable database (cleanup)",
                      "mongodb://127.0.0.1:1",
@@ -1132,7 +1145,8 @@ static void cleanup_test_mode_reads_test_playbacks(void **state) {
 
 static void two_producers_at_once_send_the_job_once(void **state) {
         ctx_t *c = *state;
-        const char *args[] = {"stats", "--month", "2026-09", "--shards", "5", NULL};
+        const char *args[] = {"stats", "--month",  "2026-09", "--retention-days",
+                              "36500", "--shards", "5",       NULL};
         char out[2][OUT_MAX];
         proc_t p[2];
         it_msgs_t tasks, status;

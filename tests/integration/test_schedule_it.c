@@ -3,7 +3,9 @@
  * once (stats of September, the cleanup of Monday 26 October), then each new fire once (stats
  * of October on 1 November 02:00, the cleanup of Monday 2 November 04:00): four jobs, each in
  * the ledger once, with one JOB_STARTED each and no task sent twice. SIGTERM stops both with
- * exit code 0. */
+ * exit code 0. Those months fall behind the default 60-day retention as real time passes, so the
+ * schedulers keep 36500 days: the guard against recomputing such months has its own test
+ * (stats_retention_it.py). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,9 +39,9 @@ static pid_t start_scheduler(const names_t *n, const char *cron_stats, const cha
                 (void)out;
                 dup2(fileno(stdout), 2);
                 execl(exe, exe, "schedule", "--clock", "2026-11-01T01:00Zx7200", "--shards", "3",
-                      "--stats-cron", cron_stats, "--db", n->db, "--stats-topic", n->stats,
-                      "--cleanup-topic", n->cleanup, "--status-topic", n->status, "--dlq-topic",
-                      n->dlq, "--task-partitions", "3", (char *)NULL);
+                      "--retention-days", "36500", "--stats-cron", cron_stats, "--db", n->db,
+                      "--stats-topic", n->stats, "--cleanup-topic", n->cleanup, "--status-topic",
+                      n->status, "--dlq-topic", n->dlq, "--task-partitions", "3", (char *)NULL);
                 _exit(127);
         }
         assert_true(pid > 0);

@@ -62,7 +62,7 @@ it_fleet.require_venv(__file__)
 from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
-from it_fleet import fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, fail, log, wait_until  # noqa: E402
 from it_stats import (add_months, canonical, db_handle, first_difference, load_oracle,  # noqa: E402
                       month_start_ms, report)
 
@@ -208,7 +208,7 @@ class Run:
     def start_job(self):
         self.t0 = time.monotonic()
         rc, _ = self.sc.producer("stats", "--month", f"{self.ds.year:04d}-{self.ds.month:02d}",
-                                 "--shards", str(self.shards))
+                                 "--shards", str(self.shards), *PREVIOUS_MONTH_RETENTION)
         if rc != 0:
             fail(f"[{self.label}] joytify-producer stats: expected exit 0, actual {rc}")
 

@@ -44,7 +44,7 @@ it_fleet.require_venv(__file__)
 
 from bson import Int64, ObjectId  # noqa: E402
 
-from it_fleet import fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, fail, log, wait_until  # noqa: E402
 from it_stats import (add_months, canonical, db_handle, first_difference, load_oracle,  # noqa: E402
                       month_start_ms, report)
 
@@ -372,7 +372,8 @@ def run(fleet, oracle, client):
 
     # Scenario 1: the job, two workers, every entry against the oracle.
     t1 = time.monotonic()
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS))
+    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS),
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"joytify-producer stats: expected exit 0, actual {rc}")
     worker_args = ("--range-hours", "240", "--batch-delay-ms", "0", "--retention-days",
@@ -470,7 +471,8 @@ def run(fleet, oracle, client):
         if n.get("id") == nid:
             n["viewed"] = True
     db.users.update_one({"_id": viewed}, {"$set": {"notifications": notes}})
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS))
+    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS),
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0 or f"job {job_id} already exists" not in out or "nothing sent" not in out:
         fail(f"joytify-producer stats, second time: expected exit 0 and 'job {job_id} already "
              f"exists ... nothing sent', actual exit {rc}: {out}")

@@ -242,6 +242,55 @@ static void long_ops_pools_outwait_the_default_socket_timeout(void **state) {
                          1234);
 }
 
+/* --write-concern takes "majority" or a node count; anything that could acknowledge a write
+ * before it is durable (0, a word, garbage) stops the program with the option named. */
+static void write_concern_is_validated(void **state) {
+        static const struct {
+                const char *w;
+                long long wtimeout;
+                const char *message; /* NULL: accepted */
+        } cases[] = {
+            {"majority", 10000, NULL},
+            {"1", 1, NULL},
+            {"50", 600000, NULL},
+            {"0", 10000,
+             "--write-concern must be \"majority\" or a number of nodes 1..50 (got \"0\")"},
+            {"-1", 10000, "(got \"-1\")"},
+            {"51", 10000, "(got \"51\")"},
+            {"most", 10000, "(got \"most\")"},
+            {"2x", 10000, "(got \"2x\")"},
+            {"", 10000, "(got \"\")"},
+            {"majority", 0, "--write-timeout must be 1..600000 milliseconds (got 0)"},
+            {"majority", 600001, "--write-timeout must be 1..600000 milliseconds (got 600001)"},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                jt_mongo_write_concern_t wc;
+                jt_error_t err;
+                bool ok;
+                jt_error_clear(&err);
+                ok = jt_mongo_write_concern_parse(cases[i].w, cases[i].wtimeout, &wc, &err);
+                if (ok != !cases[i].message)
+                        fail_msg("--write-concern \"%s\" --write-timeout %lld: expected %s, actual "
+                                 "%s (%s)",
+                                 cases[i].w, cases[i].wtimeout,
+                                 cases[i].message ? "refused" : "accepted",
+                                 ok ? "accepted" : "refused", err.message);
+                if (!ok && (err.domain != JT_ERR_CONFIG || !strstr(err.message, cases[i].message)))
+                        fail_msg("expected a config error containing \"%s\", actual \"%s\"",
+                                 cases[i].message, err.message);
+        }
+        {
+                jt_mongo_write_concern_t wc;
+                jt_error_t err;
+                assert_true(jt_mongo_write_concern_parse("3", 2500, &wc, &err));
+                assert_int_equal(wc.w, 3);
+                assert_int_equal(wc.wtimeout_ms, 2500);
+                assert_true(jt_mongo_write_concern_parse("majority", 10000, &wc, &err));
+                assert_int_equal(wc.w, MONGOC_WRITE_CONCERN_W_MAJORITY);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(defaults_apply),
@@ -253,6 +302,7 @@ int main(void) {
             cmocka_unit_test(mongo_uri_is_redacted),
             cmocka_unit_test(bad_mongo_uri_hides_password),
             cmocka_unit_test(long_ops_pools_outwait_the_default_socket_timeout),
+            cmocka_unit_test(write_concern_is_validated),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,104 @@
+/* The check that keeps statistics from being recomputed over playbacks a cleanup deleted. */
+#include "jt_retention.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "jt_cron.h"
+#include "jt_jobs.h"
+#include "jt_mongo.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+static void month_name(int64_t month_start_ms, char out[8]) {
+        time_t t = (time_t)(month_start_ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        snprintf(out, 8, "%04d-%02d", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1);
+}
+
+/* The newest cleanup cutoff after month_start_ms in the ledger: *found, its job id and cutoff.
+ * Few jobs exist (one cleanup a week), so no index is needed for the sort. */
+static bool newest_cutoff_after(mongoc_client_t *client, const char *db, bool test_mode,
+                                int64_t month_start_ms, bool *found, char *job_id,
+                                size_t job_id_size, int64_t *cutoff_ms, jt_error_t *err) {
+        mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *filter = BCON_NEW("kind", "cleanup", "testMode", BCON_BOOL(test_mode),
+                                  "params.cutoff", "{", "$gt", BCON_DATE_TIME(month_start_ms), "}");
+        bson_t *opts =
+            BCON_NEW("sort", "{", "params.cutoff", BCON_INT32(-1), "}", "limit", BCON_INT64(1),
+                     "projection", "{", "params.cutoff", BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = true;
+
+        *found = false;
+        *cutoff_ms = 0;
+        job_id[0] = '\0';
+        if (mongoc_cursor_next(cursor, &doc)) {
+                *found = true;
+                if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+                        snprintf(job_id, job_id_size, "%s", bson_iter_utf8(&it, NULL));
+                if (bson_iter_init(&it, doc) &&
+                    bson_iter_find_descendant(&it, "params.cutoff", &it) &&
+                    BSON_ITER_HOLDS_DATE_TIME(&it))
+                        *cutoff_ms = bson_iter_date_time(&it);
+        }
+        if (mongoc_cursor_error(cursor, &error)) {
+                ok = false;
+                if (jt_mongo_error_is_transient(&error))
+                        jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
+                                               "reading the cleanup cutoffs of %s.%s: %s", db,
+                                               JT_JOBS_COLLECTION, error.message);
+                else
+                        jt_error_set(err, JT_ERR_MONGO, (int)error.code,
+                                     "reading the cleanup cutoffs of %s.%s: %s", db,
+                                     JT_JOBS_COLLECTION, error.message);
+        }
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        bson_destroy(filter);
+        mongoc_collection_destroy(jobs);
+        return ok;
+}
+
+bool jt_retention_month_safe(mongoc_client_t *client, const char *db, bool test_mode,
+                             int64_t month_start_ms, int retention_days, int64_t now_ms, bool *safe,
+                             char *reason, size_t reason_size, jt_error_t *err) {
+        char month[8], start[JT_CRON_TIME_BUF], bound[JT_CRON_TIME_BUF], job_id[128];
+        int64_t keep_from = now_ms - retention_days * DAY_MS;
+        int64_t cutoff_ms;
+        bool found;
+
+        *safe = false;
+        if (reason_size)
+                reason[0] = '\0';
+        month_name(month_start_ms, month);
+        jt_cron_format_time(month_start_ms / 1000, start, sizeof(start));
+        if (month_start_ms < keep_from) {
+                jt_cron_format_time(keep_from / 1000, bound, sizeof(bound));
+                snprintf(reason, reason_size,
+                         "month %s starts %s, before %s (now - %d days of retention): a cleanup "
+                         "may already have deleted some of its playbacks, so its statistics are "
+                         "not recomputed and its stored entries stay as they are",
+                         month, start, bound, retention_days);
+                return true;
+        }
+        if (!newest_cutoff_after(client, db, test_mode, month_start_ms, &found, job_id,
+                                 sizeof(job_id), &cutoff_ms, err))
+                return false;
+        if (found) {
+                jt_cron_format_time(cutoff_ms / 1000, bound, sizeof(bound));
+                snprintf(reason, reason_size,
+                         "month %s starts %s, before the cutoff %s of cleanup job %s in the "
+                         "ledger: some of its playbacks may be deleted, so its statistics are not "
+                         "recomputed and its stored entries stay as they are",
+                         month, start, bound, job_id);
+                return true;
+        }
+        *safe = true;
+        return true;
+}
