@@ -15,6 +15,7 @@
 #include "jt_kafka.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
+#include "jt_retention.h"
 #include "jt_shard.h"
 #include "jt_status.h"
 #include "stats_compute.h"
@@ -694,6 +695,26 @@ static jt_task_outcome_t shard_done_before(const jt_task_env_t *env, const jt_st
         return JT_TASK_DONE;
 }
 
+/* The worker's own check that no playback of the month can have been deleted (the producer
+ * checked when it sent the job, but a replayed topic or an old run reaches the worker later):
+ * the month must start after now - this worker's --retention-days and after every cleanup
+ * cutoff in the ledger. JT_TASK_PERMANENT otherwise: the job fails, nothing is written. */
+static jt_task_outcome_t month_whole(const jt_task_env_t *env, mongoc_client_t *client,
+                                     const jt_stats_task_t *task, int64_t start_ms,
+                                     jt_error_t *err) {
+        char reason[JT_ERROR_MSG_MAX - 64];
+        bool safe = false;
+
+        if (!jt_retention_month_safe(client, env->db, task->test_mode, start_ms,
+                                     (int)jt_config_int(env->cfg, "retention-days"),
+                                     jt_task_now_ms(), &safe, reason, sizeof(reason), err))
+                return JT_TASK_RETRY;
+        if (safe)
+                return JT_TASK_DONE;
+        jt_error_set(err, JT_ERR_INPUT, 0, "refused, no entry written: %s", reason);
+        return JT_TASK_PERMANENT;
+}
+
 static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task_t *task,
                                    jt_error_t *err) {
         shard_run_t run = {.env = env, .task = task};
@@ -720,6 +741,12 @@ static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task
         if (view.recorded) {
                 mongoc_client_pool_push(env->pool, run.client);
                 return shard_done_before(env, task, &view, err);
+        }
+        /* A month a cleanup may have cut into is never recomputed: its stored entries stay. */
+        outcome = month_whole(env, run.client, task, run.start_ms, err);
+        if (outcome != JT_TASK_DONE) {
+                mongoc_client_pool_push(env->pool, run.client);
+                return outcome;
         }
         if (!(run.acc = jt_stats_acc_new(year, month, err))) {
                 mongoc_client_pool_push(env->pool, run.client);

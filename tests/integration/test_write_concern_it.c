@@ -118,9 +118,14 @@ static void run_writes(const jt_config_t *cfg, seen_t *seen) {
         assert_ok(jt_jobs_claim(client, db, &spec, &outcome, &entry, &err), err);
         assert_int_equal(outcome, JT_JOB_CLAIMED);
         result = BCON_NEW("users", BCON_INT32(3));
-        assert_ok(jt_jobs_record_result(client, db, "wc-job", "0", result, 2000, &recorded,
-                                        &complete, &err),
-                  err);
+        {
+                bson_iter_t it;
+                assert_true(bson_iter_init_find(&it, &entry, "runNonce"));
+                assert_ok(jt_jobs_record_result(client, db, "wc-job", bson_iter_utf8(&it, NULL),
+                                                task_ids[0], "0", result, 2000, &recorded,
+                                                &complete, &err),
+                          err);
+        }
         assert_true(recorded);
         spec.owner = "jt-it-b";
         spec.now_ms = 5000;

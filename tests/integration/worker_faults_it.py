@@ -69,13 +69,16 @@ from it_stats import (add_months, canonical, db_handle, first_difference, load_o
 SEED = 20261107
 DAY_MS = 86400 * 1000
 HOUR_MS = 3600 * 1000
-RETENTION_DAYS = 60
+RETENTION_DAYS = int(PREVIOUS_MONTH_RETENTION[1])  # the producer's and every worker's
 WAIT_JOB_S = 100
 # worker/stats_finalize.c FINALIZE_LEASE_MS: a kill during the statistics job's finalize step
 # leaves its claim to lapse before another worker takes the step over.
 STATS_FINALIZE_LEASE_S = 120
 # Every worker: a killed member's partitions move on after 6 s, offsets commit twice a second.
-FAST_GROUP = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000")
+# And the retention of the producer: the previous month is whole (its first day can be 62 days
+# back), so the workers' own partial-month check accepts its shards.
+FAST_GROUP = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000",
+              *PREVIOUS_MONTH_RETENTION)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ FAST_GROUP = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000
 class Dataset:
     """Seeded users, musicians, stored entries and playbacks: `users` users with 30-40 playbacks
     of the month each (every tenth without), and `old` playbacks spread over [old_from, old_to)
-    days before now, all due for cleanup. No playback lies within a day of now - 60 days, so the
+    days before now, all due for cleanup. No playback lies within a day of now - RETENTION_DAYS, so the
     cutoffs of runs a few minutes apart select the same playbacks."""
 
     def __init__(self, year, month, now_ms, seed, users=80, old=3000, old_from=90, old_to=63):
