@@ -166,3 +166,14 @@ def produce_one(fleet, topic, key, value):
 
 def read_messages(fleet, topic):
     return read_topic(fleet.brokers, topic)
+
+
+def start_assigned_worker(scenario, *args):
+    """A worker of the scenario, once it holds partitions (it has created the scenario's topics,
+    which kcat cannot)."""
+    w = scenario.start_worker(*args)
+    it_fleet.wait_until(f"{w.name} assigned partitions",
+                        lambda: "rebalance assigned" in w.log_text() or not w.running(), 60)
+    if not w.running():
+        fail(f"{w.name} exited: {w.log_tail()}")
+    return w

@@ -113,10 +113,10 @@ def scenario_forged_finalize(fleet, client, dbs):
     if rc != 0:
         fail(f"producer: expected exit 0, actual {rc}")
     entry = S.ledger(db, job)
+    S.start_assigned_worker(sc, "--retention-days", RETENTION)  # it creates the topics
     S.produce_one(fleet, sc.topic["stats"], f"{job}/finalize",
                   S.stats_task(fleet, job, "FINALIZE", data.label, int(entry["createdAt"]),
                                nonce=entry.get("runNonce")))
-    sc.start_worker("--retention-days", RETENTION)
     wait_until("the forged FINALIZE handled", lambda: sc.caught_up("stats"), 60,
                on_timeout=fleet.logs)
     after = S.ledger(db, job)
@@ -147,11 +147,11 @@ def scenario_cleanup_of_unknown_job(fleet, client, dbs):
            for i in range(50)]
     db.playbacks.insert_many(old)
     job = "cleanup-2026-01-05T0400Z"
+    S.start_assigned_worker(sc)  # it creates the topics
     S.produce_one(fleet, sc.topic["cleanup"], f"{job}/20260101T0000",
                   S.cleanup_task(fleet, job, f"{job}/20260101T0000", now - 120 * S.DAY_MS,
                                  now - 90 * S.DAY_MS, now - 90 * S.DAY_MS,
                                  nonce="00112233445566778899aabbccddeeff"))
-    sc.start_worker()
     wait_until("the task dead-lettered", lambda: S.dead_letters(fleet, sc), 60,
                on_timeout=fleet.logs)
     dl = S.dead_letters(fleet, sc)
