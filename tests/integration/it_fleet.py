@@ -262,6 +262,9 @@ class Fleet:
             pass
 
 
+RUN_STAMP = f"{int(time.time()) % 1000000:06d}"
+
+
 class Scenario:
     """One scenario's private database, topics and consumer group, named
     jt_it_<prefix>_<pid>_<n>, and the argument lists that point programs at them."""
@@ -270,7 +273,9 @@ class Scenario:
 
     def __init__(self, fleet, prefix, n, partitions=6):
         self.fleet = fleet
-        base = f"jt_it_{prefix}_{os.getpid()}_{n}"
+        # The pid alone repeats across runs on a fresh machine, and a failed run keeps its
+        # database and topics for the post-mortem: the start time keeps the names apart.
+        base = f"jt_it_{prefix}_{os.getpid()}_{RUN_STAMP}_{n}"
         self.db = base
         self.group = base + ".workers"
         self.topic = {k: f"{base}.{k}" for k in self.KINDS}

@@ -12,8 +12,9 @@ saying they belong to another run (the ledger counts none of them).
 Scenario 2: a forged FINALIZE carrying the right run nonce (read from the ledger) for a running
 job none of whose shards is done: dead-lettered as a FINALIZE of an incomplete job; the job
 stays running, no notification, no JOB_FINISHED.
-Scenario 3: a cleanup task of a job missing from the ledger, over playbacks long past
-retention: dead-lettered at the first attempt (jt-attempts 1), nothing deleted.
+Scenario 3: a cleanup task (v1, as any version of the fleet can read it) of a job missing from
+the ledger, over playbacks long past retention: dead-lettered at the first attempt (jt-attempts
+1) saying so, nothing deleted.
 """
 
 import os
@@ -150,8 +151,7 @@ def scenario_cleanup_of_unknown_job(fleet, client, dbs):
     S.start_assigned_worker(sc)  # it creates the topics
     S.produce_one(fleet, sc.topic["cleanup"], f"{job}/20260101T0000",
                   S.cleanup_task(fleet, job, f"{job}/20260101T0000", now - 120 * S.DAY_MS,
-                                 now - 90 * S.DAY_MS, now - 90 * S.DAY_MS,
-                                 nonce="00112233445566778899aabbccddeeff"))
+                                 now - 90 * S.DAY_MS, now - 90 * S.DAY_MS))
     wait_until("the task dead-lettered", lambda: S.dead_letters(fleet, sc), 60,
                on_timeout=fleet.logs)
     dl = S.dead_letters(fleet, sc)
