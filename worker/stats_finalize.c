@@ -52,7 +52,13 @@ typedef struct {
 } fin_run_t;
 
 static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
-        jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
+        /* An outage is waited out; a refused write (a user's notifications not an array) spends
+         * attempts and then fails the job, to be repaired and replayed. */
+        if (jt_mongo_error_is_transient(error))
+                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
+                                       error->message);
+        else
+                jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
         return JT_TASK_RETRY;
 }
 
@@ -205,9 +211,8 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
         bool busy = false;
 
         if (!bson_iter_init_find(&it, entry, "finalizedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
-                jt_error_set_transient(err, JT_ERR_MONGO, 0,
-                                       "job %s: the ledger entry has no finalizedAt yet",
-                                       run->task->job_id);
+                jt_error_set(err, JT_ERR_MONGO, 0, "job %s: the ledger entry has no finalizedAt",
+                             run->task->job_id);
                 return JT_TASK_RETRY;
         }
         fire_s = bson_iter_date_time(&it) / 1000;

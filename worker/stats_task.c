@@ -251,12 +251,13 @@ static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops,
         if (outcome == JT_TASK_DONE && matched != (int64_t)ops) {
                 /* The app wrote a month entry or removed a document meanwhile: the retry
                  * re-reads the documents and decides again. */
-                jt_error_set_transient(err, JT_ERR_MONGO, 0,
-                                       "writing the chunk's stats documents: %zu writes expected "
-                                       "to match a document as read, %" PRId64
-                                       " did; the others changed since they were read "
-                                       "(retrying re-reads them)",
-                                       ops, matched);
+                /* Not an outage: an attempt, so that a mismatch that never clears ends. */
+                jt_error_set(err, JT_ERR_MONGO, 0,
+                             "writing the chunk's stats documents: %zu writes expected to match a "
+                             "document as read, %" PRId64
+                             " did; the others changed since they were read (retrying re-reads "
+                             "them)",
+                             ops, matched);
                 outcome = JT_TASK_RETRY;
         }
         bson_destroy(&reply);

@@ -13,8 +13,14 @@ document and runs `joytify-producer replay --dlq --filter-job JOB`: the replayed
 the job, records its result, the job finalizes once (one notification document, each opted-in
 user once, one chained cleanup job, one JOB_FINISHED) and the notifier posts the success. The
 final state equals the clean run's; the ledger keeps the failure (failures 1, reopens 1).
+Broken run 2: the same, with the failure in the job's FINALIZE instead (one opted-in user's
+`notifications` is not an array, so adding the notification is refused until it is repaired):
+the FINALIZE spends its attempts, fails the job, and its replay finishes it the same way.
+
+Usage: safety_recovery_it.py [--only shard,finalize]
 """
 
+import argparse
 import os
 import sys
 
@@ -60,40 +66,50 @@ def run_clean(fleet, client, dbs, data):
     return final_state(db)
 
 
-def run_broken(fleet, client, dbs, data, clean):
-    sc = Scenario(fleet, "recover", 2)
+def run_broken(fleet, client, dbs, data, clean, where, n):
+    """where: "shard" (a stats document the shard must not overwrite) or "finalize" (a user
+    document the FINALIZE cannot add the notification to)."""
+    sc = Scenario(fleet, "recover", n)
     dbs.append(sc.db)
     db = db_handle(client, sc.db)
     data.load(db)
     job = S.job_id_stats(data.year, data.month)
     victim = data.users[3]["_id"]
-    db.stats.update_one({"user": victim}, {"$set": {"stats": "not an array"}})
-    sink = os.path.join(fleet.logdir, "messages.md")
+    if victim not in data.opted_in:
+        fail("test bug: the victim must be opted in")
+    if where == "shard":
+        db.stats.update_one({"user": victim}, {"$set": {"stats": "not an array"}})
+    else:
+        db.users.update_one({"_id": victim}, {"$set": {"notifications": "not an array"}})
+    sink = os.path.join(fleet.logdir, f"messages-{where}.md")
     notifier = it_notifier.start_notifier(fleet, sc, "--sink", sink)
-    sc.start_worker("--retention-days", RETENTION)
+    sc.start_worker("--retention-days", RETENTION, "--max-attempts", "2")
     rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4")
     if rc != 0:
-        fail(f"broken run: producer exit {rc}")
+        fail(f"broken run ({where}): producer exit {rc}")
     entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)
     problems = []
-    if entry["state"] != "failed" or str(victim) not in (entry.get("lastFailure") or {}).get(
-            "reason", ""):
-        fail(f"broken run: expected the job failed with a reason naming user {victim}, actual "
+    reason = (entry.get("lastFailure") or {}).get("reason", "")
+    if entry["state"] != "failed" or (where == "shard" and str(victim) not in reason):
+        fail(f"broken run ({where}): expected the job failed with the reason, actual "
              f"{entry['state']}: {entry.get('lastFailure')}")
-    wait_until("the shard in the DLQ", lambda: S.dead_letters(fleet, sc), 30)
+    wait_until("the task in the DLQ", lambda: S.dead_letters(fleet, sc), 30)
     wait_until("the failure posted", lambda: os.path.exists(sink) and
                "Monthly Statistics Processing Failed" in open(sink, encoding="utf-8").read(), 30,
                on_timeout=lambda: fleet.logs([notifier]))
     failed = S.events(fleet, sc, job, "JOB_FAILED")
     if len(failed) != 1:
         problems.append(f"JOB_FAILED: expected 1, actual {len(failed)}")
-    if db.stats.find_one({"user": victim})["stats"] != "not an array":
+    if where == "shard" and db.stats.find_one({"user": victim})["stats"] != "not an array":
         problems.append("the non-array stats field was overwritten")
-    report(problems, "broken run: the shard failed for good, the job failed with the reason, "
-           "JOB_FAILED once, the failure posted, the bad document untouched")
+    report(problems, f"broken run ({where}): the task failed for good, the job failed with the "
+           "reason, JOB_FAILED once, the failure posted, the bad document untouched")
 
     # The operator repairs the document, then replays the job's dead letters.
-    db.stats.update_one({"user": victim}, {"$set": {"stats": []}})
+    if where == "shard":
+        db.stats.update_one({"user": victim}, {"$set": {"stats": []}})
+    else:
+        db.users.update_one({"_id": victim}, {"$set": {"notifications": []}})
     rc, out = fleet.run("joytify-producer replay",
                         [fleet.producer_path, "replay", "--dlq", "--filter-job", job,
                          "--dlq-topic", sc.topic["dlq"], "--brokers", fleet.brokers])
@@ -123,18 +139,27 @@ def run_broken(fleet, client, dbs, data, clean):
             text.count("Monthly Statistics Processed Successfully") != 1:
         problems.append(f"notifier: expected one failure and one success message, actual:\n"
                         f"{text[:2000]}")
-    report(problems, "after the repair and `replay --dlq --filter-job`: re-opened, finished "
-           "once, the clean run's final state, the success posted")
+    report(problems, f"broken run ({where}), after the repair and `replay --dlq --filter-job`: "
+           "re-opened, finished once, the clean run's final state, the success posted")
     sc.stop_workers()
     notifier.stop()
 
 
-def body(fleet, client, dbs):
-    year, month = S.previous_month()
-    clean = run_clean(fleet, client, dbs, S.MonthData(year, month, users=30))
-    run_broken(fleet, client, dbs, S.MonthData(year, month, users=30), clean)
-    log("all scenarios passed")
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default="shard,finalize", help="broken runs: shard, finalize")
+    args = ap.parse_args()
+
+    def body(fleet, client, dbs):
+        year, month = S.previous_month()
+        clean = run_clean(fleet, client, dbs, S.MonthData(year, month, users=30))
+        for n, where in enumerate(args.only.split(","), start=2):
+            run_broken(fleet, client, dbs, S.MonthData(year, month, users=30), clean,
+                       where.strip(), n)
+        log("all scenarios passed")
+
+    return it_fleet.run_main("safety_recovery_it", body)
 
 
 if __name__ == "__main__":
-    sys.exit(it_fleet.run_main("safety_recovery_it", body))
+    sys.exit(main())
