@@ -43,7 +43,9 @@ static const jt_opt_t generate_opts[] = {
     {"now", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
      "playback times count back from this UTC time (default: now; fixes the data for a seed)"},
     {"drop", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
-     "drop users, stats, playbacks, notifications, the job ledger and the notifier's record first"},
+     "drop users, stats, playbacks, notifications, the job ledger and the notifier's record "
+     "first (tasks of the dropped jobs still on the topics carry their runs' nonces: workers "
+     "refuse them, nothing done, so a job run again on the new data meets none of them)"},
     {"only-playbacks-before", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
      "insert only the playbacks created before TS, nothing else: puts back what a cleanup with "
      "that cutoff deleted from a dataset made with the same options (same documents, same ids)"},
