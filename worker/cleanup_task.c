@@ -5,6 +5,7 @@
 #include "cleanup_task.h"
 
 #include "cleanup_slice.h"
+#include "clock_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -277,26 +278,39 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, jt_error_t *err) {
 }
 
 /* The worker's own safety check: the producer computed the cutoff, but a task replayed late,
- * forged, or produced with a wrong clock must not delete playbacks still inside retention. */
-static bool inside_retention(const jt_cleanup_task_t *task, jt_error_t *err) {
-        int64_t keep_from = jt_task_now_ms() - task->retention_days * DAY_MS;
+ * forged, or produced with a wrong clock must not delete playbacks still inside retention. The
+ * retention that counts is the longer of the task's and this worker's own --retention-days: a
+ * task cannot ask a worker to keep less than it is configured to keep. */
+static bool inside_retention(const jt_task_env_t *env, const jt_cleanup_task_t *task,
+                             jt_error_t *err) {
+        int worker_days = (int)jt_config_int(env->cfg, "retention-days");
+        int days = task->retention_days > worker_days ? task->retention_days : worker_days;
+        int64_t keep_from = jt_task_now_ms() - days * DAY_MS;
         char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
 
-        if (task->range_end_ms <= keep_from && task->cutoff_ms <= keep_from &&
-            task->range_start_ms < task->range_end_ms)
+        if (task->retention_days >= worker_days && task->range_end_ms <= keep_from &&
+            task->cutoff_ms <= keep_from && task->range_start_ms < task->range_end_ms)
                 return false;
-        jt_cron_format_time(task->range_end_ms / 1000, a, sizeof(a));
+        jt_cron_format_time(
+            (task->range_end_ms > task->cutoff_ms ? task->range_end_ms : task->cutoff_ms) / 1000, a,
+            sizeof(a));
         jt_cron_format_time(keep_from / 1000, b, sizeof(b));
         if (task->range_start_ms >= task->range_end_ms)
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "refused: the range of task %s is empty or "
                              "inverted; nothing deleted",
                              task->task_id);
+        else if (task->retention_days < worker_days)
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "refused: task %s asks for a %d-day retention but this worker keeps "
+                             "%d days (--retention-days; everything from %s); nothing deleted",
+                             task->task_id, task->retention_days, worker_days, b);
         else
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "refused: task %s reaches %s, inside the %d-day retention window "
-                             "(this worker keeps everything from %s); nothing deleted",
-                             task->task_id, a, task->retention_days, b);
+                             "(this worker keeps everything from %s: task %d days, worker %d "
+                             "days); nothing deleted",
+                             task->task_id, a, days, b, task->retention_days, worker_days);
         return true;
 }
 
@@ -307,8 +321,10 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
             task->range_end_ms < task->cutoff_ms ? task->range_end_ms : task->cutoff_ms;
         jt_task_outcome_t outcome;
 
-        if (inside_retention(task, err))
+        if (inside_retention(env, task, err))
                 return JT_TASK_PERMANENT;
+        if ((outcome = jt_clock_check_before_delete(env, err)) != JT_TASK_DONE)
+                return outcome;
         run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
         if (!jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
                 return JT_TASK_PERMANENT;

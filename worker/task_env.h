@@ -39,6 +39,7 @@ typedef struct {
         volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT */
         jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
         jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
+        struct jt_clock_check_s *clock; /* the last clock check (clock_check.h) */
 } jt_task_env_t;
 
 typedef enum {
