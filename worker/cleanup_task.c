@@ -78,12 +78,20 @@ static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
         return true;
 }
 
+/* createdAt in [from_ms, to_ms). From INT64_MIN, no lower bound: the same dates, and a server
+ * may refuse a query naming a date it cannot represent (the local one takes years 1-9999). */
+static bson_t *range_filter(int64_t from_ms, int64_t to_ms) {
+        if (from_ms == INT64_MIN)
+                return BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(to_ms), "}");
+        return BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(from_ms), "$lt",
+                        BCON_DATE_TIME(to_ms), "}");
+}
+
 /* Deletes the range's playbacks in slice s (cleanup_slice.h), one deleteMany through the
  * createdAt index; *deleted is what it removed. */
 static jt_task_outcome_t delete_slice(cleanup_run_t *run, const jt_cleanup_slice_t *s,
                                       int64_t *deleted, jt_error_t *err) {
-        bson_t *filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(s->from_ms), "$lt",
-                                  BCON_DATE_TIME(jt_cleanup_slice_end(s, run->end_ms)), "}");
+        bson_t *filter = range_filter(s->from_ms, jt_cleanup_slice_end(s, run->end_ms));
         bson_error_t error;
         bson_t reply;
         bson_iter_t it;
@@ -332,8 +340,7 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         run.playbacks = mongoc_client_get_collection(
             run.client, env->db, task->test_mode ? "test-playbacks" : "playbacks");
         run.end_ms = end_ms;
-        run.filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(task->range_start_ms), "$lt",
-                              BCON_DATE_TIME(end_ms), "}");
+        run.filter = range_filter(task->range_start_ms, end_ms);
         outcome = run_range(&run, err);
         bson_destroy(run.filter);
         mongoc_collection_destroy(run.playbacks);
