@@ -8,9 +8,10 @@
 
 #define HOUR_MS (3600 * 1000LL)
 
-/* The start of the hour of ms >= 0. */
+/* The start of the hour of ms >= JT_CLEANUP_PLAN_MIN_FLOOR_MS (no overflow there). */
 static int64_t hour_of(int64_t ms) {
-        return ms - ms % HOUR_MS;
+        int64_t r = ms % HOUR_MS;
+        return ms - (r < 0 ? r + HOUR_MS : r);
 }
 
 /* Windows of width w from first to cutoff, the last one cut (none when cutoff <= first). */

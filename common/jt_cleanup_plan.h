@@ -3,7 +3,7 @@
  * --max-ranges tasks. Older data (a playback dated year 1, or 1970-01-01 from a zero timestamp)
  * would otherwise make hundreds of thousands of tasks and a ledger entry over the 16 MB limit:
  * the windows then start at a floor, max-ranges - 1 windows before the cutoff (never before
- * 1970-01-01), and ONE task covers everything older, [INT64_MIN, floor). Pure arithmetic: no
+ * year 1), and ONE task covers everything older, [INT64_MIN, floor). Pure arithmetic: no
  * database, no clock. */
 #ifndef JT_CLEANUP_PLAN_H
 #define JT_CLEANUP_PLAN_H
@@ -14,9 +14,10 @@
 
 #include "jt_error.h"
 
-/* The floor is never earlier than this (1970-01-01T00:00Z): window ids name their start with
- * a four-digit year, and dates before it in a playback collection are mistakes. */
-#define JT_CLEANUP_PLAN_MIN_FLOOR_MS 0
+/* The floor is never earlier than this (0001-01-01T00:00Z): window ids name their start with
+ * a four-digit year, and servers that store dates as calendar dates (the local one) refuse a
+ * query of a date before year 1. */
+#define JT_CLEANUP_PLAN_MIN_FLOOR_MS INT64_C(-62135596800000)
 
 /* The id prefix (after "job/") of the task covering everything before the floor. */
 #define JT_CLEANUP_PLAN_OLDER "before-"

@@ -1,8 +1,9 @@
 /* The ranges of a cleanup job (common/jt_cleanup_plan.c), table-driven over the oldest
- * playback's date: year 1, 1970-01-01, INT64_MIN and its neighbour, the day before the cutoff,
- * a normal backlog, the floor itself. Checked on the ids as the producer sends them and the
- * ranges rebuilt from those ids alone: the task count is bounded, the ranges tile [oldest's
- * hour or INT64_MIN, cutoff) with no gap or overlap, and every id is a valid ledger key. */
+ * playback's date: year 1, 1965, 1970-01-01, INT64_MIN and its neighbour, the day before the
+ * cutoff, a normal backlog, the floor itself, cutoffs before 1970 and in year 1. Checked on the ids
+ * as the producer sends them and the ranges rebuilt from those ids alone: the task count is
+ * bounded, the ranges tile [oldest's hour or INT64_MIN, cutoff) with no gap or overlap, and every
+ * id is a valid ledger key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,9 +93,13 @@ static void plans_are_bounded_and_tile_to_the_cutoff(void **state) {
             {"INT64_MIN + 1", INT64_MIN + 1, CUTOFF, 24, 400, true, 400},
             {"year 1, hourly ranges", INT64_C(-62135596800000), CUTOFF, 1, 400, true, 400},
             {"year 1, 2 ranges at most", INT64_C(-62135596800000), CUTOFF, 24, 2, true, 2},
-            {"year 1, year-long ranges", INT64_C(-62135596800000), CUTOFF, 8784, 10000, true, 0},
-            {"INT64_MIN, cutoff before 1970", INT64_MIN, -5 * DAY_MS, 24, 400, true, 1},
-            {"cutoff just after 1970", INT64_MIN, 3 * HOUR_MS + 7, 24, 400, true, 2},
+            {"year 1, year-long ranges", INT64_C(-62135596800000), CUTOFF, 8784, 10000, false, 0},
+            {"INT64_MIN, year-long ranges", INT64_MIN, CUTOFF, 8784, 10000, true, 0},
+            {"1965, year-long ranges", INT64_C(-152803800000), CUTOFF, 8784, 400, false, 62},
+            {"INT64_MIN, cutoff before 1970", INT64_MIN, -5 * DAY_MS + 7, 24, 400, true, 400},
+            {"cutoff just after 1970", INT64_MIN, 3 * HOUR_MS + 7, 24, 400, true, 400},
+            {"cutoff in year 1", INT64_MIN, INT64_C(-62135596800000) + 5 * DAY_MS, 24, 400, true,
+             6},
             {"399 days back", CUTOFF - 398 * DAY_MS, CUTOFF, 24, 400, false, 399},
             {"401 days back", CUTOFF - 401 * DAY_MS, CUTOFF, 24, 400, true, 400},
         };
