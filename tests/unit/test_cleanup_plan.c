@@ -71,8 +71,8 @@ static void check(const plan_case_t *c) {
                 if (end <= start)
                         fail_msg("%s: task %zu (%s): empty range [%" PRId64 ", %" PRId64 ")",
                                  c->name, i, id, start, end);
-                if (i + 1 < count && end - start != (int64_t)c->range_hours * HOUR_MS &&
-                    start != INT64_MIN)
+                if (i + 1 < count && start != INT64_MIN &&
+                    end - start != (int64_t)c->range_hours * HOUR_MS)
                         fail_msg("%s: task %zu (%s): a window expected %d h, actual %" PRId64 " ms",
                                  c->name, i, id, c->range_hours, end - start);
                 prev_end = end;
