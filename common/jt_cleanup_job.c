@@ -1,6 +1,7 @@
-/* The cleanup job: cutoff = fire time - retention; one task per --range-hours window from the
- * oldest playback (its hour) to the cutoff. A task id names its window's start
- * (job/YYYYMMDDTHHMM), so the tasks of a job can be rebuilt from the ledger alone. Started by
+/* The cleanup job: cutoff = fire time - retention; its ranges are planned by jt_cleanup_plan.h
+ * (one task per --range-hours window from the oldest playback's hour to the cutoff, at most
+ * --max-ranges tasks). A task id names its range (job/YYYYMMDDTHHMM,
+ * job/before-YYYYMMDDTHHMM), so the tasks of a job can be rebuilt from the ledger alone. Started by
  * `joytify-producer cleanup`, the scheduler, and the worker finishing a statistics job. */
 #include "jt_cleanup_job.h"
 
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jt_cleanup_plan.h"
 #include "jt_job_emit.h"
 #include "jt_cron.h"
 #include "jt_indexes.h"
@@ -27,46 +29,22 @@ typedef struct {
         jt_cleanup_task_t base; /* everything but ids and range */
 } cleanup_ctx_t;
 
-static void window_id(const char *job_id, int64_t start_ms, char *out, size_t size) {
-        char iso[JT_CRON_TIME_BUF];
-        jt_cron_format_time(start_ms / 1000, iso, sizeof(iso));
-        /* 2026-09-01T05:00:00Z -> 20260901T0500 */
-        snprintf(out, size, "%s/%.4s%.2s%.2sT%.2s%.2s", job_id, iso, iso + 5, iso + 8, iso + 11,
-                 iso + 14);
-}
-
-static bool window_start(const char *task_id, int64_t *start_ms, jt_error_t *err) {
-        const char *slash = strrchr(task_id, '/');
-        char iso[32];
-        int64_t secs = 0;
-
-        if (!slash || strlen(slash + 1) != 13)
-                return jt_error_set(err, JT_ERR_INPUT, 0, "task id %s names no window", task_id);
-        snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2sZ", slash + 1, slash + 5, slash + 7,
-                 slash + 10, slash + 12);
-        if (!jt_cron_parse_time(iso, &secs, err))
-                return jt_error_prefix(err, "task id %s", task_id);
-        *start_ms = secs * 1000;
-        return true;
-}
-
 static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const char *task_id,
                                const char *run_nonce, void **buf, size_t *len, char *line,
                                size_t line_size, jt_error_t *err) {
         const cleanup_ctx_t *ctx = ctx_;
         jt_cleanup_task_t task = ctx->base;
         char from[JT_CRON_TIME_BUF], to[JT_CRON_TIME_BUF];
-        int64_t start_ms = 0;
 
-        if (!window_start(task_id, &start_ms, err))
+        if (!jt_cleanup_plan_range(task_id, ctx->cutoff_ms, ctx->range_hours, &task.range_start_ms,
+                                   &task.range_end_ms, err))
                 return false;
         task.task_id = (char *)task_id;
         task.run_nonce = (char *)run_nonce;
-        task.range_start_ms = start_ms;
-        task.range_end_ms = start_ms + ctx->range_hours * HOUR_MS;
-        if (task.range_end_ms > ctx->cutoff_ms)
-                task.range_end_ms = ctx->cutoff_ms;
-        jt_cron_format_time(task.range_start_ms / 1000, from, sizeof(from));
+        if (task.range_start_ms == INT64_MIN)
+                snprintf(from, sizeof(from), "the oldest");
+        else
+                jt_cron_format_time(task.range_start_ms / 1000, from, sizeof(from));
         jt_cron_format_time(task.range_end_ms / 1000, to, sizeof(to));
         snprintf(line, line_size, "%s  [%s, %s)%s", task_id, from, to,
                  task.test_mode ? "  test mode" : "");
@@ -95,8 +73,10 @@ static bool one_before(mongoc_collection_t *coll, int64_t before_ms, bool sorted
                         *created_ms = bson_iter_date_time(&it);
                         *found = true;
                 } else {
-                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
-                                          "the oldest playback has no date in createdAt");
+                        /* An array holding a date matches $lt too: plan as if it were the
+                         * oldest possible date (the older task covers it) rather than fail. */
+                        *created_ms = INT64_MIN;
+                        *found = true;
                 }
         } else if (mongoc_cursor_error(cursor, &error)) {
                 ok = jt_error_set(err, JT_ERR_MONGO, (int)error.code,
@@ -114,7 +94,8 @@ bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *a
         return one_before(coll, before_ms, false, &ignored, any, err);
 }
 
-/* Start of the hour of the oldest playback older than the cutoff, or *found false.
+/* The createdAt of the oldest playback older than the cutoff (to the hour at least: the
+ * planner rounds it down), or *found false.
  *
  * A bisection over hours on "is there a playback before T?" rather than a sort + limit 1: the
  * local server (SecantusDB) reads every document a query matches, limited or sorted or not,
@@ -135,8 +116,6 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         ok = cutoff_ms <= 0 || jt_cleanup_any_before(coll, 0, &any, err);
         if (ok && (cutoff_ms <= 0 || any)) { /* dates before 1970: rare enough for the sort */
                 ok = one_before(coll, cutoff_ms, true, hour_ms, found, err);
-                if (ok && *found)
-                        *hour_ms -= ((*hour_ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
         } else if (ok) {
                 while (ok && hi - lo > 1) {
                         int64_t mid = lo + ((hi - lo) / 32 > 0 ? (hi - lo) / 32 : 1);
@@ -162,6 +141,7 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
                         const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
                         bool *busy) {
         int range_hours = (int)jt_config_int(cfg, "range-hours");
+        int max_ranges = (int)jt_config_int(cfg, "max-ranges");
         int retention = (int)jt_config_int(cfg, "retention-days");
         char job_id[128], cutoff_iso[JT_CRON_TIME_BUF];
         char **ids = NULL;
@@ -169,6 +149,7 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
         bson_t *params = NULL;
         int64_t cutoff_ms, start = 0;
         bool found = false;
+        jt_cleanup_plan_t plan;
         cleanup_ctx_t ctx;
         jt_emit_t emit;
         jt_status_event_t finished;
@@ -191,15 +172,18 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
                 return JT_EXIT_FAILURE;
         }
         if (found) {
-                count = (size_t)((cutoff_ms - start + range_hours * HOUR_MS - 1) /
-                                 (range_hours * HOUR_MS));
+                jt_cleanup_plan_make(start, cutoff_ms, range_hours, max_ranges, &plan);
+                count = jt_cleanup_plan_count(&plan);
                 ids = calloc(count, sizeof(*ids));
                 for (size_t i = 0; ids && i < count; i++) {
                         char id[160];
-                        window_id(job_id, start + (int64_t)i * range_hours * HOUR_MS, id,
-                                  sizeof(id));
+                        jt_cleanup_plan_task_id(&plan, job_id, i, id, sizeof(id));
                         ids[i] = strdup(id);
                 }
+                if (plan.older)
+                        printf("playbacks older than %d ranges before the cutoff: one task covers "
+                               "everything before the first range (--max-ranges %d)\n",
+                               max_ranges - 1, max_ranges);
         }
         printf("cutoff %s (retention %d days): %s\n", cutoff_iso, retention,
                found ? "playbacks older than the cutoff found" : "nothing older than the cutoff");

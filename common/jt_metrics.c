@@ -63,6 +63,8 @@ struct jt_metrics_s {
         bool lag_full_logged;
         bool healthy;
         char reason[REASON_MAX];
+        bool skew_known; /* joytify_clock_skew_seconds is rendered once measured */
+        double skew_s;
         bool serving;        /* after MHD_start_daemon returned: MHD messages go to the log */
         char mhd_error[256]; /* MHD's last message while starting, for the error */
 
@@ -274,6 +276,15 @@ done:
                             JT_METRICS_LAG_MAX, topic, (int)partition);
 }
 
+void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds) {
+        if (!m || !isfinite(seconds))
+                return;
+        pthread_mutex_lock(&m->lock);
+        m->skew_known = true;
+        m->skew_s = seconds;
+        pthread_mutex_unlock(&m->lock);
+}
+
 void jt_metrics_set_health(jt_metrics_t *m, bool healthy, const char *reason) {
         size_t i = 0;
 
@@ -348,6 +359,12 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
                 buf_label_value(&b, m->lag[i].topic);
                 buf_printf(&b, "\",partition=\"%d\"} %" PRId64 "\n", (int)m->lag[i].partition,
                            m->lag[i].lag);
+        }
+        if (m->skew_known) {
+                buf_header(&b, "joytify_clock_skew_seconds", "gauge",
+                           "This host's clock minus the database server's, at the last check.");
+                format_double(num, sizeof(num), m->skew_s);
+                buf_printf(&b, "joytify_clock_skew_seconds %s\n", num);
         }
         pthread_mutex_unlock(&m->lock);
 

@@ -51,6 +51,10 @@ void jt_metrics_batch(jt_metrics_t *m, double seconds);
 /* Sets the consumer lag of topic/partition; lag < 0 removes the series (partition revoked). */
 void jt_metrics_set_lag(jt_metrics_t *m, const char *topic, int32_t partition, int64_t lag);
 
+/* This host's clock minus the database server's, in seconds (the worker measures it before it
+ * deletes); rendered as joytify_clock_skew_seconds once set. Non-finite values are ignored. */
+void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds);
+
 /* The exposition /metrics serves (Prometheus text format 0.0.4), NUL-terminated, length in
  * *len (if not NULL). The caller frees it. NULL only when memory runs out. */
 char *jt_metrics_render(jt_metrics_t *m, size_t *len);

@@ -50,6 +50,9 @@ const jt_opt_t jt_opts_mongo[] = {
 const jt_opt_t jt_opts_cleanup[] = {
     JT_OPT_RETENTION_DAYS,
     {"range-hours", 0, JT_OPT_INT, "24", 1, 8784, NULL, false, "HOURS", "hours per task"},
+    {"max-ranges", 0, JT_OPT_INT, "400", 2, 10000, NULL, false, "N",
+     "most tasks of a cleanup job: older playbacks go to one task covering everything before "
+     "the last N-1 ranges"},
     {"batch-size", 0, JT_OPT_INT, "10000", 1, 100000, NULL, false, "N",
      "playbacks per batch (a slice of time sized to hold about N)"},
     {"batch-delay-ms", 0, JT_OPT_INT, "100", 0, 60000, NULL, false, "MS", "pause between batches"},

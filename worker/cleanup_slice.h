@@ -16,7 +16,12 @@ typedef struct {
 } jt_cleanup_slice_t;
 
 /* The first slice: from the range's start, as wide as batch_size playbacks spread evenly over
- * [start_ms, end_ms) if `left` playbacks are there (the whole range when none are). */
+ * [start_ms, end_ms) if `left` playbacks are there (the whole range when none are).
+ * A range starting before the epoch (a job's task for everything older than its ranges starts
+ * at INT64_MIN) first takes everything before it in one slice, up to the epoch (-1 ms from
+ * INT64_MIN): such dates are mistakes, few, spread over millennia, and a server may refuse the
+ * query of a date it cannot represent (the local one takes years 1 to 9999 only); the next slice
+ * is then sized as a first slice from there. */
 jt_cleanup_slice_t jt_cleanup_slice_first(int64_t start_ms, int64_t end_ms, int64_t batch_size,
                                           int64_t left);
 

@@ -5,6 +5,7 @@
 #include "cleanup_task.h"
 
 #include "cleanup_slice.h"
+#include "clock_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -77,12 +78,20 @@ static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
         return true;
 }
 
+/* createdAt in [from_ms, to_ms). From INT64_MIN, no lower bound: the same dates, and a server
+ * may refuse a query naming a date it cannot represent (the local one takes years 1-9999). */
+static bson_t *range_filter(int64_t from_ms, int64_t to_ms) {
+        if (from_ms == INT64_MIN)
+                return BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(to_ms), "}");
+        return BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(from_ms), "$lt",
+                        BCON_DATE_TIME(to_ms), "}");
+}
+
 /* Deletes the range's playbacks in slice s (cleanup_slice.h), one deleteMany through the
  * createdAt index; *deleted is what it removed. */
 static jt_task_outcome_t delete_slice(cleanup_run_t *run, const jt_cleanup_slice_t *s,
                                       int64_t *deleted, jt_error_t *err) {
-        bson_t *filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(s->from_ms), "$lt",
-                                  BCON_DATE_TIME(jt_cleanup_slice_end(s, run->end_ms)), "}");
+        bson_t *filter = range_filter(s->from_ms, jt_cleanup_slice_end(s, run->end_ms));
         bson_error_t error;
         bson_t reply;
         bson_iter_t it;
@@ -279,26 +288,39 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, int64_t tasks_total, jt_e
 }
 
 /* The worker's own safety check: the producer computed the cutoff, but a task replayed late,
- * forged, or produced with a wrong clock must not delete playbacks still inside retention. */
-static bool inside_retention(const jt_cleanup_task_t *task, jt_error_t *err) {
-        int64_t keep_from = jt_task_now_ms() - task->retention_days * DAY_MS;
+ * forged, or produced with a wrong clock must not delete playbacks still inside retention. The
+ * retention that counts is the longer of the task's and this worker's own --retention-days: a
+ * task cannot ask a worker to keep less than it is configured to keep. */
+static bool inside_retention(const jt_task_env_t *env, const jt_cleanup_task_t *task,
+                             jt_error_t *err) {
+        int worker_days = (int)jt_config_int(env->cfg, "retention-days");
+        int days = task->retention_days > worker_days ? task->retention_days : worker_days;
+        int64_t keep_from = jt_task_now_ms() - days * DAY_MS;
         char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
 
-        if (task->range_end_ms <= keep_from && task->cutoff_ms <= keep_from &&
-            task->range_start_ms < task->range_end_ms)
+        if (task->retention_days >= worker_days && task->range_end_ms <= keep_from &&
+            task->cutoff_ms <= keep_from && task->range_start_ms < task->range_end_ms)
                 return false;
-        jt_cron_format_time(task->range_end_ms / 1000, a, sizeof(a));
+        jt_cron_format_time(
+            (task->range_end_ms > task->cutoff_ms ? task->range_end_ms : task->cutoff_ms) / 1000, a,
+            sizeof(a));
         jt_cron_format_time(keep_from / 1000, b, sizeof(b));
         if (task->range_start_ms >= task->range_end_ms)
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "refused: the range of task %s is empty or "
                              "inverted; nothing deleted",
                              task->task_id);
+        else if (task->retention_days < worker_days)
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "refused: task %s asks for a %d-day retention but this worker keeps "
+                             "%d days (--retention-days; everything from %s); nothing deleted",
+                             task->task_id, task->retention_days, worker_days, b);
         else
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "refused: task %s reaches %s, inside the %d-day retention window "
-                             "(this worker keeps everything from %s); nothing deleted",
-                             task->task_id, a, task->retention_days, b);
+                             "(this worker keeps everything from %s: task %d days, worker %d "
+                             "days); nothing deleted",
+                             task->task_id, a, days, b, task->retention_days, worker_days);
         return true;
 }
 
@@ -313,8 +335,10 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
 
         /* Refused before anything else: no database answer can make such a range deletable.
          * (The failure it causes is the job's only if the task is of the job's live run.) */
-        if (inside_retention(task, err))
+        if (inside_retention(env, task, err))
                 return JT_TASK_PERMANENT;
+        if ((outcome = jt_clock_check_before_delete(env, err)) != JT_TASK_DONE)
+                return outcome;
         run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
         if (!jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
                 return JT_TASK_PERMANENT;
@@ -336,8 +360,7 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         run.playbacks = mongoc_client_get_collection(
             run.client, env->db, task->test_mode ? "test-playbacks" : "playbacks");
         run.end_ms = end_ms;
-        run.filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(task->range_start_ms), "$lt",
-                              BCON_DATE_TIME(end_ms), "}");
+        run.filter = range_filter(task->range_start_ms, end_ms);
         outcome = run_range(&run, view.tasks_total, err);
         bson_destroy(run.filter);
         mongoc_collection_destroy(run.playbacks);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cleanup_task.h"
+#include "clock_check.h"
 #include "jt_dlq.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
@@ -73,6 +74,7 @@ typedef struct {
         int64_t outage_budget_ms;
         retry_slot_t retries[MAX_RETRY_SLOTS];
         jt_task_announced_t announced;
+        jt_clock_check_t clock;
         long tasks_done, tasks_dead_lettered, tasks_retried;
         int64_t last_lag_ms;
 } worker_t;
@@ -602,6 +604,7 @@ int jt_worker_run(const jt_config_t *cfg) {
                 goto done;
         }
         w->env.reg = reg;
+        jt_clock_check_start(&w->env, &w->clock);
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);

@@ -43,6 +43,7 @@ typedef struct {
         /* The message being handled came back through `replay --dlq` (its jt-replayed-from
          * header): an operator's request to finish its failed job. Set by the loop per message. */
         bool replayed;
+        struct jt_clock_check_s *clock; /* the last clock check (clock_check.h) */
 } jt_task_env_t;
 
 typedef enum {

@@ -165,6 +165,41 @@ static void huge_and_pre_1970_ranges(void **state) {
         assert_int_equal(s.width_ms, 1);
 }
 
+/* A job's task for everything older than its ranges: [INT64_MIN, end). Odd dates (INT64_MIN,
+ * year 1, the day before the epoch) go in one slice that ends at the epoch, so no query names a
+ * date before year 1; the dated part after it is sliced as a range of its own. */
+static void range_from_int64_min(void **state) {
+        (void)state;
+        const int64_t y1 = INT64_C(-62135596800000), end = 400 * DAY_MS;
+        const size_t n_odd = 4, n = n_odd + 10000;
+        int64_t *t = malloc(n * sizeof(*t));
+        int64_t *dated = even_times(n - n_odd, 0, end);
+        jt_cleanup_slice_t s;
+        replay_t r;
+
+        assert_non_null(t);
+        t[0] = INT64_MIN;
+        t[1] = INT64_MIN + 1;
+        t[2] = y1;
+        t[3] = -DAY_MS;
+        for (size_t i = n_odd; i < n; i++)
+                t[i] = dated[i - n_odd];
+        s = jt_cleanup_slice_first(INT64_MIN, end, 100, (int64_t)n);
+        assert_int_equal(s.from_ms, INT64_MIN);
+        assert_int_equal(jt_cleanup_slice_end(&s, end), -1);
+        s = jt_cleanup_slice_first(y1, end, 100, (int64_t)n); /* from year 1: up to the epoch */
+        assert_int_equal(jt_cleanup_slice_end(&s, end), 0);
+        s = jt_cleanup_slice_first(INT64_MIN, -DAY_MS, 100, 5); /* all before: one slice */
+        assert_int_equal(jt_cleanup_slice_end(&s, -DAY_MS), -DAY_MS);
+        r = replay(t, n, INT64_MIN, end, 100);
+        assert_true(r.max_batch <= 4 * 100);
+        if (r.slices > 400)
+                fail_msg("slices: expected at most 400 for 10,004 playbacks, actual %" PRId64,
+                         r.slices);
+        free(dated);
+        free(t);
+}
+
 /* Nothing left by the count after an empty slice: the rest of the range in one deleteMany
  * (what a concurrent worker left behind, if anything, is still deleted). */
 static void nothing_left_takes_the_rest_at_once(void **state) {
@@ -184,6 +219,7 @@ int main(void) {
             cmocka_unit_test(playbacks_bunched_at_the_end),
             cmocka_unit_test(huge_and_pre_1970_ranges),
             cmocka_unit_test(nothing_left_takes_the_rest_at_once),
+            cmocka_unit_test(range_from_int64_min),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
