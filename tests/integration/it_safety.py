@@ -8,7 +8,7 @@ import random
 import time
 
 from bson import ObjectId
-from bson.datetime_ms import DatetimeMS
+from bson.datetime_ms import DatetimeMS  # noqa: F401 (also for the tests)
 
 import it_fleet
 from it_fleet import fail, read_topic

@@ -37,7 +37,7 @@ it_fleet.require_venv(__file__)
 from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
-from it_fleet import fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, fail, log, wait_until  # noqa: E402
 from it_stats import add_months, db_handle, month_start_ms, report  # noqa: E402
 
 SEED = 20261302
@@ -223,7 +223,8 @@ def scenario_concurrent_writes(fleet, client, dbs, year, month):
     log(f"dataset in {sc.db}: {USERS} users ({', '.join(SHAPES)} by user index mod 8), "
         f"{len(ds.playbacks)} playbacks in {month_text}")
 
-    rc, _ = sc.producer("stats", "--month", month_text, "--shards", "1")
+    rc, _ = sc.producer("stats", "--month", month_text, "--shards", "1",
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"joytify-producer stats: expected exit 0, actual {rc}")
     writer = Writer(db, [u["_id"] for u in ds.users if ds.shape[u["_id"]] != 3],
@@ -275,7 +276,8 @@ def scenario_duplicates(fleet, client, dbs, year, month, n, with_index):
     label = "with a non-unique user_1 index" if with_index else "without an index"
     if with_index:
         db.stats.create_index("user", name="user_1")
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", "1")
+    rc, out = sc.producer("stats", "--month", month_text, "--shards", "1",
+                          *PREVIOUS_MONTH_RETENTION)
     problems = []
     if rc == 0 or str(dup) not in out or "merge" not in out:
         problems.append(f"joytify-producer stats on a stats collection with two documents for "
@@ -300,7 +302,8 @@ def scenario_upgrade(fleet, client, dbs, year, month):
     db = db_handle(client, sc.db)
     db.stats.insert_many([{"user": ObjectId(), "stats": []} for _ in range(3)])
     db.stats.create_index("user", name="user_1")
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", "1")
+    rc, out = sc.producer("stats", "--month", month_text, "--shards", "1",
+                          *PREVIOUS_MONTH_RETENTION)
     ix = stats_indexes(db)
     if rc != 0 or "user_1" not in ix or ix["user_1"].get("unique") is not True or \
             dict(ix["user_1"]["key"]) != {"user": 1} or db.stats.count_documents({}) != 3:
@@ -323,7 +326,8 @@ def scenario_not_an_array(fleet, client, dbs, year, month):
                              "createdAt": DatetimeMS(at), "updatedAt": DatetimeMS(at)})
     db.stats.insert_one({"user": u, "stats": "kept as is", "appField": 1})
     before = db.stats.find_one({"user": u})
-    rc, _ = sc.producer("stats", "--month", month_text, "--shards", "1")
+    rc, _ = sc.producer("stats", "--month", month_text, "--shards", "1",
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"joytify-producer stats: expected exit 0, actual {rc}")
     w = sc.start_worker("--retention-days", str(RETENTION_DAYS))

@@ -32,7 +32,7 @@ it_fleet.require_venv(__file__)
 
 import it_notifier  # noqa: E402
 import it_safety as S  # noqa: E402
-from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, Scenario, fail, log, wait_until  # noqa: E402
 from it_stats import canonical, db_handle, report  # noqa: E402
 
 RETENTION = "75"
@@ -53,7 +53,7 @@ def run_clean(fleet, client, dbs, data):
     data.load(db)
     job = S.job_id_stats(data.year, data.month)
     sc.start_worker("--retention-days", RETENTION)
-    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4")
+    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4", *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"clean run: producer exit {rc}")
     entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)
@@ -84,7 +84,7 @@ def run_broken(fleet, client, dbs, data, clean, where, n):
     sink = os.path.join(fleet.logdir, f"messages-{where}.md")
     notifier = it_notifier.start_notifier(fleet, sc, "--sink", sink)
     sc.start_worker("--retention-days", RETENTION, "--max-attempts", "2")
-    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4")
+    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4", *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"broken run ({where}): producer exit {rc}")
     entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)

@@ -12,6 +12,11 @@ saying they belong to another run (the ledger counts none of them).
 Scenario 2: a forged FINALIZE carrying the right run nonce (read from the ledger) for a running
 job none of whose shards is done: dead-lettered as a FINALIZE of an incomplete job; the job
 stays running, no notification, no JOB_FINISHED.
+Scenario 4 (issue 13 item 2, the worker's side): a statistics job sent while its month was
+whole, its tasks still waiting when a cleanup job cutting into the month is recorded in the
+ledger (`cleanup --retention-days 7`). The worker refuses every shard on its own: the job is
+marked failed with the reason, the shards are dead letters, and every stats document is byte
+for byte as it was (the stored entries of the month were not recomputed from what is left).
 Scenario 3: a cleanup task (v1, as any version of the fleet can read it) of a job missing from
 the ledger, over playbacks long past retention: dead-lettered at the first attempt (jt-attempts
 1) saying so, nothing deleted.
@@ -32,7 +37,7 @@ from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 import it_safety as S  # noqa: E402
-from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_fleet import PREVIOUS_MONTH_RETENTION, Scenario, fail, log, wait_until  # noqa: E402
 from it_stats import db_handle, report  # noqa: E402
 
 RETENTION = "75"  # > the age of the previous month's first day, so its month stays whole
@@ -48,7 +53,8 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     job = S.job_id_stats(year, month)
 
     # Run 1: tasks sent, never consumed.
-    rc, out = sc.producer("stats", "--month", data.label, "--shards", "4")
+    rc, out = sc.producer("stats", "--month", data.label, "--shards", "4",
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"run 1: expected exit 0, actual {rc}")
     first = S.ledger(db, job)
@@ -59,7 +65,8 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
                                nonce=first.get("runNonce")))
     # The dataset regenerated: the ledger dropped, the same job id run again, 16 shards.
     db.jobs.delete_many({})
-    rc, out = sc.producer("stats", "--month", data.label, "--shards", "16")
+    rc, out = sc.producer("stats", "--month", data.label, "--shards", "16",
+                          *PREVIOUS_MONTH_RETENTION)
     if rc != 0 or "16 task(s) sent" not in out:
         fail(f"run 2: expected exit 0 and 16 tasks sent, actual {rc}: {out}")
     second = S.ledger(db, job)
@@ -111,7 +118,7 @@ def scenario_forged_finalize(fleet, client, dbs):
     parked[parked.index("--stats-topic") + 1] = sc.topic["stats"] + ".parked"
     rc, out = fleet.run("joytify-producer stats",
                         [fleet.producer_path, "stats", "--month", data.label, "--shards", "3",
-                         *parked])
+                         *PREVIOUS_MONTH_RETENTION, *parked])
     if rc != 0:
         fail(f"producer: expected exit 0, actual {rc}")
     entry = S.ledger(db, job)
@@ -168,13 +175,59 @@ def scenario_cleanup_of_unknown_job(fleet, client, dbs):
     sc.stop_workers()
 
 
+def scenario_month_cut_since(fleet, client, dbs):
+    from bson import BSON
+    sc = Scenario(fleet, "cut", 4)
+    dbs.append(sc.db)
+    db = db_handle(client, sc.db)
+    year, month = S.previous_month()
+    data = S.MonthData(year, month, users=12)
+    # The app's own entries of the month, as it keeps them incrementally.
+    for st in data.stats:
+        st["stats"] = [{"summary": {"month": month, "year": year, "totalDuration": 999.0},
+                        "createdAt": S.DatetimeMS(data.start + 3 * S.DAY_MS)}]
+    data.load(db)
+    job = S.job_id_stats(year, month)
+    rc, out = sc.producer("stats", "--month", data.label, "--shards", "3",
+                          *PREVIOUS_MONTH_RETENTION)
+    if rc != 0:
+        fail(f"producer stats: expected exit 0 (the month is whole now), actual {rc}: {out}")
+    # A cleanup job recorded in the ledger with a cutoff inside the month (its tasks are not
+    # run here: the ledger saying it may have run is enough).
+    rc, out = sc.producer("cleanup", "--retention-days", "7")
+    if rc != 0:
+        fail(f"producer cleanup --retention-days 7: expected exit 0, actual {rc}: {out}")
+    before = {str(d["user"]): BSON.encode(d) for d in db.stats.find({})}
+    S.start_assigned_worker(sc, "--topics", "stats", "--retention-days", RETENTION)
+    entry = S.wait_state(db, job, ("finished", "failed"), 60, fleet)
+    wait_until("the stats topic consumed", lambda: sc.caught_up("stats"), 60)
+    problems = []
+    if entry["state"] != "failed" or "cutoff" not in (entry.get("lastFailure") or {}).get(
+            "reason", ""):
+        problems.append(f"ledger: expected failed with a reason naming the cleanup cutoff, "
+                        f"actual {entry['state']}: {entry.get('lastFailure')}")
+    after = {str(d["user"]): BSON.encode(d) for d in db.stats.find({})}
+    changed = [u for u in before if after.get(u) != before[u]]
+    if changed or set(after) != set(before):
+        problems.append(f"stats documents: expected byte for byte as before, actual "
+                        f"{len(changed)} changed")
+    dl = [h for _, h in S.dead_letters(fleet, sc)]
+    if len(dl) != 3 or not all("no entry written" in h.get("jt-error", "") for h in dl):
+        problems.append(f"DLQ: expected the 3 shards refused ('no entry written'), actual {dl}")
+    if len(S.events(fleet, sc, job, "JOB_FAILED")) != 1:
+        problems.append("JOB_FAILED: expected exactly 1")
+    report(problems, "shards of a month a recorded cleanup cut into since: refused by the "
+           "worker, the job failed, every stats document byte for byte as it was")
+    sc.stop_workers()
+
+
 SCENARIOS = {1: scenario_old_run_then_same_job, 2: scenario_forged_finalize,
-             3: scenario_cleanup_of_unknown_job}
+             3: scenario_cleanup_of_unknown_job, 4: scenario_month_cut_since}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default="2,3,1", help="scenarios to run, e.g. 1,3")
+    ap.add_argument("--only", default="2,3,4,1", help="scenarios to run, e.g. 1,3")
     args = ap.parse_args()
 
     def body(fleet, client, dbs):
