@@ -210,8 +210,7 @@ static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *
 typedef struct {
         char job_id[200];
         char task_id[256];
-        char run_nonce[64];
-        bool decoded;
+        char run_nonce[64]; /* "" when none */
 } task_ident_t;
 
 /* Marks the job of a task that failed for good: the ledger's state failed with the reason, then
@@ -228,8 +227,9 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
         if (!id->job_id[0])
                 return true;
         client = mongoc_client_pool_pop(w->env.pool);
-        /* A task that did not decode has no run: the job its key names fails, whatever run. */
-        ok = jt_jobs_fail(client, w->env.db, id->job_id, id->decoded ? id->run_nonce : NULL,
+        /* A task that did not decode, or a v1 task, names no run: the job its key names fails,
+         * whatever run. */
+        ok = jt_jobs_fail(client, w->env.db, id->job_id, id->run_nonce[0] ? id->run_nonce : NULL,
                           id->task_id, reason, jt_task_now_ms(), &announce, &failed_at, err);
         if (ok && announce) {
                 ev.job_id = (char *)id->job_id;
@@ -253,7 +253,6 @@ static void ident_of(task_ident_t *id, const char *job_id, const char *task_id,
         snprintf(id->job_id, sizeof(id->job_id), "%s", job_id);
         snprintf(id->task_id, sizeof(id->task_id), "%s", task_id);
         snprintf(id->run_nonce, sizeof(id->run_nonce), "%s", run_nonce ? run_nonce : "");
-        id->decoded = true;
 }
 
 static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bool *cleanup,
