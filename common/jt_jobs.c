@@ -2,11 +2,11 @@
  * repeating any step (after a crash, or from a second producer) changes nothing. */
 #include "jt_jobs.h"
 
-#include <fcntl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "jt_mongo.h"
 
@@ -107,13 +107,10 @@ static bool find_job_fields(mongoc_client_t *client, const char *db, const char 
 
 bool jt_jobs_new_nonce(char *out, jt_error_t *err) {
         unsigned char raw[16];
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        bool ok = fd >= 0 && read(fd, raw, sizeof(raw)) == (ssize_t)sizeof(raw);
 
-        if (fd >= 0)
-                close(fd);
-        if (!ok)
-                return jt_error_set(err, JT_ERR_SYSTEM, 0, "reading /dev/urandom for a run nonce");
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+                return jt_error_set(err, JT_ERR_SYSTEM, errno, "getrandom for a run nonce: %s",
+                                    strerror(errno));
         for (size_t i = 0; i < sizeof(raw); i++)
                 snprintf(out + 2 * i, 3, "%02x", raw[i]);
         return true;
