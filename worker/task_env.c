@@ -35,6 +35,14 @@ jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, co
                 jt_error_set(err, JT_ERR_INPUT, 0, "job %s has no ledger entry", job_id);
                 return JT_TASK_PERMANENT;
         }
+        if (strcmp(state, "finalizing") != 0) {
+                /* Not claimable although it looked complete: the entry changed meanwhile. An
+                 * attempt, not a wait, so that it cannot loop for ever. */
+                jt_error_set(err, JT_ERR_MONGO, 0,
+                             "job %s (state %s) could not be claimed for its finalization", job_id,
+                             state);
+                return JT_TASK_RETRY;
+        }
         jt_error_set(err, JT_ERR_MONGO, 0,
                      "job %s is being finalized by another worker (state %s): waiting for it to "
                      "finish or for its claim to lapse",
