@@ -540,11 +540,11 @@ def worker_id_of(events, proc):
 
 def scenario_scaling(ctx):
     t0 = time.monotonic()
-    # 100 users in 12 shards; 2,400 playbacks due for cleanup over 23.5 days: 24 ranges of
-    # ~100, deleted 10 at a time with 100 ms pauses: ~1 s a range, so the job is still under
-    # way when the fourth worker joins (a range delete takes milliseconds here).
+    # 100 users in 12 shards; 2,400 playbacks due for cleanup over 21.5 days before the cutoff:
+    # ~22 ranges of ~110, deleted 10 at a time with 100 ms pauses: ~1 s a range, so the job is
+    # still under way when the fourth worker joins (a range delete takes milliseconds here).
     ds = Dataset(ctx.year, ctx.month, ctx.now_ms, ctx.seed + 2, users=100, old=2400,
-                 old_from=83.5, old_to=63)
+                 old_from=RETENTION_DAYS + 23.5, old_to=RETENTION_DAYS + 2)
     run = Run(ctx, "scenario 2", 3, ds, shards=12)
     run.load()
     args = ("--batch-size", "10", "--batch-delay-ms", "100", *FAST_GROUP)
