@@ -72,3 +72,13 @@ def report(problems, what, limit=25):
         fail(f"{what}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:limit])
              + (f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""))
     log(f"ok  {what}")
+
+
+def stats_docs_by_user(db):
+    """({user: its stats document}, [problems]): a user with two stats documents is a problem."""
+    problems, docs = [], {}
+    for d in db.stats.find({}):
+        if d.get("user") in docs:
+            problems.append(f"user {d.get('user')}: two stats documents")
+        docs[d.get("user")] = d
+    return docs, problems

@@ -38,7 +38,8 @@ from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 from it_fleet import PREVIOUS_MONTH_RETENTION, fail, log, wait_until  # noqa: E402
-from it_stats import add_months, db_handle, month_start_ms, report  # noqa: E402
+from it_stats import (add_months, db_handle, month_start_ms, report,  # noqa: E402
+                      stats_docs_by_user)
 
 SEED = 20261302
 USERS = 40
@@ -159,12 +160,7 @@ class Writer(threading.Thread):
 
 
 def check_entries(ds, db, writer):
-    problems = []
-    docs = {}
-    for d in db.stats.find({}):
-        if d.get("user") in docs:
-            problems.append(f"user {d.get('user')}: two stats documents")
-        docs[d.get("user")] = d
+    docs, problems = stats_docs_by_user(db)
     for i, doc in enumerate(ds.users):
         u = doc["_id"]
         shape = ds.shape[u]

@@ -46,7 +46,7 @@ from bson import Int64, ObjectId  # noqa: E402
 
 from it_fleet import PREVIOUS_MONTH_RETENTION, fail, log, wait_until  # noqa: E402
 from it_stats import (add_months, canonical, db_handle, first_difference, load_oracle,  # noqa: E402
-                      month_start_ms, report)
+                      month_start_ms, report, stats_docs_by_user)
 
 SEED = 20261025
 SHARDS = 5
@@ -253,12 +253,7 @@ class Dataset:
 
 def check_entries(ds, db, expected):
     """Every user's stats document against the oracle and the stored entries."""
-    problems = []
-    docs = {}
-    for d in db.stats.find({}):
-        if d.get("user") in docs:
-            problems.append(f"user {d.get('user')}: two stats documents")
-        docs[d.get("user")] = d
+    docs, problems = stats_docs_by_user(db)
     stats_with_month = 0
     for doc in ds.users:
         u = doc["_id"]
