@@ -430,6 +430,14 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                 view->complete = view->tasks_total > 0 && with_result >= view->tasks_total;
                 if (bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
                         snprintf(view->state, sizeof(view->state), "%s", bson_iter_utf8(&it, NULL));
+                {
+                        bson_iter_t found;
+                        if (bson_iter_init(&it, &doc) &&
+                            bson_iter_find_descendant(&it, "lastFailure.task", &found) &&
+                            BSON_ITER_HOLDS_UTF8(&found))
+                                snprintf(view->failed_task, sizeof(view->failed_task), "%s",
+                                         bson_iter_utf8(&found, NULL));
+                }
                 if (key) {
                         char path[160];
                         bson_iter_t found;
@@ -539,8 +547,8 @@ bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *j
 }
 
 bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
-                  const char *run_nonce, const char *task_id, const char *reason, int64_t now_ms,
-                  bool *announce, int64_t *failed_at_ms, jt_error_t *err) {
+                  const char *run_nonce, const char *task_id, const char *key, const char *reason,
+                  int64_t now_ms, bool *announce, int64_t *failed_at_ms, jt_error_t *err) {
         bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[", "running",
                                  "finalizing", "]", "}");
         bson_t *update = BCON_NEW(
@@ -554,16 +562,19 @@ bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
 
         *announce = false;
         *failed_at_ms = 0;
-        if (run_nonce)
-                append_run(query, run_nonce);
+        append_run(query, run_nonce);
+        if (key) {
+                char path[160];
+                snprintf(path, sizeof(path), "results.%s", key);
+                BCON_APPEND(query, path, "{", "$exists", BCON_BOOL(false), "}");
+        }
         ok = find_and_modify(client, db, query, update, &matched, &doc, "marking the job failed",
                              job_id, err);
         if (ok && !matched)
                 ok = find_job_fields(client, db, job_id, NULL, &doc, err);
         /* Failed before, by this call or an earlier one whose event was never confirmed. */
         if (ok && bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it) &&
-            strcmp(bson_iter_utf8(&it, NULL), "failed") == 0 &&
-            (!run_nonce || same_nonce(&doc, run_nonce)) &&
+            strcmp(bson_iter_utf8(&it, NULL), "failed") == 0 && same_nonce(&doc, run_nonce) &&
             bson_iter_init_find(&it, &doc, "failureAnnounced") && BSON_ITER_HOLDS_BOOL(&it) &&
             !bson_iter_bool(&it) && bson_iter_init_find(&it, &doc, "failedAt") &&
             BSON_ITER_HOLDS_DATE_TIME(&it)) {

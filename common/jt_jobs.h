@@ -71,14 +71,15 @@ bool jt_jobs_new_nonce(char *out, jt_error_t *err);
 
 /* What a worker knows of a task's job before it acts on the task. */
 typedef struct {
-        bool exists;         /* the job has a ledger entry */
-        bool same_run;       /* its runNonce is the task's (both absent counts as equal) */
-        bool listed;         /* the task id asked about is one of its taskIds */
-        bool recorded;       /* results.<key> is there (the task is done: a redelivery) */
-        bool complete;       /* every listed task has a result */
-        char state[16];      /* running, finalizing, finished or failed */
-        int64_t tasks_done;  /* results recorded */
-        int64_t tasks_total; /* taskIds */
+        bool exists;           /* the job has a ledger entry */
+        bool same_run;         /* its runNonce is the task's (both absent counts as equal) */
+        bool listed;           /* the task id asked about is one of its taskIds */
+        bool recorded;         /* results.<key> is there (the task is done: a redelivery) */
+        bool complete;         /* every listed task has a result */
+        char state[16];        /* running, finalizing, finished or failed */
+        int64_t tasks_done;    /* results recorded */
+        int64_t tasks_total;   /* taskIds */
+        char failed_task[256]; /* lastFailure.task: the task whose failure failed the job */
 } jt_job_view_t;
 
 /* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a
@@ -113,14 +114,15 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
 bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *job_id,
                           int64_t *at_ms, jt_error_t *err);
 
-/* Marks a running (or finalizing) job of run run_nonce (NULL: whatever run) failed with the
- * reason, once: *announce says whether its JOB_FAILED still has to be sent (a new failure, or
+/* Marks a running (or finalizing) job of run run_nonce failed with the reason, once, unless the
+ * failing task's result is recorded (key, NULL for a FINALIZE: a late duplicate of a done task
+ * fails nothing): *announce says whether its JOB_FAILED still has to be sent (a new failure, or
  * one whose event was never confirmed), with *failed_at_ms the failure's time, which the event
  * carries so that a repeat of it is recognisably the same failure. A finished job is never
  * marked failed: a late duplicate changes nothing. */
 bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
-                  const char *run_nonce, const char *task_id, const char *reason, int64_t now_ms,
-                  bool *announce, int64_t *failed_at_ms, jt_error_t *err);
+                  const char *run_nonce, const char *task_id, const char *key, const char *reason,
+                  int64_t now_ms, bool *announce, int64_t *failed_at_ms, jt_error_t *err);
 
 /* Records that the JOB_FAILED of the failure at failed_at_ms is durable on the status topic. */
 bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const char *job_id,

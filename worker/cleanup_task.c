@@ -344,8 +344,8 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
                 return JT_TASK_PERMANENT;
         run.client = mongoc_client_pool_pop(env->pool);
         /* Then the ledger: a task of no live run of its job deletes nothing. */
-        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, run.root_id,
-                                run.key, &view, &proceed, err);
+        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id,
+                                run.root_id, run.key, &view, &proceed, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome;

@@ -211,12 +211,15 @@ typedef struct {
         char job_id[200];
         char task_id[256];
         char run_nonce[64]; /* "" when none */
+        char key[160];      /* where its result goes; "" for a FINALIZE */
 } task_ident_t;
 
 /* Marks the job of a task that failed for good: the ledger's state failed with the reason, then
  * JOB_FAILED (once per failure, its timestamp the failure's, so that the notifier recognises a
- * repeat). A finished job, a job of another run and a job without a ledger entry stay as they
- * are. False when the ledger or the event could not be written: the caller keeps the message. */
+ * repeat). A finished job, a job of another run, a job without a ledger entry and a job whose
+ * result of this task is recorded stay as they are; so does any job when the message names no
+ * run (it did not decode, or a v1 task): a stray or forged message fails nothing. False when the
+ * ledger or the event could not be written: the caller keeps the message. */
 static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const char *reason,
                      jt_error_t *err) {
         jt_status_event_t ev = {0};
@@ -224,13 +227,12 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
         int64_t failed_at = 0;
         bool announce = false, ok;
 
-        if (!id->job_id[0])
+        if (!id->job_id[0] || !id->run_nonce[0])
                 return true;
         client = mongoc_client_pool_pop(w->env.pool);
-        /* A task that did not decode, or a v1 task, names no run: the job its key names fails,
-         * whatever run. */
-        ok = jt_jobs_fail(client, w->env.db, id->job_id, id->run_nonce[0] ? id->run_nonce : NULL,
-                          id->task_id, reason, jt_task_now_ms(), &announce, &failed_at, err);
+        ok = jt_jobs_fail(client, w->env.db, id->job_id, id->run_nonce, id->task_id,
+                          id->key[0] ? id->key : NULL, reason, jt_task_now_ms(), &announce,
+                          &failed_at, err);
         if (ok && announce) {
                 ev.job_id = (char *)id->job_id;
                 ev.type = JT_STATUS_JOB_FAILED;
@@ -248,32 +250,32 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
         return ok;
 }
 
-static void ident_of(task_ident_t *id, const char *job_id, const char *task_id,
+/* root_id: the listed task whose result the task records (NULL for a FINALIZE). */
+static void ident_of(task_ident_t *id, const char *job_id, const char *task_id, const char *root_id,
                      const char *run_nonce) {
+        jt_error_t ignored;
+
         snprintf(id->job_id, sizeof(id->job_id), "%s", job_id);
         snprintf(id->task_id, sizeof(id->task_id), "%s", task_id);
         snprintf(id->run_nonce, sizeof(id->run_nonce), "%s", run_nonce ? run_nonce : "");
+        if (!root_id || !jt_jobs_task_key(job_id, root_id, id->key, sizeof(id->key), &ignored))
+                id->key[0] = '\0';
 }
 
 static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bool *cleanup,
                                   task_ident_t *id, jt_error_t *err) {
         const char *topic = rd_kafka_topic_name(msg->rkt);
-        rd_kafka_headers_t *hdrs = NULL;
-        const void *value;
-        size_t size;
         jt_task_outcome_t outcome;
 
         memset(id, 0, sizeof(*id));
         key_job_id(msg, id->job_id, sizeof(id->job_id));
-        w->env.replayed = rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                          rd_kafka_header_get_last(hdrs, JT_DLQ_HDR_REPLAYED_FROM, &value, &size) ==
-                              RD_KAFKA_RESP_ERR_NO_ERROR;
         *cleanup = strcmp(topic, w->env.cleanup_topic) == 0;
         if (*cleanup) {
                 jt_cleanup_task_t task = {0};
                 if (!jt_cleanup_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
                         return JT_TASK_PERMANENT;
-                ident_of(id, task.job_id, task.task_id, task.run_nonce);
+                ident_of(id, task.job_id, task.task_id,
+                         task.parent_task_id ? task.parent_task_id : task.task_id, task.run_nonce);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_cleanup_task_run(&w->env, &task, err);
                 jt_cleanup_task_clear(&task);
@@ -283,7 +285,8 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
                 jt_stats_task_t task = {0};
                 if (!jt_stats_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
                         return JT_TASK_PERMANENT;
-                ident_of(id, task.job_id, task.task_id, task.run_nonce);
+                ident_of(id, task.job_id, task.task_id,
+                         task.kind == JT_STATS_TASK_SHARD ? task.task_id : NULL, task.run_nonce);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_stats_task_run(&w->env, &task, err);
                 jt_stats_task_clear(&task);

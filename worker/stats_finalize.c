@@ -201,6 +201,17 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t use
         return JT_TASK_DONE;
 }
 
+/* Whether the cleanup job fired at fire_s (whole minutes) has a ledger entry. */
+static bool cleanup_job_exists(fin_run_t *run, int64_t fire_s) {
+        char job_id[128], state[32];
+        jt_error_t err;
+
+        jt_error_clear(&err);
+        jt_job_ids_cleanup(fire_s, run->task->test_mode, NULL, job_id, sizeof(job_id));
+        return jt_jobs_state(run->client, run->env->db, job_id, state, sizeof(state), &err) &&
+               state[0];
+}
+
 /* The cleanup job, as the original started it after the monthly statistics; it fires at the
  * statistics job's finalization time as the ledger recorded it once (finalizedAt), so every
  * worker that finalizes or re-finalizes the job derives the same cleanup job id, whatever the
@@ -221,6 +232,14 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
 
         if (rc == 0 && !busy)
                 return JT_TASK_DONE;
+        if (rc == JT_EXIT_USAGE && cleanup_job_exists(run, fire_s - fire_s % 60)) {
+                /* Made by an earlier finalizer of this job (the id derives from finalizedAt)
+                 * whose worker ran other cleanup options: it stands as it was made. */
+                jt_log_warn("job=%s: its cleanup job exists with other parameters than this "
+                            "worker's (an earlier finalizer's): kept as it is",
+                            run->task->job_id);
+                return JT_TASK_DONE;
+        }
         jt_error_set_transient(err, JT_ERR_KAFKA, rc, "starting the cleanup job %s (exit code %d)",
                                busy ? "waits for another producer" : "failed", rc);
         /* Another sender's claim (a worker killed while it sent the tasks) lapses with its
@@ -246,8 +265,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         jt_job_ids_notification_oid(task->job_id, raw);
         bson_oid_init_from_data(&run.nid, raw);
         run.client = mongoc_client_pool_pop(env->pool);
-        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, NULL, NULL, &view,
-                                &proceed, err);
+        outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id, NULL,
+                                NULL, &view, &proceed, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 /* refused, a late duplicate, or a read error */
         } else if (!view.complete) {

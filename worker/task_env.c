@@ -75,13 +75,13 @@ jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *
 
 jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *client,
                                 const char *job_id, const char *run_nonce, const char *task_id,
-                                const char *key, jt_job_view_t *view, bool *proceed,
-                                jt_error_t *err) {
-        const char *what = task_id ? task_id : "its FINALIZE";
+                                const char *listed_id, const char *key, jt_job_view_t *view,
+                                bool *proceed, jt_error_t *err) {
+        const char *what = task_id;
         bool reopened = false;
 
         *proceed = false;
-        if (!jt_jobs_view(client, env->db, job_id, run_nonce, task_id, key, view, err))
+        if (!jt_jobs_view(client, env->db, job_id, run_nonce, listed_id, key, view, err))
                 return JT_TASK_RETRY;
         if (!view->exists) {
                 jt_error_set(err, JT_ERR_INPUT, 0,
@@ -97,7 +97,7 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                              what, job_id, run_nonce ? run_nonce : "of a v1 task");
                 return JT_TASK_REJECTED;
         }
-        if (task_id && !view->listed) {
+        if (listed_id && !view->listed) {
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "task %s is not one of the %" PRId64
                              " tasks of job %s: refused, nothing done",
@@ -109,12 +109,13 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                             job_id, what);
                 return JT_TASK_DONE;
         }
-        if (strcmp(view->state, "failed") == 0 && env->replayed) {
+        if (strcmp(view->state, "failed") == 0 && strcmp(view->failed_task, task_id) == 0) {
                 if (!jt_jobs_reopen(client, env->db, job_id, run_nonce, jt_task_now_ms(), &reopened,
                                     err))
                         return JT_TASK_RETRY;
                 if (reopened) {
-                        jt_log_info("job=%s re-opened by the replay of %s", job_id, what);
+                        jt_log_info("job=%s re-opened: %s, whose failure failed it, is back",
+                                    job_id, what);
                         snprintf(view->state, sizeof(view->state), "running");
                 }
         }

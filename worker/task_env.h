@@ -40,9 +40,6 @@ typedef struct {
         volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT */
         jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
         jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
-        /* The message being handled came back through `replay --dlq` (its jt-replayed-from
-         * header): an operator's request to finish its failed job. Set by the loop per message. */
-        bool replayed;
         struct jt_clock_check_s *clock; /* the last clock check (clock_check.h) */
 } jt_task_env_t;
 
@@ -73,19 +70,20 @@ jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, co
 jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *client,
                                      const jt_status_event_t *ev, jt_error_t *err);
 
-/* The gate every task passes before it acts, from its job's ledger entry (task_id NULL for a
- * FINALIZE, which no taskIds lists; key: where the task's result goes, or NULL):
+/* The gate every task passes before it acts, from its job's ledger entry. task_id is the task's
+ * own id, listed_id the id the job must list (the root range of a continuation; NULL for a
+ * FINALIZE, which no taskIds lists), key where the task's result goes (or NULL):
  *   - no entry, another run (nonce), a task id the job does not list: JT_TASK_REJECTED;
  *   - a finished job (a late duplicate): JT_TASK_DONE with *proceed false, nothing done;
- *   - a failed job: re-opened first when the message was replayed from the DLQ (the operator
- *     fixed the cause); otherwise the task still runs and records its result, so that the job
- *     can finish once its failed task is replayed;
+ *   - a failed job: re-opened first when this task is the one whose failure failed it (it came
+ *     back: `replay --dlq` after the cause was fixed, or a redelivery); any other task of it
+ *     still runs and records its result, so that the job can finish once that task is back;
  *   - else JT_TASK_DONE with *proceed true and the entry in *view.
  * A read error is JT_TASK_RETRY. */
 jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *client,
                                 const char *job_id, const char *run_nonce, const char *task_id,
-                                const char *key, jt_job_view_t *view, bool *proceed,
-                                jt_error_t *err);
+                                const char *listed_id, const char *key, jt_job_view_t *view,
+                                bool *proceed, jt_error_t *err);
 
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);
