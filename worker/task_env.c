@@ -77,7 +77,6 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                                 const char *job_id, const char *run_nonce, const char *task_id,
                                 const char *listed_id, const char *key, jt_job_view_t *view,
                                 bool *proceed, jt_error_t *err) {
-        const char *what = task_id;
         bool reopened = false;
 
         *proceed = false;
@@ -87,14 +86,14 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "job %s has no ledger entry (a dropped ledger, a forged or misrouted "
                              "task): %s refused, nothing done",
-                             job_id, what);
+                             job_id, task_id);
                 return JT_TASK_REJECTED;
         }
         if (!view->same_run) {
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "%s belongs to another run of job %s (run %s; the ledger entry was "
                              "made anew since): refused, nothing done",
-                             what, job_id, run_nonce ? run_nonce : "of a v1 task");
+                             task_id, job_id, run_nonce ? run_nonce : "of a v1 task");
                 return JT_TASK_REJECTED;
         }
         if (listed_id && !view->listed) {
@@ -106,7 +105,7 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
         }
         if (strcmp(view->state, "finished") == 0) {
                 jt_log_info("job=%s %s: the job is finished, nothing to do (a late duplicate)",
-                            job_id, what);
+                            job_id, task_id);
                 return JT_TASK_DONE;
         }
         if (strcmp(view->state, "failed") == 0 && strcmp(view->failed_task, task_id) == 0) {
@@ -115,7 +114,7 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                         return JT_TASK_RETRY;
                 if (reopened) {
                         jt_log_info("job=%s re-opened: %s, whose failure failed it, is back",
-                                    job_id, what);
+                                    job_id, task_id);
                         snprintf(view->state, sizeof(view->state), "running");
                 }
         }
