@@ -138,8 +138,8 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
 }
 
 int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
-                        const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
-                        bool *busy) {
+                        const char *triggered_by, bool test_mode, const char *run_id,
+                        const char *owner, bool dry_run, bool *busy) {
         int range_hours = (int)jt_config_int(cfg, "range-hours");
         int max_ranges = (int)jt_config_int(cfg, "max-ranges");
         int retention = (int)jt_config_int(cfg, "retention-days");
@@ -209,6 +209,7 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
         };
         emit = (jt_emit_t){
             .spec = {.job_id = job_id,
+                     .owner = owner,
                      .kind = "cleanup",
                      .test_mode = test_mode,
                      .run_id = run_id,

@@ -18,8 +18,10 @@
 bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
                            jt_error_t *err);
 
+/* owner: the identity that claims the job's send (NULL: this process as a producer); the same
+ * owner takes its own unfinished claim again at once. */
 int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
-                        const char *triggered_by, bool test_mode, const char *run_id, bool dry_run,
-                        bool *busy);
+                        const char *triggered_by, bool test_mode, const char *run_id,
+                        const char *owner, bool dry_run, bool *busy);
 
 #endif

@@ -117,9 +117,13 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        gethostname(host, sizeof(host) - 1);
-        snprintf(owner, sizeof(owner), "producer@%s/%d", host, (int)getpid());
-        emit->spec.owner = owner;
+        /* A caller's own identity (the finalizer of the job that chains this one) survives its
+         * process: whoever holds that role next resumes an interrupted send at once. */
+        if (!emit->spec.owner) {
+                gethostname(host, sizeof(host) - 1);
+                snprintf(owner, sizeof(owner), "producer@%s/%d", host, (int)getpid());
+                emit->spec.owner = owner;
+        }
         emit->spec.now_ms = jt_emit_now_ms();
         emit->spec.lease_ms = CLAIM_LEASE_MS;
         client = mongoc_client_pool_pop(pool);
@@ -158,7 +162,7 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
                     !jt_kafka_flush(rk, timeout_ms, &err))
                         goto fail;
         }
-        if (!jt_jobs_mark_sent(client, db, emit->spec.job_id, owner, jt_emit_now_ms(),
+        if (!jt_jobs_mark_sent(client, db, emit->spec.job_id, emit->spec.owner, jt_emit_now_ms(),
                                id_count == 0, &err))
                 goto fail;
         if (id_count == 0)

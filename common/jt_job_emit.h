@@ -18,7 +18,7 @@ typedef bool (*jt_task_builder_t)(void *ctx, const jt_avro_registry_t *reg, cons
                                   size_t line_size, jt_error_t *err);
 
 typedef struct {
-        jt_job_spec_t spec; /* owner and now_ms are filled by jt_emit_job */
+        jt_job_spec_t spec; /* now_ms is filled by jt_emit_job; owner too unless set */
         const char *topic;  /* the task topic */
         jt_task_builder_t build;
         void *build_ctx;

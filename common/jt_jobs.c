@@ -151,9 +151,12 @@ static bson_t *new_entry(const jt_job_spec_t *spec, const char *nonce) {
 /* Takes over an unsent job whose claim has lapsed. *taken says whether it did. */
 static bool take_lapsed_claim(mongoc_collection_t *coll, const jt_job_spec_t *spec, bool *taken,
                               jt_error_t *err) {
+        /* Or the owner's own claim: an identity that outlives a process (a finalizer's) resumes
+         * its interrupted send without waiting out its own lease. */
         bson_t *query = BCON_NEW("_id", BCON_UTF8(spec->job_id), "tasksSentAt", "{", "$exists",
-                                 BCON_BOOL(false), "}", "claimUntil", "{", "$lt",
-                                 BCON_DATE_TIME(spec->now_ms), "}");
+                                 BCON_BOOL(false), "}", "$or", "[", "{", "claimUntil", "{", "$lt",
+                                 BCON_DATE_TIME(spec->now_ms), "}", "}", "{", "claimedBy",
+                                 BCON_UTF8(spec->owner), "}", "]");
         bson_t *update = BCON_NEW("$set", "{", "claimedBy", BCON_UTF8(spec->owner), "claimUntil",
                                   BCON_DATE_TIME(spec->now_ms + spec->lease_ms), "updatedAt",
                                   BCON_DATE_TIME(spec->now_ms), "}");

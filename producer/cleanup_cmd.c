@@ -46,7 +46,7 @@ int jt_cleanup_cmd_run(const jt_config_t *cfg) {
             !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)))
                 return jt_startup_fail(cfg, &err);
         rc = jt_cleanup_job_emit(cfg, pool, fire_s, jt_config_str(cfg, "triggered-by"),
-                                 jt_config_bool(cfg, "test-mode"), run_id,
+                                 jt_config_bool(cfg, "test-mode"), run_id, NULL,
                                  jt_config_bool(cfg, "dry-run"), NULL);
         jt_mongo_pool_destroy(pool);
         return rc;

@@ -107,7 +107,8 @@ static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedu
                 jt_log_error("cleanup fire %s is ahead of the real clock: not fired", when);
                 return JT_EXIT_FAILURE;
         }
-        return jt_cleanup_job_emit(cfg, pool, due_s, "schedule", test_mode, NULL, false, busy);
+        return jt_cleanup_job_emit(cfg, pool, due_s, "schedule", test_mode, NULL, NULL, false,
+                                   busy);
 }
 
 int jt_schedule_run(const jt_config_t *cfg) {

@@ -219,7 +219,9 @@ static bool cleanup_job_exists(fin_run_t *run, int64_t fire_s) {
 static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
         bson_iter_t it;
         int64_t fire_s;
+        char owner[300];
         bool busy = false;
+        int rc;
 
         if (!bson_iter_init_find(&it, entry, "finalizedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
                 jt_error_set(err, JT_ERR_MONGO, 0, "job %s: the ledger entry has no finalizedAt",
@@ -227,8 +229,12 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
                 return JT_TASK_RETRY;
         }
         fire_s = bson_iter_date_time(&it) / 1000;
-        int rc = jt_cleanup_job_emit(run->env->cfg, run->env->pool, fire_s - fire_s % 60,
-                                     "monthly-stats", run->task->test_mode, NULL, false, &busy);
+        /* The send is claimed as this job's finalizer, not as this process: a finalizer that
+         * died mid-send is resumed by the next holder of the finalize claim at once, instead of
+         * after the send claim's 5-minute lease. */
+        snprintf(owner, sizeof(owner), "finalize:%s", run->task->job_id);
+        rc = jt_cleanup_job_emit(run->env->cfg, run->env->pool, fire_s - fire_s % 60,
+                                 "monthly-stats", run->task->test_mode, NULL, owner, false, &busy);
 
         if (rc == 0 && !busy)
                 return JT_TASK_DONE;

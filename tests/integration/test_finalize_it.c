@@ -126,6 +126,50 @@ static bool claim(const char *db, const char *job_id, const char *owner, int64_t
         return claim_run(db, job_id, job_nonce, owner, now_ms);
 }
 
+/* A send claim held by an identity that outlives its process (the chained cleanup's is its
+ * stats job's finalizer): the same identity resumes an unfinished send at once, anyone else
+ * waits for the lease (seen in worker_faults_it: a finalizer killed mid-send left the next one
+ * waiting out 5 minutes). */
+static void send_claim_is_taken_again_by_its_owner(void **state) {
+        char db[96];
+        const char *task_ids[1] = {"cleanup-s/0000"};
+        bson_t *params = BCON_NEW("range", "one");
+        jt_job_spec_t spec = {.job_id = "cleanup-s",
+                              .kind = "cleanup",
+                              .params = params,
+                              .task_ids = task_ids,
+                              .task_count = 1,
+                              .owner = "finalize:stats-2026-11",
+                              .now_ms = NOW_MS,
+                              .lease_ms = LEASE_MS};
+        jt_job_claim_t outcome;
+        bson_t entry = BSON_INITIALIZER;
+        jt_error_t err;
+
+        (void)state;
+        fresh_db(db, sizeof(db), "send");
+        jt_error_clear(&err);
+        assert_ok(jt_jobs_claim(clients.mongo, db, &spec, &outcome, &entry, &err), err);
+        assert_int_equal(outcome, JT_JOB_CLAIMED);
+        /* The sender died before marking the tasks sent. Another identity: busy. */
+        spec.owner = "producer@other/2";
+        spec.now_ms = NOW_MS + 1000;
+        assert_ok(jt_jobs_claim(clients.mongo, db, &spec, &outcome, &entry, &err), err);
+        assert_int_equal(outcome, JT_JOB_BUSY);
+        /* The next finalizer, same identity, within the lease: claimed at once. */
+        spec.owner = "finalize:stats-2026-11";
+        assert_ok(jt_jobs_claim(clients.mongo, db, &spec, &outcome, &entry, &err), err);
+        assert_int_equal(outcome, JT_JOB_CLAIMED);
+        assert_ok(jt_jobs_mark_sent(clients.mongo, db, "cleanup-s", spec.owner, NOW_MS + 2000,
+                                    false, &err),
+                  err);
+        assert_ok(jt_jobs_claim(clients.mongo, db, &spec, &outcome, &entry, &err), err);
+        assert_int_equal(outcome, JT_JOB_ALREADY_SENT);
+        bson_destroy(&entry);
+        bson_destroy(params);
+        drop_db(db);
+}
+
 /* issue 20: a FINALIZE claims only a complete job of its own run. */
 static void finalize_claim_needs_a_complete_job_of_its_run(void **state) {
         char db[96];
@@ -260,6 +304,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(finalize_claim_is_taken_again_by_its_owner_only),
             cmocka_unit_test(finalize_claim_needs_a_complete_job_of_its_run),
+            cmocka_unit_test(send_claim_is_taken_again_by_its_owner),
             cmocka_unit_test(job_is_announced_once_when_its_state_write_fails),
         };
         return cmocka_run_group_tests(tests, open_clients, close_clients);
