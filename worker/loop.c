@@ -143,6 +143,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
                         rc = rd_kafka_assign(rk, parts);
+                /* A partition paused for a retry keeps its pause through a revoke (a session
+                 * lost while a broker restarted) and came back paused with no retry left to
+                 * resume it: its tasks then waited for ever (worker_faults_it scenario 4). No
+                 * retry of an assigned partition is pending here, so none is paused. */
+                rd_kafka_resume_partitions(rk, parts);
         } else {
                 jt_log_error("rebalance failed: %s", rd_kafka_err2str(err));
                 if (cooperative)
