@@ -440,7 +440,18 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                             BSON_ITER_HOLDS_UTF8(&found))
                                 snprintf(view->failed_task, sizeof(view->failed_task), "%s",
                                          bson_iter_utf8(&found, NULL));
+                        if (bson_iter_init(&it, &doc) &&
+                            bson_iter_find_descendant(&it, "params.month", &found) &&
+                            BSON_ITER_HOLDS_UTF8(&found))
+                                snprintf(view->month, sizeof(view->month), "%s",
+                                         bson_iter_utf8(&found, NULL));
+                        if (bson_iter_init(&it, &doc) &&
+                            bson_iter_find_descendant(&it, "params.cutoff", &found) &&
+                            BSON_ITER_HOLDS_DATE_TIME(&found))
+                                view->cutoff_ms = bson_iter_date_time(&found);
                 }
+                view->test_mode = bson_iter_init_find(&it, &doc, "testMode") &&
+                                  BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
                 if (key) {
                         char path[160];
                         bson_iter_t found;

@@ -80,6 +80,11 @@ typedef struct {
         int64_t tasks_done;    /* results recorded */
         int64_t tasks_total;   /* taskIds */
         char failed_task[256]; /* lastFailure.task: the task whose failure failed the job */
+        /* What the job was made for, which a task must agree with (params.month of a stats
+         * job, params.cutoff of a cleanup job; "" and 0 when absent). */
+        bool test_mode;
+        char month[8];
+        int64_t cutoff_ms;
 } jt_job_view_t;
 
 /* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a

@@ -346,6 +346,9 @@ jt_task_outcome_t jt_cleanup_task_run(const jt_task_env_t *env, const jt_cleanup
         /* Then the ledger: a task of no live run of its job deletes nothing. */
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id,
                                 run.root_id, run.key, &view, &proceed, err);
+        if (outcome == JT_TASK_DONE && proceed)
+                outcome = jt_task_agrees(&view, task->task_id, task->test_mode, NULL,
+                                         task->cutoff_ms, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome;

@@ -273,6 +273,9 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         run.client = mongoc_client_pool_pop(env->pool);
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id, NULL,
                                 NULL, &view, &proceed, err);
+        if (outcome == JT_TASK_DONE && proceed)
+                outcome =
+                    jt_task_agrees(&view, task->task_id, task->test_mode, task->month, 0, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 /* refused, a late duplicate, or a read error */
         } else if (!view.complete) {

@@ -735,6 +735,9 @@ static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task
         run.client = mongoc_client_pool_pop(env->pool);
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id,
                                 task->task_id, key, &view, &proceed, err);
+        if (outcome == JT_TASK_DONE && proceed)
+                outcome =
+                    jt_task_agrees(&view, task->task_id, task->test_mode, task->month, 0, err);
         if (outcome != JT_TASK_DONE || !proceed) {
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome;

@@ -121,3 +121,28 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
         *proceed = true;
         return JT_TASK_DONE;
 }
+
+jt_task_outcome_t jt_task_agrees(const jt_job_view_t *view, const char *task_id, bool test_mode,
+                                 const char *month, int64_t cutoff_ms, jt_error_t *err) {
+        if (test_mode != view->test_mode) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s says test mode %s, its job was made with %s: refused, "
+                             "nothing done",
+                             task_id, test_mode ? "on" : "off", view->test_mode ? "on" : "off");
+                return JT_TASK_REJECTED;
+        }
+        if (month && view->month[0] && strcmp(month, view->month) != 0) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s is for month %s, its job for %s: refused, nothing done",
+                             task_id, month, view->month);
+                return JT_TASK_REJECTED;
+        }
+        if (cutoff_ms && view->cutoff_ms && cutoff_ms != view->cutoff_ms) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s has cutoff %" PRId64 " ms, its job %" PRId64
+                             " ms: refused, nothing done",
+                             task_id, cutoff_ms, view->cutoff_ms);
+                return JT_TASK_REJECTED;
+        }
+        return JT_TASK_DONE;
+}

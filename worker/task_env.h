@@ -85,6 +85,13 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                                 const char *listed_id, const char *key, jt_job_view_t *view,
                                 bool *proceed, jt_error_t *err);
 
+/* After jt_task_admit: a task of the right run must also agree with what its job was made for
+ * (the ledger's testMode, and a stats job's month or a cleanup job's cutoff; month NULL and
+ * cutoff_ms 0 when not the task's kind). A task that does not (forged with the right nonce, say,
+ * to run a test job on the application's collections) is JT_TASK_REJECTED; else JT_TASK_DONE. */
+jt_task_outcome_t jt_task_agrees(const jt_job_view_t *view, const char *task_id, bool test_mode,
+                                 const char *month, int64_t cutoff_ms, jt_error_t *err);
+
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);
 int64_t jt_task_mono_ms(void);

@@ -71,12 +71,12 @@ def encoder(fleet, name):
 
 
 def stats_task(fleet, job_id, kind, month, created_ms, nonce=None, shard=-1, shard_count=1,
-               task_id=None, version=None):
+               task_id=None, version=None, test_mode=False):
     """A stats task as a producer or worker writes it: v2 with its run nonce, or v1 (no nonce:
     what a fleet before run nonces wrote) when version is 1 or, by default, nonce is None."""
     v = version or (2 if nonce else 1)
     rec = {"job_id": job_id, "task_id": task_id or f"{job_id}/finalize", "kind": kind,
-           "shard": shard, "shard_count": shard_count, "month": month, "test_mode": False,
+           "shard": shard, "shard_count": shard_count, "month": month, "test_mode": test_mode,
            "run_id": None, "created_at": created_ms}
     if v == 2:
         rec["run_nonce"] = nonce

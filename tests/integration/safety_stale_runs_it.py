@@ -17,6 +17,8 @@ whole, its tasks still waiting when a cleanup job cutting into the month is reco
 ledger (`cleanup --retention-days 7`). The worker refuses every shard on its own: the job is
 marked failed with the reason, the shards are dead letters, and every stats document is byte
 for byte as it was (the stored entries of the month were not recomputed from what is left).
+Scenario 5: the same forged FINALIZE saying test mode for a job made for the application's
+collections: refused for that reason (a task must agree with its job's testMode, month, cutoff).
 Scenario 3: a cleanup task (v1, as any version of the fleet can read it) of a job missing from
 the ledger, over playbacks long past retention: dead-lettered at the first attempt (jt-attempts
 1) saying so, nothing deleted.
@@ -105,8 +107,10 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     sc.stop_workers()
 
 
-def scenario_forged_finalize(fleet, client, dbs):
-    sc = Scenario(fleet, "forged", 2)
+def scenario_forged_finalize(fleet, client, dbs, n=2, test_mode=False):
+    """A forged FINALIZE with the run's nonce; with test_mode, it also claims its job (made for
+    the application's collections) is a test-mode one."""
+    sc = Scenario(fleet, "forged", n)
     dbs.append(sc.db)
     db = db_handle(client, sc.db)
     year, month = S.previous_month()
@@ -125,24 +129,25 @@ def scenario_forged_finalize(fleet, client, dbs):
     S.start_assigned_worker(sc, "--retention-days", RETENTION)  # it creates the topics
     S.produce_one(fleet, sc.topic["stats"], f"{job}/finalize",
                   S.stats_task(fleet, job, "FINALIZE", data.label, int(entry["createdAt"]),
-                               nonce=entry.get("runNonce")))
+                               nonce=entry.get("runNonce"), test_mode=test_mode))
     wait_until("the forged FINALIZE handled", lambda: sc.caught_up("stats"), 60,
                on_timeout=fleet.logs)
     after = S.ledger(db, job)
     problems = []
     if after["state"] != "running":
         problems.append(f"ledger state: expected running, actual {after['state']}")
-    if db.notifications.count_documents({}) != 0:
-        problems.append(f"notifications: expected none, actual "
-                        f"{db.notifications.count_documents({})}")
+    for coll in ("notifications", "test-notifications"):
+        if db[coll].count_documents({}) != 0:
+            problems.append(f"{coll}: expected none, actual {db[coll].count_documents({})}")
     if S.events(fleet, sc, job, "JOB_FINISHED"):
         problems.append("JOB_FINISHED: expected none, actual some")
     dl = S.dead_letters(fleet, sc)
-    if len(dl) != 1 or "incomplete" not in dl[0][1].get("jt-error", "") and \
-            "tasks done" not in dl[0][1].get("jt-error", ""):
-        problems.append(f"DLQ: expected the FINALIZE with a reason naming the incomplete job, "
-                        f"actual {dl}")
-    report(problems, "a forged FINALIZE (right nonce) of a running job finalizes nothing")
+    want = "test mode on, its job was made with off" if test_mode else "tasks done"
+    if len(dl) != 1 or want not in dl[0][1].get("jt-error", ""):
+        problems.append(f"DLQ: expected the FINALIZE with a reason saying {want!r}, actual {dl}")
+    report(problems, "a forged FINALIZE (right nonce" + (", test mode flipped" if test_mode
+                                                          else "") +
+           ") of a running job finalizes nothing")
     sc.stop_workers()
 
 
@@ -222,12 +227,13 @@ def scenario_month_cut_since(fleet, client, dbs):
 
 
 SCENARIOS = {1: scenario_old_run_then_same_job, 2: scenario_forged_finalize,
-             3: scenario_cleanup_of_unknown_job, 4: scenario_month_cut_since}
+             3: scenario_cleanup_of_unknown_job, 4: scenario_month_cut_since,
+             5: lambda f, c, d: scenario_forged_finalize(f, c, d, n=5, test_mode=True)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default="2,3,4,1", help="scenarios to run, e.g. 1,3")
+    ap.add_argument("--only", default="2,5,3,4,1", help="scenarios to run, e.g. 1,3")
     args = ap.parse_args()
 
     def body(fleet, client, dbs):
