@@ -87,21 +87,33 @@ static bool find_duplicate(mongoc_collection_t *coll, const index_spec_t *spec, 
         return found;
 }
 
+/* When coll holds two documents with the same spec->field1: err names them and says what to do
+ * ("cannot <verb> index NAME on DB.COLL<after>: N documents have ..."), and true. Nothing is
+ * removed: which document is right is not ours to decide. */
+static bool duplicate_named(mongoc_collection_t *coll, const char *db, const char *coll_name,
+                            const index_spec_t *spec, const char *verb, const char *after,
+                            jt_error_t *err) {
+        char value[128];
+        int64_t count = 0;
+
+        if (!find_duplicate(coll, spec, value, sizeof(value), &count))
+                return false;
+        jt_error_set(err, JT_ERR_MONGO, DUPLICATE_KEY_ERROR,
+                     "cannot %s index %s on %s.%s%s: %" PRId64
+                     " documents have %s %s (expected one per %s); merge them into one document, "
+                     "then run again (nothing was dropped)",
+                     verb, spec->name, db, coll_name, after, count, spec->field1, value,
+                     spec->field1);
+        return true;
+}
+
 /* The unique index cannot be built: names a duplicate (found again: the server's message is
  * the fallback) and says what to do. Nothing is removed: which document is right is not ours to
  * decide. */
 static bool duplicate_failed(mongoc_collection_t *coll, const char *db, const char *coll_name,
                              const index_spec_t *spec, const bson_error_t *error, jt_error_t *err) {
-        char value[128];
-        int64_t count = 0;
-
-        if (find_duplicate(coll, spec, value, sizeof(value), &count))
-                return jt_error_set(err, JT_ERR_MONGO, DUPLICATE_KEY_ERROR,
-                                    "cannot create the unique index %s on %s.%s: %" PRId64
-                                    " documents have %s %s (expected one per %s); merge them into "
-                                    "one document, then run again (nothing was dropped)",
-                                    spec->name, db, coll_name, count, spec->field1, value,
-                                    spec->field1);
+        if (duplicate_named(coll, db, coll_name, spec, "create the unique", "", err))
+                return false;
         return jt_error_set(err, JT_ERR_MONGO, (int)error->code,
                             "cannot create the unique index %s on %s.%s: %s (expected one "
                             "document per %s); merge the duplicates into one document, then run "
@@ -145,8 +157,6 @@ static bool is_old_non_unique(mongoc_collection_t *coll, const index_spec_t *spe
 static bool replace_non_unique(mongoc_database_t *database, mongoc_collection_t *coll,
                                const char *db, const char *coll_name, const index_spec_t *spec,
                                const bson_error_t *conflict, jt_error_t *err) {
-        char value[128];
-        int64_t count = 0;
         bson_error_t error;
         bson_t *drop;
         bool ok;
@@ -156,13 +166,8 @@ static bool replace_non_unique(mongoc_database_t *database, mongoc_collection_t 
                                     "creating index %s on %s.%s: %s (an index of that name with "
                                     "another key or options is in the way)",
                                     spec->name, db, coll_name, conflict->message);
-        if (find_duplicate(coll, spec, value, sizeof(value), &count))
-                return jt_error_set(err, JT_ERR_MONGO, DUPLICATE_KEY_ERROR,
-                                    "cannot make index %s on %s.%s unique: %" PRId64
-                                    " documents have %s %s (expected one per %s); merge them into "
-                                    "one document, then run again (nothing was dropped)",
-                                    spec->name, db, coll_name, count, spec->field1, value,
-                                    spec->field1);
+        if (duplicate_named(coll, db, coll_name, spec, "make", " unique", err))
+                return false;
         drop = BCON_NEW("dropIndexes", BCON_UTF8(coll_name), "index", BCON_UTF8(spec->name));
         ok = mongoc_database_write_command_with_opts(database, drop, NULL, NULL, &error);
         bson_destroy(drop);
