@@ -213,20 +213,29 @@ typedef struct {
 } jt_opt_bool_t;
 
 typedef enum {
-        JT_STATS_TASK_SHARD = 0,
+        JT_STATS_TASK_SHARD = 0, /* a v1/v2 hash shard: no longer produced, refused by workers */
         JT_STATS_TASK_FINALIZE,
+        JT_STATS_TASK_RANGE, /* v3: the users of [user_from, user_to) */
 } jt_stats_task_kind_t;
 
 typedef struct {
         char *job_id;  /* stats-2026-10, test-stats-2026-10 */
-        char *task_id; /* stats-2026-10/0007, stats-2026-10/finalize */
+        char *task_id; /* stats-2026-10/0007, .../0007+c2, stats-2026-10/finalize */
         jt_stats_task_kind_t kind;
-        int32_t shard;       /* 0..shard_count-1; -1 for FINALIZE */
-        int32_t shard_count; /* >= 1 */
+        int32_t shard;       /* the task's index 0..shard_count-1; -1 for FINALIZE */
+        int32_t shard_count; /* tasks of the job, >= 1 */
         char *month;         /* YYYY-MM */
         bool test_mode;
         char *run_id;    /* NULL: none */
         char *run_nonce; /* the ledger entry's runNonce (v2); NULL in v1 tasks */
+        /* v3: the range and where a continuation resumes */
+        char *user_from;      /* hex ObjectId, inclusive; NULL: from the lowest */
+        char *user_to;        /* hex ObjectId, exclusive; NULL: to the highest */
+        char *parent_task_id; /* the range task a continuation continues; NULL for a first */
+        int32_t continuation_seq;
+        char *resume_after_user; /* hex ObjectId: the last user done before; NULL: none */
+        int64_t users_so_far, with_entry_so_far, bad_rows_so_far, notified_so_far;
+        int32_t time_budget_s; /* 0: the worker's --task-budget */
         int64_t created_at_ms;
 } jt_stats_task_t;
 

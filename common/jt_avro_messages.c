@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum {
         F_STRING,     /* char *, required */
@@ -50,7 +51,7 @@ _Static_assert(sizeof(jt_job_kind_t) == sizeof(int), "enum size");
         { #m, F_ENUM, offsetof(T, m), syms, NSYM(syms) }
 
 /* In the order of the C enums, which is the schemas' order. */
-static const char *const stats_kind_symbols[] = {"SHARD", "FINALIZE"};
+static const char *const stats_kind_symbols[] = {"SHARD", "FINALIZE", "RANGE"};
 static const char *const status_type_symbols[] = {"JOB_STARTED",   "TASK_STARTED", "TASK_PROGRESS",
                                                   "TASK_FINISHED", "TASK_FAILED",  "JOB_FINISHED",
                                                   "JOB_FAILED"};
@@ -66,6 +67,16 @@ static const field_t stats_task_fields[] = {
     FIELD(jt_stats_task_t, test_mode, F_BOOL),
     FIELD(jt_stats_task_t, run_id, F_OPT_STRING),
     FIELD(jt_stats_task_t, run_nonce, F_OPT_STRING),
+    FIELD(jt_stats_task_t, user_from, F_OPT_STRING),
+    FIELD(jt_stats_task_t, user_to, F_OPT_STRING),
+    FIELD(jt_stats_task_t, parent_task_id, F_OPT_STRING),
+    FIELD(jt_stats_task_t, continuation_seq, F_INT),
+    FIELD(jt_stats_task_t, resume_after_user, F_OPT_STRING),
+    FIELD(jt_stats_task_t, users_so_far, F_LONG),
+    FIELD(jt_stats_task_t, with_entry_so_far, F_LONG),
+    FIELD(jt_stats_task_t, bad_rows_so_far, F_LONG),
+    FIELD(jt_stats_task_t, notified_so_far, F_LONG),
+    FIELD(jt_stats_task_t, time_budget_s, F_INT),
     NAMED(jt_stats_task_t, created_at_ms, "created_at", F_LONG),
 };
 
@@ -182,9 +193,14 @@ static bool to_value(const message_t *m, const void *msg, avro_value_t *v, jt_er
                         ok = jt_avro_set_string(v, f->name, *CMEMBER(msg, f, char *), err);
                         break;
                 case F_INT:
+                        /* A counter newer than a pinned reader (its default 0): fine while 0. */
+                        if (*CMEMBER(msg, f, int32_t) == 0 && !has_field(v, f->name))
+                                break;
                         ok = jt_avro_set_long(v, f->name, *CMEMBER(msg, f, int32_t), err);
                         break;
                 case F_LONG:
+                        if (*CMEMBER(msg, f, int64_t) == 0 && !has_field(v, f->name))
+                                break;
                         ok = jt_avro_set_long(v, f->name, *CMEMBER(msg, f, int64_t), err);
                         break;
                 case F_BOOL:
@@ -259,6 +275,8 @@ static bool from_value(const message_t *m, avro_value_t *v, void *msg, jt_error_
                         break;
                 case F_INT:
                 case F_LONG:
+                        if (!has_field(v, f->name))
+                                break; /* newer than this reader: stays 0, its default */
                         if (!jt_avro_get_long(v, f->name, &l, NULL, err))
                                 return false;
                         if (f->kind == F_LONG)
@@ -385,15 +403,35 @@ bool jt_stats_task_validate(const jt_stats_task_t *t, jt_error_t *err) {
         if (t->shard_count < 1)
                 return jt_error_set(err, JT_ERR_INPUT, 0, "shard_count must be >= 1 (got %d)",
                                     t->shard_count);
-        if (t->kind == JT_STATS_TASK_SHARD && (t->shard < 0 || t->shard >= t->shard_count))
+        if (t->kind != JT_STATS_TASK_FINALIZE && (t->shard < 0 || t->shard >= t->shard_count))
                 return jt_error_set(err, JT_ERR_INPUT, 0,
-                                    "shard must be 0..%d for a SHARD task (got %d)",
-                                    t->shard_count - 1, t->shard);
+                                    "shard must be 0..%d for a %s task (got %d)",
+                                    t->shard_count - 1, jt_stats_task_kind_name(t->kind), t->shard);
         if (t->kind == JT_STATS_TASK_FINALIZE && t->shard != -1)
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "shard must be -1 for the FINALIZE task (got %d)", t->shard);
-        if (t->kind != JT_STATS_TASK_SHARD && t->kind != JT_STATS_TASK_FINALIZE)
+        if (t->kind != JT_STATS_TASK_SHARD && t->kind != JT_STATS_TASK_FINALIZE &&
+            t->kind != JT_STATS_TASK_RANGE)
                 return jt_error_set(err, JT_ERR_INPUT, 0, "kind %d is unknown", (int)t->kind);
+        if ((t->user_from && !valid_object_id(t->user_from)) ||
+            (t->user_to && !valid_object_id(t->user_to)) ||
+            (t->resume_after_user && !valid_object_id(t->resume_after_user)))
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "user_from, user_to and resume_after_user must be 24 hex "
+                                    "digits (an ObjectId) or null");
+        if (t->user_from && t->user_to && strcasecmp(t->user_from, t->user_to) >= 0)
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "the user range [%s, %s) is empty or inverted", t->user_from,
+                                    t->user_to);
+        if (t->continuation_seq < 0 || t->time_budget_s < 0 || t->users_so_far < 0 ||
+            t->with_entry_so_far < 0 || t->bad_rows_so_far < 0 || t->notified_so_far < 0)
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "continuation_seq, time_budget_s and the figures so far must "
+                                    "not be negative");
+        if ((t->continuation_seq > 0) != (t->parent_task_id != NULL))
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "a continuation has both parent_task_id and continuation_seq "
+                                    "> 0, a first task neither");
         return true;
 }
 

@@ -286,6 +286,7 @@ static void test_published_fingerprints(void **state) {
             {"cleanup_task.v2.avsc", "b14ea9875e295492"},
             {"stats_task.v1.avsc", "ece52af6fd5c8e8f"},
             {"stats_task.v2.avsc", "cf80ad68838299cc"},
+            {"stats_task.v3.avsc", "053655da4402b2ef"},
             {"status_event.v1.avsc", "29a38f1da8b9da68"},
         };
         const jt_avro_schema_file_t *files;

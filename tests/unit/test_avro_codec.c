@@ -419,7 +419,7 @@ static void test_encode_errors(void **state) {
         assert_false(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         assert_int_equal(err.domain, JT_ERR_SCHEMA);
         assert_string_equal(err.message,
-                            "cannot encode a CleanupTask value as stats_task v2: another schema");
+                            "cannot encode a CleanupTask value as stats_task v3: another schema");
         avro_value_decref(&v);
 
         /* A string over the size cap. */
@@ -478,7 +478,7 @@ static void put_header(bytes_t *m, uint64_t fp) {
         m->n = 10;
 }
 
-/* A stats task v2 written field by field, so that each test can break one thing. */
+/* A stats task v3 written field by field, so that each test can break one thing. */
 typedef struct {
         const char *job_id;
         int64_t kind;
@@ -502,6 +502,10 @@ static bytes_t stats_message(stats_parts_t p) {
         if (p.run_id_branch == 1)
                 put_str(&m, "r1");
         put_long(&m, 0); /* run_nonce: null */
+        /* v3: user_from, user_to, parent_task_id null; continuation_seq 0; resume_after_user
+         * null; the four figures so far 0; time_budget_s 0 */
+        for (int i = 0; i < 10; i++)
+                put_long(&m, 0);
         put_long(&m, INT64_C(1793491200000));
         return m;
 }
@@ -615,13 +619,13 @@ static void test_bad_inputs(void **state) {
 
         /* Enum, union and boolean out of range. */
         p = good_parts;
-        p.kind = 2;
+        p.kind = 3;
         m = stats_message(p);
-        expect_decode_error(m.b, m.n, JT_ERR_INPUT, "enum StatsTaskKind index 2 not in 0..1");
+        expect_decode_error(m.b, m.n, JT_ERR_INPUT, "enum StatsTaskKind index 3 not in 0..2");
         p = good_parts;
         p.kind = -1;
         m = stats_message(p);
-        expect_decode_error(m.b, m.n, JT_ERR_INPUT, "index -1 not in 0..1");
+        expect_decode_error(m.b, m.n, JT_ERR_INPUT, "index -1 not in 0..2");
         p = good_parts;
         p.run_id_branch = 2;
         m = stats_message(p);

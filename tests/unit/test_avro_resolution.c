@@ -203,7 +203,7 @@ static void test_defaults_of_all_kinds(void **state) {
         (void)state;
         jt_error_clear(&err);
         assert_true(jt_stats_task_encode(reg, &in, &buf, &len, &err));
-        if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 3, schema, strlen(schema), &err))
+        if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 8, schema, strlen(schema), &err))
                 fail_msg("add v3: %s", err.message);
         if (!jt_avro_decode(reg, JT_AVRO_STATS_TASK, buf, len, &v, &err))
                 fail_msg("v3 reading v1: %s", err.message);
@@ -261,13 +261,13 @@ static void test_incompatible_changes(void **state) {
                 jt_error_clear(&err);
                 assert_true(jt_avro_registry_reader(reg, JT_AVRO_STATS_TASK, &v1, &err));
                 assert_true(jt_stats_task_encode(reg, &in, &buf, &len, &err));
-                if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 3, schema, strlen(schema), &err))
+                if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 8, schema, strlen(schema), &err))
                         fail_msg("add: %s", err.message);
                 assert_false(jt_avro_registry_check(reg, v1.fingerprint, &err));
                 assert_int_equal(err.domain, JT_ERR_SCHEMA);
                 if (!strstr(err.message, cases[i].reason))
                         fail_msg("expected \"%s\" in \"%s\"", cases[i].reason, err.message);
-                assert_non_null(strstr(err.message, "stats_task v2 does not resolve to v3"));
+                assert_non_null(strstr(err.message, "stats_task v3 does not resolve to v8"));
                 assert_false(jt_stats_task_decode(reg, buf, len, &out, &err));
                 assert_int_equal(err.domain, JT_ERR_SCHEMA);
                 assert_null(out.job_id);
@@ -280,7 +280,7 @@ static void test_incompatible_changes(void **state) {
  * schema error (avro-c would hand over an index past the reader's symbols). */
 static void test_enum_growth(void **state) {
         jt_avro_registry_t *reg = registry_with(NULL, 0);
-        const char *schema = stats_schema("\"SHARD\",\"FINALIZE\",\"REPAIR\"", "int", "");
+        const char *schema = stats_schema("\"SHARD\",\"FINALIZE\",\"RANGE\",\"REPAIR\"", "int", "");
         jt_stats_task_t in = sample(), out;
         jt_error_t err;
         avro_value_t v;
@@ -289,9 +289,9 @@ static void test_enum_growth(void **state) {
 
         (void)state;
         jt_error_clear(&err);
-        if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 3, schema, strlen(schema), &err))
+        if (!jt_avro_registry_add(reg, JT_AVRO_STATS_TASK, 8, schema, strlen(schema), &err))
                 fail_msg("add: %s", err.message);
-        /* v3 writes REPAIR... */
+        /* v8 writes REPAIR... */
         assert_true(jt_avro_value_new(reg, JT_AVRO_STATS_TASK, &v, &err));
         assert_true(jt_avro_set_string(&v, "job_id", in.job_id, &err));
         assert_true(jt_avro_set_string(&v, "task_id", in.task_id, &err));
@@ -299,7 +299,7 @@ static void test_enum_growth(void **state) {
         assert_true(jt_avro_set_string(&v, "month", in.month, &err));
         assert_true(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         avro_value_decref(&v);
-        /* ...which the v3 typed struct does not know... */
+        /* ...which the typed struct does not know... */
         assert_false(jt_stats_task_decode(reg, buf, len, &out, &err));
         assert_string_equal(err.message,
                             "stats_task message: field 'kind': this program does not know "
@@ -308,19 +308,19 @@ static void test_enum_growth(void **state) {
         assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 1, &err));
         assert_false(jt_avro_decode(reg, JT_AVRO_STATS_TASK, buf, len, &v, &err));
         assert_int_equal(err.domain, JT_ERR_SCHEMA);
-        assert_string_equal(err.message, "stats_task v3 message: enum StatsTaskKind: symbol 2 "
+        assert_string_equal(err.message, "stats_task v8 message: enum StatsTaskKind: symbol 3 "
                                          "of the writer is unknown to this reader");
         free(buf);
 
-        /* v1 messages still read fine by v3. */
-        assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 3, &err));
+        /* v1 messages still read fine by v8. */
+        assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 8, &err));
         in.kind = JT_STATS_TASK_FINALIZE;
         in.shard = -1;
         assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 1, &err));
         assert_true(jt_stats_task_encode(reg, &in, &buf, &len, &err));
-        assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 3, &err));
+        assert_true(jt_avro_registry_set_reader(reg, JT_AVRO_STATS_TASK, 8, &err));
         if (!jt_stats_task_decode(reg, buf, len, &out, &err))
-                fail_msg("v3 reading v1: %s", err.message);
+                fail_msg("v8 reading v1: %s", err.message);
         assert_same_task(&out, &in);
         jt_stats_task_clear(&out);
         free(buf);
