@@ -257,6 +257,9 @@ typedef struct {
         int64_t deleted_so_far;
         char *run_nonce; /* the ledger entry's runNonce (v2); NULL in v1 tasks */
         int64_t created_at_ms;
+        jt_opt_long_t resume_from_ms; /* v3: where a continuation starts; unset: range_start */
+        int64_t found; /* v3: the range's first count (ledger found.<key>); -1: unknown, the
+                        * value for a first task and what v1/v2 tasks decode to */
 } jt_cleanup_task_t;
 
 typedef enum {

@@ -28,6 +28,10 @@ typedef struct {
         size_t offset;
         const char *const *symbols;
         int nsymbols;
+        /* A field added with a default after version 1: a pinned older schema lacks it, so it
+         * is not written there and reads as absent_value (F_LONG) or unset. */
+        bool added;
+        int64_t absent_value;
 } field_t;
 
 typedef struct {
@@ -43,12 +47,17 @@ _Static_assert(sizeof(jt_status_type_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(jt_job_kind_t) == sizeof(int), "enum size");
 
 #define NSYM(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define FIELD(T, m, kind)                                                                          \
-        { #m, kind, offsetof(T, m), NULL, 0 }
-#define NAMED(T, m, name, kind)                                                                    \
-        { name, kind, offsetof(T, m), NULL, 0 }
+#define FIELD(T, m, k)                                                                             \
+        { .name = #m, .kind = k, .offset = offsetof(T, m) }
+#define NAMED(T, m, n, k)                                                                          \
+        { .name = n, .kind = k, .offset = offsetof(T, m) }
 #define ENUM(T, m, syms)                                                                           \
-        { #m, F_ENUM, offsetof(T, m), syms, NSYM(syms) }
+        {                                                                                          \
+                .name = #m, .kind = F_ENUM, .offset = offsetof(T, m), .symbols = syms,             \
+                .nsymbols = NSYM(syms)                                                             \
+        }
+#define ADDED(T, m, n, k, absent)                                                                  \
+        { .name = n, .kind = k, .offset = offsetof(T, m), .added = true, .absent_value = absent }
 
 /* In the order of the C enums, which is the schemas' order. */
 static const char *const stats_kind_symbols[] = {"SHARD", "FINALIZE", "RANGE"};
@@ -98,6 +107,8 @@ static const field_t cleanup_task_fields[] = {
     FIELD(jt_cleanup_task_t, deleted_so_far, F_LONG),
     FIELD(jt_cleanup_task_t, run_nonce, F_OPT_STRING),
     NAMED(jt_cleanup_task_t, created_at_ms, "created_at", F_LONG),
+    ADDED(jt_cleanup_task_t, resume_from_ms, "resume_from", F_OPT_LONG, 0),
+    ADDED(jt_cleanup_task_t, found, "found", F_LONG, -1),
 };
 
 static const field_t status_event_fields[] = {
@@ -177,6 +188,8 @@ static bool to_value(const message_t *m, const void *msg, avro_value_t *v, jt_er
 
         for (i = 0; i < m->nfields && ok; i++) {
                 f = &m->fields[i];
+                if (f->added && !has_field(v, f->name))
+                        continue;
                 switch (f->kind) {
                 case F_STRING:
                         if (!*CMEMBER(msg, f, char *)) {
@@ -259,6 +272,11 @@ static bool from_value(const message_t *m, avro_value_t *v, void *msg, jt_error_
 
         for (i = 0; i < m->nfields; i++) {
                 f = &m->fields[i];
+                if (f->added && !has_field(v, f->name)) {
+                        if (f->kind == F_LONG)
+                                *MEMBER(msg, f, int64_t) = f->absent_value;
+                        continue;
+                }
                 switch (f->kind) {
                 case F_STRING:
                 case F_OPT_STRING:
@@ -471,6 +489,16 @@ bool jt_cleanup_task_validate(const jt_cleanup_task_t *t, jt_error_t *err) {
                                     "a continuation (continuation_seq %d) has a parent_task_id, "
                                     "a first task has none",
                                     t->continuation_seq);
+        if (t->found < -1)
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "found must be -1 (unknown) or a count >= 0 (got %" PRId64 ")",
+                                    t->found);
+        if (t->resume_from_ms.set && (t->resume_from_ms.value < t->range_start_ms ||
+                                      t->resume_from_ms.value > t->range_end_ms))
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "resume_from must lie in the range [%" PRId64 ", %" PRId64
+                                    "] (got %" PRId64 ")",
+                                    t->range_start_ms, t->range_end_ms, t->resume_from_ms.value);
         if (t->resume_after_id && !valid_object_id(t->resume_after_id))
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "resume_after_id must be a 24-digit hex ObjectId (got '%s')",

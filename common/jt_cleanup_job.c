@@ -205,7 +205,8 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
                      .time_budget_s = (int32_t)jt_config_int(cfg, "time-budget"),
                      .test_mode = test_mode,
                      .triggered_by = (char *)triggered_by,
-                     .created_at_ms = jt_emit_now_ms()},
+                     .created_at_ms = jt_emit_now_ms(),
+                     .found = -1},
         };
         emit = (jt_emit_t){
             .spec = {.job_id = job_id,

@@ -368,6 +368,36 @@ static void append_run(bson_t *query, const char *run_nonce) {
                 BSON_APPEND_NULL(query, "runNonce");
 }
 
+bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job_id,
+                        const char *run_nonce, const char *key, int64_t resume_from_ms,
+                        int64_t deleted, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        char path[160], at[176];
+        bson_t *query, *update;
+        bson_error_t error;
+        bool ok;
+
+        snprintf(path, sizeof(path), "progress.%s", key);
+        snprintf(at, sizeof(at), "%s.resumeFrom", path);
+        /* Both figures in one $set of the sub-document: they always belong together. */
+        query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", path, "{", "$exists",
+                         BCON_BOOL(false), "}", "}", "{", at, "{", "$lt",
+                         BCON_DATE_TIME(resume_from_ms), "}", "}", "]");
+        append_run(query, run_nonce);
+        update = BCON_NEW("$set", "{", path, "{", "resumeFrom", BCON_DATE_TIME(resume_from_ms),
+                          "deleted", BCON_INT64(deleted), "}", "}");
+        /* No match: a checkpoint as far or further is there already, or the run is gone (its
+         * tasks are refused at admission); either way nothing to do. Not findAndModify: the
+         * entry with every result would come back for nothing. */
+        ok = mongoc_collection_update_one(coll, query, update, NULL, NULL, &error);
+        if (!ok)
+                mongo_fail(err, &error, "recording a range checkpoint", job_id);
+        mongoc_collection_destroy(coll);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
 static bool same_nonce(const bson_t *doc, const char *run_nonce) {
         bson_iter_t it;
         const char *stored = NULL;
@@ -452,12 +482,24 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                 }
                 view->test_mode = bson_iter_init_find(&it, &doc, "testMode") &&
                                   BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+                view->found = -1;
+                view->resume_from_ms = INT64_MIN;
                 if (key) {
                         char path[160];
                         bson_iter_t found;
                         snprintf(path, sizeof(path), "results.%s", key);
                         view->recorded = bson_iter_init(&it, &doc) &&
                                          bson_iter_find_descendant(&it, path, &found);
+                        snprintf(path, sizeof(path), "found.%s", key);
+                        view->found = doc_int64(&doc, path, -1);
+                        snprintf(path, sizeof(path), "progress.%s.resumeFrom", key);
+                        if (bson_iter_init(&it, &doc) &&
+                            bson_iter_find_descendant(&it, path, &found) &&
+                            BSON_ITER_HOLDS_DATE_TIME(&found)) {
+                                view->resume_from_ms = bson_iter_date_time(&found);
+                                snprintf(path, sizeof(path), "progress.%s.deleted", key);
+                                view->resume_deleted = doc_int64(&doc, path, 0);
+                        }
                 }
         }
         bson_destroy(&doc);

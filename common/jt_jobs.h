@@ -65,6 +65,14 @@ bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t
 bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char *job_id,
                             const char *key, int64_t value, int64_t *stored, jt_error_t *err);
 
+/* Records how far a cleanup range got: progress.<key> = {resumeFrom, deleted}, every playback
+ * of the range before resume_from_ms being deleted, `deleted` of them by the range's batches so
+ * far. Only forward: a checkpoint at or past resume_from_ms stays (a late, slower task of the
+ * range changes nothing), and only in run run_nonce's entry. */
+bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job_id,
+                        const char *run_nonce, const char *key, int64_t resume_from_ms,
+                        int64_t deleted, jt_error_t *err);
+
 /* A new random run nonce (32 hex digits) into out (at least JT_JOBS_NONCE_SIZE bytes). */
 #define JT_JOBS_NONCE_SIZE 33
 bool jt_jobs_new_nonce(char *out, jt_error_t *err);
@@ -85,6 +93,11 @@ typedef struct {
         bool test_mode;
         char month[8];
         int64_t cutoff_ms;
+        /* With a key: found.<key> (-1 when absent) and the checkpoint progress.<key> of a
+         * cleanup range (jt_jobs_checkpoint; resume_from_ms INT64_MIN when there is none). */
+        int64_t found;
+        int64_t resume_from_ms;
+        int64_t resume_deleted;
 } jt_job_view_t;
 
 /* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a

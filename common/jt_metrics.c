@@ -34,10 +34,18 @@ static const char *const kinds[] = {"stats", "cleanup", "other"};
 static const char *const outcomes[] = {"done",    "retried", "dead_lettered",
                                        "stopped", "failed",  "other"};
 static const char *const ops[] = {"read", "written", "deleted", "other"};
+/* The commands the programs send (and the driver's own, such as endSessions); handshakes and
+ * server monitoring are no command events. */
+static const char *const commands[] = {
+    "find",        "getMore",         "insert",   "update",    "delete",        "findAndModify",
+    "aggregate",   "count",           "distinct", "bulkWrite", "createIndexes", "dropIndexes",
+    "listIndexes", "listCollections", "ping",     "hello",     "isMaster",      "buildInfo",
+    "killCursors", "endSessions",     "other"};
 
 #define N_KINDS    (sizeof(kinds) / sizeof(kinds[0]))
 #define N_OUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
 #define N_OPS      (sizeof(ops) / sizeof(ops[0]))
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 /* Delete batches take milliseconds on a quiet server and seconds on a loaded one. */
 static const double bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -53,6 +61,8 @@ struct jt_metrics_s {
         char *program;
         _Atomic uint64_t tasks[N_KINDS][N_OUTCOMES];
         _Atomic uint64_t documents[N_OPS];
+        _Atomic uint64_t db_requests[N_COMMANDS];
+        _Atomic uint64_t users_read;
 
         pthread_mutex_t lock;            /* guards every field below */
         uint64_t buckets[N_BUCKETS + 1]; /* per bucket, the last is +Inf; rendered cumulative */
@@ -177,6 +187,9 @@ jt_metrics_t *jt_metrics_new(const char *program, jt_error_t *err) {
                         atomic_init(&m->tasks[k][o], 0);
         for (size_t o = 0; o < N_OPS; o++)
                 atomic_init(&m->documents[o], 0);
+        for (size_t c = 0; c < N_COMMANDS; c++)
+                atomic_init(&m->db_requests[c], 0);
+        atomic_init(&m->users_read, 0);
         pthread_mutex_init(&m->lock, NULL);
         m->healthy = true;
         m->port = -1;
@@ -215,6 +228,18 @@ void jt_metrics_documents(jt_metrics_t *m, const char *op, int64_t n) {
                 return;
         atomic_fetch_add_explicit(&m->documents[label_index(ops, N_OPS, op)], (uint64_t)n,
                                   memory_order_relaxed);
+}
+
+void jt_metrics_db_request(jt_metrics_t *m, const char *command) {
+        if (m)
+                atomic_fetch_add_explicit(
+                    &m->db_requests[label_index(commands, N_COMMANDS, command)], 1,
+                    memory_order_relaxed);
+}
+
+void jt_metrics_users_read(jt_metrics_t *m, int64_t n) {
+        if (m && n > 0)
+                atomic_fetch_add_explicit(&m->users_read, (uint64_t)n, memory_order_relaxed);
 }
 
 void jt_metrics_batch(jt_metrics_t *m, double seconds) {
@@ -335,6 +360,19 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
         for (size_t o = 0; o < N_OPS; o++)
                 buf_printf(&b, "joytify_documents_total{op=\"%s\"} %" PRIu64 "\n", ops[o],
                            atomic_load_explicit(&m->documents[o], memory_order_relaxed));
+
+        buf_header(&b, "joytify_db_requests_total", "counter",
+                   "Database commands sent, by command name (find, getMore, delete, aggregate, "
+                   "...).");
+        for (size_t c = 0; c < N_COMMANDS; c++)
+                buf_printf(&b, "joytify_db_requests_total{command=\"%s\"} %" PRIu64 "\n",
+                           commands[c],
+                           atomic_load_explicit(&m->db_requests[c], memory_order_relaxed));
+
+        buf_header(&b, "joytify_users_read_total", "counter",
+                   "Documents read from the users collection.");
+        buf_printf(&b, "joytify_users_read_total %" PRIu64 "\n",
+                   atomic_load_explicit(&m->users_read, memory_order_relaxed));
 
         pthread_mutex_lock(&m->lock);
         buf_header(&b, "joytify_batch_duration_seconds", "histogram",

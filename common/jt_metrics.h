@@ -48,6 +48,14 @@ void jt_metrics_documents(jt_metrics_t *m, const char *op, int64_t n);
 /* One cleanup delete batch took `seconds`. Negative or non-finite values are ignored. */
 void jt_metrics_batch(jt_metrics_t *m, double seconds);
 
+/* One database command sent (libmongoc's command-started event: see jt_mongo_count_requests),
+ * by its name: "find", "getMore", "delete", "aggregate" (count_documents sends one),
+ * "findAndModify", ... Names outside that fixed set count as "other". */
+void jt_metrics_db_request(jt_metrics_t *m, const char *command);
+
+/* n documents read from the users collection (statistics tasks). n <= 0 is ignored. */
+void jt_metrics_users_read(jt_metrics_t *m, int64_t n);
+
 /* Sets the consumer lag of topic/partition; lag < 0 removes the series (partition revoked). */
 void jt_metrics_set_lag(jt_metrics_t *m, const char *topic, int32_t partition, int64_t lag);
 

@@ -4,6 +4,7 @@
 
 #include "jt_kafka.h"
 #include "jt_mongo.h"
+#include "jt_mongo_apm.h"
 #include "jt_options.h"
 
 void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]) {
@@ -38,12 +39,14 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {
 }
 
 static mongoc_client_pool_t *startup_mongo(const jt_config_t *cfg, const char *app_name,
-                                           bool long_ops, jt_error_t *err) {
+                                           bool long_ops, jt_metrics_t *metrics, jt_error_t *err) {
         mongoc_client_pool_t *pool = jt_mongo_pool_from_config(cfg, app_name, long_ops, err);
 
         if (!pool)
                 return NULL;
-        if (!jt_mongo_ping(pool, jt_config_str(cfg, "mongo-uri"), err)) {
+        /* Before the ping: libmongoc takes monitoring callbacks only on an unused pool. */
+        if ((metrics && !jt_mongo_apm_count(pool, metrics, err)) ||
+            !jt_mongo_ping(pool, jt_config_str(cfg, "mongo-uri"), err)) {
                 jt_mongo_pool_destroy(pool);
                 return NULL;
         }
@@ -52,12 +55,17 @@ static mongoc_client_pool_t *startup_mongo(const jt_config_t *cfg, const char *a
 
 mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
                                        jt_error_t *err) {
-        return startup_mongo(cfg, app_name, false, err);
+        return startup_mongo(cfg, app_name, false, NULL, err);
+}
+
+mongoc_client_pool_t *jt_startup_mongo_counted(const jt_config_t *cfg, const char *app_name,
+                                               jt_metrics_t *metrics, jt_error_t *err) {
+        return startup_mongo(cfg, app_name, false, metrics, err);
 }
 
 mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const char *app_name,
                                                 jt_error_t *err) {
-        return startup_mongo(cfg, app_name, true, err);
+        return startup_mongo(cfg, app_name, true, NULL, err);
 }
 
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {

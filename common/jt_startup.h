@@ -8,6 +8,7 @@
 
 #include "jt_config.h"
 #include "jt_error.h"
+#include "jt_metrics.h"
 
 /* The four topic names from a config built with jt_opts_kafka, in a fixed order:
  * stats, cleanup, status, dlq. */
@@ -24,6 +25,10 @@ rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err);
 /* Creates the client pool and checks the database answers a ping. */
 mongoc_client_pool_t *jt_startup_mongo(const jt_config_t *cfg, const char *app_name,
                                        jt_error_t *err);
+
+/* Same, counting every command sent through the pool into metrics (jt_mongo_apm.h). */
+mongoc_client_pool_t *jt_startup_mongo_counted(const jt_config_t *cfg, const char *app_name,
+                                               jt_metrics_t *metrics, jt_error_t *err);
 
 /* Same with a socket timeout of hours (JT_MONGO_LONG_OPS_TIMEOUT_MS, unless the URI sets one):
  * for commands whose single operations can run for more than the driver's 5 minutes (the

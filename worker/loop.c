@@ -604,7 +604,8 @@ int jt_worker_run(const jt_config_t *cfg) {
             !(w->env.metrics = jt_metrics_new("worker", &err)) ||
             !jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(w->env.producer = jt_startup_producer(cfg, &err)) ||
-            !(w->env.pool = jt_startup_mongo(cfg, "joytify-worker", &err)) ||
+            !(w->env.pool =
+                  jt_startup_mongo_counted(cfg, "joytify-worker", w->env.metrics, &err)) ||
             !subscribe(w, &kopts, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
                        &err)) {
                 rc = jt_startup_fail(cfg, &err);

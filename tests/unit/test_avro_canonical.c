@@ -284,6 +284,7 @@ static void test_published_fingerprints(void **state) {
         } published[] = {
             {"cleanup_task.v1.avsc", "ea8a2f77d3e52c90"},
             {"cleanup_task.v2.avsc", "b14ea9875e295492"},
+            {"cleanup_task.v3.avsc", "cc8ec891b35c25cc"},
             {"stats_task.v1.avsc", "ece52af6fd5c8e8f"},
             {"stats_task.v2.avsc", "cf80ad68838299cc"},
             {"stats_task.v3.avsc", "053655da4402b2ef"},

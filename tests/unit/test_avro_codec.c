@@ -78,6 +78,8 @@ static jt_cleanup_task_t sample_cleanup(void) {
             .resume_after_id = "65f1c0ffee0123456789abcd",
             .deleted_so_far = INT64_C(123456),
             .created_at_ms = INT64_C(1795407660000),
+            .resume_from_ms = {true, INT64_C(1787450000000)},
+            .found = INT64_C(200000),
         };
         return t;
 }
@@ -198,9 +200,51 @@ static void test_cleanup_roundtrip(void **state) {
         assert_int_equal(out.continuation_seq, in.continuation_seq);
         assert_string_equal(out.resume_after_id, in.resume_after_id);
         assert_int_equal(out.deleted_so_far, in.deleted_so_far);
+        assert_true(out.resume_from_ms.set);
+        assert_int_equal(out.resume_from_ms.value, in.resume_from_ms.value);
+        assert_int_equal(out.found, in.found);
         assert_int_equal(out.created_at_ms, in.created_at_ms);
         jt_cleanup_task_clear(&out);
         free(buf);
+}
+
+/* A v2 writer (a worker or producer not yet upgraded) lacks resume_from and found: written
+ * without them, they read back as unset and -1 (unknown), so the v3 worker counts the range or
+ * takes the ledger's figures instead of trusting a zero. */
+static void test_cleanup_v2_writer(void **state) {
+        jt_cleanup_task_t in = sample_cleanup(), out;
+        jt_avro_registry_t *r;
+        jt_error_t err;
+        void *buf = NULL;
+        size_t len;
+
+        (void)state;
+        jt_error_clear(&err);
+        r = jt_avro_registry_new(&err);
+        assert_non_null(r);
+        if (!jt_avro_registry_set_reader(r, JT_AVRO_CLEANUP_TASK, 2, &err) ||
+            !jt_cleanup_task_encode(r, &in, &buf, &len, &err) ||
+            !jt_avro_registry_set_reader(r, JT_AVRO_CLEANUP_TASK, 3, &err) ||
+            !jt_cleanup_task_decode(r, buf, len, &out, &err))
+                fail_msg("v2 writer, v3 reader: %s", err.message);
+        assert_false(out.resume_from_ms.set);
+        assert_int_equal(out.found, -1);
+        assert_int_equal(out.deleted_so_far, in.deleted_so_far);
+        assert_string_equal(out.run_nonce ? out.run_nonce : "(null)", "(null)");
+        jt_cleanup_task_clear(&out);
+        free(buf);
+        /* And a v2 reader takes a v3 task, found read as -1 (a v2 program knows no field). */
+        buf = NULL;
+        if (!jt_avro_registry_set_reader(r, JT_AVRO_CLEANUP_TASK, 3, &err) ||
+            !jt_cleanup_task_encode(r, &in, &buf, &len, &err) ||
+            !jt_avro_registry_set_reader(r, JT_AVRO_CLEANUP_TASK, 2, &err) ||
+            !jt_cleanup_task_decode(r, buf, len, &out, &err))
+                fail_msg("v3 writer, v2 reader: %s", err.message);
+        assert_false(out.resume_from_ms.set);
+        assert_int_equal(out.found, -1);
+        jt_cleanup_task_clear(&out);
+        free(buf);
+        jt_avro_registry_destroy(r);
 }
 
 static void test_event_roundtrip(void **state) {
@@ -287,6 +331,16 @@ static void test_validation(void **state) {
         c.parent_task_id = NULL;
         assert_false(jt_cleanup_task_encode(reg, &c, &buf, &len, &err));
         assert_non_null(strstr(err.message, "a continuation (continuation_seq 1) has a parent"));
+
+        c = sample_cleanup();
+        c.found = -2;
+        assert_false(jt_cleanup_task_encode(reg, &c, &buf, &len, &err));
+        assert_non_null(strstr(err.message, "found must be -1 (unknown) or a count >= 0 (got -2)"));
+
+        c = sample_cleanup();
+        c.resume_from_ms = (jt_opt_long_t){true, c.range_start_ms - 1};
+        assert_false(jt_cleanup_task_encode(reg, &c, &buf, &len, &err));
+        assert_non_null(strstr(err.message, "resume_from must lie in the range"));
 
         c = sample_cleanup();
         c.resume_after_id = "xyz";
@@ -582,7 +636,7 @@ static void test_bad_inputs(void **state) {
                 size_t len;
                 assert_true(jt_cleanup_task_encode(reg, &c, &buf, &len, &err));
                 expect_decode_error(buf, len, JT_ERR_SCHEMA,
-                                    "message is a cleanup_task v2, expected a stats_task");
+                                    "message is a cleanup_task v3, expected a stats_task");
                 free(buf);
         }
 
@@ -866,17 +920,12 @@ static void test_registry(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_stats_roundtrip),
-            cmocka_unit_test(test_cleanup_roundtrip),
-            cmocka_unit_test(test_event_roundtrip),
-            cmocka_unit_test(test_validation),
-            cmocka_unit_test(test_invalid_on_receipt),
-            cmocka_unit_test(test_field_helpers),
-            cmocka_unit_test(test_encode_errors),
-            cmocka_unit_test(test_bad_inputs),
-            cmocka_unit_test(test_fuzz),
-            cmocka_unit_test(test_datum_check_shapes),
-            cmocka_unit_test(test_registry),
+            cmocka_unit_test(test_stats_roundtrip),    cmocka_unit_test(test_cleanup_roundtrip),
+            cmocka_unit_test(test_cleanup_v2_writer),  cmocka_unit_test(test_event_roundtrip),
+            cmocka_unit_test(test_validation),         cmocka_unit_test(test_invalid_on_receipt),
+            cmocka_unit_test(test_field_helpers),      cmocka_unit_test(test_encode_errors),
+            cmocka_unit_test(test_bad_inputs),         cmocka_unit_test(test_fuzz),
+            cmocka_unit_test(test_datum_check_shapes), cmocka_unit_test(test_registry),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -294,6 +294,8 @@ static void exact_samples(void **state) {
         expect_sample(body, "joytify_documents_total{op=\"deleted\"}", "0");
         expect_sample(body, "joytify_batch_duration_seconds_count", "0");
         expect_sample(body, "joytify_batch_duration_seconds_sum", "0");
+        expect_sample(body, "joytify_db_requests_total{command=\"find\"}", "0");
+        expect_sample(body, "joytify_users_read_total", "0");
         expect_long("lag series before any update", 0, count_prefix(body, "joytify_consumer_lag{"));
         free(body);
 
@@ -315,6 +317,16 @@ static void exact_samples(void **state) {
         }
         jt_metrics_batch(m, -1);        /* ignored */
         jt_metrics_batch(m, 0.0 / 0.0); /* ignored */
+        jt_metrics_db_request(m, "find");
+        jt_metrics_db_request(m, "find");
+        jt_metrics_db_request(m, "delete");
+        jt_metrics_db_request(m, "aggregate");
+        jt_metrics_db_request(m, "getMore");
+        jt_metrics_db_request(m, "saslStart\"}"); /* unknown command -> other */
+        jt_metrics_db_request(m, NULL);
+        jt_metrics_users_read(m, 1000);
+        jt_metrics_users_read(m, 24);
+        jt_metrics_users_read(m, -3); /* ignored */
         jt_metrics_set_lag(m, "joytify.tasks.stats", 3, 42);
         jt_metrics_set_lag(m, "joytify.tasks.cleanup", 0, 7);
         jt_metrics_set_lag(m, "joytify.tasks.stats", 3, 40);
@@ -337,6 +349,19 @@ static void exact_samples(void **state) {
         expect_sample(body, "joytify_documents_total{op=\"deleted\"}", "7");
         expect_sample(body, "joytify_documents_total{op=\"written\"}", "0");
         expect_sample(body, "joytify_documents_total{op=\"other\"}", "2");
+        expect_sample(body, "joytify_db_requests_total{command=\"find\"}", "2");
+        expect_sample(body, "joytify_db_requests_total{command=\"delete\"}", "1");
+        expect_sample(body, "joytify_db_requests_total{command=\"aggregate\"}", "1");
+        expect_sample(body, "joytify_db_requests_total{command=\"getMore\"}", "1");
+        expect_sample(body, "joytify_db_requests_total{command=\"count\"}", "0");
+        expect_sample(body, "joytify_db_requests_total{command=\"other\"}", "2");
+        expect_long("joytify_db_requests_total series (20 commands + other)", 21,
+                    count_prefix(body, "joytify_db_requests_total{"));
+        if (strstr(body, "saslStart"))
+                fail_msg("expected an unknown command to be counted as \"other\", got it in the "
+                         "body:\n%s",
+                         body);
+        expect_sample(body, "joytify_users_read_total", "1024");
 
         /* Buckets are cumulative and le is inclusive (0.005 falls in le="0.005"). */
         expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"0.005\"}", "2");
@@ -600,6 +625,8 @@ static void null_is_harmless(void **state) {
         jt_metrics_task(NULL, "stats", "done");
         jt_metrics_documents(NULL, "read", 1);
         jt_metrics_batch(NULL, 1);
+        jt_metrics_db_request(NULL, "find");
+        jt_metrics_users_read(NULL, 1);
         jt_metrics_set_lag(NULL, "t", 0, 1);
         jt_metrics_set_health(NULL, false, "x");
         expect_long("jt_metrics_port(NULL)", -1, jt_metrics_port(NULL));
@@ -621,6 +648,8 @@ static int dump(const char *path) {
                 return 1;
         }
         jt_metrics_task(m, "stats", "done");
+        jt_metrics_db_request(m, "find");
+        jt_metrics_users_read(m, 3);
         jt_metrics_task(m, "cleanup", "retried");
         jt_metrics_task(m, "nonsense", "nonsense");
         jt_metrics_documents(m, "read", 1200);
