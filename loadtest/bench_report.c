@@ -340,19 +340,23 @@ static bool write_cost_dat(const jt_bench_results_t *r, const char *dir) {
 static bool write_cost_plot(const jt_bench_results_t *r, const char *dir) {
         char path[1024];
         FILE *f;
-        bool first = true;
+        bool first = true, any_requests = false;
 
         if (!write_cost_dat(r, dir))
                 return false;
         snprintf(path, sizeof(path), "%s/cost_per_user.gp", dir);
         if (!(f = fopen(path, "w")))
                 return false;
+        for (int i = 0; i < r->count; i++)
+                any_requests = any_requests || (r->rows[i].workers && r->rows[i].db_requests >= 0);
         fprintf(f, "set terminal pngcairo size 900,600\nset grid\nset key below\n"
                    "set datafile missing '-'\nset output 'cost_per_user.png'\n"
                    "set title 'Fleet cost per user by users'\nset xlabel 'users'\n"
-                   "set logscale x\nset xtics auto\nset ylabel 'ms per user'\nset yrange [0:*]\n"
-                   "set y2label 'database requests per user'\nset y2range [0:*]\n"
-                   "set ytics nomirror\nset y2tics\n");
+                   "set logscale x\nset xtics auto\nset ylabel 'ms per user'\nset yrange [0:*]\n");
+        /* The requests' axis only when the workers counted them (an empty axis warns). */
+        if (any_requests)
+                fprintf(f, "set y2label 'database requests per user'\nset y2range [0:*]\n"
+                           "set ytics nomirror\nset y2tics\n");
         for (int i = 0; i < r->count; i++) {
                 const jt_bench_row_t *x = &r->rows[i];
                 bool seen = false, requests = false;
