@@ -18,6 +18,7 @@
 
 #include "bench_proc.h"
 #include "bench_report.h"
+#include "bench_scrape.h"
 #include "bench_state.h"
 #include "jt_cron.h"
 #include "jt_job_ids.h"
@@ -41,6 +42,9 @@ static const jt_opt_t bench_opts[] = {
      "jobs to measure: stats, cleanup or both (one job alone: a shorter run at full scale)"},
     {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N", "shards of the statistics job"},
     {"seed", 0, JT_OPT_INT, "1", 0, 2147483647, NULL, false, "S", "generator seed"},
+    {"history-months", 0, JT_OPT_INT, "0", 0, 120, NULL, false, "N",
+     "monthly entries every user's stats document holds before the generated months (generate "
+     "--history-months): the workers' memory with stored history"},
     {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
@@ -137,7 +141,7 @@ static int common_args(const bench_t *b, char **argv, int n) {
 /* The dataset, generated afresh; or, with restore, only the playbacks a cleanup deleted put
  * back. */
 static bool generate(bench_t *b, const char *why, bool restore) {
-        char users[16], per[16], seed[16], logp[1024];
+        char users[16], per[16], seed[16], history[16], logp[1024];
         char *argv[32] = {b->loadtest, "generate", "--users", users,   "--playbacks-per-user",
                           per,         "--seed",   seed,      "--now", b->now_arg};
         int n = 10;
@@ -149,8 +153,13 @@ static bool generate(bench_t *b, const char *why, bool restore) {
         snprintf(per, sizeof(per), "%lld", jt_config_int(b->cfg, "playbacks-per-user"));
         snprintf(seed, sizeof(seed), "%lld", jt_config_int(b->cfg, "seed"));
         argv[n++] = restore ? "--only-playbacks-before" : "--drop";
-        if (restore)
+        if (restore) {
                 argv[n++] = b->cutoff_iso;
+        } else {
+                snprintf(history, sizeof(history), "%lld", jt_config_int(b->cfg, "history-months"));
+                argv[n++] = "--history-months";
+                argv[n++] = history;
+        }
         n = mongo_args(b, argv, n);
         argv[n] = NULL;
         log_path(b, restore ? "restore" : "generate", logp, sizeof(logp));
@@ -306,15 +315,69 @@ static bool run_single(bench_t *b, const char *variant, const char *job, jt_benc
         return true;
 }
 
-/* Waits for the ledger to say the job ended; its finish time, or < 0. */
-static double wait_job(bench_t *b, const char *job_id, bool *failed) {
+/* The fleet's workers during a run: their metrics ports and counters at the start, and the
+ * largest resident set any of them had (sampled, in case one dies before it can be read). */
+typedef struct {
+        pid_t pids[64];
+        int count;
+        int ports[64];
+        double db_requests[64], users_read[64]; /* at the start */
+        bool have_db, have_users;               /* every worker exported the metric */
+        long max_rss_kb;
+} fleet_t;
+
+static void sample_rss(fleet_t *fl) {
+        for (int w = 0; w < fl->count; w++) {
+                long hwm, rss;
+                if (jt_bench_proc_mem(fl->pids[w], &hwm, &rss) && rss > fl->max_rss_kb)
+                        fl->max_rss_kb = rss;
+        }
+}
+
+/* Each worker's counters now; with start, the increase since fl's start figures go into the
+ * row (an absent metric on any worker leaves its figure unknown, -1). */
+static void scrape(fleet_t *fl, bool start, jt_bench_row_t *row) {
+        double db_total = 0, users_total = 0;
+
+        if (start)
+                fl->have_db = fl->have_users = true;
+        for (int w = 0; w < fl->count; w++) {
+                char *body = jt_bench_scrape_get(fl->ports[w]);
+                double db = 0, users = 0;
+                bool has_db = body && jt_bench_scrape_sum(body, JT_BENCH_METRIC_DB_REQUESTS, &db);
+                bool has_users =
+                    body && jt_bench_scrape_sum(body, JT_BENCH_METRIC_USERS_READ, &users);
+                free(body);
+                fl->have_db = fl->have_db && has_db;
+                fl->have_users = fl->have_users && has_users;
+                if (start) {
+                        fl->db_requests[w] = db;
+                        fl->users_read[w] = users;
+                } else {
+                        db_total += db - fl->db_requests[w];
+                        users_total += users - fl->users_read[w];
+                }
+        }
+        if (!start) {
+                row->db_requests = fl->have_db ? (int64_t)(db_total + 0.5) : -1;
+                row->users_read = fl->have_users ? (int64_t)(users_total + 0.5) : -1;
+        }
+}
+
+/* Waits for the ledger to say the job ended, sampling the workers' memory every second; its
+ * finish time, or < 0. */
+static double wait_job(bench_t *b, const char *job_id, bool *failed, fleet_t *fl) {
         mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
         mongoc_collection_t *jobs = mongoc_client_get_collection(client, b->db, "jobs");
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
-        double deadline = wall_s() + JOB_TIMEOUT_S, finished = -1;
+        double deadline = wall_s() + JOB_TIMEOUT_S, finished = -1, sampled = 0;
 
         *failed = false;
         while (finished < 0 && wall_s() < deadline) {
+                if (wall_s() - sampled >= 1) {
+                        sample_rss(fl);
+                        sampled = wall_s();
+                }
                 mongoc_cursor_t *cur = mongoc_collection_find_with_opts(jobs, filter, NULL, NULL);
                 const bson_t *doc;
                 bson_iter_t it;
@@ -343,13 +406,17 @@ static double wait_job(bench_t *b, const char *job_id, bool *failed) {
 static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *row) {
         char prefix[160], topics[4][200], group[200], logp[1024], name[64], job_id[128];
         const char *kinds[4] = {"stats", "cleanup", "status", "dlq"};
-        pid_t pids[64];
+        fleet_t *fl = calloc(1, sizeof(*fl));
+        pid_t *pids;
         char *argv[64];
         int n, started = 0;
         jt_bench_usage_t u = {0};
         double t0, end;
         bool ok = true, failed = false;
 
+        if (!fl)
+                return false;
+        pids = fl->pids;
         snprintf(prefix, sizeof(prefix), "%s.r%d-%d", b->db, getpid(), ++b->run_seq);
         for (int i = 0; i < 4; i++)
                 snprintf(topics[i], sizeof(topics[i]), "%s.%s", prefix, kinds[i]);
@@ -380,7 +447,7 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
                 if ((pids[w] = jt_bench_spawn(argv, logp)) < 0)
                         ok = false;
                 else
-                        started++;
+                        fl->count = ++started;
         }
         /* Every worker has its partitions before the clock starts. */
         for (double deadline = wall_s() + 60; ok && wall_s() < deadline;) {
@@ -395,6 +462,12 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
                 usleep(200 * 1000);
         }
         sleep(2); /* the last joiner's rebalance settles */
+        for (int w = 0; w < started; w++) {
+                snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
+                log_path(b, name, logp, sizeof(logp));
+                fl->ports[w] = jt_bench_scrape_port(logp);
+        }
+        scrape(fl, true, row);
 
         n = 0;
         argv[n++] = b->producer;
@@ -430,22 +503,33 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
                 ok = false;
         }
         row->cpu_s += u.cpu_s;
-        end = ok ? wait_job(b, job_id, &failed) : -1;
+        end = ok ? wait_job(b, job_id, &failed, fl) : -1;
         if (ok && (end < 0 || failed)) {
                 fprintf(stderr, "joytify-loadtest bench: job %s %s, see %s/logs\n", job_id,
                         end < 0 ? "did not finish in time" : "failed", b->out);
                 ok = false;
         }
         row->seconds = ok ? end - t0 : 0;
-        for (int w = 0; w < started; w++)
+        if (ok)
+                scrape(fl, false, row);
+        /* Each worker's peak (VmHWM) just before it stops; with the samples and wait4's
+         * figure, the largest of them. */
+        sample_rss(fl);
+        for (int w = 0; w < started; w++) {
+                long hwm, rss;
+                if (jt_bench_proc_mem(pids[w], &hwm, &rss) && hwm > fl->max_rss_kb)
+                        fl->max_rss_kb = hwm;
                 kill(pids[w], SIGTERM);
+        }
         for (int w = 0; w < started; w++) {
                 if (!jt_bench_wait(pids[w], &u))
                         continue;
                 row->cpu_s += u.cpu_s;
-                if (u.peak_rss_kb / 1024.0 > row->peak_rss_mb)
-                        row->peak_rss_mb = u.peak_rss_kb / 1024.0;
+                if (u.peak_rss_kb > fl->max_rss_kb)
+                        fl->max_rss_kb = u.peak_rss_kb;
         }
+        row->peak_rss_mb = fl->max_rss_kb / 1024.0;
+        free(fl);
         return ok;
 }
 
@@ -651,6 +735,7 @@ int jt_bench_run_command(const jt_config_t *cfg) {
         if (!setup(b))
                 goto done;
         b->results.users = (int)jt_config_int(cfg, "users");
+        b->results.history_months = (int)jt_config_int(cfg, "history-months");
         b->results.playbacks_per_user = (int)jt_config_int(cfg, "playbacks-per-user");
         snprintf(b->results.month, sizeof(b->results.month), "%s", b->month);
         snprintf(b->results.cutoff, sizeof(b->results.cutoff), "%s", b->cutoff_iso);

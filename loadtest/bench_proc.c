@@ -67,6 +67,25 @@ bool jt_bench_run(char *const argv[], const char *log_path, jt_bench_usage_t *us
         return pid > 0 && jt_bench_wait(pid, usage) && usage->exit_code == 0;
 }
 
+bool jt_bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb) {
+        char path[64], line[256];
+        FILE *f;
+        bool found = false;
+
+        *hwm_kb = *rss_kb = 0;
+        snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+        if (!(f = fopen(path, "r")))
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, "VmHWM:", 6) == 0)
+                        found = (*hwm_kb = atol(line + 6)) > 0;
+                else if (strncmp(line, "VmRSS:", 6) == 0)
+                        *rss_kb = atol(line + 6);
+        }
+        fclose(f);
+        return found;
+}
+
 bool jt_bench_log_has(const char *log_path, const char *text) {
         FILE *f = fopen(log_path, "r");
         char line[4096];

@@ -26,6 +26,10 @@ bool jt_bench_wait(pid_t pid, jt_bench_usage_t *usage);
 /* Runs argv to its end (spawn + wait); false when it could not start or exited non-zero. */
 bool jt_bench_run(char *const argv[], const char *log_path, jt_bench_usage_t *usage);
 
+/* A running child's memory from /proc/PID/status: VmHWM (its peak RSS so far) and VmRSS, in
+ * kB. False when the process is gone (both 0). */
+bool jt_bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb);
+
 /* Whether the file contains text (log lines a child wrote). */
 bool jt_bench_log_has(const char *log_path, const char *text);
 

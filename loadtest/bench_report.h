@@ -16,19 +16,28 @@ typedef struct {
         int64_t documents;  /* playbacks read (stats), deleted (cleanup), inserted */
         double peak_rss_mb; /* the largest process of the run (a worker for the fleet) */
         double cpu_s;       /* all processes of the run */
-        char state[200];    /* jt_bench_state_describe, "" when not applicable */
-        bool state_ok;      /* equal to the phase's reference */
+        /* The fleet: increases during the job of the workers' joytify_db_requests_total (every
+         * command) and joytify_users_read_total; -1 when a worker did not export the metric or
+         * the run is not the fleet's. */
+        int64_t db_requests;
+        int64_t users_read;
+        char state[200]; /* jt_bench_state_describe, "" when not applicable */
+        bool state_ok;   /* equal to the phase's reference */
 } jt_bench_row_t;
 
 typedef struct {
         jt_bench_row_t rows[JT_BENCH_MAX_ROWS];
         int count;
-        int users, playbacks_per_user;
+        int users, playbacks_per_user, history_months;
         char month[8], cutoff[32], mongo_server[64];
 } jt_bench_results_t;
 
 jt_bench_row_t *jt_bench_add(jt_bench_results_t *r, const char *job, const char *variant,
                              int workers);
+
+/* The workers' counters the fleet's rows are made of, read by name from /metrics. */
+#define JT_BENCH_METRIC_DB_REQUESTS "joytify_db_requests_total"
+#define JT_BENCH_METRIC_USERS_READ  "joytify_users_read_total"
 
 /* results.csv, report.md, plots.gp and the PNGs (gnuplot) in dir; false after saying why. */
 bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gen_catalog.h"
+#include "gen_history.h"
 #include "gen_progress.h"
 #include "gen_rng.h"
 #include "jt_cleanup_job.h"
@@ -22,6 +23,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "stats_compute.h"
 #include "stats_or_cleanup.h"
 
 #define DAY_MS            (86400 * INT64_C(1000))
@@ -46,6 +48,10 @@ static const jt_opt_t generate_opts[] = {
      "drop users, stats, playbacks, notifications, the job ledger and the notifier's record "
      "first (tasks of the dropped jobs still on the topics carry their runs' nonces: workers "
      "refuse them, nothing done, so a job run again on the new data meets none of them)"},
+    {"history-months", 0, JT_OPT_INT, "0", 0, JT_GEN_HISTORY_MAX_MONTHS, NULL, false, "N",
+     "give every stats document N monthly entries for the months before the generated ones "
+     "(each from 30 % of --playbacks-per-user drawn playbacks, built as the worker builds "
+     "entries): stored history, as the application's users have"},
     {"only-playbacks-before", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "TS",
      "insert only the playbacks created before TS, nothing else: puts back what a cleanup with "
      "that cutoff deleted from a dataset made with the same options (same documents, same ids)"},
@@ -65,6 +71,7 @@ typedef struct {
         int64_t users, per_user;
         int64_t inserted; /* playbacks */
         gen_catalog_t *catalog;
+        gen_history_t history;
         mongoc_collection_t *users_coll, *stats_coll, *playbacks_coll;
         gen_progress_t progress;
 } gen_t;
@@ -243,6 +250,39 @@ static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user,
         return true;
 }
 
+/* A user's stats document: no entry, or --history-months of them. */
+static bool stats_doc(gen_t *g, int64_t u, const bson_oid_t *user, bson_t *doc) {
+        bson_t entries;
+        bson_oid_t stats_id;
+        jt_error_t err;
+        int64_t created = g->now_ms - 120 * DAY_MS;
+        bool ok;
+
+        gen_oid(&stats_id, created / 1000, g->seed, 'T', (uint64_t)u, 0);
+        BSON_APPEND_OID(doc, "_id", &stats_id);
+        BSON_APPEND_OID(doc, "user", user);
+        BSON_APPEND_ARRAY_BEGIN(doc, "stats", &entries);
+        jt_error_clear(&err);
+        ok = gen_history_append(&g->history, (uint64_t)u, &entries, &err);
+        bson_append_array_end(doc, &entries);
+        if (!ok) {
+                fprintf(stderr, "joytify-loadtest generate: history of user %" PRId64 ": %s\n", u,
+                        err.message);
+                return false;
+        }
+        /* The document existed since its user's first stored month. */
+        if (g->history.months > 0) {
+                int64_t start, end;
+                if (jt_stats_month_range(g->history.first_year, g->history.first_month, &start,
+                                         &end, &err) &&
+                    start < created)
+                        created = start;
+        }
+        BSON_APPEND_DATE_TIME(doc, "createdAt", created);
+        BSON_APPEND_DATE_TIME(doc, "updatedAt", created);
+        return true;
+}
+
 static bool restoring(const gen_t *g) {
         return g->only_before_ms != INT64_MAX;
 }
@@ -269,21 +309,11 @@ static bool insert_users(gen_t *g) {
                 }
                 mongoc_bulk_operation_insert(users, &doc);
                 bson_reinit(&doc);
-                {
-                        bson_t entries;
-                        bson_oid_t stats_id;
-                        gen_oid(&stats_id, (g->now_ms - 120 * DAY_MS) / 1000, g->seed, 'T',
-                                (uint64_t)u, 0);
-                        BSON_APPEND_OID(&doc, "_id", &stats_id);
-                        BSON_APPEND_OID(&doc, "user", &id);
-                        BSON_APPEND_ARRAY_BEGIN(&doc, "stats", &entries);
-                        bson_append_array_end(&doc, &entries);
-                        BSON_APPEND_DATE_TIME(&doc, "createdAt", g->now_ms - 120 * DAY_MS);
-                        BSON_APPEND_DATE_TIME(&doc, "updatedAt", g->now_ms - 120 * DAY_MS);
-                }
-                mongoc_bulk_operation_insert(stats, &doc);
+                ok = stats_doc(g, u, &id, &doc);
+                if (ok)
+                        mongoc_bulk_operation_insert(stats, &doc);
                 bson_destroy(&doc);
-                ok = user_playbacks(g, u, &id, &rng, &plays, &queued);
+                ok = ok && user_playbacks(g, u, &id, &rng, &plays, &queued);
                 if (ok && ((u + 1) % USER_BULK == 0 || u + 1 == g->users)) {
                         ok = run_bulk(users, "inserting users") &&
                              run_bulk(stats, "inserting stats documents");
@@ -384,6 +414,9 @@ int jt_generate_run(const jt_config_t *cfg) {
                 fprintf(stderr, "joytify-loadtest generate: out of memory for the catalogue\n");
                 goto done;
         }
+        /* History ends before the oldest generated playback's month (90 days back). */
+        gen_history_init(&g.history, g.catalog, g.seed, (int)jt_config_int(cfg, "history-months"),
+                         g.per_user * (100 - OLD_SHARE_PERCENT) / 100, g.now_ms - 90 * DAY_MS);
         if (restoring(&g) ? !check_restorable(&g)
                           : (jt_config_bool(cfg, "drop") && !drop_all(&g)) || !check_empty(&g))
                 goto done;
@@ -420,6 +453,13 @@ int jt_generate_run(const jt_config_t *cfg) {
                     g.users, g.users, total, g.catalog->artist_count, g.catalog->song_count,
                     g.test_mode ? "test-* collections of " : "", g.db, s,
                     s > 0 ? (double)total / s : 0.0);
+                if (g.history.months > 0) {
+                        int y, m;
+                        gen_history_month(&g.history, g.history.months - 1, &y, &m);
+                        printf("every stats document has %d monthly entries, %04d-%02d to "
+                               "%04d-%02d\n",
+                               g.history.months, g.history.first_year, g.history.first_month, y, m);
+                }
         }
         rc = JT_EXIT_OK;
 done:

@@ -39,8 +39,9 @@ static const jt_command_t commands[] = {
      "floor and the original's step, then for the cleanup job the floor, the original\n"
      "algorithm and the fleet at each count. Runs of a job must leave the same final state\n"
      "(entries, notifications, playbacks) or the bench fails. Writes DIR/report.md,\n"
-     "DIR/results.csv, gnuplot plots (time_by_workers.png, throughput.png, rss.png) and\n"
-     "every program's log in DIR/logs."},
+     "DIR/results.csv (with the fleet's database requests and users read per user, from the\n"
+     "workers' /metrics, and the workers' peak RSS), gnuplot plots (time_by_workers.png,\n"
+     "throughput.png, rss.png, cost_per_user.png) and every program's log in DIR/logs."},
     {"capacity", "bytes per user and projected users at a storage limit", jt_capacity_tables,
      jt_capacity_run, NULL},
     {NULL, NULL, NULL, NULL, NULL},

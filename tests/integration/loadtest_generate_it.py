@@ -13,6 +13,11 @@ refused (exit 1) and adds nothing; bad options exit 2. --only-playbacks-before C
 playbacks older than CUTOFF were deleted puts back exactly the documents that were deleted (the
 dataset equals a fresh one again); run again, or with --drop, it is refused and adds nothing.
 
+--history-months N gives every user one stats document holding N monthly entries, oldest
+first, for the N calendar months before the month of the oldest playback (90 days before --now),
+each with the fields the worker's entries have and createdAt/updatedAt inside its month, growth
+chained from the month before; users and playbacks are the same as without history.
+
 Runs under the project venv (pymongo): see it_fleet.require_venv.
 """
 
@@ -110,6 +115,55 @@ def check_distribution(db):
     return problems
 
 
+HISTORY_MONTHS = 3
+# 90 days before NOW is 2026-08-03: the history is the three months before August.
+HISTORY = [(2026, 5), (2026, 6), (2026, 7)]
+ENTRY_FIELDS = {"songs", "artists", "peakHour", "summary", "createdAt", "updatedAt"}
+SUMMARY_FIELDS = {"month", "year", "totalDuration", "growthPercentage", "topArtist",
+                  "topArtistTotalPlaybackTime"}
+
+
+def check_history(db, users):
+    problems = []
+    docs = list(db.stats.find({}))
+    per_user = collections.Counter(d["user"] for d in docs)
+    if set(per_user) != users or set(per_user.values()) != {1}:
+        problems.append(f"stats: expected one document per user ({len(users)}), actual "
+                        f"{len(docs)} documents for {len(per_user)} users")
+    for d in docs:
+        months = [(e.get("summary", {}).get("year"), e.get("summary", {}).get("month"))
+                  for e in d["stats"]]
+        if months != HISTORY:
+            problems.append(f"user {d['user']}: expected entries for {HISTORY}, actual {months}")
+            continue
+        prev = None
+        for e, (year, month) in zip(d["stats"], HISTORY):
+            start = datetime.datetime(year, month, 1, tzinfo=datetime.timezone.utc)
+            end = datetime.datetime(year + month // 12, month % 12 + 1, 1,
+                                    tzinfo=datetime.timezone.utc)
+            s = e["summary"]
+            if set(e) != ENTRY_FIELDS or set(s) != SUMMARY_FIELDS:
+                problems.append(f"user {d['user']} {year}-{month:02d}: expected fields "
+                                f"{sorted(ENTRY_FIELDS)} and summary {sorted(SUMMARY_FIELDS)}, "
+                                f"actual {sorted(e)} and {sorted(s)}")
+            elif not (start <= e["createdAt"] <= e["updatedAt"] < end) or not e["songs"] or \
+                    not e["artists"] or not e["peakHour"]:
+                problems.append(f"user {d['user']} {year}-{month:02d}: expected songs, artists, "
+                                f"hours and times inside the month, actual {e['createdAt']} "
+                                f"..{e['updatedAt']}, {len(e['songs'])} songs")
+            elif abs(sum(x["totalDuration"] for x in e["songs"]) - s["totalDuration"]) > 1e-6 \
+                    or s["topArtistTotalPlaybackTime"] != e["artists"][0]["totalDuration"]:
+                problems.append(f"user {d['user']} {year}-{month:02d}: expected the total to be "
+                                f"the songs' sum and the top artist artists[0], actual {s}")
+            want_growth = 0.0 if prev is None else \
+                round((s["totalDuration"] - prev) / prev * 100, 2)
+            if abs(s["growthPercentage"] - want_growth) > 0.011:
+                problems.append(f"user {d['user']} {year}-{month:02d}: expected growth "
+                                f"{want_growth}, actual {s['growthPercentage']}")
+            prev = s["totalDuration"]
+    return problems
+
+
 def main():
     def body(fleet, client, dbs):
         dbs.extend(f"jt_it_gen_{os.getpid()}_{k}" for k in "abc")
@@ -153,6 +207,29 @@ def main():
                 fail(f"generate {' '.join(bad)}: expected exit 2, actual {rc}: {out}")
         log("ok  a second run is refused without --drop; --drop regenerates the same data; bad "
             "options exit 2")
+
+        hist = f"jt_it_gen_{os.getpid()}_h"
+        dbs.append(hist)
+        rc, out = generate(fleet, loadtest, hist, 11, "--history-months", str(HISTORY_MONTHS))
+        if rc != 0 or "3 monthly entries, 2026-05 to 2026-07" not in out:
+            fail(f"--history-months 3: expected exit 0 and '3 monthly entries, 2026-05 to "
+                 f"2026-07', actual exit {rc}: {out}")
+        h = dump(client[hist])
+        for coll in ("users", "playbacks", "musicians"):
+            if h[coll] != a[coll]:
+                fail(f"--history-months 3, {coll}: expected the documents generated without "
+                     f"history, actual {len(h[coll])} documents, some different")
+        problems = check_history(client[hist], {u["_id"] for u in h["users"]})
+        if problems:
+            fail("--history-months:\n  " + "\n  ".join(problems[:20]))
+        if any(d["stats"] for d in a["stats"]):
+            fail("without --history-months: expected empty stats arrays, actual some entries")
+        rc, out = fleet.run("generate (bad history)", [loadtest, "generate", "--db", hist,
+                                                       "--history-months", "-1"])
+        if rc != 2:
+            fail(f"generate --history-months -1: expected exit 2, actual {rc}: {out}")
+        log(f"ok  --history-months 3: one stats document per user with entries for {HISTORY}, "
+            f"every field, growth chained; users and playbacks unchanged")
 
         # A cutoff inside the recent 30 days too, so that both windows are cut.
         cutoff_ms = NOW_MS - 20 * DAY_MS
