@@ -60,7 +60,7 @@ static int report_emit(const jt_config_t *cfg, bool ok, const jt_emit_result_t *
 
 int jt_report_stats(const jt_config_t *cfg, bool ok, const jt_stats_job_result_t *r,
                     const jt_error_t *err) {
-        if (ok && r->ranges > 0 && r->emit.outcome != JT_EMIT_REFUSED) {
+        if (ok && (r->emit.outcome == JT_EMIT_SENT || r->emit.outcome == JT_EMIT_DRY_RUN)) {
                 if (r->plan_reused)
                         printf("plan of %zu range(s) read from the job's ledger entry\n",
                                r->ranges);
