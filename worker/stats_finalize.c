@@ -248,7 +248,7 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
         params.test_mode = run->task->test_mode;
         params.owner = owner;
         ok = jt_cleanup_job_emit(&emit_env, &params, false, &result, err);
-        jt_cleanup_job_result_clear(&result);
+        jt_cleanup_job_result_clear(&result); /* a dry run's lines only: the outcome stays */
         if (ok && result.emit.outcome != JT_EMIT_BUSY)
                 return JT_TASK_DONE;
         if (!ok && err->domain == JT_ERR_CONFIG && cleanup_job_exists(run, params.fire_s)) {

@@ -14,6 +14,7 @@ Scenarios, each with its own database and topics:
      sends nothing; another --users-per-task is refused (exit 2, --run-id).
   4. --shards caps the number of ranges (the users per range grow), in test mode (test-users).
   5. Zero users: one range from the lowest to the highest id.
+  6. Cleanup tasks are placed the same way (task i of the ledger's taskIds on partition i % P).
 """
 
 import datetime
@@ -143,6 +144,28 @@ def ledger(client, sc, job_id):
     return doc
 
 
+def stages(plan):
+    """The stage names of an explain plan, outermost first."""
+    out = []
+    while isinstance(plan, dict) and plan.get("stage"):
+        out.append(plan["stage"])
+        plan = plan.get("inputStage")
+    return out
+
+
+def expect_index_pass(client, db):
+    """The producer's pass (jt_stats_plan_make) as the server plans it: an IXSCAN of _id_ and no
+    in-memory sort; covered (no FETCH) where the server says so (MongoDB does, the local server
+    reads each document)."""
+    r = client[db].command("explain", {"find": "users", "filter": {}, "projection": {"_id": 1},
+                                       "sort": {"_id": 1}, "hint": {"_id": 1},
+                                       "batchSize": 50000}, verbosity="queryPlanner")
+    got = stages(r["queryPlanner"]["winningPlan"])
+    if "IXSCAN" not in got or "SORT" in got:
+        fail(f"the users pass: expected an IXSCAN of _id_ and no SORT stage, actual {got}")
+    log(f"users pass plan: {got} ({'covered' if 'FETCH' not in got else 'fetches documents'})")
+
+
 def scenario_cover_and_spread(fleet, client, dbs):
     sc = Scenario(fleet, "ranges", 1, partitions=4)
     dbs.append(sc.db)
@@ -159,6 +182,7 @@ def scenario_cover_and_spread(fleet, client, dbs):
             fail(f"task {t['task_id']}: time_budget_s expected 30 (--task-budget default), "
                  f"actual {t['time_budget_s']}")
     expect_even_placement(tasks, 4)
+    expect_index_pass(client, sc.db)
     params = ledger(client, sc, f"stats-{MONTH}")["params"]
     want = {"month": MONTH, "usersPerTask": 5, "tasks": 5,
             "bounds": [t["user_from"] for t in tasks[1:]]}
@@ -250,9 +274,28 @@ def scenario_zero_users(fleet, client, dbs):
         fail(f"no users: ledger params expected one task and no bounds, actual {params}")
 
 
+def scenario_cleanup_placement(fleet, client, dbs):
+    sc = Scenario(fleet, "ranges", 6, partitions=5)
+    dbs.append(sc.db)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    client[sc.db]["playbacks"].insert_many(
+        [{"user": ObjectId(), "createdAt": now - datetime.timedelta(days=d, hours=1)}
+         for d in range(8, 20)])
+    rc, out = sc.producer("cleanup", "--retention-days", "7", "--range-hours", "24")
+    expect_rc(rc, 0, out, "cleanup of 12 old days")
+    entry = client[sc.db]["jobs"].find_one({"kind": "cleanup"})
+    ids = entry["taskIds"] if entry else []
+    where = {m.key.decode(): m.partition for m in read_topic(fleet.brokers, sc.topic["cleanup"])}
+    if len(ids) < 5 or sorted(where) != sorted(ids):
+        fail(f"cleanup: expected at least 5 tasks, each on the topic once, actual ledger {ids}, "
+             f"topic {sorted(where)}")
+    expect_even_placement([{"task_id": t, "_partition": where[t]} for t in ids], 5)
+
+
 def body(fleet, client, dbs):
     for step in (scenario_cover_and_spread, scenario_sixteen_on_twelve,
-                 scenario_resend_same_ranges, scenario_shards_cap, scenario_zero_users):
+                 scenario_resend_same_ranges, scenario_shards_cap, scenario_zero_users,
+                 scenario_cleanup_placement):
         log(f"--- {step.__name__}")
         step(fleet, client, dbs)
 
