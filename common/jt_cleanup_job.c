@@ -15,9 +15,6 @@
 #include "jt_cron.h"
 #include "jt_indexes.h"
 #include "jt_job_ids.h"
-#include "jt_mongo.h"
-#include "jt_options.h"
-#include "jt_startup.h"
 
 #define HOUR_MS (3600 * 1000LL)
 #define DAY_MS  (24 * HOUR_MS)
@@ -137,95 +134,95 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         return ok;
 }
 
-int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int64_t fire_s,
-                        const char *triggered_by, bool test_mode, const char *run_id,
-                        const char *owner, bool dry_run, bool *busy) {
-        int range_hours = (int)jt_config_int(cfg, "range-hours");
-        int max_ranges = (int)jt_config_int(cfg, "max-ranges");
-        int retention = (int)jt_config_int(cfg, "retention-days");
-        char job_id[128], cutoff_iso[JT_CRON_TIME_BUF];
+jt_cleanup_job_params_t jt_cleanup_job_params_from_config(const jt_config_t *cfg) {
+        return (jt_cleanup_job_params_t){
+            .retention_days = (int32_t)jt_config_int(cfg, "retention-days"),
+            .range_hours = (int32_t)jt_config_int(cfg, "range-hours"),
+            .max_ranges = (int32_t)jt_config_int(cfg, "max-ranges"),
+            .batch_size = (int32_t)jt_config_int(cfg, "batch-size"),
+            .batch_delay_ms = (int32_t)jt_config_int(cfg, "batch-delay-ms"),
+            .time_budget_s = (int32_t)jt_config_int(cfg, "time-budget")};
+}
+
+bool jt_cleanup_job_emit(const jt_emit_env_t *env, const jt_cleanup_job_params_t *p, bool dry_run,
+                         jt_cleanup_job_result_t *result, jt_error_t *err) {
+        char job_id[128];
         char **ids = NULL;
         size_t count = 0;
         bson_t *params = NULL;
         int64_t cutoff_ms, start = 0;
-        bool found = false;
+        bool found = false, ok = false;
         jt_cleanup_plan_t plan;
         cleanup_ctx_t ctx;
         jt_emit_t emit;
         jt_status_event_t finished;
-        jt_error_t err;
-        int rc;
 
-        jt_error_clear(&err);
-        cutoff_ms = fire_s * 1000 - retention * DAY_MS;
-        jt_cron_format_time(cutoff_ms / 1000, cutoff_iso, sizeof(cutoff_iso));
-        jt_job_ids_cleanup(fire_s, test_mode, run_id, job_id, sizeof(job_id));
-        if (!dry_run && !jt_indexes_ensure(pool, jt_config_str(cfg, "db"), test_mode, &err)) {
-                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
-                        err.message);
-                return JT_EXIT_FAILURE;
+        memset(result, 0, sizeof(*result));
+        cutoff_ms = p->fire_s * 1000 - p->retention_days * DAY_MS;
+        jt_job_ids_cleanup(p->fire_s, p->test_mode, p->run_id, job_id, sizeof(job_id));
+        snprintf(result->emit.job_id, sizeof(result->emit.job_id), "%s", job_id);
+        result->emit.topic = env->cleanup_topic;
+        if ((!dry_run && !jt_indexes_ensure(env->pool, env->db, p->test_mode, err)) ||
+            !oldest_hour(env->pool, env->db, p->test_mode, cutoff_ms, &start, &found, err)) {
+                jt_error_prefix(err, "job %s", job_id);
+                goto done;
         }
-        if (!oldest_hour(pool, jt_config_str(cfg, "db"), test_mode, cutoff_ms, &start, &found,
-                         &err)) {
-                fprintf(stderr, "%s: job %s: %s\n", jt_config_command_line_name(cfg), job_id,
-                        err.message);
-                return JT_EXIT_FAILURE;
-        }
+        result->planned = true;
+        result->cutoff_ms = cutoff_ms;
+        result->found = found;
         if (found) {
-                jt_cleanup_plan_make(start, cutoff_ms, range_hours, max_ranges, &plan);
+                jt_cleanup_plan_make(start, cutoff_ms, p->range_hours, p->max_ranges, &plan);
                 count = jt_cleanup_plan_count(&plan);
-                ids = calloc(count, sizeof(*ids));
-                for (size_t i = 0; ids && i < count; i++) {
+                if (!(ids = calloc(count ? count : 1, sizeof(*ids)))) {
+                        jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory for %zu task ids",
+                                     count);
+                        goto done;
+                }
+                for (size_t i = 0; i < count; i++) {
                         char id[160];
                         jt_cleanup_plan_task_id(&plan, job_id, i, id, sizeof(id));
                         ids[i] = strdup(id);
                 }
-                if (plan.older)
-                        printf("playbacks older than %d ranges before the cutoff: one task covers "
-                               "everything before the first range (--max-ranges %d)\n",
-                               max_ranges - 1, max_ranges);
+                result->older = plan.older;
         }
-        printf("cutoff %s (retention %d days): %s\n", cutoff_iso, retention,
-               found ? "playbacks older than the cutoff found" : "nothing older than the cutoff");
         params = BCON_NEW("cutoff", BCON_DATE_TIME(cutoff_ms), "retentionDays",
-                          BCON_INT32(retention), "rangeHours", BCON_INT32(range_hours), "batchSize",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "batch-size")), "batchDelayMs",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "batch-delay-ms")), "timeBudget",
-                          BCON_INT32((int32_t)jt_config_int(cfg, "time-budget")), "triggeredBy",
-                          BCON_UTF8(triggered_by));
+                          BCON_INT32(p->retention_days), "rangeHours", BCON_INT32(p->range_hours),
+                          "batchSize", BCON_INT32(p->batch_size), "batchDelayMs",
+                          BCON_INT32(p->batch_delay_ms), "timeBudget", BCON_INT32(p->time_budget_s),
+                          "triggeredBy", BCON_UTF8(p->triggered_by));
         ctx = (cleanup_ctx_t){
             .job_id = job_id,
             .cutoff_ms = cutoff_ms,
-            .range_hours = range_hours,
+            .range_hours = p->range_hours,
             .base = {.job_id = job_id,
                      .cutoff_ms = cutoff_ms,
-                     .retention_days = retention,
-                     .batch_size = (int32_t)jt_config_int(cfg, "batch-size"),
-                     .batch_delay_ms = (int32_t)jt_config_int(cfg, "batch-delay-ms"),
-                     .time_budget_s = (int32_t)jt_config_int(cfg, "time-budget"),
-                     .test_mode = test_mode,
-                     .triggered_by = (char *)triggered_by,
+                     .retention_days = p->retention_days,
+                     .batch_size = p->batch_size,
+                     .batch_delay_ms = p->batch_delay_ms,
+                     .time_budget_s = p->time_budget_s,
+                     .test_mode = p->test_mode,
+                     .triggered_by = (char *)p->triggered_by,
                      .created_at_ms = jt_emit_now_ms(),
                      .found = -1},
         };
         emit = (jt_emit_t){
             .spec = {.job_id = job_id,
-                     .owner = owner,
+                     .owner = p->owner,
                      .kind = "cleanup",
-                     .test_mode = test_mode,
-                     .run_id = run_id,
+                     .test_mode = p->test_mode,
+                     .run_id = p->run_id,
                      .params = params,
                      .task_ids = (const char *const *)ids,
                      .task_count = count},
-            .topic = jt_config_str(cfg, "cleanup-topic"),
+            .topic = env->cleanup_topic,
             .build = build_cleanup_task,
             .build_ctx = &ctx,
             .started = {.job_id = job_id,
                         .type = JT_STATUS_JOB_STARTED,
                         .job_kind = JT_JOB_KIND_CLEANUP,
-                        .test_mode = test_mode,
+                        .test_mode = p->test_mode,
                         .cutoff_date_ms = {true, cutoff_ms},
-                        .triggered_by = (char *)triggered_by},
+                        .triggered_by = (char *)p->triggered_by},
         };
         finished = emit.started;
         finished.type = JT_STATUS_JOB_FINISHED;
@@ -237,8 +234,14 @@ int jt_cleanup_job_emit(const jt_config_t *cfg, mongoc_client_pool_t *pool, int6
         finished.processing_mode = "none";
         finished.execution_ms = (jt_opt_long_t){true, 0};
         emit.finished_when_empty = &finished;
-        rc = jt_emit_job(cfg, pool, &emit, dry_run, busy);
-        bson_destroy(params);
+        ok = jt_emit_job(env, &emit, dry_run, &result->emit, err);
+done:
+        if (params)
+                bson_destroy(params);
         jt_job_ids_free(ids, count);
-        return rc;
+        return ok;
+}
+
+void jt_cleanup_job_result_clear(jt_cleanup_job_result_t *result) {
+        jt_emit_result_clear(&result->emit);
 }

@@ -11,7 +11,6 @@
 
 #include "jt_kafka.h"
 #include "jt_log.h"
-#include "jt_startup.h"
 #include "jt_status.h"
 
 #define CLAIM_LEASE_MS (5 * 60 * 1000)
@@ -22,27 +21,46 @@ int64_t jt_emit_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int print_dry_run(const jt_emit_t *emit, const jt_avro_registry_t *reg,
-                         const jt_config_t *cfg) {
-        jt_error_t err;
+jt_emit_env_t jt_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool_t *pool,
+                                      rd_kafka_t *producer, const jt_avro_registry_t *reg) {
+        return (jt_emit_env_t){.pool = pool,
+                               .db = jt_config_str(cfg, "db"),
+                               .producer = producer,
+                               .reg = reg,
+                               .stats_topic = jt_config_str(cfg, "stats-topic"),
+                               .cleanup_topic = jt_config_str(cfg, "cleanup-topic"),
+                               .status_topic = jt_config_str(cfg, "status-topic"),
+                               .timeout_ms = (int)jt_config_int(cfg, "kafka-timeout") * 1000};
+}
 
-        jt_error_clear(&err);
-        printf("job %s (dry run): %zu task(s) for %s\n", emit->spec.job_id, emit->spec.task_count,
-               emit->topic);
-        for (size_t i = 0; i < emit->spec.task_count; i++) {
-                char line[512];
+void jt_emit_result_clear(jt_emit_result_t *result) {
+        for (size_t i = 0; i < result->line_count; i++)
+                free(result->lines[i]);
+        free(result->lines);
+        result->lines = NULL;
+        result->line_count = 0;
+}
+
+static bool describe_tasks(const jt_emit_env_t *env, const jt_emit_t *emit,
+                           jt_emit_result_t *result, jt_error_t *err) {
+        size_t n = emit->spec.task_count;
+
+        if (n && !(result->lines = calloc(n, sizeof(*result->lines))))
+                return jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory for %zu task lines", n);
+        for (size_t i = 0; i < n; i++) {
+                char line[512], full[600];
                 void *buf = NULL;
                 size_t len = 0;
-                if (!emit->build(emit->build_ctx, reg, emit->spec.task_ids[i], NULL, &buf, &len,
-                                 line, sizeof(line), &err)) {
-                        fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
-                        return JT_EXIT_FAILURE;
-                }
-                printf("  %s  (%zu bytes)\n", line, len);
+                if (!emit->build(emit->build_ctx, env->reg, emit->spec.task_ids[i], NULL, &buf,
+                                 &len, line, sizeof(line), err))
+                        return false;
                 free(buf);
+                snprintf(full, sizeof(full), "%s  (%zu bytes)", line, len);
+                if (!(result->lines[i] = strdup(full)))
+                        return jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory for a task line");
+                result->line_count++;
         }
-        printf("dry run: no ledger entry written, nothing sent\n");
-        return JT_EXIT_OK;
+        return true;
 }
 
 /* The task ids stored in the ledger entry, in order. */
@@ -69,52 +87,59 @@ static char **stored_task_ids(const bson_t *entry, size_t *count) {
         return ids;
 }
 
+/* Task i goes to partition i % partitions, keyed by its id: a key hash would put several
+ * tasks on one partition and none on others, and a worker gets the tasks of its partitions. */
 static bool send_tasks(rd_kafka_t *rk, const jt_avro_registry_t *reg, const jt_emit_t *emit,
-                       const char *run_nonce, char **ids, size_t count, int timeout_ms,
-                       jt_error_t *err) {
+                       const char *run_nonce, char **ids, size_t count, int32_t partitions,
+                       int timeout_ms, jt_error_t *err) {
         for (size_t i = 0; i < count; i++) {
                 char line[512];
                 void *buf = NULL;
                 size_t len = 0;
+                int32_t partition = (int32_t)(i % (size_t)partitions);
                 bool ok = emit->build(emit->build_ctx, reg, ids[i], run_nonce, &buf, &len, line,
                                       sizeof(line), err) &&
-                          jt_kafka_send(rk, emit->topic, ids[i], buf, len, NULL, err);
+                          jt_kafka_send_to(rk, emit->topic, partition, ids[i], strlen(ids[i]), buf,
+                                           len, NULL, err);
                 free(buf);
                 if (!ok)
                         return jt_error_prefix(err, "task %s", ids[i]);
-                jt_log_debug("job=%s task=%s queued: %s", emit->spec.job_id, ids[i], line);
+                jt_log_debug("job=%s task=%s queued to partition %d: %s", emit->spec.job_id, ids[i],
+                             (int)partition, line);
         }
         return jt_kafka_flush(rk, timeout_ms, err);
 }
 
-int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *emit, bool dry_run,
-                bool *busy) {
-        const char *db = jt_config_str(cfg, "db");
-        jt_avro_registry_t *reg = NULL;
-        rd_kafka_t *rk = NULL;
+bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emit_result_t *result,
+                 jt_error_t *err) {
         mongoc_client_t *client = NULL;
         bson_t entry = BSON_INITIALIZER;
         jt_job_claim_t outcome;
         bson_iter_t it;
         const char *run_nonce = NULL;
-        char owner[300], host[256] = "localhost", info[256];
+        char owner[300], host[256] = "localhost";
         char **ids = NULL;
         size_t id_count = 0;
-        int timeout_ms = (int)jt_config_int(cfg, "kafka-timeout") * 1000;
-        int rc = JT_EXIT_FAILURE;
-        jt_error_t err;
+        int32_t partitions = 0;
+        bool ok = false;
 
-        jt_error_clear(&err);
-        if (busy)
-                *busy = false;
-        if (!(reg = jt_avro_registry_new(&err)))
-                goto fail;
+        snprintf(result->job_id, sizeof(result->job_id), "%s", emit->spec.job_id);
+        result->topic = emit->topic;
+        result->task_count = emit->spec.task_count;
+        result->tasks_sent = 0;
+        result->partitions = 0;
+        result->info[0] = '\0';
+        result->outcome = JT_EMIT_FAILED;
+        result->lines = NULL;
+        result->line_count = 0;
         if (dry_run) {
-                rc = print_dry_run(emit, reg, cfg);
+                result->outcome = JT_EMIT_DRY_RUN;
+                ok = describe_tasks(env, emit, result, err);
                 goto done;
         }
-        if (!(rk = jt_startup_producer(cfg, &err))) {
-                rc = jt_startup_fail(cfg, &err);
+        if (!env->producer) {
+                jt_error_set(err, JT_ERR_CONFIG, 0, "job %s: no Kafka producer to send with",
+                             emit->spec.job_id);
                 goto done;
         }
         /* A caller's own identity (the finalizer of the job that chains this one) survives its
@@ -126,63 +151,54 @@ int jt_emit_job(const jt_config_t *cfg, mongoc_client_pool_t *pool, jt_emit_t *e
         }
         emit->spec.now_ms = jt_emit_now_ms();
         emit->spec.lease_ms = CLAIM_LEASE_MS;
-        client = mongoc_client_pool_pop(pool);
-        if (!jt_jobs_claim(client, db, &emit->spec, &outcome, &entry, &err)) {
-                rc = err.domain == JT_ERR_CONFIG ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
-                goto fail;
-        }
-        jt_jobs_describe(&entry, info, sizeof(info));
-        if (outcome == JT_JOB_ALREADY_SENT) {
-                printf("job %s already exists (%s): nothing sent\n", emit->spec.job_id, info);
-                rc = JT_EXIT_OK;
+        client = mongoc_client_pool_pop(env->pool);
+        if (!jt_jobs_claim(client, env->db, &emit->spec, &outcome, &entry, err))
                 goto done;
-        }
-        if (outcome == JT_JOB_BUSY) {
-                if (busy)
-                        *busy = true;
-                printf("job %s is being sent by another producer right now (%s): nothing sent\n",
-                       emit->spec.job_id, info);
-                rc = JT_EXIT_OK;
+        jt_jobs_describe(&entry, result->info, sizeof(result->info));
+        if (outcome == JT_JOB_ALREADY_SENT || outcome == JT_JOB_BUSY) {
+                result->outcome = outcome == JT_JOB_BUSY ? JT_EMIT_BUSY : JT_EMIT_ALREADY_SENT;
+                ok = true;
                 goto done;
         }
         ids = stored_task_ids(&entry, &id_count);
+        result->task_count = id_count;
         /* The entry as stored: a re-sent job's tasks carry the nonce of the run they belong to. */
         if (bson_iter_init_find(&it, &entry, "runNonce") && BSON_ITER_HOLDS_UTF8(&it))
                 run_nonce = bson_iter_utf8(&it, NULL);
+        if (id_count > 0 && !jt_kafka_partition_count(env->producer, emit->topic, env->timeout_ms,
+                                                      &partitions, err))
+                goto done;
         emit->started.timestamp_ms = jt_emit_now_ms();
         emit->started.tasks_total = (jt_opt_long_t){true, (int64_t)id_count};
-        if (!jt_status_send(rk, reg, jt_config_str(cfg, "status-topic"), &emit->started, &err) ||
-            !jt_kafka_flush(rk, timeout_ms, &err) ||
-            !send_tasks(rk, reg, emit, run_nonce, ids, id_count, timeout_ms, &err))
-                goto fail;
+        if (!jt_status_send(env->producer, env->reg, env->status_topic, &emit->started, err) ||
+            !jt_kafka_flush(env->producer, env->timeout_ms, err) ||
+            !send_tasks(env->producer, env->reg, emit, run_nonce, ids, id_count, partitions,
+                        env->timeout_ms, err))
+                goto done;
         if (id_count == 0 && emit->finished_when_empty) {
-                jt_status_event_t done = *emit->finished_when_empty;
-                done.timestamp_ms = jt_emit_now_ms();
-                if (!jt_status_send(rk, reg, jt_config_str(cfg, "status-topic"), &done, &err) ||
-                    !jt_kafka_flush(rk, timeout_ms, &err))
-                        goto fail;
+                jt_status_event_t finished = *emit->finished_when_empty;
+                finished.timestamp_ms = jt_emit_now_ms();
+                if (!jt_status_send(env->producer, env->reg, env->status_topic, &finished, err) ||
+                    !jt_kafka_flush(env->producer, env->timeout_ms, err))
+                        goto done;
         }
-        if (!jt_jobs_mark_sent(client, db, emit->spec.job_id, emit->spec.owner, jt_emit_now_ms(),
-                               id_count == 0, &err))
-                goto fail;
-        if (id_count == 0)
-                printf("job %s: nothing to do, finished at once (0 tasks)\n", emit->spec.job_id);
-        else
-                printf("job %s: %zu task(s) sent to %s\n", emit->spec.job_id, id_count,
-                       emit->topic);
-        jt_log_info("job=%s started: %zu tasks on %s", emit->spec.job_id, id_count, emit->topic);
-        rc = JT_EXIT_OK;
-        goto done;
-fail:
-        fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
+        if (!jt_jobs_mark_sent(client, env->db, emit->spec.job_id, emit->spec.owner,
+                               jt_emit_now_ms(), id_count == 0, err))
+                goto done;
+        result->outcome = id_count == 0 ? JT_EMIT_EMPTY : JT_EMIT_SENT;
+        result->tasks_sent = id_count;
+        result->partitions = partitions;
+        jt_log_info("job=%s started: %zu tasks on %s (%d partitions)", emit->spec.job_id, id_count,
+                    emit->topic, (int)partitions);
+        ok = true;
 done:
+        if (emit->spec.owner == owner)
+                emit->spec.owner = NULL;
         for (size_t i = 0; i < id_count; i++)
                 free(ids[i]);
         free(ids);
         bson_destroy(&entry);
         if (client)
-                mongoc_client_pool_push(pool, client);
-        jt_kafka_destroy(rk);
-        jt_avro_registry_destroy(reg);
-        return rc;
+                mongoc_client_pool_push(env->pool, client);
+        return ok;
 }

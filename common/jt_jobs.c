@@ -105,6 +105,30 @@ static bool find_job_fields(mongoc_client_t *client, const char *db, const char 
         return ok;
 }
 
+bool jt_jobs_get_params(mongoc_client_t *client, const char *db, const char *job_id, bson_t *params,
+                        bool *found, jt_error_t *err) {
+        bson_t *fields = BCON_NEW("params", BCON_INT32(1));
+        bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+
+        *found = false;
+        bson_reinit(params);
+        if (ok && bson_iter_init_find(&it, &doc, "params") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                const uint8_t *data;
+                uint32_t len;
+                bson_t stored;
+                bson_iter_document(&it, &len, &data);
+                if (bson_init_static(&stored, data, len)) {
+                        bson_concat(params, &stored);
+                        *found = true;
+                }
+        }
+        bson_destroy(&doc);
+        bson_destroy(fields);
+        return ok;
+}
+
 bool jt_jobs_new_nonce(char *out, jt_error_t *err) {
         unsigned char raw[16];
 

@@ -55,6 +55,11 @@ typedef enum {
 bool jt_jobs_claim(mongoc_client_t *client, const char *db, const jt_job_spec_t *spec,
                    jt_job_claim_t *outcome, bson_t *entry, jt_error_t *err);
 
+/* The params of job_id's ledger entry into params (an initialised bson_t, reset here); *found
+ * false when the job has no entry (or one without params). A re-sent job plans from them. */
+bool jt_jobs_get_params(mongoc_client_t *client, const char *db, const char *job_id, bson_t *params,
+                        bool *found, jt_error_t *err);
+
 /* The key of task_id within job_id's entry; JT_ERR_INPUT when the task is not of the job or the
  * key cannot be a field name. */
 bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t size,

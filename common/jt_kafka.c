@@ -1,6 +1,7 @@
 /* librdkafka client setup: defaults that give at-least-once, -X passthrough, admin, flush. */
 #include "jt_kafka.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -277,11 +278,18 @@ done:
 
 bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
                    size_t len, rd_kafka_headers_t *headers, jt_error_t *err) {
+        return jt_kafka_send_to(rk, topic, RD_KAFKA_PARTITION_UA, key, key ? strlen(key) : 0,
+                                payload, len, headers, err);
+}
+
+bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                      size_t key_len, const void *payload, size_t len, rd_kafka_headers_t *headers,
+                      jt_error_t *err) {
         rd_kafka_resp_err_t rc;
 
         for (;;) {
-                rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                       RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                       RD_KAFKA_V_KEY((void *)key, key ? key_len : 0),
                                        RD_KAFKA_V_VALUE((void *)payload, len),
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
@@ -291,9 +299,41 @@ bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const voi
                 rd_kafka_poll(rk, 100);
         }
         if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return jt_error_set(err, JT_ERR_KAFKA, rc, "producing to %s: %s", topic,
-                                    rd_kafka_err2str(rc));
+                return jt_error_set(err, JT_ERR_KAFKA, rc, "producing to %s [%" PRId32 "]: %s",
+                                    topic, partition, rd_kafka_err2str(rc));
         return true;
+}
+
+bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                              int32_t *partitions, jt_error_t *err) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t rc;
+        bool ok = false;
+
+        *partitions = 0;
+        if (!rkt)
+                return jt_error_set(err, JT_ERR_KAFKA, 0, "topic %s: %s", topic,
+                                    rd_kafka_err2str(rd_kafka_last_error()));
+        rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                jt_error_set_transient(err, JT_ERR_KAFKA, rc, "metadata of topic %s: %s", topic,
+                                       rd_kafka_err2str(rc));
+        } else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+                rc = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+                jt_error_set(err, JT_ERR_KAFKA, rc,
+                             "topic %s: expected at least one partition in the brokers' metadata, "
+                             "got %d (%s)",
+                             topic, md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0,
+                             rd_kafka_err2str(rc));
+        } else {
+                *partitions = md->topics[0].partition_cnt;
+                ok = true;
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return ok;
 }
 
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err) {

@@ -49,6 +49,18 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
 bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
                    size_t len, rd_kafka_headers_t *headers, jt_error_t *err);
 
+/* Queues one message (payload copied) to an explicit partition (RD_KAFKA_PARTITION_UA: the
+ * partitioner's choice by key), with a key of key_len bytes (may hold NUL bytes; NULL: none).
+ * headers as jt_kafka_send. */
+bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                      size_t key_len, const void *payload, size_t len, rd_kafka_headers_t *headers,
+                      jt_error_t *err);
+
+/* The topic's partition count from the brokers' metadata (bounded by timeout_ms): what an even
+ * placement of tasks spreads them over. An unknown topic is a JT_ERR_KAFKA error naming it. */
+bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                              int32_t *partitions, jt_error_t *err);
+
 /* Waits until every queued message is delivered; false if any delivery failed since the last
  * flush (first failure in err) or the wait timed out. */
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);

@@ -23,7 +23,8 @@ const jt_opt_t jt_opts_kafka[] = {
     {"dlq-topic", 0, JT_OPT_STRING, "joytify.tasks.dlq", 0, 0, NULL, false, "TOPIC",
      "dead-letter topic of tasks that can never succeed"},
     {"task-partitions", 0, JT_OPT_INT, "12", 1, 1024, NULL, false, "N",
-     "partitions of a task topic when it has to be created"},
+     "partitions of a task topic when it has to be created; tasks are spread evenly over "
+     "them, so at most N workers get work from that topic (see docs/scaling.md)"},
     {"replication-factor", 0, JT_OPT_INT, "1", 1, 16, NULL, false, "N",
      "replication factor of topics created by this program"},
     {"kafka-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",

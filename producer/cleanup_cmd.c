@@ -3,10 +3,12 @@
 
 #include <stdio.h>
 
+#include "job_report.h"
 #include "jt_cleanup_job.h"
 #include "jt_cron.h"
 #include "jt_job_emit.h"
 #include "jt_job_ids.h"
+#include "jt_kafka.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
@@ -35,19 +37,36 @@ static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) 
 
 int jt_cleanup_cmd_run(const jt_config_t *cfg) {
         const char *run_id = jt_config_str(cfg, "run-id");
+        bool dry_run = jt_config_bool(cfg, "dry-run");
         mongoc_client_pool_t *pool = NULL;
-        int64_t fire_s = 0;
+        jt_avro_registry_t *reg = NULL;
+        rd_kafka_t *rk = NULL;
+        jt_cleanup_job_result_t result = {0};
+        jt_cleanup_job_params_t params = jt_cleanup_job_params_from_config(cfg);
+        jt_emit_env_t env;
         jt_error_t err;
+        bool ok;
         int rc;
 
         jt_error_clear(&err);
-        if (!jt_options_apply_log(cfg, "producer", &err) || !fire_time(cfg, &fire_s, &err) ||
+        if (!jt_options_apply_log(cfg, "producer", &err) || !fire_time(cfg, &params.fire_s, &err) ||
             (run_id && !jt_job_ids_check_run_id(run_id, &err)) ||
-            !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)))
-                return jt_startup_fail(cfg, &err);
-        rc = jt_cleanup_job_emit(cfg, pool, fire_s, jt_config_str(cfg, "triggered-by"),
-                                 jt_config_bool(cfg, "test-mode"), run_id, NULL,
-                                 jt_config_bool(cfg, "dry-run"), NULL);
+            !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)) ||
+            !(reg = jt_avro_registry_new(&err)) ||
+            (!dry_run && !(rk = jt_startup_producer(cfg, &err)))) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
+        env = jt_emit_env_from_config(cfg, pool, rk, reg);
+        params.triggered_by = jt_config_str(cfg, "triggered-by");
+        params.test_mode = jt_config_bool(cfg, "test-mode");
+        params.run_id = run_id;
+        ok = jt_cleanup_job_emit(&env, &params, dry_run, &result, &err);
+        rc = jt_report_cleanup(cfg, ok, &result, &err);
+        jt_cleanup_job_result_clear(&result);
+done:
+        jt_kafka_destroy(rk);
+        jt_avro_registry_destroy(reg);
         jt_mongo_pool_destroy(pool);
         return rc;
 }

@@ -13,7 +13,14 @@
 
 /* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
 static const jt_opt_t stats_params[] = {
-    {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N", "user shards, one task each"},
+    {"users-per-task", 0, JT_OPT_INT, "2000", 1, 10000000, NULL, false, "N",
+     "users per statistics task: the users are cut into contiguous id ranges of N users, one "
+     "task each"},
+    {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N",
+     "the most tasks of a statistics job: past N ranges the users per task grow instead"},
+    {"task-budget", 0, JT_OPT_INT, "30", 1, 86400, NULL, false, "SECONDS",
+     "work per statistics task before it records a checkpoint and a continuation task takes "
+     "over"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -77,7 +84,7 @@ static const jt_opt_t *const schedule_tables[] = {
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 static const jt_command_t commands[] = {
-    {"stats", "emit the monthly statistics job, one task per user shard", stats_tables,
+    {"stats", "emit the monthly statistics job, one task per range of user ids", stats_tables,
      jt_stats_cmd_run, NULL},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
      jt_cleanup_cmd_run, NULL},

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "job_report.h"
 #include "jt_cleanup_job.h"
 #include "jt_job_emit.h"
 #include "jt_cron.h"
@@ -23,7 +24,6 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_cmd.h"
 
 #define RETRY_AFTER_FAILURE_MS 30000
 
@@ -85,21 +85,33 @@ static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err)
         return true;
 }
 
-static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedule_t *s,
+/* Fires one schedule's job through the scheduler's own producer and registry. Returns the
+ * exit code the one-shot command would have; *busy and *refused as the outcome says. */
+static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule_t *s,
                 int64_t due_s, bool test_mode, bool *busy, bool *refused) {
         char when[JT_CRON_TIME_BUF];
         jt_error_t err;
+        bool ok;
+        int rc;
 
         jt_error_clear(&err);
         jt_cron_format_time(due_s, when, sizeof(when));
         jt_log_info("%s schedule fires for %s", s->name, when);
         if (strcmp(s->name, "stats") == 0) {
+                jt_stats_job_result_t result;
+                jt_stats_job_params_t params;
                 char month[8];
                 if (!jt_job_ids_month(NULL, due_s * 1000, month, &err)) {
                         jt_log_error("stats fire %s: %s", when, err.message);
                         return JT_EXIT_FAILURE;
                 }
-                return jt_stats_job_emit(cfg, pool, month, test_mode, NULL, false, busy, refused);
+                params = jt_report_stats_params(cfg, month, test_mode, NULL);
+                ok = jt_stats_job_emit(env, &params, false, &result, &err);
+                rc = jt_report_stats(cfg, ok, &result, &err);
+                *busy = ok && result.emit.outcome == JT_EMIT_BUSY;
+                *refused = ok && result.emit.outcome == JT_EMIT_REFUSED;
+                jt_stats_job_result_clear(&result);
+                return rc;
         }
         /* A fire time ahead of the real clock would move the cutoff into the retention window;
          * only a simulated clock can get there, and then cleanup must not run. */
@@ -107,8 +119,16 @@ static int fire(const jt_config_t *cfg, mongoc_client_pool_t *pool, const schedu
                 jt_log_error("cleanup fire %s is ahead of the real clock: not fired", when);
                 return JT_EXIT_FAILURE;
         }
-        return jt_cleanup_job_emit(cfg, pool, due_s, "schedule", test_mode, NULL, NULL, false,
-                                   busy);
+        jt_cleanup_job_result_t result;
+        jt_cleanup_job_params_t params = jt_cleanup_job_params_from_config(cfg);
+        params.fire_s = due_s;
+        params.triggered_by = "schedule";
+        params.test_mode = test_mode;
+        ok = jt_cleanup_job_emit(env, &params, false, &result, &err);
+        rc = jt_report_cleanup(cfg, ok, &result, &err);
+        *busy = ok && result.emit.outcome == JT_EMIT_BUSY;
+        jt_cleanup_job_result_clear(&result);
+        return rc;
 }
 
 int jt_schedule_run(const jt_config_t *cfg) {
@@ -117,7 +137,9 @@ int jt_schedule_run(const jt_config_t *cfg) {
                                 jt_config_str(cfg, "cleanup-cron")};
         bool test_mode = jt_config_bool(cfg, "test-mode");
         mongoc_client_pool_t *pool = NULL;
+        jt_avro_registry_t *reg = NULL;
         rd_kafka_t *rk = NULL;
+        jt_emit_env_t env;
         sched_clock_t clock;
         jt_error_t err;
         struct sigaction sa;
@@ -136,11 +158,13 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 return jt_startup_fail(cfg, &err);
         /* Both servers must answer before the daemon settles in. */
         if (!(pool = jt_startup_mongo(cfg, "joytify-scheduler", &err)) ||
-            !(rk = jt_startup_producer(cfg, &err))) {
+            !(reg = jt_avro_registry_new(&err)) || !(rk = jt_startup_producer(cfg, &err))) {
+                jt_avro_registry_destroy(reg);
                 jt_mongo_pool_destroy(pool);
                 return jt_startup_fail(cfg, &err);
         }
-        jt_kafka_destroy(rk);
+        /* One producer for every fire: a job's send is a few flushes on it. */
+        env = jt_emit_env_from_config(cfg, pool, rk, reg);
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -163,7 +187,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                             jt_emit_now_ms() < s->retry_at_ms)
                                 continue;
                         bool busy = false, refused = false;
-                        if (fire(cfg, pool, s, due, test_mode, &busy, &refused) == JT_EXIT_OK &&
+                        if (fire(cfg, &env, s, due, test_mode, &busy, &refused) == JT_EXIT_OK &&
                             !busy) {
                                 s->last_fired_s = due;
                                 s->retry_at_ms = 0;
@@ -189,6 +213,8 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 nanosleep(&pause, NULL);
         }
         jt_log_info("stopping on signal");
+        jt_kafka_destroy(rk);
+        jt_avro_registry_destroy(reg);
         jt_mongo_pool_destroy(pool);
         return JT_EXIT_OK;
 }

@@ -217,11 +217,21 @@ static bool cleanup_job_exists(fin_run_t *run, int64_t fire_s) {
  * worker that finalizes or re-finalizes the job derives the same cleanup job id, whatever the
  * FINALIZE message says. */
 static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        jt_emit_env_t emit_env = {.pool = env->pool,
+                                  .db = env->db,
+                                  .producer = env->producer,
+                                  .reg = env->reg,
+                                  .stats_topic = env->stats_topic,
+                                  .cleanup_topic = env->cleanup_topic,
+                                  .status_topic = env->status_topic,
+                                  .timeout_ms = env->kafka_timeout_ms};
+        jt_cleanup_job_params_t params = jt_cleanup_job_params_from_config(env->cfg);
+        jt_cleanup_job_result_t result;
         bson_iter_t it;
         int64_t fire_s;
         char owner[300];
-        bool busy = false;
-        int rc;
+        bool ok;
 
         if (!bson_iter_init_find(&it, entry, "finalizedAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
                 jt_error_set(err, JT_ERR_MONGO, 0, "job %s: the ledger entry has no finalizedAt",
@@ -233,25 +243,35 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
          * died mid-send is resumed by the next holder of the finalize claim at once, instead of
          * after the send claim's 5-minute lease. */
         snprintf(owner, sizeof(owner), "finalize:%s", run->task->job_id);
-        rc = jt_cleanup_job_emit(run->env->cfg, run->env->pool, fire_s - fire_s % 60,
-                                 "monthly-stats", run->task->test_mode, NULL, owner, false, &busy);
-
-        if (rc == 0 && !busy)
+        params.fire_s = fire_s - fire_s % 60;
+        params.triggered_by = "monthly-stats";
+        params.test_mode = run->task->test_mode;
+        params.owner = owner;
+        ok = jt_cleanup_job_emit(&emit_env, &params, false, &result, err);
+        jt_cleanup_job_result_clear(&result); /* a dry run's lines only: the outcome stays */
+        if (ok && result.emit.outcome != JT_EMIT_BUSY)
                 return JT_TASK_DONE;
-        if (rc == JT_EXIT_USAGE && cleanup_job_exists(run, fire_s - fire_s % 60)) {
+        if (!ok && err->domain == JT_ERR_CONFIG && cleanup_job_exists(run, params.fire_s)) {
                 /* Made by an earlier finalizer of this job (the id derives from finalizedAt)
                  * whose worker ran other cleanup options: it stands as it was made. */
                 jt_log_warn("job=%s: its cleanup job exists with other parameters than this "
                             "worker's (an earlier finalizer's): kept as it is",
                             run->task->job_id);
+                jt_error_clear(err);
                 return JT_TASK_DONE;
         }
-        jt_error_set_transient(err, JT_ERR_KAFKA, rc, "starting the cleanup job %s (exit code %d)",
-                               busy ? "waits for another producer" : "failed", rc);
-        /* Another sender's claim (a worker killed while it sent the tasks) lapses with its
-         * lease: wait for it without spending attempts, or the job fails on a kill (seen in
-         * worker_faults_it: three quick retries, then the DLQ). */
-        return busy ? JT_TASK_WAIT : JT_TASK_RETRY;
+        if (ok) {
+                /* Another sender's claim (a worker killed while it sent the tasks) lapses with
+                 * its lease: wait for it without spending attempts, or the job fails on a kill
+                 * (seen in worker_faults_it: three quick retries, then the DLQ). */
+                jt_error_set_transient(err, JT_ERR_MONGO, 0,
+                                       "starting the cleanup job %s waits for another sender (%s)",
+                                       result.emit.job_id, result.emit.info);
+                return JT_TASK_WAIT;
+        }
+        jt_error_prefix(err, "starting the cleanup job");
+        err->transient = true;
+        return JT_TASK_RETRY;
 }
 
 jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats_task_t *task,

@@ -45,6 +45,10 @@ expect "producer unknown command" 2 'unknown command "frobnicate"' "" -- "$produ
 expect "stats --help lists options" 0 "--shards N" "" -- "$producer" stats --help
 expect "shards out of range" 2 "--shards must be 1..4096 (got 0)" "" -- "$producer" stats --shards 0
 expect "shards too many" 2 "--shards must be 1..4096 (got 5000)" "" -- "$producer" stats --shards 5000
+expect "stats --help lists users per task" 0 "--users-per-task N" "" -- "$producer" stats --help
+expect "stats --help names the replica cap" 0 "at most N workers get work" "" -- "$producer" stats --help
+expect "users per task 0" 2 "--users-per-task must be 1..10000000 (got 0)" "" -- "$producer" stats --users-per-task 0
+expect "task budget 0" 2 "--task-budget must be 1..86400 (got 0)" "" -- "$producer" stats --task-budget 0
 expect "retention guard" 2 "--retention-days must be 7..36500 (got 3)" "" -- \
         "$producer" cleanup --retention-days 3
 expect "range-hours guard" 2 "--range-hours must be 1..8784 (got 0)" "" -- \

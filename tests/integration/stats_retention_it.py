@@ -96,7 +96,9 @@ def month_after_a_cleanup_is_refused(fleet, client, dbs):
     # The previous month starts up to 62 days back: keep the retention bound out of the way on
     # the last days of a long month, so that only the ledger decides below.
     keep = [] if start >= time.time() * 1000 - 59 * DAY_MS else ["--retention-days", "70"]
-    base = ["stats", "--month", month, "--shards", str(SHARDS), *keep]
+    # One range per user (issue 14: ranges of user ids, not hash shards): SHARDS tasks.
+    db.users.insert_many([{"name": f"user {i}"} for i in range(SHARDS)])
+    base = ["stats", "--month", month, "--users-per-task", "1", *keep]
 
     rc, out = sc.producer(*base)
     if rc != 0:

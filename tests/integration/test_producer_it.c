@@ -344,6 +344,21 @@ static int64_t count_docs(const ctx_t *c, const char *coll_name) {
         return n;
 }
 
+/* n users with fresh ObjectIds into coll_name (users or test-users). */
+static void insert_users(const ctx_t *c, const char *coll_name, size_t n) {
+        mongoc_collection_t *coll = collection(c, coll_name);
+        bson_error_t error;
+
+        for (size_t i = 0; i < n; i++) {
+                bson_t *user = BCON_NEW("name", BCON_UTF8("a user"));
+                if (!mongoc_collection_insert_one(coll, user, NULL, NULL, &error))
+                        fail_msg("inserting a user into %s.%s: %s", c->db, coll_name,
+                                 error.message);
+                bson_destroy(user);
+        }
+        mongoc_collection_destroy(coll);
+}
+
 /* The ledger entry of job_id into *doc (initialised here); false when there is none. */
 static bool ledger_get(const ctx_t *c, const char *job_id, bson_t *doc) {
         mongoc_collection_t *coll = collection(c, "jobs");
@@ -453,25 +468,6 @@ static void expect_ledger_task_ids(const bson_t *doc, const char *const *ids, si
         expect_int("ledger taskIds: number of ids", (int64_t)n, (int64_t)i);
 }
 
-static void expect_ledger_params_json(const bson_t *doc, const char *expected) {
-        bson_iter_t it;
-        const uint8_t *data;
-        uint32_t len;
-        bson_t params;
-        char *json;
-
-        find_field(doc, "params", &it);
-        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-                fail_msg("ledger field params: expected a document, actual BSON type 0x%02x",
-                         (unsigned)bson_iter_type(&it));
-        bson_iter_document(&it, &len, &data);
-        if (!bson_init_static(&params, data, len))
-                fail_msg("ledger field params: not a valid document");
-        json = bson_as_relaxed_extended_json(&params, NULL);
-        expect_str("ledger params", expected, json);
-        bson_free(json);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Fixtures. */
 
@@ -535,30 +531,43 @@ static int test_teardown(void **state) {
 /* ---------------------------------------------------------------------------------------- */
 /* stats */
 
-static void expect_stats_tasks(ctx_t *c, const char *job_id, int shards, bool test_mode,
+/* The job's RANGE tasks, job_id/0000 .. job_id/(n-1): their ranges chain from the lowest id to
+ * the highest, and task i is on partition i % 3 (--task-partitions 3: spread evenly). */
+static void expect_stats_tasks(ctx_t *c, const char *job_id, int n, bool test_mode,
                                const char *run_id, int64_t *min_ts) {
+        char prev_to[32] = "";
         it_msgs_t m;
 
         read_new(c, T_STATS, &m);
-        expect_count("stats topic", &m, (size_t)shards);
+        expect_count("stats topic", &m, (size_t)n);
         it_msgs_sort_by_key(&m);
         *min_ts = INT64_MAX;
-        for (int i = 0; i < shards; i++) {
+        for (int i = 0; i < n; i++) {
                 char key[160], what[200];
                 jt_stats_task_t task;
 
                 snprintf(key, sizeof(key), "%s/%04d", job_id, i);
                 snprintf(what, sizeof(what), "key of stats task %d", i);
                 expect_str(what, key, m.msgs[i].key);
+                snprintf(what, sizeof(what), "partition of stats task %d", i);
+                expect_int(what, i % 3, m.msgs[i].partition);
                 decode_stats(&m.msgs[i], &task);
                 expect_str("task job_id", job_id, task.job_id);
                 expect_str("task task_id", key, task.task_id);
-                expect_str("task kind", "SHARD", jt_stats_task_kind_name(task.kind));
+                expect_str("task kind", "RANGE", jt_stats_task_kind_name(task.kind));
                 expect_str("task month", "2026-10", task.month);
                 expect_int("task shard", i, task.shard);
-                expect_int("task shard_count", shards, task.shard_count);
+                expect_int("task shard_count", n, task.shard_count);
                 expect_bool("task test_mode", test_mode, task.test_mode);
                 expect_str("task run_id", run_id, task.run_id);
+                expect_str("task user_from (the previous range's user_to)", i == 0 ? NULL : prev_to,
+                           task.user_from);
+                if (i == n - 1)
+                        expect_str("last task user_to", NULL, task.user_to);
+                else if (!task.user_to)
+                        fail_msg("task %s: user_to expected a bound, actual null", key);
+                snprintf(prev_to, sizeof(prev_to), "%s", task.user_to ? task.user_to : "");
+                expect_int("task time_budget_s (--task-budget default)", 30, task.time_budget_s);
                 jt_stats_task_clear(&task);
                 if (m.msgs[i].timestamp_ms < *min_ts)
                         *min_ts = m.msgs[i].timestamp_ms;
@@ -590,41 +599,51 @@ static void expect_stats_started(ctx_t *c, const char *job_id, int shards, bool 
         it_msgs_free(&m);
 }
 
-static void expect_stats_ledger(ctx_t *c, const char *job_id, int shards, bool test_mode,
-                                const char *run_id) {
-        char json[128];
-        char **ids = calloc((size_t)shards, sizeof(*ids));
+static void expect_stats_ledger(ctx_t *c, const char *job_id, int n, int users_per_task,
+                                bool test_mode, const char *run_id) {
+        char **ids = calloc((size_t)n, sizeof(*ids));
+        bson_iter_t it, child;
+        int bounds = 0;
         bson_t doc;
 
         expect_ledger(c, job_id, &doc);
         expect_ledger_str(&doc, "kind", "stats");
-        snprintf(json, sizeof(json), "{ \"month\" : \"2026-10\", \"shards\" : %d }", shards);
-        expect_ledger_params_json(&doc, json);
-        for (int i = 0; i < shards; i++) {
+        expect_ledger_str(&doc, "params.month", "2026-10");
+        expect_ledger_int(&doc, "params.usersPerTask", users_per_task);
+        expect_ledger_int(&doc, "params.tasks", n);
+        find_field(&doc, "params.bounds", &it);
+        if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &child))
+                fail_msg("ledger params.bounds: expected an array, actual BSON type 0x%02x",
+                         (unsigned)bson_iter_type(&it));
+        while (bson_iter_next(&child))
+                bounds++;
+        expect_int("ledger params.bounds: inner range bounds", n - 1, bounds);
+        for (int i = 0; i < n; i++) {
                 ids[i] = malloc(160);
                 snprintf(ids[i], 160, "%s/%04d", job_id, i);
         }
-        expect_ledger_task_ids(&doc, (const char *const *)ids, (size_t)shards);
-        expect_ledger_int(&doc, "tasksTotal", shards);
+        expect_ledger_task_ids(&doc, (const char *const *)ids, (size_t)n);
+        expect_ledger_int(&doc, "tasksTotal", n);
         expect_ledger_date(&doc, "tasksSentAt", -1);
         expect_ledger_str(&doc, "state", "running");
         expect_ledger_bool(&doc, "testMode", test_mode);
         expect_ledger_str(&doc, "runId", run_id);
-        for (int i = 0; i < shards; i++)
+        for (int i = 0; i < n; i++)
                 free(ids[i]);
         free(ids);
         bson_destroy(&doc);
 }
 
-static void stats_sends_job_started_then_one_task_per_shard(void **state) {
+static void stats_sends_job_started_then_one_task_per_range(void **state) {
         ctx_t *c = *state;
         char out[OUT_MAX];
         it_msgs_t cleanup;
         int64_t first_task_ts = 0;
 
+        insert_users(c, "users", 9);
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "5"),
+                             "--users-per-task", "2"),
                     0, "stats", out);
         expect_output(out, "stats-2026-10", "stats");
         expect_output(out, "5 task(s)", "stats");
@@ -633,7 +652,7 @@ static void stats_sends_job_started_then_one_task_per_shard(void **state) {
         read_new(c, T_CLEANUP, &cleanup);
         expect_count("cleanup topic", &cleanup, 0);
         it_msgs_free(&cleanup);
-        expect_stats_ledger(c, "stats-2026-10", 5, false, NULL);
+        expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
 }
 
 static void stats_same_job_again_sends_nothing(void **state) {
@@ -641,13 +660,14 @@ static void stats_same_job_again_sends_nothing(void **state) {
         char out[OUT_MAX];
         bson_t before, after;
 
+        insert_users(c, "users", 9);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "5"),
+                             "--users-per-task", "2"),
                     0, "first stats", out);
         expect_ledger(c, "stats-2026-10", &before);
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "5"),
+                             "--users-per-task", "2"),
                     0, "same stats again", out);
         expect_output(out, "already exists", "same stats again");
         expect_output(out, "nothing sent", "same stats again");
@@ -668,27 +688,28 @@ static void stats_other_params_need_a_run_id(void **state) {
         char out[OUT_MAX];
         int64_t first_task_ts = 0;
 
+        insert_users(c, "users", 9);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "5"),
+                             "--users-per-task", "2"),
                     0, "first stats", out);
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "6"),
-                    2, "same month, other shards", out);
-        expect_output(out, "--run-id", "same month, other shards");
-        expect_nothing_sent(c, "same month, other shards");
-        expect_stats_ledger(c, "stats-2026-10", 5, false, NULL);
+                             "--users-per-task", "3"),
+                    2, "same month, other users per task", out);
+        expect_output(out, "--run-id", "same month, other users per task");
+        expect_nothing_sent(c, "same month, other users per task");
+        expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
 
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "6", "--run-id", "r2"),
+                             "--users-per-task", "3", "--run-id", "r2"),
                     0, "--run-id r2", out);
         expect_output(out, "stats-2026-10-run-r2", "--run-id r2");
-        expect_output(out, "6 task(s)", "--run-id r2");
-        expect_stats_tasks(c, "stats-2026-10-run-r2", 6, false, "r2", &first_task_ts);
-        expect_stats_started(c, "stats-2026-10-run-r2", 6, false, first_task_ts);
-        expect_stats_ledger(c, "stats-2026-10-run-r2", 6, false, "r2");
-        expect_stats_ledger(c, "stats-2026-10", 5, false, NULL);
+        expect_output(out, "3 task(s)", "--run-id r2");
+        expect_stats_tasks(c, "stats-2026-10-run-r2", 3, false, "r2", &first_task_ts);
+        expect_stats_started(c, "stats-2026-10-run-r2", 3, false, first_task_ts);
+        expect_stats_ledger(c, "stats-2026-10-run-r2", 3, 3, false, "r2");
+        expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
         expect_int("ledger documents", 2, count_docs(c, "jobs"));
 }
 
@@ -697,14 +718,16 @@ static void stats_test_mode_is_its_own_job(void **state) {
         char out[OUT_MAX];
         int64_t first_task_ts = 0;
 
+        insert_users(c, "test-users", 5);
+        insert_users(c, "users", 9); /* not read in test mode */
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "3", "--test-mode"),
+                             "--users-per-task", "2", "--test-mode"),
                     0, "stats --test-mode", out);
         expect_output(out, "test-stats-2026-10", "stats --test-mode");
         expect_stats_tasks(c, "test-stats-2026-10", 3, true, NULL, &first_task_ts);
         expect_stats_started(c, "test-stats-2026-10", 3, true, first_task_ts);
-        expect_stats_ledger(c, "test-stats-2026-10", 3, true, NULL);
+        expect_stats_ledger(c, "test-stats-2026-10", 3, 2, true, NULL);
         expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
@@ -718,9 +741,10 @@ static void dry_run_prints_the_tasks_and_sends_nothing(void **state) {
         bson_t doc;
 
         insert_playbacks(c, "playbacks", old, 2);
+        insert_users(c, "users", 9);
         mark_all(c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
-                             "--shards", "5", "--dry-run"),
+                             "--users-per-task", "2", "--dry-run"),
                     0, "stats --dry-run", out);
         for (int i = 0; i < 5; i++) {
                 char id[64];
@@ -1145,8 +1169,8 @@ static void cleanup_test_mode_reads_test_playbacks(void **state) {
 
 static void two_producers_at_once_send_the_job_once(void **state) {
         ctx_t *c = *state;
-        const char *args[] = {"stats", "--month",  "2026-09", "--retention-days",
-                              "36500", "--shards", "5",       NULL};
+        const char *args[] = {"stats", "--month",          "2026-09", "--retention-days",
+                              "36500", "--users-per-task", "2",       NULL};
         char out[2][OUT_MAX];
         proc_t p[2];
         it_msgs_t tasks, status;
@@ -1155,6 +1179,7 @@ static void two_producers_at_once_send_the_job_once(void **state) {
         int sent = 0, skipped = 0;
         bson_t doc;
 
+        insert_users(c, "users", 9);
         mark_all(c);
         proc_start(&p[0], c, NULL, args);
         proc_start(&p[1], c, NULL, args);
@@ -1194,7 +1219,7 @@ static void two_producers_at_once_send_the_job_once(void **state) {
 
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(stats_sends_job_started_then_one_task_per_shard,
+            cmocka_unit_test_setup_teardown(stats_sends_job_started_then_one_task_per_range,
                                             test_setup, test_teardown),
             cmocka_unit_test_setup_teardown(stats_same_job_again_sends_nothing, test_setup,
                                             test_teardown),

@@ -22,7 +22,7 @@
 static const char *expected_jobs[] = {"stats-2026-09", "stats-2026-10", "cleanup-2026-10-26T0400Z",
                                       "cleanup-2026-11-02T0400Z"};
 #define EXPECTED_JOBS 4
-#define SHARDS        3
+#define RANGES        3 /* users in the database, one per range (--users-per-task 1) */
 
 typedef struct {
         char db[64], stats[64], cleanup[64], status[64], dlq[64];
@@ -38,8 +38,8 @@ static pid_t start_scheduler(const names_t *n, const char *cron_stats, const cha
                 FILE *out = freopen(log, "w", stdout);
                 (void)out;
                 dup2(fileno(stdout), 2);
-                execl(exe, exe, "schedule", "--clock", "2026-11-01T01:00Zx7200", "--shards", "3",
-                      "--retention-days", "36500", "--stats-cron", cron_stats, "--db", n->db,
+                execl(exe, exe, "schedule", "--clock", "2026-11-01T01:00Zx7200", "--users-per-task",
+                      "1", "--retention-days", "36500", "--stats-cron", cron_stats, "--db", n->db,
                       "--stats-topic", n->stats, "--cleanup-topic", n->cleanup, "--status-topic",
                       n->status, "--dlq-topic", n->dlq, "--task-partitions", "3", (char *)NULL);
                 _exit(127);
@@ -101,6 +101,17 @@ static void two_schedulers_fire_each_job_once(void **state) {
         pool = jt_mongo_pool_new(it_env("JT_MONGO_URI"), "jt-it", 5000, &err);
         assert_ok(pool, err);
         client = mongoc_client_pool_pop(pool);
+        {
+                mongoc_collection_t *users = mongoc_client_get_collection(client, n.db, "users");
+                bson_error_t error;
+                for (int i = 0; i < RANGES; i++) {
+                        bson_t *user = BCON_NEW("name", BCON_UTF8("scheduled user"));
+                        if (!mongoc_collection_insert_one(users, user, NULL, NULL, &error))
+                                fail_msg("inserting a user into %s.users: %s", n.db, error.message);
+                        bson_destroy(user);
+                }
+                mongoc_collection_destroy(users);
+        }
 
         a = start_scheduler(&n, "0 2 1 * *", log1);
         b = start_scheduler(&n, "0 2 1 * *", log2);
@@ -120,7 +131,7 @@ static void two_schedulers_fire_each_job_once(void **state) {
                                  expected_jobs[j], count_jobs(client, n.db, expected_jobs[j]));
         assert_int_equal(count_jobs(client, n.db, NULL), EXPECTED_JOBS);
 
-        /* Tasks: each stats job's shards once (no playbacks: the cleanup jobs have none). A
+        /* Tasks: each stats job's ranges once (no playbacks: the cleanup jobs have none). A
          * mark of a topic that did not exist reads it from the beginning. */
         {
                 it_mark_t m = {0};
@@ -128,9 +139,9 @@ static void two_schedulers_fire_each_job_once(void **state) {
                 it_read_since(reader, &m, &tasks);
                 it_msgs_sort_by_key(&tasks);
         }
-        if (tasks.count != 2 * SHARDS)
+        if (tasks.count != 2 * RANGES)
                 fail_msg("%zu stats tasks (%s), expected %d", tasks.count,
-                         it_msgs_keys(&tasks, keys, sizeof(keys)), 2 * SHARDS);
+                         it_msgs_keys(&tasks, keys, sizeof(keys)), 2 * RANGES);
         for (size_t i = 1; i < tasks.count; i++)
                 if (strcmp(tasks.msgs[i - 1].key, tasks.msgs[i].key) == 0)
                         fail_msg("task %s sent twice", tasks.msgs[i].key);
