@@ -49,8 +49,9 @@ bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t co
 bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
                    size_t len, rd_kafka_headers_t *headers, jt_error_t *err);
 
-/* Waits until every queued message is delivered; false if any delivery failed since the last
- * flush (first failure in err) or the wait timed out. */
+/* Waits until every queued message is delivered; false if the wait timed out, or if a delivery
+ * failed since the calling thread's first send after its last flush (the last failure in err;
+ * with threads sharing the producer, possibly another thread's message). */
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
 
 /* One consumer poll: a message to handle, or NULL for none within timeout_ms. Consumer errors
