@@ -11,22 +11,24 @@
  * Threads. No task runs on the loop's thread: a task may run longer than max.poll.interval.ms,
  * and a consumer that does not poll for that long is put out of its group (its partitions move
  * on, the task is redelivered and restarted from scratch, and may be evicted again). The loop's
- * thread only polls (the consumers, the producer's events, due retries, lag) and hands each
- * message to one of --concurrency task threads, pausing the message's partition while its task
- * runs: at most one task per partition is in flight, so a partition's tasks keep their order.
- * The thread puts its outcome back (a runner's state, under the worker's lock) and the loop does
- * what follows a task on its own thread: the retry, the job's failure, the DLQ, the offset, the
- * metrics, then resumes the partition unless a retry keeps it paused. A message that arrives
- * while every thread is busy goes back: its partition is paused and rewound to it, and resumed
- * when a thread frees (see hold()).
+ * thread only polls (the consumers, the producer's events, due retries, lag) and hands messages
+ * to --concurrency task threads, at most one task per partition at a time, so a partition's
+ * tasks keep their order. A message whose turn has not come (its partition's task still runs,
+ * or every thread is busy) waits in its partition's queue; a full queue pauses the partition
+ * (see enqueue()), so the loop keeps polling while it takes only a few messages ahead. The
+ * thread puts its outcome back (a runner's state, under the worker's lock) and the loop does
+ * what follows a task on its own thread: the retry (pausing and rewinding the partition), the
+ * job's failure, the DLQ, the offset, the metrics.
  *
  * Revoke: a task whose partition is revoked runs on to its end (tasks are idempotent, and its
  * next checkpoint may be far); its offset is not stored (the partition is another member's now,
  * which redelivers the message) and nothing follows it (no retry, no DLQ). A partition assigned
  * back while its old task still runs stays paused until that task ends.
- * Stop (SIGTERM/SIGINT): the loop stops handing out messages and pauses its partitions, the
- * tasks see the stop flag at their next checkpoint and return STOPPED (offset left unstored),
- * the loop keeps polling meanwhile, then the consumers commit and leave the group. */
+ * A revoked partition's queued messages are dropped.
+ * Stop (SIGTERM/SIGINT): the loop stops handing out messages (the queued ones are dropped,
+ * their offsets unstored) and pauses its partitions; the tasks see the stop flag at their next
+ * checkpoint and return STOPPED (offset left unstored); the loop keeps polling meanwhile, then
+ * the consumers commit and leave the group. */
 #include "loop.h"
 
 #include <inttypes.h>
@@ -51,11 +53,12 @@
 #include "stats_task.h"
 #include "task_env.h"
 
-#define MAX_RETRY_SLOTS 256
-#define LAG_EVERY_MS    5000
-#define WAIT_POLL_MS    5000 /* a finalize claim held by another worker: look again this often */
-#define MAX_RUNNERS     64   /* --concurrency at most */
-#define MAX_HELD        256  /* partitions waiting for a free thread */
+#define MAX_RETRY_SLOTS  256
+#define LAG_EVERY_MS     5000
+#define WAIT_POLL_MS     5000 /* a finalize claim held by another worker: look again this often */
+#define MAX_RUNNERS      64   /* --concurrency at most */
+#define MAX_QUEUED_PARTS 256  /* partitions with messages waiting for their turn */
+#define QUEUE_MAX        4    /* messages waiting per partition before it is paused */
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -117,11 +120,16 @@ typedef struct {
         bool reassigned; /* the loop's: and assigned back to this worker since */
 } runner_t;
 
-/* A partition paused because no thread was free for its message. */
+/* Messages of one partition waiting for their turn (a free thread, the end of the partition's
+ * task in flight), in offset order. Paused once full: librdkafka resumes a paused partition
+ * after the last message consumed, the queue's last. */
 typedef struct {
         char topic[128];
         int32_t partition;
-} held_t;
+        rd_kafka_message_t *msgs[QUEUE_MAX];
+        int count;
+        bool paused;
+} queue_t;
 
 typedef struct worker_s {
         rd_kafka_t *consumers[MAX_CONSUMERS];
@@ -143,8 +151,8 @@ typedef struct worker_s {
         int runner_count; /* threads started */
         bool quit;        /* the threads end (set once every runner is idle) */
         bool stopping;    /* the loop's: a stop was requested, nothing more is handed out */
-        held_t held[MAX_HELD];
-        int held_count;
+        queue_t queues[MAX_QUEUED_PARTS];
+        int queue_count;
 } worker_t;
 
 /* The consumer that reads `topic`. */
@@ -195,17 +203,23 @@ static int runners_in_flight(worker_t *w) {
         return n;
 }
 
-static held_t *find_held(worker_t *w, const char *topic, int32_t partition) {
-        for (int i = 0; i < w->held_count; i++)
-                if (w->held[i].partition == partition && strcmp(w->held[i].topic, topic) == 0)
-                        return &w->held[i];
+static queue_t *find_queue(worker_t *w, const char *topic, int32_t partition) {
+        for (int i = 0; i < w->queue_count; i++)
+                if (w->queues[i].partition == partition && strcmp(w->queues[i].topic, topic) == 0)
+                        return &w->queues[i];
         return NULL;
 }
 
-static void drop_held(worker_t *w, const char *topic, int32_t partition) {
-        held_t *h = find_held(w, topic, partition);
-        if (h)
-                *h = w->held[--w->held_count];
+/* Forgets the partition's waiting messages: they are fetched again after a rewind, or belong
+ * to another member after a revoke. */
+static void drop_queue(worker_t *w, const char *topic, int32_t partition) {
+        queue_t *q = find_queue(w, topic, partition);
+
+        if (!q)
+                return;
+        for (int i = 0; i < q->count; i++)
+                rd_kafka_message_destroy(q->msgs[i]);
+        *q = w->queues[--w->queue_count];
 }
 
 /* Pauses topic/partition and moves its fetch position to offset: the next message it gives,
@@ -223,6 +237,14 @@ static void pause_at(rd_kafka_t *consumer, const char *topic, int32_t partition,
                             offset, rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         }
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void pause_only(rd_kafka_t *consumer, const char *topic, int32_t partition) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(list, topic, partition);
+        rd_kafka_pause_partitions(consumer, list);
         rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -272,7 +294,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         const rd_kafka_topic_partition_t *p = &parts->elems[i];
                         runner_t *r = runner_of(w, p->topic, p->partition);
                         clear_slot(find_slot(w, p->topic, p->partition));
-                        drop_held(w, p->topic, p->partition);
+                        drop_queue(w, p->topic, p->partition);
                         if (r && !r->revoked)
                                 jt_log_info("%s [%" PRId32 "] offset %" PRId64
                                             " revoked while its task runs: the task runs to its "
@@ -464,10 +486,17 @@ static int backoff_ms(const worker_t *w, int attempts) {
         return (int)(ms * (75 + rand() % 51) / 100);
 }
 
-static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
+/* Back to msg: its partition paused and rewound to it, the messages after it that were waiting
+ * forgotten (they come again). */
+static void rewind_to(worker_t *w, const rd_kafka_message_t *msg) {
         const char *topic = rd_kafka_topic_name(msg->rkt);
 
+        drop_queue(w, topic, msg->partition);
         pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
+}
+
+static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
+        rewind_to(w, msg);
         slot->paused = true;
 }
 
@@ -575,9 +604,8 @@ static bool wait_out_outage(worker_t *w, const rd_kafka_message_t *msg, retry_sl
 }
 
 /* What follows a task, on the loop's thread: the retry (its backoff uses rand(), which is not
- * for threads), the job's failure, the DLQ, the offset, the metrics. True when the partition
- * stays paused (a retry is pending, or the task stopped). */
-static bool settle(worker_t *w, runner_t *r) {
+ * for threads), the job's failure, the DLQ, the offset, the metrics. */
+static void settle(worker_t *w, runner_t *r) {
         const rd_kafka_message_t *msg = r->msg;
         retry_slot_t *slot = find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition);
         int attempts = (slot && slot->offset == msg->offset ? slot->attempts : 0) + 1;
@@ -591,9 +619,8 @@ static bool settle(worker_t *w, runner_t *r) {
         if (outcome == JT_TASK_STOPPED) {
                 /* Back to the message, whose offset stays unstored: its redelivery. */
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "stopped");
-                pause_at(consumer_of(w, rd_kafka_topic_name(msg->rkt)),
-                         rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
-                return w->stopping;
+                rewind_to(w, msg);
+                return;
         }
         /* Another worker is finalizing the job: poll until it is done or its claim lapses (a
          * lease of minutes), without spending attempts: a wait is not a failure. */
@@ -605,7 +632,7 @@ static bool settle(worker_t *w, runner_t *r) {
                 jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": %s; next look in %d ms",
                             rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
                             err->message, wait);
-                return true;
+                return;
         }
         if (outcome == JT_TASK_WAIT)
                 outcome = JT_TASK_RETRY; /* no retry slot free: the ordinary retry path */
@@ -616,7 +643,7 @@ static bool settle(worker_t *w, runner_t *r) {
                 jt_metrics_set_health(w->env.metrics, true, NULL);
         if (outcome == JT_TASK_RETRY && err->transient && (slot = slot_for(w, msg)) != NULL &&
             wait_out_outage(w, msg, slot, attempts, err, reason, sizeof(reason)))
-                return true;
+                return;
         if (outcome == JT_TASK_RETRY && !reason[0] && attempts < w->max_attempts &&
             (slot = slot_for(w, msg)) != NULL) {
                 int wait = backoff_ms(w, attempts);
@@ -628,7 +655,7 @@ static bool settle(worker_t *w, runner_t *r) {
                             "retrying in %d ms: %s",
                             rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts,
                             wait, err->message);
-                return true;
+                return;
         }
         if (outcome != JT_TASK_DONE) {
                 if (!reason[0])
@@ -647,12 +674,11 @@ static bool settle(worker_t *w, runner_t *r) {
                                      end_err.message);
                         if ((slot = slot_for(w, msg)) != NULL) {
                                 retry_later(w, msg, slot, w->backoff_max_ms);
-                                return true;
+                                return;
                         }
                         /* No slot free: back to the message, redelivered at once. */
-                        pause_at(consumer_of(w, rd_kafka_topic_name(msg->rkt)),
-                                 rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
-                        return false;
+                        rewind_to(w, msg);
+                        return;
                 }
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "dead_lettered");
                 if (outcome != JT_TASK_REJECTED)
@@ -663,7 +689,6 @@ static bool settle(worker_t *w, runner_t *r) {
         }
         clear_slot(find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition));
         store_offset(w, msg);
-        return false;
 }
 
 /* A task thread: runs the task it is handed, puts the outcome back, waits for the next. */
@@ -731,57 +756,69 @@ static void runners_stop(worker_t *w) {
         w->runner_count = 0;
 }
 
-/* A thread freed: the partitions held for want of one are resumed; their messages come again
- * (and are held again when another partition's message took the thread first). */
-static void release_held(worker_t *w) {
-        for (int i = 0; i < w->held_count && !w->stopping; i++)
-                resume(consumer_of(w, w->held[i].topic), w->held[i].topic, w->held[i].partition);
-        w->held_count = 0;
-}
-
-/* No thread free for msg (or its partition's task still runs): its partition is paused and
- * rewound to it, so that it is neither lost nor skipped, until a thread frees. Pausing only the
- * partitions whose messages came, rather than every assigned partition while saturated, keeps
- * the other partitions' messages flowing to the threads as they free, and needs no bookkeeping
- * of what was paused for which reason beyond this list. */
-static void hold(worker_t *w, const rd_kafka_message_t *msg) {
+/* A message waits in its partition's queue until its turn. A full queue pauses the partition:
+ * the queue bounds what a worker takes ahead of its threads, and nothing is lost or skipped
+ * (librdkafka resumes the partition after the queue's last message). Queues rather than a pause
+ * per task: a paused partition, once resumed, waits for the broker thread's next fetch round
+ * (up to a second with librdkafka 2.0), which a job of many short tasks paid at every task. */
+static void enqueue(worker_t *w, rd_kafka_message_t *msg) {
         const char *topic = rd_kafka_topic_name(msg->rkt);
+        queue_t *q = find_queue(w, topic, msg->partition);
 
-        pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
-        if (find_held(w, topic, msg->partition))
-                return;
-        if (w->held_count == MAX_HELD) {
-                /* Rewound but not held: fetched again at once, never lost. */
+        if (!q && w->queue_count == MAX_QUEUED_PARTS) {
+                /* No room: back to it, fetched again once a queue empties. */
+                pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
                 resume(consumer_of(w, topic), topic, msg->partition);
-                return;
-        }
-        snprintf(w->held[w->held_count].topic, sizeof(w->held[0].topic), "%s", topic);
-        w->held[w->held_count++].partition = msg->partition;
-}
-
-/* Hands msg (ownership) to a free thread, its partition paused while the task runs. */
-static void dispatch(worker_t *w, rd_kafka_message_t *msg) {
-        const char *topic = rd_kafka_topic_name(msg->rkt);
-        runner_t *r = NULL;
-
-        if (!runner_of(w, topic, msg->partition))
-                for (int i = 0; i < w->runner_count && !r; i++)
-                        if (runner_state(w, &w->runners[i]) == RUNNER_IDLE)
-                                r = &w->runners[i];
-        if (!r) {
-                hold(w, msg);
                 rd_kafka_message_destroy(msg);
                 return;
         }
-        /* The fetch position goes to the next message: it is where the partition resumes when
-         * the task is done (a retry rewinds to this one). */
-        pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset + 1);
-        r->msg = msg;
-        r->revoked = r->reassigned = false;
-        pthread_mutex_lock(&w->lock);
-        r->state = RUNNER_BUSY;
-        pthread_cond_signal(&r->wake);
-        pthread_mutex_unlock(&w->lock);
+        if (!q) {
+                q = &w->queues[w->queue_count++];
+                memset(q, 0, sizeof(*q));
+                snprintf(q->topic, sizeof(q->topic), "%s", topic);
+                q->partition = msg->partition;
+        }
+        q->msgs[q->count++] = msg;
+        if (q->count == QUEUE_MAX) {
+                pause_only(consumer_of(w, topic), topic, msg->partition);
+                q->paused = true;
+        }
+}
+
+static runner_t *free_runner(worker_t *w) {
+        for (int i = 0; i < w->runner_count; i++)
+                if (runner_state(w, &w->runners[i]) == RUNNER_IDLE)
+                        return &w->runners[i];
+        return NULL;
+}
+
+/* Hands waiting messages to free threads, the oldest of each partition whose previous task has
+ * ended: one task per partition at a time, in offset order. */
+static void pump(worker_t *w) {
+        runner_t *r;
+
+        for (int i = 0; i < w->queue_count && !w->stopping && (r = free_runner(w)) != NULL;) {
+                queue_t *q = &w->queues[i];
+                if (runner_of(w, q->topic, q->partition)) {
+                        i++;
+                        continue;
+                }
+                r->msg = q->msgs[0];
+                r->revoked = r->reassigned = false;
+                memmove(q->msgs, q->msgs + 1, sizeof(q->msgs[0]) * (size_t)--q->count);
+                pthread_mutex_lock(&w->lock);
+                r->state = RUNNER_BUSY;
+                pthread_cond_signal(&r->wake);
+                pthread_mutex_unlock(&w->lock);
+                if (q->paused && q->count <= QUEUE_MAX / 2) {
+                        resume(consumer_of(w, q->topic), q->topic, q->partition);
+                        q->paused = false;
+                }
+                if (q->count == 0)
+                        *q = w->queues[--w->queue_count]; /* the same i is the next queue */
+                else
+                        i++;
+        }
 }
 
 /* Acts on every task that has ended, and frees its thread. */
@@ -792,25 +829,23 @@ static void collect(worker_t *w) {
                 runner_t *r = &w->runners[i];
                 rd_kafka_message_t *msg = r->msg;
                 const char *topic;
-                bool paused;
 
                 if (runner_state(w, r) != RUNNER_DONE)
                         continue;
                 topic = rd_kafka_topic_name(msg->rkt);
                 if (r->revoked) {
                         /* Not ours any more: no offset, no retry, no DLQ; the partition's owner
-                         * redelivers the message. Assigned back meanwhile, it resumes from the
-                         * committed offset, which is this message or before. */
+                         * redelivers the message. Assigned back meanwhile (and paused then), it
+                         * resumes from the committed offset, which is this message or before. */
                         jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": task ended (%s) after "
                                     "its partition was revoked; offset not stored",
                                     topic, msg->partition, msg->offset,
                                     r->outcome == JT_TASK_DONE ? "done" : r->err.message);
-                        paused = !r->reassigned || w->stopping;
+                        if (r->reassigned && !w->stopping)
+                                resume(consumer_of(w, topic), topic, msg->partition);
                 } else {
-                        paused = settle(w, r) || w->stopping;
+                        settle(w, r); /* a retry pauses the partition; resume_due resumes it */
                 }
-                if (!paused)
-                        resume(consumer_of(w, topic), topic, msg->partition);
                 rd_kafka_message_destroy(msg);
                 r->msg = NULL;
                 pthread_mutex_lock(&w->lock);
@@ -819,7 +854,7 @@ static void collect(worker_t *w) {
                 freed = true;
         }
         if (freed)
-                release_held(w);
+                pump(w);
 }
 
 /* On a stop request: nothing more is handed out; every assigned partition is paused so that no
@@ -847,10 +882,12 @@ static void poll_round(worker_t *w) {
                 rd_kafka_poll(w->env.producer, 0);
                 if (!msg)
                         continue;
-                if (stop_requested || w->stopping)
+                if (stop_requested || w->stopping) {
                         rd_kafka_message_destroy(msg);
-                else
-                        dispatch(w, msg);
+                        continue;
+                }
+                enqueue(w, msg);
+                pump(w);
         }
 }
 
@@ -975,6 +1012,8 @@ int jt_worker_run(const jt_config_t *cfg) {
          * the group keeps this member until its tasks are back. */
         w->stopping = true;
         pause_all(w);
+        while (w->queue_count > 0) /* not started: redelivered to whoever has them next */
+                drop_queue(w, w->queues[0].topic, w->queues[0].partition);
         if (runners_in_flight(w) > 0)
                 jt_log_info("stopping: waiting for %d task(s) to reach a checkpoint",
                             runners_in_flight(w));
