@@ -765,10 +765,12 @@ static void enqueue(worker_t *w, rd_kafka_message_t *msg) {
         const char *topic = rd_kafka_topic_name(msg->rkt);
         queue_t *q = find_queue(w, topic, msg->partition);
 
-        if (!q && w->queue_count == MAX_QUEUED_PARTS) {
-                /* No room: back to it, fetched again once a queue empties. */
+        if ((!q && w->queue_count == MAX_QUEUED_PARTS) || (q && q->count == QUEUE_MAX)) {
+                /* No room (or a message fetched before its full queue's pause): back to it,
+                 * fetched again when its partition resumes. */
                 pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
-                resume(consumer_of(w, topic), topic, msg->partition);
+                if (!q)
+                        resume(consumer_of(w, topic), topic, msg->partition);
                 rd_kafka_message_destroy(msg);
                 return;
         }
