@@ -2,17 +2,31 @@
 #include "jt_kafka.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "jt_log.h"
 
-/* Delivery outcome of a producer, kept as its opaque so jt_kafka_flush can report it. */
+/* Delivery outcome of a producer, kept as its opaque so jt_kafka_flush can report it. The
+ * delivery callback runs in whichever thread polls or flushes the producer, so the fields are
+ * under the lock. */
 typedef struct {
-        int failed;
-        char first_error[256];
+        pthread_mutex_t lock;
+        uint64_t failed; /* deliveries failed so far; never reset */
+        char last_error[256];
 } delivery_state_t;
+
+/* The failure count when this thread queued its first message since its last flush. Threads
+ * share a producer (the worker's task threads), and a delivery failure is served by whichever
+ * of them polls first: a flush reports every failure counted since its thread's first send, so
+ * it never misses one of its own messages (and may report another thread's, which costs that
+ * thread's task a retry, never a lost failure). */
+static _Thread_local struct {
+        const rd_kafka_t *rk;
+        uint64_t mark;
+} since;
 
 jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg) {
         jt_kafka_opts_t opts = {0};
@@ -80,10 +94,11 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 
         if (!msg->err || !state)
                 return;
-        if (state->failed++ == 0)
-                snprintf(state->first_error, sizeof(state->first_error),
-                         "delivery to %s [%d] failed: %s", rd_kafka_topic_name(msg->rkt),
-                         msg->partition, rd_kafka_err2str(msg->err));
+        pthread_mutex_lock(&state->lock);
+        state->failed++;
+        snprintf(state->last_error, sizeof(state->last_error), "delivery to %s [%d] failed: %s",
+                 rd_kafka_topic_name(msg->rkt), msg->partition, rd_kafka_err2str(msg->err));
+        pthread_mutex_unlock(&state->lock);
 }
 
 /* Applies our defaults only where the operator's -X did not say otherwise. */
@@ -120,11 +135,13 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err) 
                 return NULL;
         }
         state = calloc(1, sizeof(*state));
+        pthread_mutex_init(&state->lock, NULL);
         rd_kafka_conf_set_opaque(conf, state);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
         rk = client_new(RD_KAFKA_PRODUCER, conf, err);
         if (!rk) {
                 rd_kafka_conf_destroy(conf);
+                pthread_mutex_destroy(&state->lock);
                 free(state);
         }
         return rk;
@@ -285,8 +302,15 @@ bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const voi
 bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
                       size_t key_len, const void *payload, size_t len, rd_kafka_headers_t *headers,
                       jt_error_t *err) {
+        delivery_state_t *state = rd_kafka_opaque(rk);
         rd_kafka_resp_err_t rc;
 
+        if (state && since.rk != rk) {
+                pthread_mutex_lock(&state->lock);
+                since.mark = state->failed;
+                pthread_mutex_unlock(&state->lock);
+                since.rk = rk;
+        }
         for (;;) {
                 rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                                        RD_KAFKA_V_KEY((void *)key, key ? key_len : 0),
@@ -339,18 +363,22 @@ bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err) {
         delivery_state_t *state = rd_kafka_opaque(rk);
         rd_kafka_resp_err_t rc = rd_kafka_flush(rk, timeout_ms);
+        uint64_t failed = 0;
 
         if (rc == RD_KAFKA_RESP_ERR__TIMED_OUT)
                 return jt_error_set_transient(err, JT_ERR_KAFKA, rc,
                                               "%d message(s) still undelivered after %d ms",
                                               rd_kafka_outq_len(rk), timeout_ms);
-        if (state && state->failed) {
-                jt_error_set(err, JT_ERR_KAFKA, 0, "%s (%d failed)", state->first_error,
-                             state->failed);
-                state->failed = 0;
-                return false;
-        }
-        return true;
+        if (!state || since.rk != rk)
+                return true; /* nothing sent by this thread since its last flush */
+        since.rk = NULL;
+        pthread_mutex_lock(&state->lock);
+        failed = state->failed - since.mark;
+        if (failed)
+                jt_error_set(err, JT_ERR_KAFKA, 0, "%s (%" PRIu64 " failed)", state->last_error,
+                             failed);
+        pthread_mutex_unlock(&state->lock);
+        return failed == 0;
 }
 
 void jt_kafka_destroy(rd_kafka_t *rk) {
@@ -370,8 +398,10 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
                 rd_kafka_destroy(rk);
                 return;
         }
-        void *state = rd_kafka_opaque(rk);
+        delivery_state_t *state = rd_kafka_opaque(rk);
         rd_kafka_destroy(rk);
+        if (state)
+                pthread_mutex_destroy(&state->lock);
         free(state);
 }
 

@@ -61,8 +61,9 @@ bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, cons
 bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                               int32_t *partitions, jt_error_t *err);
 
-/* Waits until every queued message is delivered; false if any delivery failed since the last
- * flush (first failure in err) or the wait timed out. */
+/* Waits until every queued message is delivered; false if the wait timed out, or if a delivery
+ * failed since the calling thread's first send after its last flush (the last failure in err;
+ * with threads sharing the producer, possibly another thread's message). */
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
 
 /* One consumer poll: a message to handle, or NULL for none within timeout_ms. Consumer errors

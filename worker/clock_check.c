@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "jt_cron.h"
 #include "jt_log.h"
@@ -108,21 +109,19 @@ void jt_clock_check_start(jt_task_env_t *env, jt_clock_check_t *state) {
         jt_error_t err;
 
         jt_error_clear(&err);
+        memset(state, 0, sizeof(*state));
+        pthread_mutex_init(&state->lock, NULL);
         env->clock = state;
         if (!measure(env, state, &err))
                 jt_log_error("clock skew: %s; cleanup tasks measure again before they delete",
                              err.message);
 }
 
-jt_task_outcome_t jt_clock_check_before_delete(const jt_task_env_t *env, jt_error_t *err) {
-        jt_clock_check_t *state = env->clock;
+/* Under state->lock. */
+static jt_task_outcome_t check_locked(const jt_task_env_t *env, jt_clock_check_t *state,
+                                      jt_error_t *err) {
         char local[JT_CRON_TIME_BUF], server[JT_CRON_TIME_BUF];
 
-        if (!state) {
-                jt_error_set(err, JT_ERR_INPUT, 0,
-                             "refused: this worker has no clock check; nothing deleted");
-                return JT_TASK_PERMANENT;
-        }
         /* A skew over the limit is measured again at once: a corrected clock is seen by the
          * next task, not ten minutes later. */
         if (!state->measured || llabs(state->skew_ms) > max_skew_ms(env) ||
@@ -145,4 +144,23 @@ jt_task_outcome_t jt_clock_check_before_delete(const jt_task_env_t *env, jt_erro
                      "by %.1f s, more than --max-clock-skew %" PRId64 " s; nothing deleted",
                      local, server, (double)state->skew_ms / 1e3, max_skew_ms(env) / 1000);
         return JT_TASK_PERMANENT;
+}
+
+void jt_clock_check_clear(jt_clock_check_t *state) {
+        pthread_mutex_destroy(&state->lock);
+}
+
+jt_task_outcome_t jt_clock_check_before_delete(const jt_task_env_t *env, jt_error_t *err) {
+        jt_clock_check_t *state = env->clock;
+        jt_task_outcome_t outcome;
+
+        if (!state) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "refused: this worker has no clock check; nothing deleted");
+                return JT_TASK_PERMANENT;
+        }
+        pthread_mutex_lock(&state->lock);
+        outcome = check_locked(env, state, err);
+        pthread_mutex_unlock(&state->lock);
+        return outcome;
 }

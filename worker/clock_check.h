@@ -7,6 +7,7 @@
 #define JT_WORKER_CLOCK_CHECK_H
 
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,8 +16,11 @@
 
 #define JT_CLOCK_CHECK_EVERY_MS (10 * 60 * 1000)
 
-/* The last measurement; zeroed means none yet. */
+/* The last measurement; measured false means none yet. Task threads check it at once: the
+ * lock guards the fields, and is held across a measurement so that one thread measures while
+ * the others wait for its result. */
 struct jt_clock_check_s {
+        pthread_mutex_t lock;
         bool measured;
         int64_t at_mono_ms; /* when measured (monotonic) */
         int64_t skew_ms;    /* this host minus the server */
@@ -37,6 +41,9 @@ bool jt_clock_check_measure(mongoc_client_t *client, int64_t *skew_ms, int64_t *
  * state. A failure is logged, not fatal: statistics tasks need no clock check, and a cleanup
  * task measures again. */
 void jt_clock_check_start(jt_task_env_t *env, jt_clock_check_t *state);
+
+/* Releases what jt_clock_check_start set up in state. */
+void jt_clock_check_clear(jt_clock_check_t *state);
 
 /* Before a cleanup task deletes: DONE when the last measurement (renewed when older than
  * JT_CLOCK_CHECK_EVERY_MS) is within --max-clock-skew; PERMANENT with the reason (both clocks,

@@ -6,10 +6,33 @@
  * waited out without spending attempts, for up to --outage-budget; other failures spend
  * attempts, --max-attempts at most. A task that can never succeed (refused, invalid, out of
  * attempts or of outage budget) marks its job failed with a JOB_FAILED event, then goes to the
- * DLQ; a task of no live run of its job goes to the DLQ and leaves every job alone. */
+ * DLQ; a task of no live run of its job goes to the DLQ and leaves every job alone.
+ *
+ * Threads. No task runs on the loop's thread: a task may run longer than max.poll.interval.ms,
+ * and a consumer that does not poll for that long is put out of its group (its partitions move
+ * on, the task is redelivered and restarted from scratch, and may be evicted again). The loop's
+ * thread only polls (the consumers, the producer's events, due retries, lag) and hands messages
+ * to --concurrency task threads, at most one task per partition at a time, so a partition's
+ * tasks keep their order. A message whose turn has not come (its partition's task still runs,
+ * or every thread is busy) waits in its partition's queue; a full queue pauses the partition
+ * (see enqueue()), so the loop keeps polling while it takes only a few messages ahead. The
+ * thread puts its outcome back (a runner's state, under the worker's lock) and the loop does
+ * what follows a task on its own thread: the retry (pausing and rewinding the partition), the
+ * job's failure, the DLQ, the offset, the metrics.
+ *
+ * Revoke: a task whose partition is revoked runs on to its end (tasks are idempotent, and its
+ * next checkpoint may be far); its offset is not stored (the partition is another member's now,
+ * which redelivers the message) and nothing follows it (no retry, no DLQ). A partition assigned
+ * back while its old task still runs stays paused until that task ends.
+ * A revoked partition's queued messages are dropped.
+ * Stop (SIGTERM/SIGINT): the loop stops handing out messages (the queued ones are dropped,
+ * their offsets unstored) and pauses its partitions; the tasks see the stop flag at their next
+ * checkpoint and return STOPPED (offset left unstored); the loop keeps polling meanwhile, then
+ * the consumers commit and leave the group. */
 #include "loop.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +53,12 @@
 #include "stats_task.h"
 #include "task_env.h"
 
-#define MAX_RETRY_SLOTS 256
-#define LAG_EVERY_MS    5000
-#define WAIT_POLL_MS    5000 /* a finalize claim held by another worker: look again this often */
+#define MAX_RETRY_SLOTS  256
+#define LAG_EVERY_MS     5000
+#define WAIT_POLL_MS     5000 /* a finalize claim held by another worker: look again this often */
+#define MAX_RUNNERS      64   /* --concurrency at most */
+#define MAX_QUEUED_PARTS 256  /* partitions with messages waiting for their turn */
+#define QUEUE_MAX        4    /* messages waiting per partition before it is paused */
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -62,7 +88,50 @@ typedef struct {
  */
 #define MAX_CONSUMERS 2
 
+/* What the loop knows of a message's task, for the failure of its job. */
 typedef struct {
+        char job_id[200];
+        char task_id[256];
+        char run_nonce[64]; /* "" when none */
+        char key[160];      /* where its result goes; "" for a FINALIZE */
+} task_ident_t;
+
+typedef enum {
+        RUNNER_IDLE, /* free: the loop may hand it a message */
+        RUNNER_BUSY, /* its thread runs the task */
+        RUNNER_DONE, /* the outcome is in, for the loop to act on */
+} runner_state_t;
+
+struct worker_s;
+
+/* A task thread and the message it runs. state is guarded by the worker's lock; the other
+ * fields belong to the thread while BUSY and to the loop otherwise. */
+typedef struct {
+        struct worker_s *w;
+        pthread_t thread;
+        pthread_cond_t wake; /* state became BUSY, or the worker quits */
+        runner_state_t state;
+        rd_kafka_message_t *msg; /* kept alive until the loop has acted on the outcome */
+        jt_task_outcome_t outcome;
+        jt_error_t err;
+        task_ident_t id;
+        bool cleanup;
+        bool revoked;    /* the loop's: the partition was revoked while the task ran */
+        bool reassigned; /* the loop's: and assigned back to this worker since */
+} runner_t;
+
+/* Messages of one partition waiting for their turn (a free thread, the end of the partition's
+ * task in flight), in offset order. Paused once full: librdkafka resumes a paused partition
+ * after the last message consumed, the queue's last. */
+typedef struct {
+        char topic[128];
+        int32_t partition;
+        rd_kafka_message_t *msgs[QUEUE_MAX];
+        int count;
+        bool paused;
+} queue_t;
+
+typedef struct worker_s {
         rd_kafka_t *consumers[MAX_CONSUMERS];
         const char *consumer_topics[MAX_CONSUMERS];
         int consumer_count;
@@ -77,6 +146,13 @@ typedef struct {
         jt_clock_check_t clock;
         long tasks_done, tasks_dead_lettered, tasks_retried;
         int64_t last_lag_ms;
+        pthread_mutex_t lock; /* the runners' states, quit */
+        runner_t runners[MAX_RUNNERS];
+        int runner_count; /* threads started */
+        bool quit;        /* the threads end (set once every runner is idle) */
+        bool stopping;    /* the loop's: a stop was requested, nothing more is handed out */
+        queue_t queues[MAX_QUEUED_PARTS];
+        int queue_count;
 } worker_t;
 
 /* The consumer that reads `topic`. */
@@ -98,6 +174,86 @@ static retry_slot_t *find_slot(worker_t *w, const char *topic, int32_t partition
 static void clear_slot(retry_slot_t *slot) {
         if (slot)
                 memset(slot, 0, sizeof(*slot));
+}
+
+static runner_state_t runner_state(worker_t *w, const runner_t *r) {
+        runner_state_t state;
+
+        pthread_mutex_lock(&w->lock);
+        state = r->state;
+        pthread_mutex_unlock(&w->lock);
+        return state;
+}
+
+/* The runner whose task (running, or done and not yet acted on) is of topic/partition. */
+static runner_t *runner_of(worker_t *w, const char *topic, int32_t partition) {
+        for (int i = 0; i < w->runner_count; i++) {
+                runner_t *r = &w->runners[i];
+                if (runner_state(w, r) != RUNNER_IDLE && r->msg->partition == partition &&
+                    strcmp(rd_kafka_topic_name(r->msg->rkt), topic) == 0)
+                        return r;
+        }
+        return NULL;
+}
+
+static int runners_in_flight(worker_t *w) {
+        int n = 0;
+        for (int i = 0; i < w->runner_count; i++)
+                n += runner_state(w, &w->runners[i]) != RUNNER_IDLE;
+        return n;
+}
+
+static queue_t *find_queue(worker_t *w, const char *topic, int32_t partition) {
+        for (int i = 0; i < w->queue_count; i++)
+                if (w->queues[i].partition == partition && strcmp(w->queues[i].topic, topic) == 0)
+                        return &w->queues[i];
+        return NULL;
+}
+
+/* Forgets the partition's waiting messages: they are fetched again after a rewind, or belong
+ * to another member after a revoke. */
+static void drop_queue(worker_t *w, const char *topic, int32_t partition) {
+        queue_t *q = find_queue(w, topic, partition);
+
+        if (!q)
+                return;
+        for (int i = 0; i < q->count; i++)
+                rd_kafka_message_destroy(q->msgs[i]);
+        *q = w->queues[--w->queue_count];
+}
+
+/* Pauses topic/partition and moves its fetch position to offset: the next message it gives,
+ * once resumed, is the one at offset. Pausing drops what was fetched ahead of the pause, which
+ * the seek fetches again. */
+static void pause_at(rd_kafka_t *consumer, const char *topic, int32_t partition, int64_t offset) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *error;
+
+        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+        rd_kafka_pause_partitions(consumer, list);
+        error = rd_kafka_seek_partitions(consumer, list, 5000);
+        if (error) {
+                jt_log_warn("seek of %s [%" PRId32 "] to offset %" PRId64 ": %s", topic, partition,
+                            offset, rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void pause_only(rd_kafka_t *consumer, const char *topic, int32_t partition) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(list, topic, partition);
+        rd_kafka_pause_partitions(consumer, list);
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void resume(rd_kafka_t *consumer, const char *topic, int32_t partition) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(list, topic, partition);
+        rd_kafka_resume_partitions(consumer, list);
+        rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* One line per rebalance: "assigned: topic [0,1,5] other [2]". */
@@ -131,9 +287,24 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         log_partitions(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts);
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-                /* A revoked partition's pending retry belongs to its next owner now. */
-                for (int i = 0; i < parts->cnt; i++)
-                        clear_slot(find_slot(w, parts->elems[i].topic, parts->elems[i].partition));
+                /* A revoked partition's pending retry belongs to its next owner now, and so
+                 * does the message of a task still running: the task runs on (it is
+                 * idempotent), but its offset is not stored when it ends. */
+                for (int i = 0; i < parts->cnt; i++) {
+                        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+                        runner_t *r = runner_of(w, p->topic, p->partition);
+                        clear_slot(find_slot(w, p->topic, p->partition));
+                        drop_queue(w, p->topic, p->partition);
+                        if (r && !r->revoked)
+                                jt_log_info("%s [%" PRId32 "] offset %" PRId64
+                                            " revoked while its task runs: the task runs to its "
+                                            "end, its offset is left to the partition's next owner",
+                                            p->topic, p->partition, r->msg->offset);
+                        if (r) {
+                                r->revoked = true;
+                                r->reassigned = false;
+                        }
+                }
                 if (cooperative)
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
@@ -146,8 +317,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 /* A partition paused for a retry keeps its pause through a revoke (a session
                  * lost while a broker restarted) and came back paused with no retry left to
                  * resume it: its tasks then waited for ever (worker_faults_it scenario 4). No
-                 * retry of an assigned partition is pending here, so none is paused. */
-                rd_kafka_resume_partitions(rk, parts);
+                 * retry of an assigned partition is pending here, so none is paused; only a
+                 * partition whose old task still runs stays paused (one task per partition at
+                 * a time), resumed when that task ends. */
+                for (int i = 0; i < parts->cnt; i++) {
+                        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+                        runner_t *r = runner_of(w, p->topic, p->partition);
+                        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+                        rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+                        if (r) {
+                                r->reassigned = true;
+                                rd_kafka_pause_partitions(rk, one);
+                        } else if (!w->stopping) {
+                                rd_kafka_resume_partitions(rk, one);
+                        }
+                        rd_kafka_topic_partition_list_destroy(one);
+                }
         } else {
                 jt_log_error("rebalance failed: %s", rd_kafka_err2str(err));
                 if (cooperative)
@@ -210,14 +395,6 @@ static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *
                     rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, reason);
         return true;
 }
-
-/* What the loop knows of a message's task, for the failure of its job. */
-typedef struct {
-        char job_id[200];
-        char task_id[256];
-        char run_nonce[64]; /* "" when none */
-        char key[160];      /* where its result goes; "" for a FINALIZE */
-} task_ident_t;
 
 /* Marks the job of a task that failed for good: the ledger's state failed with the reason, then
  * JOB_FAILED (once per failure, its timestamp the failure's, so that the notifier recognises a
@@ -309,35 +486,28 @@ static int backoff_ms(const worker_t *w, int attempts) {
         return (int)(ms * (75 + rand() % 51) / 100);
 }
 
-static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
-        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_t *consumer = consumer_of(w, rd_kafka_topic_name(msg->rkt));
-        rd_kafka_error_t *error;
+/* Back to msg: its partition paused and rewound to it, the messages after it that were waiting
+ * forgotten (they come again). */
+static void rewind_to(worker_t *w, const rd_kafka_message_t *msg) {
+        const char *topic = rd_kafka_topic_name(msg->rkt);
 
-        rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
-            ->offset = msg->offset;
-        rd_kafka_pause_partitions(consumer, list);
-        error = rd_kafka_seek_partitions(consumer, list, 5000);
-        if (error) {
-                jt_log_warn("seek back for a retry: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        }
-        rd_kafka_topic_partition_list_destroy(list);
+        drop_queue(w, topic, msg->partition);
+        pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
+}
+
+static void pause_and_rewind(worker_t *w, const rd_kafka_message_t *msg, retry_slot_t *slot) {
+        rewind_to(w, msg);
         slot->paused = true;
 }
 
 static void resume_due(worker_t *w) {
         int64_t now = jt_task_mono_ms();
 
-        for (int i = 0; i < MAX_RETRY_SLOTS; i++) {
+        for (int i = 0; i < MAX_RETRY_SLOTS && !w->stopping; i++) {
                 retry_slot_t *s = &w->retries[i];
-                rd_kafka_topic_partition_list_t *list;
                 if (!s->used || !s->paused || now < s->resume_at_ms)
                         continue;
-                list = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(list, s->topic, s->partition);
-                rd_kafka_resume_partitions(consumer_of(w, s->topic), list);
-                rd_kafka_topic_partition_list_destroy(list);
+                resume(consumer_of(w, s->topic), s->topic, s->partition);
                 s->paused = false;
         }
 }
@@ -433,21 +603,23 @@ static bool wait_out_outage(worker_t *w, const rd_kafka_message_t *msg, retry_sl
         return true;
 }
 
-static void handle(worker_t *w, const rd_kafka_message_t *msg) {
+/* What follows a task, on the loop's thread: the retry (its backoff uses rand(), which is not
+ * for threads), the job's failure, the DLQ, the offset, the metrics. */
+static void settle(worker_t *w, runner_t *r) {
+        const rd_kafka_message_t *msg = r->msg;
         retry_slot_t *slot = find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition);
         int attempts = (slot && slot->offset == msg->offset ? slot->attempts : 0) + 1;
-        jt_error_t err, end_err;
-        task_ident_t id;
+        jt_error_t end_err, *err = &r->err;
+        const task_ident_t *id = &r->id;
         char reason[JT_ERROR_MSG_MAX + 128];
-        bool cleanup = false;
-        jt_task_outcome_t outcome;
+        jt_task_outcome_t outcome = r->outcome;
 
-        jt_error_clear(&err);
         jt_error_clear(&end_err);
         reason[0] = '\0';
-        outcome = run_task(w, msg, &cleanup, &id, &err);
         if (outcome == JT_TASK_STOPPED) {
+                /* Back to the message, whose offset stays unstored: its redelivery. */
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "stopped");
+                rewind_to(w, msg);
                 return;
         }
         /* Another worker is finalizing the job: poll until it is done or its claim lapses (a
@@ -458,19 +630,19 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                 retry_later(w, msg, slot, wait);
                 jt_metrics_set_health(w->env.metrics, true, NULL);
                 jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": %s; next look in %d ms",
-                            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, err.message,
-                            wait);
+                            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
+                            err->message, wait);
                 return;
         }
         if (outcome == JT_TASK_WAIT)
                 outcome = JT_TASK_RETRY; /* no retry slot free: the ordinary retry path */
         /* Healthy while tasks succeed; a transient failure (a server away) says why. */
         if (outcome == JT_TASK_RETRY)
-                jt_metrics_set_health(w->env.metrics, false, err.message);
+                jt_metrics_set_health(w->env.metrics, false, err->message);
         else
                 jt_metrics_set_health(w->env.metrics, true, NULL);
-        if (outcome == JT_TASK_RETRY && err.transient && (slot = slot_for(w, msg)) != NULL &&
-            wait_out_outage(w, msg, slot, attempts, &err, reason, sizeof(reason)))
+        if (outcome == JT_TASK_RETRY && err->transient && (slot = slot_for(w, msg)) != NULL &&
+            wait_out_outage(w, msg, slot, attempts, err, reason, sizeof(reason)))
                 return;
         if (outcome == JT_TASK_RETRY && !reason[0] && attempts < w->max_attempts &&
             (slot = slot_for(w, msg)) != NULL) {
@@ -482,7 +654,7 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                 jt_log_warn("%s [%" PRId32 "] offset %" PRId64 " attempt %d failed, "
                             "retrying in %d ms: %s",
                             rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts,
-                            wait, err.message);
+                            wait, err->message);
                 return;
         }
         if (outcome != JT_TASK_DONE) {
@@ -490,17 +662,22 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
                         snprintf(reason, sizeof(reason), "%s%s",
                                  outcome == JT_TASK_RETRY ? "gave up after repeated failures: "
                                                           : "",
-                                 err.message);
+                                 err->message);
                 /* The job first, then the dead letter: a crash between them redelivers the task,
                  * which fails again and finds its job failed already. Without both, the offset
                  * must not move: try again later. */
-                if ((outcome != JT_TASK_REJECTED && !fail_job(w, &id, cleanup, reason, &end_err)) ||
+                if ((outcome != JT_TASK_REJECTED &&
+                     !fail_job(w, id, r->cleanup, reason, &end_err)) ||
                     !dead_letter(w, msg, reason, attempts, &end_err)) {
                         jt_log_error("the job's failure or the DLQ copy was not written, the task "
                                      "stays: %s",
                                      end_err.message);
-                        if ((slot = slot_for(w, msg)) != NULL)
+                        if ((slot = slot_for(w, msg)) != NULL) {
                                 retry_later(w, msg, slot, w->backoff_max_ms);
+                                return;
+                        }
+                        /* No slot free: back to the message, redelivered at once. */
+                        rewind_to(w, msg);
                         return;
                 }
                 jt_metrics_task(w->env.metrics, kind_of(w, msg), "dead_lettered");
@@ -512,6 +689,208 @@ static void handle(worker_t *w, const rd_kafka_message_t *msg) {
         }
         clear_slot(find_slot(w, rd_kafka_topic_name(msg->rkt), msg->partition));
         store_offset(w, msg);
+}
+
+/* A task thread: runs the task it is handed, puts the outcome back, waits for the next. */
+static void *runner_main(void *arg) {
+        runner_t *r = arg;
+        worker_t *w = r->w;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (r->state != RUNNER_BUSY && !w->quit)
+                        pthread_cond_wait(&r->wake, &w->lock);
+                if (r->state != RUNNER_BUSY)
+                        break;
+                pthread_mutex_unlock(&w->lock);
+                jt_error_clear(&r->err);
+                r->cleanup = false;
+                r->outcome = run_task(w, r->msg, &r->cleanup, &r->id, &r->err);
+                pthread_mutex_lock(&w->lock);
+                r->state = RUNNER_DONE;
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+/* Starts --concurrency task threads. SIGTERM and SIGINT stay with the loop's thread: they set
+ * the stop flag there, and a task's database call is not cut short by EINTR. */
+static bool runners_start(worker_t *w, int count, jt_error_t *err) {
+        sigset_t block, old;
+        int rc = 0;
+
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
+        for (int i = 0; i < count && !rc; i++) {
+                runner_t *r = &w->runners[i];
+                r->w = w;
+                pthread_cond_init(&r->wake, NULL);
+                if ((rc = pthread_create(&r->thread, NULL, runner_main, r)) != 0)
+                        pthread_cond_destroy(&r->wake);
+                else
+                        w->runner_count++;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc)
+                return jt_error_set(err, JT_ERR_SYSTEM, rc, "starting task thread %d of %d: %s",
+                                    w->runner_count + 1, count, strerror(rc));
+        return true;
+}
+
+/* Ends the task threads; each is idle (the loop waited for its task) or about to be. */
+static void runners_stop(worker_t *w) {
+        pthread_mutex_lock(&w->lock);
+        w->quit = true;
+        for (int i = 0; i < w->runner_count; i++)
+                pthread_cond_signal(&w->runners[i].wake);
+        pthread_mutex_unlock(&w->lock);
+        for (int i = 0; i < w->runner_count; i++) {
+                pthread_join(w->runners[i].thread, NULL);
+                pthread_cond_destroy(&w->runners[i].wake);
+                if (w->runners[i].msg)
+                        rd_kafka_message_destroy(w->runners[i].msg);
+                w->runners[i].msg = NULL;
+        }
+        w->runner_count = 0;
+}
+
+/* A message waits in its partition's queue until its turn. A full queue pauses the partition:
+ * the queue bounds what a worker takes ahead of its threads, and nothing is lost or skipped
+ * (librdkafka resumes the partition after the queue's last message). Queues rather than a pause
+ * per task: a paused partition, once resumed, waits for the broker thread's next fetch round
+ * (up to a second with librdkafka 2.0), which a job of many short tasks paid at every task. */
+static void enqueue(worker_t *w, rd_kafka_message_t *msg) {
+        const char *topic = rd_kafka_topic_name(msg->rkt);
+        queue_t *q = find_queue(w, topic, msg->partition);
+
+        if ((!q && w->queue_count == MAX_QUEUED_PARTS) || (q && q->count == QUEUE_MAX)) {
+                /* No room (or a message fetched before its full queue's pause): back to it,
+                 * fetched again when its partition resumes. */
+                pause_at(consumer_of(w, topic), topic, msg->partition, msg->offset);
+                if (!q)
+                        resume(consumer_of(w, topic), topic, msg->partition);
+                rd_kafka_message_destroy(msg);
+                return;
+        }
+        if (!q) {
+                q = &w->queues[w->queue_count++];
+                memset(q, 0, sizeof(*q));
+                snprintf(q->topic, sizeof(q->topic), "%s", topic);
+                q->partition = msg->partition;
+        }
+        q->msgs[q->count++] = msg;
+        if (q->count == QUEUE_MAX) {
+                pause_only(consumer_of(w, topic), topic, msg->partition);
+                q->paused = true;
+        }
+}
+
+static runner_t *free_runner(worker_t *w) {
+        for (int i = 0; i < w->runner_count; i++)
+                if (runner_state(w, &w->runners[i]) == RUNNER_IDLE)
+                        return &w->runners[i];
+        return NULL;
+}
+
+/* Hands waiting messages to free threads, the oldest of each partition whose previous task has
+ * ended: one task per partition at a time, in offset order. */
+static void pump(worker_t *w) {
+        runner_t *r;
+
+        for (int i = 0; i < w->queue_count && !w->stopping && (r = free_runner(w)) != NULL;) {
+                queue_t *q = &w->queues[i];
+                if (runner_of(w, q->topic, q->partition)) {
+                        i++;
+                        continue;
+                }
+                r->msg = q->msgs[0];
+                r->revoked = r->reassigned = false;
+                memmove(q->msgs, q->msgs + 1, sizeof(q->msgs[0]) * (size_t)--q->count);
+                pthread_mutex_lock(&w->lock);
+                r->state = RUNNER_BUSY;
+                pthread_cond_signal(&r->wake);
+                pthread_mutex_unlock(&w->lock);
+                if (q->paused && q->count <= QUEUE_MAX / 2) {
+                        resume(consumer_of(w, q->topic), q->topic, q->partition);
+                        q->paused = false;
+                }
+                if (q->count == 0)
+                        *q = w->queues[--w->queue_count]; /* the same i is the next queue */
+                else
+                        i++;
+        }
+}
+
+/* Acts on every task that has ended, and frees its thread. */
+static void collect(worker_t *w) {
+        bool freed = false;
+
+        for (int i = 0; i < w->runner_count; i++) {
+                runner_t *r = &w->runners[i];
+                rd_kafka_message_t *msg = r->msg;
+                const char *topic;
+
+                if (runner_state(w, r) != RUNNER_DONE)
+                        continue;
+                topic = rd_kafka_topic_name(msg->rkt);
+                if (r->revoked) {
+                        /* Not ours any more: no offset, no retry, no DLQ; the partition's owner
+                         * redelivers the message. Assigned back meanwhile (and paused then), it
+                         * resumes from the committed offset, which is this message or before. */
+                        jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": task ended (%s) after "
+                                    "its partition was revoked; offset not stored",
+                                    topic, msg->partition, msg->offset,
+                                    r->outcome == JT_TASK_DONE ? "done" : r->err.message);
+                        if (r->reassigned && !w->stopping)
+                                resume(consumer_of(w, topic), topic, msg->partition);
+                } else {
+                        settle(w, r); /* a retry pauses the partition; resume_due resumes it */
+                }
+                rd_kafka_message_destroy(msg);
+                r->msg = NULL;
+                pthread_mutex_lock(&w->lock);
+                r->state = RUNNER_IDLE;
+                pthread_mutex_unlock(&w->lock);
+                freed = true;
+        }
+        if (freed)
+                pump(w);
+}
+
+/* On a stop request: nothing more is handed out; every assigned partition is paused so that no
+ * message comes meanwhile (one that does is dropped: its offset is not stored). */
+static void pause_all(worker_t *w) {
+        for (int i = 0; i < w->consumer_count; i++) {
+                rd_kafka_topic_partition_list_t *parts = NULL;
+                if (rd_kafka_assignment(w->consumers[i], &parts) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    parts)
+                        rd_kafka_pause_partitions(w->consumers[i], parts);
+                if (parts)
+                        rd_kafka_topic_partition_list_destroy(parts);
+        }
+}
+
+/* One round of the loop: each consumer in turn, one message at most each, so that a backlog of
+ * one kind does not starve the other; an idle round still waits 100 ms in all. */
+static void poll_round(worker_t *w) {
+        for (int i = 0; i < w->consumer_count; i++) {
+                rd_kafka_message_t *msg =
+                    jt_kafka_poll_message(w->consumers[i], 100 / w->consumer_count);
+                collect(w);
+                resume_due(w);
+                update_lag(w);
+                rd_kafka_poll(w->env.producer, 0);
+                if (!msg)
+                        continue;
+                if (stop_requested || w->stopping) {
+                        rd_kafka_message_destroy(msg);
+                        continue;
+                }
+                enqueue(w, msg);
+                pump(w);
+        }
 }
 
 /* A consumer in the group for `topic`, subscribed to it alone (see MAX_CONSUMERS). */
@@ -591,12 +970,14 @@ int jt_worker_run(const jt_config_t *cfg) {
         w->env.worker_id = worker_id;
         w->env.kafka_timeout_ms = kopts.timeout_ms;
         w->env.stop = &stop_requested;
+        jt_task_announced_init(&w->announced);
         w->env.announced = &w->announced;
         w->dlq_topic = jt_config_str(cfg, "dlq-topic");
         w->max_attempts = (int)jt_config_int(cfg, "max-attempts");
         w->backoff_base_ms = (int)jt_config_int(cfg, "retry-backoff-ms");
         w->backoff_max_ms = (int)jt_config_int(cfg, "retry-backoff-max-ms");
         w->outage_budget_ms = jt_config_int(cfg, "outage-budget") * 1000;
+        pthread_mutex_init(&w->lock, NULL);
         kopts.rebalance_cb = rebalance_cb;
         kopts.opaque = w;
 
@@ -613,35 +994,40 @@ int jt_worker_run(const jt_config_t *cfg) {
         }
         w->env.reg = reg;
         jt_clock_check_start(&w->env, &w->clock);
+        if (!runners_start(w, (int)jt_config_int(cfg, "concurrency"), &err)) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        jt_log_info("worker %s in group %s, consuming %s; metrics on http://%s:%d/metrics",
+        jt_log_info("worker %s in group %s, consuming %s with %d task thread(s); metrics on "
+                    "http://%s:%d/metrics",
                     worker_id, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
+                    w->runner_count,
                     metrics_host(jt_config_str(cfg, "metrics-addr"), host, sizeof(host)),
                     jt_metrics_port(w->env.metrics));
 
-        while (!stop_requested) {
-                /* The consumers in turn, one message at most each: a backlog of one kind does
-                 * not starve the other, and an idle round still waits 100 ms in all. */
-                for (int i = 0; i < w->consumer_count && !stop_requested; i++) {
-                        rd_kafka_message_t *msg =
-                            jt_kafka_poll_message(w->consumers[i], 100 / w->consumer_count);
-                        resume_due(w);
-                        update_lag(w);
-                        rd_kafka_poll(w->env.producer, 0);
-                        if (!msg)
-                                continue;
-                        handle(w, msg);
-                        rd_kafka_message_destroy(msg);
-                }
-        }
+        while (!stop_requested)
+                poll_round(w);
+        /* The tasks see the flag at their next checkpoint; polling goes on meanwhile, so that
+         * the group keeps this member until its tasks are back. */
+        w->stopping = true;
+        pause_all(w);
+        while (w->queue_count > 0) /* not started: redelivered to whoever has them next */
+                drop_queue(w, w->queues[0].topic, w->queues[0].partition);
+        if (runners_in_flight(w) > 0)
+                jt_log_info("stopping: waiting for %d task(s) to reach a checkpoint",
+                            runners_in_flight(w));
+        while (runners_in_flight(w) > 0)
+                poll_round(w);
         jt_log_info("stopping: %ld tasks done, %ld retried, %ld dead-lettered; committing and "
                     "leaving the group",
                     w->tasks_done, w->tasks_retried, w->tasks_dead_lettered);
         rc = JT_EXIT_OK;
 done:
+        runners_stop(w);
         /* Closing a consumer commits its stored offsets and leaves the group. */
         for (int i = 0; i < w->consumer_count; i++)
                 jt_kafka_destroy(w->consumers[i]);
@@ -651,6 +1037,10 @@ done:
         jt_mongo_pool_destroy(w->env.pool);
         jt_avro_registry_destroy(reg);
         jt_metrics_destroy(w->env.metrics);
+        if (w->env.clock)
+                jt_clock_check_clear(&w->clock);
+        jt_task_announced_clear(&w->announced);
+        pthread_mutex_destroy(&w->lock);
         free(w);
         return rc;
 }

@@ -25,6 +25,9 @@ static const jt_opt_t worker_opts[] = {
      "before its job fails; the partition is paused meanwhile"},
     {"retry-backoff-ms", 0, JT_OPT_INT, "500", 1, 600000, NULL, false, "MS",
      "first retry delay; doubles per attempt, with +-25% jitter"},
+    {"concurrency", 0, JT_OPT_INT, "1", 1, 64, NULL, false, "N",
+     "tasks run at once, each on its own thread; the loop's thread only polls, so that a task "
+     "longer than max.poll.interval.ms keeps the worker in its group"},
     {"max-clock-skew", 0, JT_OPT_INT, "300", 1, 86400, NULL, false, "SECONDS",
      "refuse cleanup when this host's clock and the database server's differ by more"},
     {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 1, 3600000, NULL, false, "MS",

@@ -50,6 +50,15 @@ jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, co
         return JT_TASK_WAIT;
 }
 
+void jt_task_announced_init(jt_task_announced_t *a) {
+        memset(a, 0, sizeof(*a));
+        pthread_mutex_init(&a->lock, NULL);
+}
+
+void jt_task_announced_clear(jt_task_announced_t *a) {
+        pthread_mutex_destroy(&a->lock);
+}
+
 static bool announced(const jt_task_announced_t *a, const char *job_id) {
         for (unsigned i = 0; i < JT_TASK_ANNOUNCED_MAX; i++)
                 if (strcmp(a->job_ids[i], job_id) == 0)
@@ -60,14 +69,24 @@ static bool announced(const jt_task_announced_t *a, const char *job_id) {
 jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *client,
                                      const jt_status_event_t *ev, jt_error_t *err) {
         jt_task_announced_t *a = env->announced;
+        bool sent = true;
 
+        /* The lock is held across the send: a job's finalize claim is per worker process
+         * (finalizeBy "host/pid"), so two task threads of this process can both hold it (the
+         * last task's result and a redelivered task of the same cleanup job, on two
+         * partitions); the job must still be announced once. */
+        pthread_mutex_lock(&a->lock);
         if (!announced(a, ev->job_id)) {
-                if (!jt_status_send(env->producer, env->reg, env->status_topic, ev, err) ||
-                    !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
-                        return JT_TASK_RETRY;
-                snprintf(a->job_ids[a->next], sizeof(a->job_ids[0]), "%s", ev->job_id);
-                a->next = (a->next + 1) % JT_TASK_ANNOUNCED_MAX;
+                sent = jt_status_send(env->producer, env->reg, env->status_topic, ev, err) &&
+                       jt_kafka_flush(env->producer, env->kafka_timeout_ms, err);
+                if (sent) {
+                        snprintf(a->job_ids[a->next], sizeof(a->job_ids[0]), "%s", ev->job_id);
+                        a->next = (a->next + 1) % JT_TASK_ANNOUNCED_MAX;
+                }
         }
+        pthread_mutex_unlock(&a->lock);
+        if (!sent)
+                return JT_TASK_RETRY;
         if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_task_now_ms(), err))
                 return JT_TASK_RETRY;
         return JT_TASK_DONE;

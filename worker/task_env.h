@@ -1,12 +1,15 @@
-/* What a task handler gets from the worker loop, and what it answers. Handlers run one task at
- * a time on the loop's thread and check *stop between batches, so that SIGTERM ends a task at a
- * batch boundary. A task's run time is bounded (cleanup: its time budget, then a continuation
- * task) well below max.poll.interval.ms, so the loop polls often enough to stay in the group. */
+/* What a task handler gets from the worker loop, and what it answers. Handlers run on the
+ * loop's task threads (--concurrency of them, one task per partition at a time) while the loop's
+ * own thread keeps polling, and check *stop between batches, so that SIGTERM ends a task at a
+ * batch boundary. Everything in jt_task_env_t is shared by those threads: the producer, the
+ * mongoc pool (a client popped per task), the metrics and the logger are thread-safe; the
+ * announced ring and the clock check carry their own locks. */
 #ifndef JT_WORKER_TASK_ENV_H
 #define JT_WORKER_TASK_ENV_H
 
 #include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "jt_avro.h"
@@ -19,12 +22,17 @@
 /* Jobs whose JOB_FINISHED this process has sent and flushed. A finalize step that then fails
  * to write the job's "finished" state (the database went away) is retried; it must write the
  * state without announcing the job a second time. A few recent jobs are enough: a process
- * finalizes one job at a time. */
+ * finalizes at most --concurrency jobs at a time. */
 #define JT_TASK_ANNOUNCED_MAX 8
 typedef struct {
+        pthread_mutex_t lock; /* held across a job's announcement (jt_task_finish_job) */
         char job_ids[JT_TASK_ANNOUNCED_MAX][128];
         unsigned next;
 } jt_task_announced_t;
+
+/* An empty ring, and its release. */
+void jt_task_announced_init(jt_task_announced_t *a);
+void jt_task_announced_clear(jt_task_announced_t *a);
 
 typedef struct {
         const jt_config_t *cfg; /* the worker's options (a finished stats job starts cleanup) */
@@ -37,7 +45,7 @@ typedef struct {
         const char *status_topic;
         const char *worker_id;          /* "host/pid", in status events */
         int kafka_timeout_ms;           /* bound of a flush */
-        volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT */
+        volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; read by every task thread */
         jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
         jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
         struct jt_clock_check_s *clock; /* the last clock check (clock_check.h) */
