@@ -422,6 +422,60 @@ bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job
         return ok;
 }
 
+bool jt_jobs_checkpoint_users(mongoc_client_t *client, const char *db, const char *job_id,
+                              const char *run_nonce, const char *key, const char *after_user,
+                              const jt_range_figures_t *f, jt_error_t *err) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        char path[160], at[176];
+        bson_t *query, *update;
+        bson_error_t error;
+        bool ok;
+
+        snprintf(path, sizeof(path), "progress.%s", key);
+        snprintf(at, sizeof(at), "%s.afterUser", path);
+        /* Hex ObjectIds of one case order as the ids do. */
+        query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", path, "{", "$exists",
+                         BCON_BOOL(false), "}", "}", "{", at, "{", "$lt", BCON_UTF8(after_user),
+                         "}", "}", "]");
+        append_run(query, run_nonce);
+        update = BCON_NEW("$set", "{", path, "{", "afterUser", BCON_UTF8(after_user), "users",
+                          BCON_INT64(f->users), "withEntry", BCON_INT64(f->with_entry), "badRows",
+                          BCON_INT64(f->bad_rows), "notified", BCON_INT64(f->notified), "}", "}");
+        ok = mongoc_collection_update_one(coll, query, update, NULL, NULL, &error);
+        if (!ok)
+                mongo_fail(err, &error, "recording a range checkpoint", job_id);
+        mongoc_collection_destroy(coll);
+        bson_destroy(update);
+        bson_destroy(query);
+        return ok;
+}
+
+/* progress.<key> of a statistics range into view (after_user "" when none or malformed). */
+static void view_users_checkpoint(const bson_t *doc, const char *key, jt_job_view_t *view) {
+        char path[160];
+        bson_iter_t it, found;
+        const char *after;
+
+        view->after_user[0] = '\0';
+        memset(&view->after_figures, 0, sizeof(view->after_figures));
+        snprintf(path, sizeof(path), "progress.%s.afterUser", key);
+        if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &found) ||
+            !BSON_ITER_HOLDS_UTF8(&found))
+                return;
+        after = bson_iter_utf8(&found, NULL);
+        if (!bson_oid_is_valid(after, strlen(after)) || strlen(after) != 24)
+                return;
+        snprintf(view->after_user, sizeof(view->after_user), "%s", after);
+        snprintf(path, sizeof(path), "progress.%s.users", key);
+        view->after_figures.users = doc_int64(doc, path, 0);
+        snprintf(path, sizeof(path), "progress.%s.withEntry", key);
+        view->after_figures.with_entry = doc_int64(doc, path, 0);
+        snprintf(path, sizeof(path), "progress.%s.badRows", key);
+        view->after_figures.bad_rows = doc_int64(doc, path, 0);
+        snprintf(path, sizeof(path), "progress.%s.notified", key);
+        view->after_figures.notified = doc_int64(doc, path, 0);
+}
+
 static bool same_nonce(const bson_t *doc, const char *run_nonce) {
         bson_iter_t it;
         const char *stored = NULL;
@@ -524,6 +578,7 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                                 snprintf(path, sizeof(path), "progress.%s.deleted", key);
                                 view->resume_deleted = doc_int64(&doc, path, 0);
                         }
+                        view_users_checkpoint(&doc, key, view);
                 }
         }
         bson_destroy(&doc);

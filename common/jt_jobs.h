@@ -78,6 +78,19 @@ bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job
                         const char *run_nonce, const char *key, int64_t resume_from_ms,
                         int64_t deleted, jt_error_t *err);
 
+/* The figures of a statistics range up to a checkpoint. */
+typedef struct {
+        int64_t users, with_entry, bad_rows, notified;
+} jt_range_figures_t;
+
+/* Records how far a statistics range got: progress.<key> = {afterUser, users, withEntry,
+ * badRows, notified}, every user of the range up to after_user (hex ObjectId, lower case) done
+ * and counted in the figures. Only forward (a checkpoint at or past after_user stays) and only
+ * in run run_nonce's entry, as jt_jobs_checkpoint. */
+bool jt_jobs_checkpoint_users(mongoc_client_t *client, const char *db, const char *job_id,
+                              const char *run_nonce, const char *key, const char *after_user,
+                              const jt_range_figures_t *figures, jt_error_t *err);
+
 /* A new random run nonce (32 hex digits) into out (at least JT_JOBS_NONCE_SIZE bytes). */
 #define JT_JOBS_NONCE_SIZE 33
 bool jt_jobs_new_nonce(char *out, jt_error_t *err);
@@ -103,6 +116,10 @@ typedef struct {
         int64_t found;
         int64_t resume_from_ms;
         int64_t resume_deleted;
+        /* With a key: the checkpoint of a statistics range (jt_jobs_checkpoint_users; after_user
+         * "" when there is none). */
+        char after_user[25];
+        jt_range_figures_t after_figures;
 } jt_job_view_t;
 
 /* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a

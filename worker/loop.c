@@ -949,6 +949,15 @@ static const char *metrics_host(const char *addr, char *buf, size_t size) {
         return buf;
 }
 
+static bool playback_reads_valid(const jt_config_t *cfg, jt_error_t *err) {
+        const char *how = jt_config_str(cfg, "playback-reads");
+
+        if (strcmp(how, "range") == 0 || strcmp(how, "per-user") == 0)
+                return true;
+        return jt_error_set(err, JT_ERR_CONFIG, 0,
+                            "--playback-reads takes range or per-user (got \"%s\")", how);
+}
+
 int jt_worker_run(const jt_config_t *cfg) {
         worker_t *w = calloc(1, sizeof(*w));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
@@ -981,7 +990,8 @@ int jt_worker_run(const jt_config_t *cfg) {
         kopts.rebalance_cb = rebalance_cb;
         kopts.opaque = w;
 
-        if (!jt_options_apply_log(cfg, "worker", &err) || !(reg = jt_avro_registry_new(&err)) ||
+        if (!jt_options_apply_log(cfg, "worker", &err) || !playback_reads_valid(cfg, &err) ||
+            !(reg = jt_avro_registry_new(&err)) ||
             !(w->env.metrics = jt_metrics_new("worker", &err)) ||
             !jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(w->env.producer = jt_startup_producer(cfg, &err)) ||

@@ -28,6 +28,14 @@ static const jt_opt_t worker_opts[] = {
     {"concurrency", 0, JT_OPT_INT, "1", 1, 64, NULL, false, "N",
      "tasks run at once, each on its own thread; the loop's thread only polls, so that a task "
      "longer than max.poll.interval.ms keeps the worker in its group"},
+    {"task-budget", 0, JT_OPT_INT, "30", 1, 86400, NULL, false, "SECONDS",
+     "how long a statistics task runs before it records a checkpoint and hands the rest of its "
+     "range to a continuation task, when the task does not say (its producer's --task-budget)"},
+    {"playback-reads", 0, JT_OPT_STRING, "range", 0, 0, "JT_PLAYBACK_READS", false, "HOW",
+     "how a statistics task reads its users' playbacks: range (one cursor over the users' "
+     "month, by the {user, createdAt} index: what a MongoDB server answers best) or per-user "
+     "(one query per user: for a server that scans the whole collection for a range of users, "
+     "as the local stack's does)"},
     {"max-clock-skew", 0, JT_OPT_INT, "300", 1, 86400, NULL, false, "SECONDS",
      "refuse cleanup when this host's clock and the database server's differ by more"},
     {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 1, 3600000, NULL, false, "MS",

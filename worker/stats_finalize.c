@@ -1,8 +1,8 @@
-/* Finalization of a statistics job. The notification's id derives from the job id (inserted
- * once), each user's notification entry is pushed only where it is absent ({$ne} on the id, so
- * also not again after the user has viewed it), the cleanup job's id derives from the stats
- * job's creation time (created once), and the ledger's finalize claim makes JOB_FINISHED go out
- * from one worker. */
+/* Finalization of a statistics job, once every range has recorded its result: the ranges wrote
+ * the entries and gave their users the month's notification themselves, so this step reads
+ * nothing but the ledger entry (the figures are the sums of the ranges' results), starts the
+ * cleanup job (its id derives from the ledger's finalizedAt, so it is made once), and the
+ * ledger's finalize claim makes JOB_FINISHED go out from one worker. */
 #include "stats_finalize.h"
 
 #include <inttypes.h>
@@ -21,8 +21,6 @@
 #include "stats_compute.h"
 
 #define FINALIZE_LEASE_MS 120000
-#define USERS_PER_UPDATE  500
-#define DUPLICATE_KEY     11000
 
 bool jt_stats_finalize_send(const jt_task_env_t *env, const jt_stats_task_t *shard,
                             jt_error_t *err) {
@@ -36,6 +34,9 @@ bool jt_stats_finalize_send(const jt_task_env_t *env, const jt_stats_task_t *sha
         fin.task_id = task_id;
         fin.kind = JT_STATS_TASK_FINALIZE;
         fin.shard = -1;
+        fin.user_from = fin.user_to = fin.parent_task_id = fin.resume_after_user = NULL;
+        fin.continuation_seq = 0;
+        fin.users_so_far = fin.with_entry_so_far = fin.bad_rows_so_far = fin.notified_so_far = 0;
         ok = jt_stats_task_encode(env->reg, &fin, &buf, &len, err) &&
              jt_kafka_send(env->producer, env->stats_topic, task_id, buf, len, NULL, err);
         free(buf);
@@ -51,132 +52,38 @@ typedef struct {
         int64_t users_updated;
 } fin_run_t;
 
-static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
-        /* An outage is waited out; a refused write (a user's notifications not an array) spends
-         * attempts and then fails the job, to be repaired and replayed. */
-        if (jt_mongo_error_is_transient(error))
-                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
-                                       error->message);
-        else
-                jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
-        return JT_TASK_RETRY;
-}
+/* The job's figures from its ranges' results (each range notified its own users): the sums of
+ * withEntry and notified over the listed tasks' results. Nothing is read but the ledger entry. */
+static void sum_results(const bson_t *entry, int64_t *with_entry, int64_t *notified) {
+        bson_iter_t it, results, one;
 
-static mongoc_collection_t *coll(fin_run_t *run, const char *base) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s%s", run->task->test_mode ? "test-" : "", base);
-        return mongoc_client_get_collection(run->client, run->env->db, name);
-}
-
-static jt_task_outcome_t insert_notification(fin_run_t *run, jt_error_t *err) {
-        mongoc_collection_t *c = coll(run, "notifications");
-        bson_t *doc = BCON_NEW("_id", BCON_OID(&run->nid), "type", "monthlyStatistic", "createdAt",
-                               BCON_DATE_TIME(run->task->created_at_ms), "updatedAt",
-                               BCON_DATE_TIME(run->task->created_at_ms));
-        bson_error_t error;
-        bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, &error);
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        if (!ok && error.code != DUPLICATE_KEY)
-                outcome = db_failed(&error, err, "inserting the notification");
-        bson_destroy(doc);
-        mongoc_collection_destroy(c);
-        return outcome;
-}
-
-/* Adds the notification to the users of ids[0..n) whose preference is on, where absent. */
-static jt_task_outcome_t notify_users(fin_run_t *run, const bson_oid_t *ids, size_t n,
-                                      jt_error_t *err) {
-        mongoc_collection_t *users = coll(run, "users");
-        bson_t filter = BSON_INITIALIZER;
-        bson_t *update = BCON_NEW("$push", "{", "notifications", "{", "id", BCON_OID(&run->nid),
-                                  "viewed", BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
-        bson_t *guarded;
-        bson_error_t error;
-        int64_t count;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        jt_bson_append_oid_in(&filter, "_id", ids, n);
-        BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
-        count = mongoc_collection_count_documents(users, &filter, NULL, NULL, NULL, &error);
-        if (count < 0) {
-                outcome = db_failed(&error, err, "counting the users to notify");
-                goto done;
-        }
-        guarded = bson_copy(&filter);
-        BCON_APPEND(guarded, "notifications.id", "{", "$ne", BCON_OID(&run->nid), "}");
-        if (!mongoc_collection_update_many(users, guarded, update, NULL, NULL, &error))
-                outcome = db_failed(&error, err, "adding the notification to users");
-        bson_destroy(guarded);
-        run->users_updated += count;
-done:
-        bson_destroy(update);
-        bson_destroy(&filter);
-        mongoc_collection_destroy(users);
-        return outcome;
-}
-
-static bool has_month_entry(const bson_t *doc, int64_t from, int64_t to) {
-        bson_iter_t it, child, field;
-
-        if (!bson_iter_init_find(&it, doc, "stats") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-            !bson_iter_recurse(&it, &child))
-                return false;
-        while (bson_iter_next(&child)) {
-                if (BSON_ITER_HOLDS_DOCUMENT(&child) && bson_iter_recurse(&child, &field) &&
-                    bson_iter_find(&field, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&field) &&
-                    bson_iter_date_time(&field) >= from && bson_iter_date_time(&field) < to)
-                        return true;
-        }
-        return false;
-}
-
-/* Every user with an entry for the month, in chunks, through notify_users. Returns the users
- * with an entry in *with_entry. */
-static jt_task_outcome_t notify_month(fin_run_t *run, int64_t *with_entry, jt_error_t *err) {
-        mongoc_collection_t *stats = coll(run, "stats");
-        bson_t filter = BSON_INITIALIZER;
-        bson_t *opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "stats.createdAt",
-                                BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(stats, &filter, opts, NULL);
-        bson_oid_t chunk[USERS_PER_UPDATE];
-        size_t n = 0;
-        const bson_t *doc;
-        bson_error_t error;
-        bson_iter_t it;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        *with_entry = 0;
-        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
-                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it) ||
-                    !has_month_entry(doc, run->start_ms, run->end_ms))
+        *with_entry = *notified = 0;
+        if (!bson_iter_init_find(&it, entry, "results") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+            !bson_iter_recurse(&it, &results))
+                return;
+        while (bson_iter_next(&results)) {
+                if (!BSON_ITER_HOLDS_DOCUMENT(&results) || !bson_iter_recurse(&results, &one))
                         continue;
-                bson_oid_copy(bson_iter_oid(&it), &chunk[n++]);
-                (*with_entry)++;
-                if (n == USERS_PER_UPDATE) {
-                        outcome = notify_users(run, chunk, n, err);
-                        n = 0;
+                while (bson_iter_next(&one)) {
+                        if (!BSON_ITER_HOLDS_NUMBER(&one))
+                                continue;
+                        if (strcmp(bson_iter_key(&one), "withEntry") == 0)
+                                *with_entry += bson_iter_as_int64(&one);
+                        else if (strcmp(bson_iter_key(&one), "notified") == 0)
+                                *notified += bson_iter_as_int64(&one);
                 }
         }
-        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
-                outcome = db_failed(&error, err, "reading the month's stats documents");
-        if (outcome == JT_TASK_DONE && n)
-                outcome = notify_users(run, chunk, n, err);
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
-        bson_destroy(&filter);
-        mongoc_collection_destroy(stats);
-        return outcome;
 }
 
-static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t users_processed,
-                                jt_error_t *err) {
+static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         char nid_hex[25];
         bson_iter_t it;
         int64_t created_ms = run->task->created_at_ms;
+        int64_t users_processed = 0;
         jt_status_event_t ev;
 
+        sum_results(entry, &users_processed, &run->users_updated);
         if (bson_iter_init_find(&it, entry, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
                 created_ms = bson_iter_date_time(&it);
         bson_oid_to_string(&run->nid, nid_hex);
@@ -189,7 +96,7 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, int64_t use
                                  .month = run->task->month,
                                  .users_processed = {true, users_processed},
                                  .users_updated = {true, run->users_updated},
-                                 .notifications_created = {true, 1},
+                                 .notifications_created = {true, run->users_updated > 0},
                                  .notification_id = nid_hex,
                                  .cleanup_triggered = {true, true},
                                  .execution_ms = {true, jt_task_now_ms() - created_ms}};
@@ -280,7 +187,6 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         bson_t entry = BSON_INITIALIZER;
         uint8_t raw[12];
         int year = 0, month = 0;
-        int64_t with_entry = 0;
         jt_job_view_t view;
         bool claimed = false, proceed = false;
         jt_task_outcome_t outcome;
@@ -312,10 +218,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {
                 outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
-        } else if ((outcome = insert_notification(&run, err)) == JT_TASK_DONE &&
-                   (outcome = notify_month(&run, &with_entry, err)) == JT_TASK_DONE &&
-                   (outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
-                outcome = finish(&run, &entry, with_entry, err);
+        } else if ((outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
+                outcome = finish(&run, &entry, err);
         }
         bson_destroy(&entry);
         mongoc_client_pool_push(env->pool, run.client);

@@ -1,8 +1,11 @@
-/* A statistics shard: the month's entry of every user of the shard, computed from the
- * playbacks and written into the user's stats document in place of any entry for that month.
- * The shard's users come from the users collection by id hash; their playbacks are read with
- * one query per user and streamed into the user's figures, so memory holds one user's figures
- * (and the shard's user ids), never the shard's playbacks. */
+/* A statistics range: the month's entry of every user of [user_from, user_to), computed from
+ * the playbacks and written into the user's stats document in place of any entry for that
+ * month, then the month's notification added to those users who want it. The range is read
+ * with three cursors sorted by user (the users' ids, their stats documents, their playbacks of
+ * the month) and processed in chunks of users; after each chunk the ledger holds a checkpoint
+ * (the last user done and the figures so far), so a task stopped by SIGTERM, killed, or out of
+ * its time budget is resumed after that user, by its redelivery or by the continuation task it
+ * sends, and no user is counted twice. Memory holds one chunk, never the range. */
 #include "stats_task.h"
 
 #include <inttypes.h>
@@ -11,60 +14,60 @@
 #include <string.h>
 
 #include "jt_bson.h"
+#include "jt_job_ids.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_retention.h"
-#include "jt_shard.h"
 #include "jt_status.h"
 #include "stats_compute.h"
 #include "stats_finalize.h"
+#include "stats_writes.h"
 
-#define USERS_PER_QUERY 200 /* users whose stats documents are read and written together */
-/* Playbacks are read one user per query. Measured on the local server (SecantusDB, 1,000
- * users, 500k playbacks, 2026-12-01): 200 users' month (30,000 playbacks) took 25.3 s by $in of
- * 200, 8.0 s by $in of 8 sorted by user, 4.4 s one user at a time sorted by time and 3.7 s
- * unsorted, against 3.2 s for the same share of one cursor over the whole month. So: one user,
- * by equality, unsorted (the figures do not depend on the order); a real MongoDB answers it from
- * the {user, createdAt} index as well. */
+#define CHUNK_USERS       200  /* users whose documents are read, written and notified together */
+#define USERS_BATCH       5000 /* ids and one preference each: small documents */
+#define STATS_BATCH       CHUNK_USERS /* a stats document holds the user's whole history */
+#define PLAYBACKS_BATCH   50000       /* projected playbacks are about 100 bytes */
 #define NAME_CACHE_SIZE   1024 /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
+#define DUPLICATE_KEY     11000
 
 typedef struct {
         const jt_task_env_t *env;
         const jt_stats_task_t *task;
         mongoc_client_t *client;
-        mongoc_collection_t *users, *playbacks, *stats, *musicians;
+        mongoc_collection_t *users, *playbacks, *stats, *musicians, *notifications;
+        bool per_user; /* --playback-reads per-user: one query per user instead of one cursor */
         int64_t start_ms, end_ms, prev_start_ms;
         jt_stats_acc_t *acc;
-        bson_oid_t *ids; /* the shard's users, sorted */
-        size_t id_count;
-        int64_t with_entry, bad_rows, users_done;
+        jt_stats_writes_t writes;
+        char key[64];
+        const char *root_id; /* the listed task whose result this one records */
+        bson_oid_t nid;      /* the month's notification */
+        bool notification_made;
+        /* The cursors over what is left of the range, and a document each read past the
+         * current chunk (kept for the next one). */
+        mongoc_cursor_t *user_cur, *stats_cur, *play_cur;
+        bson_t *stats_next, *play_next;
+        bool users_end;
+        /* The chunk: its users (sorted), whether each wants the notification, got an entry,
+         * had playbacks, and its stats document as read. */
+        bson_oid_t ids[CHUNK_USERS];
+        bool wants[CHUNK_USERS], has_entry[CHUNK_USERS], seen[CHUNK_USERS];
+        bson_t *stored[CHUNK_USERS];
+        size_t n;
+        /* Where the range stands: every user up to `after` done and in the figures. */
+        jt_range_figures_t fig;
+        bool have_after;
+        bson_oid_t after;
         int64_t last_progress;
-        /* The chunk being processed: its users' stats documents, read in one query, and the
-         * writes, sent as one unordered bulk (preceded by a bulk of the drift's removals, which
-         * must land before the entry is added). Every write must match its document (or insert
-         * it): a guard that fails means the document changed since it was read. */
-        size_t chunk_from, chunk_to;
-        bson_t *stored[USERS_PER_QUERY];
-        mongoc_bulk_operation_t *bulk, *pulls;
-        size_t bulk_ops, pull_ops;
         /* Artist names by id (open addressing; cleared when full). */
         bson_oid_t name_ids[NAME_CACHE_SIZE];
         char *names[NAME_CACHE_SIZE];
         bool name_used[NAME_CACHE_SIZE];
         size_t names_count;
-} shard_run_t;
-
-static jt_task_outcome_t db_failed(const bson_error_t *error, jt_error_t *err, const char *what) {
-        if (jt_mongo_error_is_transient(error))
-                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
-                                       error->message);
-        else
-                jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
-        return JT_TASK_RETRY; /* bounded by --max-attempts, then the DLQ */
-}
+} range_run_t;
 
 static const char *coll_name(bool test_mode, const char *base, char *buf, size_t size) {
         snprintf(buf, size, "%s%s", test_mode ? "test-" : "", base);
@@ -75,55 +78,172 @@ static int oid_cmp(const void *a, const void *b) {
         return bson_oid_compare(a, b);
 }
 
-static jt_task_outcome_t list_shard_users(shard_run_t *run, jt_error_t *err) {
-        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+/* {field: {$gt: after | $gte: user_from, $lt: user_to}} into doc: what is left of the range. */
+static void append_rest(const range_run_t *run, bson_t *doc, const char *field) {
+        bson_t cond;
+        bson_oid_t oid;
+
+        if (!run->have_after && !run->task->user_from && !run->task->user_to)
+                return; /* the whole collection: every id, whatever its type */
+        BSON_APPEND_DOCUMENT_BEGIN(doc, field, &cond);
+        if (run->have_after) {
+                BSON_APPEND_OID(&cond, "$gt", &run->after);
+        } else if (run->task->user_from) {
+                bson_oid_init_from_string(&oid, run->task->user_from);
+                BSON_APPEND_OID(&cond, "$gte", &oid);
+        } else {
+                /* Every ObjectId: a range bounded on one side only would also take ids of other
+                 * types on a real MongoDB's type order. */
+                bson_oid_init_from_data(&oid, (const uint8_t[12]){0});
+                BSON_APPEND_OID(&cond, "$gte", &oid);
+        }
+        if (run->task->user_to) {
+                bson_oid_init_from_string(&oid, run->task->user_to);
+                BSON_APPEND_OID(&cond, "$lt", &oid);
+        }
+        bson_append_document_end(doc, &cond);
+}
+
+static void append_month(const range_run_t *run, bson_t *doc) {
+        bson_t range;
+
+        BSON_APPEND_DOCUMENT_BEGIN(doc, "createdAt", &range);
+        BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
+        BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
+        bson_append_document_end(doc, &range);
+}
+
+/* The three cursors over the rest of the range, each sorted by user through its index: a real
+ * MongoDB answers every one from the index without an in-memory sort (playbacks by
+ * {user, createdAt}, with bounds on both fields). */
+static void open_cursors(range_run_t *run) {
         bson_t filter = BSON_INITIALIZER;
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(run->users, &filter, opts, NULL);
+        bson_t *opts;
+
+        append_rest(run, &filter, "_id");
+        opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1),
+                        "userPreferences.notifications.monthlyStatistic", BCON_INT32(1), "}",
+                        "sort", "{", "_id", BCON_INT32(1), "}", "hint", "{", "_id", BCON_INT32(1),
+                        "}", "batchSize", BCON_INT32(USERS_BATCH));
+        run->user_cur = mongoc_collection_find_with_opts(run->users, &filter, opts, NULL);
+        bson_destroy(opts);
+        bson_reinit(&filter);
+
+        append_rest(run, &filter, "user");
+        opts = BCON_NEW("sort", "{", "user", BCON_INT32(1), "}", "hint", "{", "user", BCON_INT32(1),
+                        "}", "batchSize", BCON_INT32(STATS_BATCH));
+        run->stats_cur = mongoc_collection_find_with_opts(run->stats, &filter, opts, NULL);
+        bson_destroy(opts);
+        bson_reinit(&filter);
+
+        if (!run->per_user) {
+                append_rest(run, &filter, "user");
+                append_month(run, &filter);
+                opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "user", BCON_INT32(1),
+                                "song", BCON_INT32(1), "artist", BCON_INT32(1), "duration",
+                                BCON_INT32(1), "createdAt", BCON_INT32(1), "}", "sort", "{", "user",
+                                BCON_INT32(1), "createdAt", BCON_INT32(1), "}", "hint", "{", "user",
+                                BCON_INT32(1), "createdAt", BCON_INT32(1), "}", "batchSize",
+                                BCON_INT32(PLAYBACKS_BATCH));
+                run->play_cur =
+                    mongoc_collection_find_with_opts(run->playbacks, &filter, opts, NULL);
+                bson_destroy(opts);
+        }
+        bson_destroy(&filter);
+}
+
+static void chunk_clear(range_run_t *run) {
+        for (size_t i = 0; i < run->n; i++) {
+                if (run->stored[i])
+                        bson_destroy(run->stored[i]);
+                run->stored[i] = NULL;
+        }
+        run->n = 0;
+}
+
+/* The chunk's users from the users cursor: the next CHUNK_USERS ObjectId ids. */
+static jt_task_outcome_t read_chunk_users(range_run_t *run, jt_error_t *err) {
         const bson_t *doc;
         bson_error_t error;
-        bson_iter_t it;
-        size_t cap = 0;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
+        bson_iter_t it, pref;
+        int64_t read = 0;
 
-        while (mongoc_cursor_next(cursor, &doc)) {
+        while (run->n < CHUNK_USERS && mongoc_cursor_next(run->user_cur, &doc)) {
+                read++;
                 if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
                         continue; /* not an app user */
-                if (jt_shard_of(bson_iter_oid(&it), (uint32_t)run->task->shard_count) !=
-                    (uint32_t)run->task->shard)
-                        continue;
-                if (run->id_count == cap) {
-                        cap = cap ? cap * 2 : 256;
-                        bson_oid_t *grown = realloc(run->ids, cap * sizeof(*grown));
-                        if (!grown) {
-                                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
-                                outcome = JT_TASK_RETRY;
-                                break;
-                        }
-                        run->ids = grown;
-                }
-                bson_oid_copy(bson_iter_oid(&it), &run->ids[run->id_count++]);
+                bson_oid_copy(bson_iter_oid(&it), &run->ids[run->n]);
+                run->wants[run->n] =
+                    bson_iter_init(&pref, doc) &&
+                    bson_iter_find_descendant(
+                        &pref, "userPreferences.notifications.monthlyStatistic", &it) &&
+                    BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+                run->has_entry[run->n] = run->seen[run->n] = false;
+                run->n++;
         }
-        if (mongoc_cursor_error(cursor, &error))
-                outcome = db_failed(&error, err, "listing the shard's users");
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(&filter);
-        bson_destroy(opts);
-        if (run->id_count > 1)
-                qsort(run->ids, run->id_count, sizeof(*run->ids), oid_cmp);
-        return outcome;
+        jt_metrics_users_read(run->env->metrics, read);
+        if (mongoc_cursor_error(run->user_cur, &error))
+                return jt_task_mongo_failed(&error, err, "reading the range's users");
+        if (run->n < CHUNK_USERS)
+                run->users_end = true;
+        return JT_TASK_DONE;
 }
 
-static bool date_in(const bson_t *entry, int64_t from, int64_t to) {
+/* The slot of user in the chunk, or -1. */
+static long chunk_slot(const range_run_t *run, const bson_oid_t *user) {
+        const bson_oid_t *hit = bsearch(user, run->ids, run->n, sizeof(*run->ids), oid_cmp);
+        return hit ? (long)(hit - run->ids) : -1;
+}
+
+/* Whether user lies past the chunk's last user (the next chunk's). */
+static bool past_chunk(const range_run_t *run, const bson_oid_t *user) {
+        return !run->users_end && bson_oid_compare(user, &run->ids[run->n - 1]) > 0;
+}
+
+static const bson_oid_t *doc_user(const bson_t *doc, const char *field) {
         bson_iter_t it;
-        int64_t t;
-
-        if (!bson_iter_init_find(&it, entry, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
-                return false;
-        t = bson_iter_date_time(&it);
-        return t >= from && t < to;
+        return bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_OID(&it) ? bson_iter_oid(&it)
+                                                                                : NULL;
 }
 
-static size_t name_slot(shard_run_t *run, const bson_oid_t *artist, bool *found) {
+/* Takes one stats document into the chunk; false when it belongs to a later chunk. */
+static bool take_stats_doc(range_run_t *run, const bson_t *doc) {
+        const bson_oid_t *user = doc_user(doc, "user");
+        long slot;
+
+        if (!user)
+                return true; /* not a user's document: skipped */
+        if (past_chunk(run, user))
+                return false;
+        slot = chunk_slot(run, user);
+        if (slot >= 0 && !run->stored[slot])
+                run->stored[slot] = bson_copy(doc);
+        return true;
+}
+
+/* The chunk's users' stats documents, from the stats cursor. */
+static jt_task_outcome_t read_chunk_docs(range_run_t *run, jt_error_t *err) {
+        const bson_t *doc;
+        bson_error_t error;
+
+        if (run->stats_next) {
+                if (!take_stats_doc(run, run->stats_next))
+                        return JT_TASK_DONE;
+                bson_destroy(run->stats_next);
+                run->stats_next = NULL;
+        }
+        while (mongoc_cursor_next(run->stats_cur, &doc)) {
+                if (!take_stats_doc(run, doc)) {
+                        run->stats_next = bson_copy(doc);
+                        break;
+                }
+        }
+        if (mongoc_cursor_error(run->stats_cur, &error))
+                return jt_task_mongo_failed(&error, err, "reading the range's stats documents");
+        return JT_TASK_DONE;
+}
+
+static size_t name_slot(range_run_t *run, const bson_oid_t *artist, bool *found) {
         size_t i = bson_oid_hash(artist) % NAME_CACHE_SIZE;
 
         while (run->name_used[i] && !bson_oid_equal(&run->name_ids[i], artist))
@@ -132,7 +252,7 @@ static size_t name_slot(shard_run_t *run, const bson_oid_t *artist, bool *found)
         return i;
 }
 
-static void name_cache_clear(shard_run_t *run) {
+static void name_cache_clear(range_run_t *run) {
         for (size_t i = 0; i < NAME_CACHE_SIZE; i++) {
                 free(run->names[i]);
                 run->names[i] = NULL;
@@ -142,7 +262,7 @@ static void name_cache_clear(shard_run_t *run) {
 }
 
 /* The artist's name from musicians (NULL when none), cached. *failed on a database error. */
-static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, bool *failed,
+static const char *artist_name(range_run_t *run, const bson_oid_t *artist, bool *failed,
                                jt_error_t *err) {
         bson_t *filter, *opts;
         mongoc_cursor_t *cursor;
@@ -166,7 +286,7 @@ static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, bool 
                 if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
                         run->names[slot] = strdup(bson_iter_utf8(&it, NULL));
         } else if (mongoc_cursor_error(cursor, &error)) {
-                db_failed(&error, err, "reading the top artist's name");
+                jt_task_mongo_failed(&error, err, "reading the top artist's name");
                 *failed = true;
         }
         if (!*failed) {
@@ -180,272 +300,10 @@ static const char *artist_name(shard_run_t *run, const bson_oid_t *artist, bool 
         return run->names[slot];
 }
 
-/* The chunk's users' stats documents, by position in the chunk. */
-static jt_task_outcome_t read_chunk_docs(shard_run_t *run, jt_error_t *err) {
-        bson_t filter = BSON_INITIALIZER;
-        mongoc_cursor_t *cursor;
-        const bson_t *doc;
-        bson_error_t error;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        jt_bson_append_oid_in(&filter, "user", run->ids + run->chunk_from,
-                              run->chunk_to - run->chunk_from);
-        cursor = mongoc_collection_find_with_opts(run->stats, &filter, NULL, NULL);
-        while (mongoc_cursor_next(cursor, &doc)) {
-                bson_iter_t it;
-                bson_oid_t *hit;
-                if (!bson_iter_init_find(&it, doc, "user") || !BSON_ITER_HOLDS_OID(&it))
-                        continue;
-                hit = bsearch(bson_iter_oid(&it), run->ids + run->chunk_from,
-                              run->chunk_to - run->chunk_from, sizeof(*run->ids), oid_cmp);
-                if (hit && !run->stored[hit - (run->ids + run->chunk_from)])
-                        run->stored[hit - (run->ids + run->chunk_from)] = bson_copy(doc);
-        }
-        if (mongoc_cursor_error(cursor, &error))
-                outcome = db_failed(&error, err, "reading the chunk's stats documents");
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(&filter);
-        return outcome;
-}
-
-static void chunk_docs_free(shard_run_t *run) {
-        for (size_t i = 0; i < USERS_PER_QUERY; i++) {
-                if (run->stored[i])
-                        bson_destroy(run->stored[i]);
-                run->stored[i] = NULL;
-        }
-}
-
-/* The stored stats document of a user of the current chunk, or NULL. */
-static const bson_t *stored_doc(shard_run_t *run, const bson_oid_t *user) {
-        bson_oid_t *hit = bsearch(user, run->ids + run->chunk_from, run->chunk_to - run->chunk_from,
-                                  sizeof(*run->ids), oid_cmp);
-        return hit ? run->stored[hit - (run->ids + run->chunk_from)] : NULL;
-}
-
-static void flush_discard(shard_run_t *run) {
-        mongoc_bulk_operation_destroy(run->pulls);
-        mongoc_bulk_operation_destroy(run->bulk);
-        run->pulls = run->bulk = NULL;
-        run->pull_ops = run->bulk_ops = 0;
-}
-
-/* Sends one bulk and checks that each of its `ops` writes matched (or inserted) its document. */
-static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, jt_error_t *err) {
-        bson_t reply;
-        bson_error_t error;
-        bson_iter_t it;
-        int64_t matched = 0;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        if (!bulk || !ops)
-                return JT_TASK_DONE;
-        if (!mongoc_bulk_operation_execute(bulk, &reply, &error))
-                outcome = db_failed(&error, err, "writing the chunk's stats documents");
-        if (outcome == JT_TASK_DONE) {
-                if (bson_iter_init_find(&it, &reply, "nMatched") && BSON_ITER_HOLDS_NUMBER(&it))
-                        matched += bson_iter_as_int64(&it);
-                if (bson_iter_init_find(&it, &reply, "nUpserted") && BSON_ITER_HOLDS_NUMBER(&it))
-                        matched += bson_iter_as_int64(&it);
-        }
-        if (outcome == JT_TASK_DONE && matched != (int64_t)ops) {
-                /* The app wrote a month entry or removed a document meanwhile: the retry
-                 * re-reads the documents and decides again. */
-                /* Not an outage: an attempt, so that a mismatch that never clears ends. */
-                jt_error_set(err, JT_ERR_MONGO, 0,
-                             "writing the chunk's stats documents: %zu writes expected to match a "
-                             "document as read, %" PRId64
-                             " did; the others changed since they were read (retrying re-reads "
-                             "them)",
-                             ops, matched);
-                outcome = JT_TASK_RETRY;
-        }
-        bson_destroy(&reply);
-        return outcome;
-}
-
-static jt_task_outcome_t flush_writes(shard_run_t *run, jt_error_t *err) {
-        jt_task_outcome_t outcome = execute_bulk(run->pulls, run->pull_ops, err);
-
-        if (outcome == JT_TASK_DONE)
-                outcome = execute_bulk(run->bulk, run->bulk_ops, err);
-        flush_discard(run);
-        return outcome;
-}
-
-/* Where a user's stored entries stand for the month. */
-typedef struct {
-        bool have_doc;     /* the user has a stats document */
-        uint32_t in_month; /* its entries of the month */
-        uint32_t position; /* where a new entry goes once those are gone: before the first
-                            * other entry not created before it (chronological order) */
-} month_view_t;
-
-/* Reads stored (NULL: no document) for the month. Fails on a `stats` that is not an array:
- * a shard never overwrites data it does not understand. */
-static bool month_view(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
-                       int64_t entry_at, month_view_t *view, jt_error_t *err) {
-        bson_iter_t it, child;
-        bool placed = false;
-        char hex[25];
-
-        *view = (month_view_t){.have_doc = stored != NULL};
-        if (!stored || !bson_iter_init_find(&it, stored, "stats"))
-                return true;
-        if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &child)) {
-                bson_oid_to_string(user, hex);
-                return jt_error_set(err, JT_ERR_INPUT, 0,
-                                    "the stats document of user %s has a `stats` field of BSON "
-                                    "type 0x%02x: expected an array of entries (left unchanged)",
-                                    hex, (unsigned)bson_iter_type(&it));
-        }
-        while (bson_iter_next(&child)) {
-                const uint8_t *data;
-                uint32_t len;
-                bson_t old;
-                bool is_doc = BSON_ITER_HOLDS_DOCUMENT(&child);
-                if (is_doc) {
-                        bson_iter_document(&child, &len, &data);
-                        is_doc = bson_init_static(&old, data, len);
-                }
-                if (is_doc && date_in(&old, run->start_ms, run->end_ms)) {
-                        view->in_month++;
-                        continue;
-                }
-                if (!placed && is_doc && !date_in(&old, INT64_MIN, entry_at))
-                        placed = true;
-                if (!placed)
-                        view->position++;
-        }
-        return true;
-}
-
-/* {createdAt: {$gte: start, $lt: end}}: an entry of the month. */
-static void append_month_range(shard_run_t *run, bson_t *doc) {
-        bson_t range;
-
-        BSON_APPEND_DOCUMENT_BEGIN(doc, "createdAt", &range);
-        BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
-        BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
-        bson_append_document_end(doc, &range);
-}
-
-typedef enum {
-        GUARD_NONE,     /* {user: U} */
-        GUARD_IN_MONTH, /* and stats: {$elemMatch: <an entry of the month>} */
-        GUARD_NO_MONTH, /* and stats: {$not: {$elemMatch: <an entry of the month>}} */
-} guard_t;
-
-static bson_t *user_filter(shard_run_t *run, const bson_oid_t *user, guard_t guard) {
-        bson_t *filter = BCON_NEW("user", BCON_OID(user));
-        bson_t stats, not_, match;
-
-        if (guard == GUARD_NONE)
-                return filter;
-        BSON_APPEND_DOCUMENT_BEGIN(filter, "stats", &stats);
-        if (guard == GUARD_NO_MONTH) {
-                BSON_APPEND_DOCUMENT_BEGIN(&stats, "$not", &not_);
-                BSON_APPEND_DOCUMENT_BEGIN(&not_, "$elemMatch", &match);
-                append_month_range(run, &match);
-                bson_append_document_end(&not_, &match);
-                bson_append_document_end(&stats, &not_);
-        } else {
-                BSON_APPEND_DOCUMENT_BEGIN(&stats, "$elemMatch", &match);
-                append_month_range(run, &match);
-                bson_append_document_end(&stats, &match);
-        }
-        bson_append_document_end(filter, &stats);
-        return filter;
-}
-
-/* {$pull: {stats: <the month's entries>}, $set: {updatedAt}} */
-static bson_t *pull_update(shard_run_t *run) {
-        bson_t *update = bson_new();
-        bson_t pull, cond;
-
-        BSON_APPEND_DOCUMENT_BEGIN(update, "$pull", &pull);
-        BSON_APPEND_DOCUMENT_BEGIN(&pull, "stats", &cond);
-        append_month_range(run, &cond);
-        bson_append_document_end(&pull, &cond);
-        bson_append_document_end(update, &pull);
-        BCON_APPEND(update, "$set", "{", "updatedAt", BCON_DATE_TIME(run->task->created_at_ms),
-                    "}");
-        return update;
-}
-
-/* Queues one update into *bulk (created on first use); takes filter and update. */
-static jt_task_outcome_t queue_update(shard_run_t *run, mongoc_bulk_operation_t **bulk, size_t *ops,
-                                      bson_t *filter, bson_t *update, bool upsert,
-                                      jt_error_t *err) {
-        bson_t opts = BSON_INITIALIZER;
-        bson_error_t error;
-        bool ok;
-
-        if (!*bulk) {
-                bson_t bulk_opts = BSON_INITIALIZER;
-                BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
-                *bulk = mongoc_collection_create_bulk_operation_with_opts(run->stats, &bulk_opts);
-                bson_destroy(&bulk_opts);
-        }
-        BSON_APPEND_BOOL(&opts, "upsert", upsert);
-        ok = mongoc_bulk_operation_update_one_with_opts(*bulk, filter, update, &opts, &error);
-        if (ok)
-                (*ops)++;
-        bson_destroy(&opts);
-        bson_destroy(update);
-        bson_destroy(filter);
-        return ok ? JT_TASK_DONE : db_failed(&error, err, "queueing a stats document write");
-}
-
-/* Writes entry as the user's entry of the month (entry NULL: removes the month's entries, for a
- * user without playback this month), touching nothing else of the document: the app may write
- * to it meanwhile. One entry of the month is replaced in place; none: the entry is inserted in
- * chronological order (the document created if there is none); several (drift left by the
- * app's incremental updates): they are removed first. Each write is guarded by the state it was
- * decided on, so a concurrent change makes it miss (flush_writes retries). */
-static jt_task_outcome_t write_entry(shard_run_t *run, const bson_oid_t *user, const bson_t *stored,
-                                     const bson_t *entry, jt_error_t *err) {
-        bson_iter_t it;
-        int64_t entry_at = 0;
-        month_view_t view;
-        bson_t *update;
-        jt_task_outcome_t outcome;
-
-        if (entry && bson_iter_init_find(&it, entry, "createdAt"))
-                entry_at = bson_iter_date_time(&it);
-        if (!month_view(run, user, stored, entry_at, &view, err))
-                return JT_TASK_PERMANENT;
-        if (!entry)
-                return view.in_month == 0 ? JT_TASK_DONE
-                                          : queue_update(run, &run->bulk, &run->bulk_ops,
-                                                         user_filter(run, user, GUARD_NONE),
-                                                         pull_update(run), false, err);
-        if (view.in_month == 1) {
-                update = BCON_NEW("$set", "{", "stats.$", BCON_DOCUMENT(entry), "updatedAt",
-                                  BCON_DATE_TIME(run->task->created_at_ms), "}");
-                return queue_update(run, &run->bulk, &run->bulk_ops,
-                                    user_filter(run, user, GUARD_IN_MONTH), update, false, err);
-        }
-        if (view.in_month > 1) {
-                outcome =
-                    queue_update(run, &run->pulls, &run->pull_ops,
-                                 user_filter(run, user, GUARD_NONE), pull_update(run), false, err);
-                if (outcome != JT_TASK_DONE)
-                        return outcome;
-        }
-        update = BCON_NEW("$push", "{", "stats", "{", "$each", "[", BCON_DOCUMENT(entry), "]",
-                          "$position", BCON_INT32((int32_t)view.position), "}", "}", "$set", "{",
-                          "updatedAt", BCON_DATE_TIME(run->task->created_at_ms), "}");
-        if (!view.have_doc) /* the upsert creates it: the unique index stops a second one */
-                BCON_APPEND(update, "$setOnInsert", "{", "createdAt",
-                            BCON_DATE_TIME(run->task->created_at_ms), "}");
-        return queue_update(run, &run->bulk, &run->bulk_ops, user_filter(run, user, GUARD_NO_MONTH),
-                            update, !view.have_doc, err);
-}
-
-/* The entry of one user whose month is in run->acc. */
-static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, jt_error_t *err) {
-        const bson_t *stored = stored_doc(run, user);
+/* The entry of the chunk's user at slot, whose month is in run->acc. */
+static jt_task_outcome_t finish_user(range_run_t *run, size_t slot, jt_error_t *err) {
+        const bson_oid_t *user = &run->ids[slot];
+        const bson_t *stored = run->stored[slot];
         bson_t entry = BSON_INITIALIZER;
         bson_iter_t it, child;
         double prev_total = 0;
@@ -465,7 +323,7 @@ static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, j
                                 continue;
                         bson_iter_document(&child, &len, &data);
                         if (bson_init_static(&old, data, len) &&
-                            date_in(&old, run->prev_start_ms, run->start_ms) &&
+                            jt_stats_entry_in(&old, run->prev_start_ms, run->start_ms) &&
                             jt_stats_entry_total(&old, &prev_total, &ignored))
                                 have_prev = true;
                 }
@@ -488,9 +346,9 @@ static jt_task_outcome_t finish_user(shard_run_t *run, const bson_oid_t *user, j
                         goto done;
                 }
         }
-        outcome = write_entry(run, user, stored, &entry, err);
+        outcome = jt_stats_writes_queue(&run->writes, user, stored, &entry, err);
         if (outcome == JT_TASK_DONE) {
-                run->with_entry++;
+                run->has_entry[slot] = true;
                 jt_metrics_documents(run->env->metrics, "written", 1);
         }
 done:
@@ -498,7 +356,164 @@ done:
         return outcome;
 }
 
-static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err) {
+/* Adds one playback to the figures of the user it belongs to; the previous user's entry is
+ * finished when the user changes. *current: the chunk slot being accumulated (-1: none). */
+static jt_task_outcome_t add_playback(range_run_t *run, const bson_t *doc, long *current,
+                                      jt_error_t *err) {
+        const bson_oid_t *user = doc_user(doc, "user"), *song = NULL, *artist = NULL;
+        bson_iter_t it;
+        double duration = 0;
+        int64_t at = 0;
+        long slot;
+        jt_error_t row_err;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        jt_metrics_documents(run->env->metrics, "read", 1);
+        if (!user) {
+                run->fig.bad_rows++;
+                return JT_TASK_DONE;
+        }
+        if (*current < 0 || !bson_oid_equal(user, &run->ids[*current])) {
+                if (*current >= 0) {
+                        outcome = finish_user(run, (size_t)*current, err);
+                        jt_stats_acc_reset(run->acc);
+                        *current = -1;
+                        if (outcome != JT_TASK_DONE)
+                                return outcome;
+                }
+                slot = chunk_slot(run, user);
+                if (slot < 0)
+                        return JT_TASK_DONE; /* a playback of no user of the range: ignored */
+                run->seen[slot] = true;
+                *current = slot;
+        }
+        if (bson_iter_init_find(&it, doc, "song") && BSON_ITER_HOLDS_OID(&it))
+                song = bson_iter_oid(&it);
+        if (bson_iter_init_find(&it, doc, "artist") && BSON_ITER_HOLDS_OID(&it))
+                artist = bson_iter_oid(&it);
+        if (bson_iter_init_find(&it, doc, "duration") && BSON_ITER_HOLDS_NUMBER(&it))
+                duration = bson_iter_as_double(&it);
+        if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                at = bson_iter_date_time(&it);
+        if (!jt_stats_acc_add(run->acc, song, artist, duration, at, &row_err)) {
+                if (row_err.domain != JT_ERR_INPUT) {
+                        *err = row_err;
+                        return JT_TASK_RETRY;
+                }
+                run->fig.bad_rows++; /* a malformed playback never stops the month */
+        }
+        return JT_TASK_DONE;
+}
+
+/* The chunk's playbacks from the range's one cursor, sorted by user: the document read past the
+ * chunk waits for the next one. */
+static jt_task_outcome_t read_chunk_playbacks(range_run_t *run, long *current, jt_error_t *err) {
+        const bson_t *doc;
+        bson_error_t error;
+        const bson_oid_t *user;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (run->play_next) {
+                user = doc_user(run->play_next, "user");
+                if (user && past_chunk(run, user))
+                        return JT_TASK_DONE;
+                outcome = add_playback(run, run->play_next, current, err);
+                bson_destroy(run->play_next);
+                run->play_next = NULL;
+        }
+        while (outcome == JT_TASK_DONE && mongoc_cursor_next(run->play_cur, &doc)) {
+                user = doc_user(doc, "user");
+                if (user && past_chunk(run, user)) {
+                        run->play_next = bson_copy(doc);
+                        break;
+                }
+                outcome = add_playback(run, doc, current, err);
+        }
+        if (outcome == JT_TASK_DONE && mongoc_cursor_error(run->play_cur, &error))
+                outcome = jt_task_mongo_failed(&error, err, "reading the range's playbacks");
+        return outcome;
+}
+
+/* The chunk's playbacks one user at a time (--playback-reads per-user): equality on user, for a
+ * server that scans a whole collection for a range of users (the local one does). */
+static jt_task_outcome_t read_user_playbacks(range_run_t *run, long *current, jt_error_t *err) {
+        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "user", BCON_INT32(1),
+                                "song", BCON_INT32(1), "artist", BCON_INT32(1), "duration",
+                                BCON_INT32(1), "createdAt", BCON_INT32(1), "}");
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        for (size_t i = 0; outcome == JT_TASK_DONE && i < run->n; i++) {
+                bson_t filter = BSON_INITIALIZER;
+                mongoc_cursor_t *cursor;
+                const bson_t *doc;
+                bson_error_t error;
+
+                BSON_APPEND_OID(&filter, "user", &run->ids[i]);
+                append_month(run, &filter);
+                cursor = mongoc_collection_find_with_opts(run->playbacks, &filter, opts, NULL);
+                while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc))
+                        outcome = add_playback(run, doc, current, err);
+                if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
+                        outcome = jt_task_mongo_failed(&error, err, "reading a user's playbacks");
+                mongoc_cursor_destroy(cursor);
+                bson_destroy(&filter);
+        }
+        bson_destroy(opts);
+        return outcome;
+}
+
+/* The month's notification, made once (its id derives from the job id) before the first user
+ * gets it. */
+static jt_task_outcome_t make_notification(range_run_t *run, jt_error_t *err) {
+        bson_t *doc;
+        bson_error_t error;
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        if (run->notification_made)
+                return JT_TASK_DONE;
+        doc = BCON_NEW("_id", BCON_OID(&run->nid), "type", "monthlyStatistic", "createdAt",
+                       BCON_DATE_TIME(run->task->created_at_ms), "updatedAt",
+                       BCON_DATE_TIME(run->task->created_at_ms));
+        if (!mongoc_collection_insert_one(run->notifications, doc, NULL, NULL, &error) &&
+            error.code != DUPLICATE_KEY)
+                outcome = jt_task_mongo_failed(&error, err, "inserting the notification");
+        run->notification_made = outcome == JT_TASK_DONE;
+        bson_destroy(doc);
+        return outcome;
+}
+
+/* The notification added to the chunk's users with an entry who want it, where absent ({$ne} on
+ * its id, so also not again after the user has viewed it): one update of at most a chunk. */
+static jt_task_outcome_t notify_chunk(range_run_t *run, jt_error_t *err) {
+        bson_oid_t ids[CHUNK_USERS];
+        size_t k = 0;
+        bson_t filter = BSON_INITIALIZER;
+        bson_t *update;
+        bson_error_t error;
+        jt_task_outcome_t outcome;
+
+        for (size_t i = 0; i < run->n; i++)
+                if (run->has_entry[i] && run->wants[i])
+                        bson_oid_copy(&run->ids[i], &ids[k++]);
+        if (k == 0)
+                return JT_TASK_DONE;
+        if ((outcome = make_notification(run, err)) != JT_TASK_DONE)
+                return outcome;
+        jt_bson_append_oid_in(&filter, "_id", ids, k);
+        BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
+        BCON_APPEND(&filter, "notifications.id", "{", "$ne", BCON_OID(&run->nid), "}");
+        update = BCON_NEW("$push", "{", "notifications", "{", "id", BCON_OID(&run->nid), "viewed",
+                          BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
+        if (!mongoc_collection_update_many(run->users, &filter, update, NULL, NULL, &error))
+                outcome = jt_task_mongo_failed(&error, err, "adding the notification to users");
+        else
+                run->fig.notified += (int64_t)k;
+        bson_destroy(update);
+        bson_destroy(&filter);
+        return outcome;
+}
+
+static bool send_event(range_run_t *run, jt_status_type_t type, jt_error_t *err) {
         jt_status_event_t ev = {.job_id = run->task->job_id,
                                 .task_id = run->task->task_id,
                                 .type = type,
@@ -507,163 +522,106 @@ static bool send_event(shard_run_t *run, jt_status_type_t type, jt_error_t *err)
                                 .worker_id = (char *)run->env->worker_id,
                                 .test_mode = run->task->test_mode,
                                 .month = run->task->month,
-                                .progress_done = {true, run->users_done},
-                                .progress_total = {true, (int64_t)run->id_count}};
+                                .progress_done = {true, run->fig.users}};
         if (type == JT_STATUS_TASK_FINISHED) {
-                ev.users_processed = (jt_opt_long_t){true, run->with_entry};
+                ev.users_processed = (jt_opt_long_t){true, run->fig.with_entry};
                 ev.tasks_done = (jt_opt_long_t){true, 1};
         }
         return jt_status_send(run->env->producer, run->env->reg, run->env->status_topic, &ev, err);
 }
 
-/* Users of a chunk without playback this month: a month entry they still have is drift (the
- * app's incremental updates counted playbacks that are not there), so it goes. A `stats` that is
- * not an array is left alone: there is nothing to write for these users. */
-static jt_task_outcome_t clear_stale_entries(shard_run_t *run, const bson_oid_t *users, size_t n,
-                                             jt_error_t *err) {
-        jt_task_outcome_t outcome = JT_TASK_DONE;
+/* One chunk: its users, their stats documents and playbacks, their entries written (a user
+ * without playback this month loses a month entry it still has: drift of the app's incremental
+ * updates), the notification, then the checkpoint. A failure leaves the chunk for the retry,
+ * which starts after the checkpoint. */
+static jt_task_outcome_t process_chunk(range_run_t *run, jt_error_t *err) {
+        long current = -1;
+        char after[25];
+        jt_task_outcome_t outcome;
 
-        for (size_t i = 0; outcome == JT_TASK_DONE && i < n; i++) {
-                const bson_t *doc = stored_doc(run, &users[i]);
-                bson_iter_t st;
-                if (doc && bson_iter_init_find(&st, doc, "stats") && BSON_ITER_HOLDS_ARRAY(&st))
-                        outcome = write_entry(run, &users[i], doc, NULL, err);
-        }
-        return outcome;
-}
-
-/* Streams the month's playbacks of user `from` of the shard, finishing its entry. seen[i] marks
- * user chunk_from + i as having playbacks. */
-static jt_task_outcome_t read_playbacks(shard_run_t *run, size_t from, bool *seen,
-                                        jt_error_t *err) {
-        bson_t filter = BSON_INITIALIZER, range;
-        bson_t *opts =
-            BCON_NEW("projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
-                     BCON_INT32(1), "duration", BCON_INT32(1), "createdAt", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor;
-        const bson_t *doc;
-        bson_error_t error;
-        bson_oid_t current;
-        bool have_current = false;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        BSON_APPEND_OID(&filter, "user", &run->ids[from]);
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "createdAt", &range);
-        BSON_APPEND_DATE_TIME(&range, "$gte", run->start_ms);
-        BSON_APPEND_DATE_TIME(&range, "$lt", run->end_ms);
-        bson_append_document_end(&filter, &range);
-
-        cursor = mongoc_collection_find_with_opts(run->playbacks, &filter, opts, NULL);
-        while (outcome == JT_TASK_DONE && mongoc_cursor_next(cursor, &doc)) {
-                bson_iter_t it;
-                const bson_oid_t *user = NULL, *song = NULL, *artist = NULL;
-                double duration = 0;
-                int64_t at = 0;
-                jt_error_t row_err;
-
-                jt_metrics_documents(run->env->metrics, "read", 1);
-                if (bson_iter_init_find(&it, doc, "user") && BSON_ITER_HOLDS_OID(&it))
-                        user = bson_iter_oid(&it);
-                if (!user) {
-                        run->bad_rows++;
-                        continue;
-                }
-                if (have_current && !bson_oid_equal(user, &current)) {
-                        if (*run->env->stop) {
-                                outcome = JT_TASK_STOPPED;
-                                break;
-                        }
-                        outcome = finish_user(run, &current, err);
-                        jt_stats_acc_reset(run->acc);
-                        run->users_done++;
-                }
-                if (!have_current || !bson_oid_equal(user, &current)) {
-                        bson_oid_t *hit =
-                            bsearch(user, run->ids + run->chunk_from,
-                                    run->chunk_to - run->chunk_from, sizeof(*run->ids), oid_cmp);
-                        if (hit)
-                                seen[hit - (run->ids + run->chunk_from)] = true;
-                        bson_oid_copy(user, &current);
-                        have_current = true;
-                }
-                if (bson_iter_init_find(&it, doc, "song") && BSON_ITER_HOLDS_OID(&it))
-                        song = bson_iter_oid(&it);
-                if (bson_iter_init_find(&it, doc, "artist") && BSON_ITER_HOLDS_OID(&it))
-                        artist = bson_iter_oid(&it);
-                if (bson_iter_init_find(&it, doc, "duration") && BSON_ITER_HOLDS_NUMBER(&it))
-                        duration = bson_iter_as_double(&it);
-                if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
-                        at = bson_iter_date_time(&it);
-                if (!jt_stats_acc_add(run->acc, song, artist, duration, at, &row_err)) {
-                        if (row_err.domain != JT_ERR_INPUT) {
-                                *err = row_err;
-                                outcome = JT_TASK_RETRY;
-                        }
-                        run->bad_rows++; /* a malformed playback never stops the month */
-                }
-        }
-        if (outcome == JT_TASK_DONE && mongoc_cursor_error(cursor, &error))
-                outcome = db_failed(&error, err, "reading the shard's playbacks");
-        if (outcome == JT_TASK_DONE && have_current) {
-                outcome = finish_user(run, &current, err);
-                jt_stats_acc_reset(run->acc);
-                run->users_done++;
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
-        bson_destroy(&filter);
-        return outcome;
-}
-
-/* Users [from, to) of the shard: their stats documents in one query, their playbacks in one
- * query per user, their entries written in one unordered bulk. */
-static jt_task_outcome_t process_chunk(shard_run_t *run, size_t from, size_t to, jt_error_t *err) {
-        bool *seen = calloc(to - from, sizeof(*seen));
-        bson_oid_t *unseen = calloc(to - from, sizeof(*unseen));
-        size_t unseen_count = 0;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
-
-        if (!seen || !unseen) {
-                free(seen);
-                free(unseen);
-                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
-                return JT_TASK_RETRY;
-        }
-        run->chunk_from = from;
-        run->chunk_to = to;
+        if ((outcome = read_chunk_users(run, err)) != JT_TASK_DONE || run->n == 0)
+                return outcome;
         outcome = read_chunk_docs(run, err);
-        for (size_t i = from; outcome == JT_TASK_DONE && i < to; i++)
-                outcome = read_playbacks(run, i, seen, err);
-        for (size_t i = 0; outcome == JT_TASK_DONE && i < to - from; i++)
-                if (!seen[i])
-                        bson_oid_copy(&run->ids[from + i], &unseen[unseen_count++]);
         if (outcome == JT_TASK_DONE)
-                outcome = clear_stale_entries(run, unseen, unseen_count, err);
-        /* The chunk's writes go out together; a failure leaves them for the retry. */
+                outcome = run->per_user ? read_user_playbacks(run, &current, err)
+                                        : read_chunk_playbacks(run, &current, err);
+        if (outcome == JT_TASK_DONE && current >= 0)
+                outcome = finish_user(run, (size_t)current, err);
+        jt_stats_acc_reset(run->acc);
+        for (size_t i = 0; outcome == JT_TASK_DONE && i < run->n; i++) {
+                bson_iter_t st;
+                if (!run->seen[i] && run->stored[i] &&
+                    bson_iter_init_find(&st, run->stored[i], "stats") && BSON_ITER_HOLDS_ARRAY(&st))
+                        outcome = jt_stats_writes_queue(&run->writes, &run->ids[i], run->stored[i],
+                                                        NULL, err);
+        }
         if (outcome == JT_TASK_DONE)
-                outcome = flush_writes(run, err);
+                outcome = jt_stats_writes_flush(&run->writes, err);
         else
-                flush_discard(run);
-        chunk_docs_free(run);
-        /* Users of the chunk without playback this month count as done too. */
+                jt_stats_writes_discard(&run->writes);
         if (outcome == JT_TASK_DONE)
-                run->users_done = (int64_t)to;
-        free(seen);
-        free(unseen);
+                outcome = notify_chunk(run, err);
+        if (outcome == JT_TASK_DONE) {
+                for (size_t i = 0; i < run->n; i++)
+                        run->fig.with_entry += run->has_entry[i];
+                run->fig.users += (int64_t)run->n;
+                bson_oid_copy(&run->ids[run->n - 1], &run->after);
+                run->have_after = true;
+                bson_oid_to_string(&run->after, after);
+                if (!jt_jobs_checkpoint_users(run->client, run->env->db, run->task->job_id,
+                                              run->task->run_nonce, run->key, after, &run->fig,
+                                              err))
+                        outcome = JT_TASK_RETRY;
+        }
+        chunk_clear(run);
         return outcome;
 }
 
-static jt_task_outcome_t finish_shard(shard_run_t *run, const char *key, jt_error_t *err) {
+/* Sends the rest of the range as a new task (after the checkpoint the last chunk wrote). */
+static jt_task_outcome_t send_continuation(range_run_t *run, jt_error_t *err) {
+        jt_stats_task_t next = *run->task;
+        char task_id[256], after[25];
+        void *buf = NULL;
+        size_t len = 0;
+        bool ok;
+
+        bson_oid_to_string(&run->after, after);
+        next.continuation_seq = run->task->continuation_seq + 1;
+        snprintf(task_id, sizeof(task_id), "%s+c%d", run->root_id, next.continuation_seq);
+        next.task_id = task_id;
+        next.parent_task_id = (char *)run->root_id;
+        next.resume_after_user = after;
+        next.users_so_far = run->fig.users;
+        next.with_entry_so_far = run->fig.with_entry;
+        next.bad_rows_so_far = run->fig.bad_rows;
+        next.notified_so_far = run->fig.notified;
+        next.created_at_ms = run->task->created_at_ms; /* updatedAt of what the range writes */
+        ok = jt_stats_task_encode(run->env->reg, &next, &buf, &len, err) &&
+             jt_kafka_send(run->env->producer, run->env->stats_topic, task_id, buf, len, NULL,
+                           err) &&
+             jt_kafka_flush(run->env->producer, run->env->kafka_timeout_ms, err);
+        free(buf);
+        if (!ok)
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s task=%s time budget spent after %" PRId64
+                    " users: continuation %s resumes after user %s",
+                    run->task->job_id, run->task->task_id, run->fig.users, task_id, after);
+        return JT_TASK_DONE;
+}
+
+static jt_task_outcome_t finish_range(range_run_t *run, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         const jt_stats_task_t *task = run->task;
         bson_t *result;
         bool recorded = false, complete = false;
 
-        result = BCON_NEW("users", BCON_INT64((int64_t)run->id_count), "withEntry",
-                          BCON_INT64(run->with_entry), "badRows", BCON_INT64(run->bad_rows),
-                          "finishedBy", BCON_UTF8(env->worker_id));
+        result =
+            BCON_NEW("users", BCON_INT64(run->fig.users), "withEntry",
+                     BCON_INT64(run->fig.with_entry), "badRows", BCON_INT64(run->fig.bad_rows),
+                     "notified", BCON_INT64(run->fig.notified), "continuations",
+                     BCON_INT32(task->continuation_seq), "finishedBy", BCON_UTF8(env->worker_id));
         if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
-                                   task->task_id, key, result, jt_task_now_ms(), &recorded,
+                                   run->root_id, run->key, result, jt_task_now_ms(), &recorded,
                                    &complete, err)) {
                 bson_destroy(result);
                 return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
@@ -671,9 +629,10 @@ static jt_task_outcome_t finish_shard(shard_run_t *run, const char *key, jt_erro
         bson_destroy(result);
         if (!send_event(run, JT_STATUS_TASK_FINISHED, err))
                 return JT_TASK_RETRY;
-        jt_log_info("job=%s task=%s done: %zu users, %" PRId64 " entries written, %" PRId64
-                    " bad playbacks skipped%s",
-                    task->job_id, task->task_id, run->id_count, run->with_entry, run->bad_rows,
+        jt_log_info("job=%s task=%s done: %" PRId64 " users, %" PRId64 " entries written, %" PRId64
+                    " notified, %" PRId64 " bad playbacks skipped%s",
+                    task->job_id, task->task_id, run->fig.users, run->fig.with_entry,
+                    run->fig.notified, run->fig.bad_rows,
                     recorded ? "" : " (result recorded before: a redelivery)");
         if (complete && !jt_stats_finalize_send(env, task, err))
                 return JT_TASK_RETRY;
@@ -681,10 +640,10 @@ static jt_task_outcome_t finish_shard(shard_run_t *run, const char *key, jt_erro
                                                                          : JT_TASK_RETRY;
 }
 
-/* A shard whose result is recorded already (a redelivery, or a replay of a failed job's shard
+/* A range whose result is recorded already (a redelivery, or a replay of a failed job's range
  * that had finished): no work again; the FINALIZE goes out if the job is complete, so that a
  * re-opened job finishes. */
-static jt_task_outcome_t shard_done_before(const jt_task_env_t *env, const jt_stats_task_t *task,
+static jt_task_outcome_t range_done_before(const jt_task_env_t *env, const jt_stats_task_t *task,
                                            const jt_job_view_t *view, jt_error_t *err) {
         jt_log_info("job=%s task=%s: result recorded before, nothing to compute%s", task->job_id,
                     task->task_id, view->complete ? "; the job is complete: FINALIZE sent" : "");
@@ -716,25 +675,101 @@ static jt_task_outcome_t month_whole(const jt_task_env_t *env, mongoc_client_t *
         return JT_TASK_PERMANENT;
 }
 
-static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task_t *task,
+/* Where the range starts: after the furthest of the task's own resume point and the ledger's
+ * checkpoint, with the figures of that point. */
+static void resume_point(range_run_t *run, const jt_job_view_t *view) {
+        const jt_stats_task_t *task = run->task;
+
+        if (task->resume_after_user) {
+                bson_oid_init_from_string(&run->after, task->resume_after_user);
+                run->have_after = true;
+                run->fig = (jt_range_figures_t){task->users_so_far, task->with_entry_so_far,
+                                                task->bad_rows_so_far, task->notified_so_far};
+        }
+        if (view->after_user[0]) {
+                bson_oid_t ledger;
+                bson_oid_init_from_string(&ledger, view->after_user);
+                if (!run->have_after || bson_oid_compare(&ledger, &run->after) > 0) {
+                        bson_oid_copy(&ledger, &run->after);
+                        run->have_after = true;
+                        run->fig = view->after_figures;
+                }
+        }
+        if (run->have_after)
+                jt_log_info("job=%s task=%s resumes after user %s (%" PRId64 " users done)",
+                            task->job_id, task->task_id,
+                            view->after_user[0] ? view->after_user : task->resume_after_user,
+                            run->fig.users);
+}
+
+/* Runs the range from its resume point until it is done, the time budget is spent (then a
+ * continuation carries on) or a stop is requested (the checkpoint stays for the redelivery). */
+static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
+        int budget_s = run->task->time_budget_s > 0
+                           ? run->task->time_budget_s
+                           : (int)jt_config_int(run->env->cfg, "task-budget");
+        int64_t started = jt_task_mono_ms();
+        jt_task_outcome_t outcome = JT_TASK_DONE;
+
+        open_cursors(run);
+        if (!send_event(run, JT_STATUS_TASK_STARTED, err))
+                return JT_TASK_RETRY;
+        while (outcome == JT_TASK_DONE && !run->users_end) {
+                if (*run->env->stop)
+                        return JT_TASK_STOPPED;
+                if (run->have_after && jt_task_mono_ms() - started >= (int64_t)budget_s * 1000)
+                        return send_continuation(run, err);
+                outcome = process_chunk(run, err);
+                if (outcome == JT_TASK_DONE &&
+                    jt_task_mono_ms() - run->last_progress >= PROGRESS_EVERY_MS) {
+                        if (!send_event(run, JT_STATUS_TASK_PROGRESS, err))
+                                outcome = JT_TASK_RETRY;
+                        run->last_progress = jt_task_mono_ms();
+                }
+        }
+        return outcome == JT_TASK_DONE ? finish_range(run, err) : outcome;
+}
+
+static void run_free(range_run_t *run) {
+        chunk_clear(run);
+        jt_stats_writes_discard(&run->writes);
+        if (run->stats_next)
+                bson_destroy(run->stats_next);
+        if (run->play_next)
+                bson_destroy(run->play_next);
+        mongoc_cursor_destroy(run->play_cur);
+        mongoc_cursor_destroy(run->stats_cur);
+        mongoc_cursor_destroy(run->user_cur);
+        mongoc_collection_destroy(run->notifications);
+        mongoc_collection_destroy(run->musicians);
+        mongoc_collection_destroy(run->stats);
+        mongoc_collection_destroy(run->playbacks);
+        mongoc_collection_destroy(run->users);
+        jt_stats_acc_destroy(run->acc);
+        name_cache_clear(run);
+}
+
+static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task_t *task,
                                    jt_error_t *err) {
-        shard_run_t run = {.env = env, .task = task};
+        range_run_t run = {.env = env, .task = task};
         int year = 0, month = 0;
         int64_t prev_end = 0;
-        char name[64], key[64];
+        uint8_t raw[12];
+        char name[64];
         jt_job_view_t view;
         bool proceed = false;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
+        run.root_id = task->parent_task_id ? task->parent_task_id : task->task_id;
         if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
             !jt_stats_month_range(year, month, &run.start_ms, &run.end_ms, err) ||
             !jt_stats_month_range(month == 1 ? year - 1 : year, month == 1 ? 12 : month - 1,
                                   &run.prev_start_ms, &prev_end, err) ||
-            !jt_jobs_task_key(task->job_id, task->task_id, key, sizeof(key), err))
+            !jt_jobs_task_key(task->job_id, run.root_id, run.key, sizeof(run.key), err))
                 return JT_TASK_PERMANENT;
         run.client = mongoc_client_pool_pop(env->pool);
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id,
-                                task->task_id, key, &view, &proceed, err);
+                                run.root_id, run.key, &view, &proceed, err);
         if (outcome == JT_TASK_DONE && proceed)
                 outcome =
                     jt_task_agrees(&view, task->task_id, task->test_mode, task->month, 0, err);
@@ -743,53 +778,36 @@ static jt_task_outcome_t run_shard(const jt_task_env_t *env, const jt_stats_task
                 return outcome;
         }
         if (view.recorded) {
-                mongoc_client_pool_push(env->pool, run.client);
-                return shard_done_before(env, task, &view, err);
-        }
-        /* A month a cleanup may have cut into is never recomputed: its stored entries stay. */
-        outcome = month_whole(env, run.client, task, run.start_ms, err);
-        if (outcome != JT_TASK_DONE) {
+                outcome = range_done_before(env, task, &view, err);
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome;
         }
-        if (!(run.acc = jt_stats_acc_new(year, month, err))) {
+        /* A month a cleanup may have cut into is never recomputed: its stored entries stay. */
+        if ((outcome = month_whole(env, run.client, task, run.start_ms, err)) != JT_TASK_DONE ||
+            !(run.acc = jt_stats_acc_new(year, month, err))) {
                 mongoc_client_pool_push(env->pool, run.client);
-                return JT_TASK_PERMANENT;
+                return outcome != JT_TASK_DONE ? outcome : JT_TASK_PERMANENT;
         }
+        run.per_user = strcmp(jt_config_str(env->cfg, "playback-reads"), "per-user") == 0;
+        jt_job_ids_notification_oid(task->job_id, raw);
+        bson_oid_init_from_data(&run.nid, raw);
         run.users = mongoc_client_get_collection(
             run.client, env->db, coll_name(task->test_mode, "users", name, sizeof(name)));
         run.playbacks = mongoc_client_get_collection(
             run.client, env->db, coll_name(task->test_mode, "playbacks", name, sizeof(name)));
         run.stats = mongoc_client_get_collection(
             run.client, env->db, coll_name(task->test_mode, "stats", name, sizeof(name)));
+        run.notifications = mongoc_client_get_collection(
+            run.client, env->db, coll_name(task->test_mode, "notifications", name, sizeof(name)));
         run.musicians = mongoc_client_get_collection(run.client, env->db, "musicians");
-
-        outcome = list_shard_users(&run, err);
-        if (outcome == JT_TASK_DONE && !send_event(&run, JT_STATUS_TASK_STARTED, err))
-                outcome = JT_TASK_RETRY;
-        for (size_t from = 0; outcome == JT_TASK_DONE && from < run.id_count;
-             from += USERS_PER_QUERY) {
-                size_t to =
-                    from + USERS_PER_QUERY < run.id_count ? from + USERS_PER_QUERY : run.id_count;
-                outcome = process_chunk(&run, from, to, err);
-                if (outcome == JT_TASK_DONE &&
-                    jt_task_mono_ms() - run.last_progress >= PROGRESS_EVERY_MS) {
-                        if (!send_event(&run, JT_STATUS_TASK_PROGRESS, err))
-                                outcome = JT_TASK_RETRY;
-                        run.last_progress = jt_task_mono_ms();
-                }
-        }
-        if (outcome == JT_TASK_DONE)
-                outcome = finish_shard(&run, key, err);
-
-        mongoc_collection_destroy(run.musicians);
-        mongoc_collection_destroy(run.stats);
-        mongoc_collection_destroy(run.playbacks);
-        mongoc_collection_destroy(run.users);
+        run.writes = (jt_stats_writes_t){.stats = run.stats,
+                                         .start_ms = run.start_ms,
+                                         .end_ms = run.end_ms,
+                                         .updated_at_ms = task->created_at_ms};
+        resume_point(&run, &view);
+        outcome = run_chunks(&run, err);
+        run_free(&run);
         mongoc_client_pool_push(env->pool, run.client);
-        jt_stats_acc_destroy(run.acc);
-        name_cache_clear(&run);
-        free(run.ids);
         return outcome;
 }
 
@@ -797,5 +815,13 @@ jt_task_outcome_t jt_stats_task_run(const jt_task_env_t *env, const jt_stats_tas
                                     jt_error_t *err) {
         if (task->kind == JT_STATS_TASK_FINALIZE)
                 return jt_stats_finalize_run(env, task, err);
-        return run_shard(env, task, err);
+        if (task->kind == JT_STATS_TASK_SHARD) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s is a hash shard (stats task v1/v2): this worker runs user "
+                             "ranges (v3); send the job again with a current producer "
+                             "(--run-id for a new run)",
+                             task->task_id);
+                return JT_TASK_PERMANENT;
+        }
+        return run_range(env, task, err);
 }

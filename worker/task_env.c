@@ -10,6 +10,7 @@
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
+#include "jt_mongo.h"
 
 int64_t jt_task_now_ms(void) {
         struct timespec ts;
@@ -21,6 +22,16 @@ int64_t jt_task_mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *err,
+                                       const char *what) {
+        if (jt_mongo_error_is_transient(error))
+                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
+                                       error->message);
+        else
+                jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
+        return JT_TASK_RETRY;
 }
 
 jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, const char *job_id,

@@ -100,6 +100,11 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
 jt_task_outcome_t jt_task_agrees(const jt_job_view_t *view, const char *task_id, bool test_mode,
                                  const char *month, int64_t cutoff_ms, jt_error_t *err);
 
+/* A failed database operation as a task outcome: JT_TASK_RETRY, with err transient for an
+ * outage (waited out) and not otherwise (spends attempts, then the DLQ). */
+jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *err,
+                                       const char *what);
+
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);
 int64_t jt_task_mono_ms(void);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """joytify-worker running a monthly statistics job end to end against the real stack: the built
-joytify-producer emits `stats --month M --shards 5`, two joytify-worker processes share it, and
+joytify-producer emits `stats --month M --users-per-task 16` (5 ranges of users), two joytify-worker processes share it, and
 everything they leave is checked against independent expectations.
 
 Scenario 1 (entries): a seeded dataset (80 users, a catalogue of artists and songs with skewed
@@ -49,7 +49,8 @@ from it_stats import (add_months, canonical, db_handle, first_difference, load_o
                       month_start_ms, report, stats_docs_by_user)
 
 SEED = 20261025
-SHARDS = 5
+USERS_PER_TASK = 16
+TASKS = 5  # USERS / USERS_PER_TASK ranges
 USERS = 80
 DAY_MS = 86400 * 1000
 RETENTION_DAYS = 75  # > the age of the previous month's first day (see above)
@@ -367,7 +368,7 @@ def run(fleet, oracle, client):
 
     # Scenario 1: the job, two workers, every entry against the oracle.
     t1 = time.monotonic()
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS),
+    rc, out = sc.producer("stats", "--month", month_text, "--users-per-task", str(USERS_PER_TASK),
                           *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"joytify-producer stats: expected exit 0, actual {rc}")
@@ -466,7 +467,7 @@ def run(fleet, oracle, client):
         if n.get("id") == nid:
             n["viewed"] = True
     db.users.update_one({"_id": viewed}, {"$set": {"notifications": notes}})
-    rc, out = sc.producer("stats", "--month", month_text, "--shards", str(SHARDS),
+    rc, out = sc.producer("stats", "--month", month_text, "--users-per-task", str(USERS_PER_TASK),
                           *PREVIOUS_MONTH_RETENTION)
     if rc != 0 or f"job {job_id} already exists" not in out or "nothing sent" not in out:
         fail(f"joytify-producer stats, second time: expected exit 0 and 'job {job_id} already "
@@ -478,8 +479,8 @@ def run(fleet, oracle, client):
         if rc != 0:
             fail(f"joytify-producer replay: expected exit 0, actual {rc}")
         shard_ids = list(db.jobs.find_one({"_id": job_id})["taskIds"])
-        if len(shard_ids) != SHARDS:
-            fail(f"ledger {job_id}: expected {SHARDS} taskIds, actual {shard_ids}")
+        if len(shard_ids) != TASKS:
+            fail(f"ledger {job_id}: expected {TASKS} taskIds, actual {shard_ids}")
         w = sc.start_worker(*worker_args)
 
         def rerun_done():
