@@ -31,6 +31,12 @@ static const jt_opt_t worker_opts[] = {
     {"task-budget", 0, JT_OPT_INT, "30", 1, 86400, NULL, false, "SECONDS",
      "how long a statistics task runs before it records a checkpoint and hands the rest of its "
      "range to a continuation task, when the task does not say (its producer's --task-budget)"},
+    {"chunk-users", 0, JT_OPT_INT, "200", 1, 1000, NULL, false, "N",
+     "users of a statistics task read, written, notified and checkpointed together: fewer "
+     "database requests per user with more, less work redone after a crash and less memory "
+     "with fewer"},
+    {"chunk-delay-ms", 0, JT_OPT_INT, "0", 0, 60000, NULL, false, "MS",
+     "pause between two chunks of a statistics task, to spare the database"},
     {"playback-reads", 0, JT_OPT_STRING, "range", 0, 0, "JT_PLAYBACK_READS", false, "HOW",
      "how a statistics task reads its users' playbacks: range (one cursor over the users' "
      "month, by the {user, createdAt} index: what a MongoDB server answers best) or per-user "

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jt_bson.h"
 #include "jt_job_ids.h"
@@ -25,9 +26,9 @@
 #include "stats_finalize.h"
 #include "stats_writes.h"
 
-#define CHUNK_USERS       200  /* users whose documents are read, written and notified together */
+#define CHUNK_USERS       1000 /* --chunk-users at most */
 #define USERS_BATCH       5000 /* ids and one preference each: small documents */
-#define STATS_BATCH       CHUNK_USERS /* a stats document holds the user's whole history */
+#define STATS_BATCH       200  /* a stats document holds the user's whole history */
 #define PLAYBACKS_BATCH   50000       /* projected playbacks are about 100 bytes */
 #define NAME_CACHE_SIZE   1024 /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
@@ -56,7 +57,7 @@ typedef struct {
         bson_oid_t ids[CHUNK_USERS];
         bool wants[CHUNK_USERS], has_entry[CHUNK_USERS], seen[CHUNK_USERS];
         bson_t *stored[CHUNK_USERS];
-        size_t n;
+        size_t n, chunk; /* users in the chunk; --chunk-users */
         /* Where the range stands: every user up to `after` done and in the figures. */
         jt_range_figures_t fig;
         bool have_after;
@@ -161,14 +162,14 @@ static void chunk_clear(range_run_t *run) {
         run->n = 0;
 }
 
-/* The chunk's users from the users cursor: the next CHUNK_USERS ObjectId ids. */
+/* The chunk's users from the users cursor: the next --chunk-users ObjectId ids. */
 static jt_task_outcome_t read_chunk_users(range_run_t *run, jt_error_t *err) {
         const bson_t *doc;
         bson_error_t error;
         bson_iter_t it, pref;
         int64_t read = 0;
 
-        while (run->n < CHUNK_USERS && mongoc_cursor_next(run->user_cur, &doc)) {
+        while (run->n < run->chunk && mongoc_cursor_next(run->user_cur, &doc)) {
                 read++;
                 if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
                         continue; /* not an app user */
@@ -184,7 +185,7 @@ static jt_task_outcome_t read_chunk_users(range_run_t *run, jt_error_t *err) {
         jt_metrics_users_read(run->env->metrics, read);
         if (mongoc_cursor_error(run->user_cur, &error))
                 return jt_task_mongo_failed(&error, err, "reading the range's users");
-        if (run->n < CHUNK_USERS)
+        if (run->n < run->chunk)
                 run->users_end = true;
         return JT_TASK_DONE;
 }
@@ -702,6 +703,18 @@ static void resume_point(range_run_t *run, const jt_job_view_t *view) {
                             run->fig.users);
 }
 
+/* --chunk-delay-ms: spares the database between chunks; a stop request ends the pause. */
+static void pause_between_chunks(const range_run_t *run) {
+        int64_t ms = jt_config_int(run->env->cfg, "chunk-delay-ms");
+
+        while (ms > 0 && !*run->env->stop) {
+                int64_t slice = ms < 100 ? ms : 100;
+                struct timespec ts = {0, (long)slice * 1000000L};
+                nanosleep(&ts, NULL);
+                ms -= slice;
+        }
+}
+
 /* Runs the range from its resume point until it is done, the time budget is spent (then a
  * continuation carries on) or a stop is requested (the checkpoint stays for the redelivery). */
 static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
@@ -726,6 +739,8 @@ static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
                                 outcome = JT_TASK_RETRY;
                         run->last_progress = jt_task_mono_ms();
                 }
+                if (outcome == JT_TASK_DONE && !run->users_end)
+                        pause_between_chunks(run);
         }
         return outcome == JT_TASK_DONE ? finish_range(run, err) : outcome;
 }
@@ -788,6 +803,7 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
                 mongoc_client_pool_push(env->pool, run.client);
                 return outcome != JT_TASK_DONE ? outcome : JT_TASK_PERMANENT;
         }
+        run.chunk = (size_t)jt_config_int(env->cfg, "chunk-users");
         run.per_user = strcmp(jt_config_str(env->cfg, "playback-reads"), "per-user") == 0;
         jt_job_ids_notification_oid(task->job_id, raw);
         bson_oid_init_from_data(&run.nid, raw);
