@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -392,58 +393,95 @@ static void append_run(bson_t *query, const char *run_nonce) {
                 BSON_APPEND_NULL(query, "runNonce");
 }
 
-bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job_id,
-                        const char *run_nonce, const char *key, int64_t resume_from_ms,
-                        int64_t deleted, jt_error_t *err) {
+/* progress.<key> = the sub-document `point` (its first field the position, e.g. resumeFrom)
+ * unless a checkpoint at or past it is there (`position` is that field's value), in run
+ * run_nonce's entry only. Every figure goes in the one $set: they always belong together. No
+ * match: a checkpoint as far or further is there already, or the run is gone (its tasks are
+ * refused at admission); either way nothing to do. Not findAndModify: the entry with every
+ * result would come back for nothing. */
+static bool checkpoint_forward(mongoc_client_t *client, const char *db, const char *job_id,
+                               const char *run_nonce, const char *key, const bson_t *point,
+                               bool *moved, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
-        char path[160], at[176];
-        bson_t *query, *update;
+        char path[160], at[200];
+        bson_t *query, *update, before, cond, not_yet, later, reply;
+        bson_iter_t first;
         bson_error_t error;
         bool ok;
 
+        if (!bson_iter_init(&first, point) || !bson_iter_next(&first)) {
+                mongoc_collection_destroy(coll);
+                return jt_error_set(err, JT_ERR_INPUT, 0, "an empty checkpoint");
+        }
         snprintf(path, sizeof(path), "progress.%s", key);
-        snprintf(at, sizeof(at), "%s.resumeFrom", path);
-        /* Both figures in one $set of the sub-document: they always belong together. */
-        query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", path, "{", "$exists",
-                         BCON_BOOL(false), "}", "}", "{", at, "{", "$lt",
-                         BCON_DATE_TIME(resume_from_ms), "}", "}", "]");
+        snprintf(at, sizeof(at), "%s.%s", path, bson_iter_key(&first));
+        query = BCON_NEW("_id", BCON_UTF8(job_id));
+        BSON_APPEND_ARRAY_BEGIN(query, "$or", &before);
+        BSON_APPEND_DOCUMENT_BEGIN(&before, "0", &not_yet);
+        BCON_APPEND(&not_yet, path, "{", "$exists", BCON_BOOL(false), "}");
+        bson_append_document_end(&before, &not_yet);
+        BSON_APPEND_DOCUMENT_BEGIN(&before, "1", &later);
+        BSON_APPEND_DOCUMENT_BEGIN(&later, at, &cond);
+        bson_append_iter(&cond, "$lt", 3, &first);
+        bson_append_document_end(&later, &cond);
+        bson_append_document_end(&before, &later);
+        bson_append_array_end(query, &before);
         append_run(query, run_nonce);
-        update = BCON_NEW("$set", "{", path, "{", "resumeFrom", BCON_DATE_TIME(resume_from_ms),
-                          "deleted", BCON_INT64(deleted), "}", "}");
-        /* No match: a checkpoint as far or further is there already, or the run is gone (its
-         * tasks are refused at admission); either way nothing to do. Not findAndModify: the
-         * entry with every result would come back for nothing. */
-        ok = mongoc_collection_update_one(coll, query, update, NULL, NULL, &error);
+        update = BCON_NEW("$set", "{", path, BCON_DOCUMENT(point), "}");
+        ok = mongoc_collection_update_one(coll, query, update, NULL, &reply, &error);
         if (!ok)
                 mongo_fail(err, &error, "recording a range checkpoint", job_id);
+        if (moved)
+                *moved = ok && doc_int64(&reply, "matchedCount", 0) > 0;
+        bson_destroy(&reply);
         mongoc_collection_destroy(coll);
         bson_destroy(update);
         bson_destroy(query);
         return ok;
 }
 
+bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job_id,
+                        const char *run_nonce, const char *key, int64_t resume_from_ms,
+                        int64_t deleted, jt_error_t *err) {
+        bson_t *point =
+            BCON_NEW("resumeFrom", BCON_DATE_TIME(resume_from_ms), "deleted", BCON_INT64(deleted));
+        bool ok = checkpoint_forward(client, db, job_id, run_nonce, key, point, NULL, err);
+
+        bson_destroy(point);
+        return ok;
+}
+
 bool jt_jobs_checkpoint_users(mongoc_client_t *client, const char *db, const char *job_id,
                               const char *run_nonce, const char *key, const char *after_user,
-                              const jt_range_figures_t *f, jt_error_t *err) {
+                              const jt_range_figures_t *f, const char *holder,
+                              int64_t held_until_ms, bool *moved, jt_error_t *err) {
+        /* Hex ObjectIds of one case order as the ids do. */
+        bson_t *point =
+            BCON_NEW("afterUser", BCON_UTF8(after_user), "users", BCON_INT64(f->users), "withEntry",
+                     BCON_INT64(f->with_entry), "badRows", BCON_INT64(f->bad_rows), "notified",
+                     BCON_INT64(f->notified), "holder", BCON_UTF8(holder), "heldUntil",
+                     BCON_DATE_TIME(held_until_ms));
+        bool ok = checkpoint_forward(client, db, job_id, run_nonce, key, point, moved, err);
+
+        bson_destroy(point);
+        return ok;
+}
+
+bool jt_jobs_release_range(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *key, const char *holder, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
-        char path[160], at[176];
+        char path[160], until[176];
         bson_t *query, *update;
         bson_error_t error;
         bool ok;
 
-        snprintf(path, sizeof(path), "progress.%s", key);
-        snprintf(at, sizeof(at), "%s.afterUser", path);
-        /* Hex ObjectIds of one case order as the ids do. */
-        query = BCON_NEW("_id", BCON_UTF8(job_id), "$or", "[", "{", path, "{", "$exists",
-                         BCON_BOOL(false), "}", "}", "{", at, "{", "$lt", BCON_UTF8(after_user),
-                         "}", "}", "]");
-        append_run(query, run_nonce);
-        update = BCON_NEW("$set", "{", path, "{", "afterUser", BCON_UTF8(after_user), "users",
-                          BCON_INT64(f->users), "withEntry", BCON_INT64(f->with_entry), "badRows",
-                          BCON_INT64(f->bad_rows), "notified", BCON_INT64(f->notified), "}", "}");
+        snprintf(path, sizeof(path), "progress.%s.holder", key);
+        snprintf(until, sizeof(until), "progress.%s.heldUntil", key);
+        query = BCON_NEW("_id", BCON_UTF8(job_id), path, BCON_UTF8(holder));
+        update = BCON_NEW("$set", "{", until, BCON_DATE_TIME(0), "}");
         ok = mongoc_collection_update_one(coll, query, update, NULL, NULL, &error);
         if (!ok)
-                mongo_fail(err, &error, "recording a range checkpoint", job_id);
+                mongo_fail(err, &error, "releasing a range", job_id);
         mongoc_collection_destroy(coll);
         bson_destroy(update);
         bson_destroy(query);
@@ -456,7 +494,8 @@ static void view_users_checkpoint(const bson_t *doc, const char *key, jt_job_vie
         bson_iter_t it, found;
         const char *after;
 
-        view->after_user[0] = '\0';
+        view->after_user[0] = view->holder[0] = '\0';
+        view->held_until_ms = 0;
         memset(&view->after_figures, 0, sizeof(view->after_figures));
         snprintf(path, sizeof(path), "progress.%s.afterUser", key);
         if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &found) ||
@@ -474,6 +513,14 @@ static void view_users_checkpoint(const bson_t *doc, const char *key, jt_job_vie
         view->after_figures.bad_rows = doc_int64(doc, path, 0);
         snprintf(path, sizeof(path), "progress.%s.notified", key);
         view->after_figures.notified = doc_int64(doc, path, 0);
+        snprintf(path, sizeof(path), "progress.%s.holder", key);
+        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
+            BSON_ITER_HOLDS_UTF8(&found))
+                snprintf(view->holder, sizeof(view->holder), "%s", bson_iter_utf8(&found, NULL));
+        snprintf(path, sizeof(path), "progress.%s.heldUntil", key);
+        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
+            BSON_ITER_HOLDS_DATE_TIME(&found))
+                view->held_until_ms = bson_iter_date_time(&found);
 }
 
 static bool same_nonce(const bson_t *doc, const char *run_nonce) {
@@ -518,6 +565,30 @@ static bool listed_tasks(const bson_t *doc, const char *job_id, const char *task
                         (*with_result)++;
         }
         return listed;
+}
+
+/* params.bounds of a statistics job into view: the bounds of range task_id (job/NNNN). */
+static void view_plan(const bson_t *doc, const char *task_id, jt_job_view_t *view) {
+        const char *slash = task_id ? strrchr(task_id, '/') : NULL;
+        char *end = NULL;
+        long index = slash && slash[1] ? strtol(slash + 1, &end, 10) : -1;
+        bson_iter_t it, bounds;
+        long i = 0;
+
+        if (!bson_iter_init(&it, doc) ||
+            !bson_iter_find_descendant(&it, "params.bounds", &bounds) ||
+            !BSON_ITER_HOLDS_ARRAY(&bounds) || !bson_iter_recurse(&bounds, &it))
+                return;
+        view->have_plan = true;
+        while (bson_iter_next(&it)) {
+                const char *b = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "?";
+                if (end && !*end && i == index - 1)
+                        snprintf(view->plan_from, sizeof(view->plan_from), "%s", b);
+                if (end && !*end && i == index)
+                        snprintf(view->plan_to, sizeof(view->plan_to), "%s", b);
+                i++;
+        }
+        view->plan_ranges = i + 1;
 }
 
 bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
@@ -580,6 +651,7 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                         }
                         view_users_checkpoint(&doc, key, view);
                 }
+                view_plan(&doc, task_id, view);
         }
         bson_destroy(&doc);
         return ok;

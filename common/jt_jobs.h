@@ -84,12 +84,21 @@ typedef struct {
 } jt_range_figures_t;
 
 /* Records how far a statistics range got: progress.<key> = {afterUser, users, withEntry,
- * badRows, notified}, every user of the range up to after_user (hex ObjectId, lower case) done
- * and counted in the figures. Only forward (a checkpoint at or past after_user stays) and only
- * in run run_nonce's entry, as jt_jobs_checkpoint. */
+ * badRows, notified, holder, heldUntil}, every user of the range up to after_user (hex
+ * ObjectId, lower case) done and counted in the figures, and the range held by the run holder
+ * until held_until_ms (a lease: another run of the range waits for it to lapse or be released).
+ * Only forward (a checkpoint at or past after_user stays) and only in run run_nonce's entry, as
+ * jt_jobs_checkpoint. *moved is false when it stayed: another run of the range is as far or
+ * further (or the run is gone). */
 bool jt_jobs_checkpoint_users(mongoc_client_t *client, const char *db, const char *job_id,
                               const char *run_nonce, const char *key, const char *after_user,
-                              const jt_range_figures_t *figures, jt_error_t *err);
+                              const jt_range_figures_t *figures, const char *holder,
+                              int64_t held_until_ms, bool *moved, jt_error_t *err);
+
+/* Ends holder's lease of the range at key (heldUntil 0) when it still holds it: a run that
+ * stops, fails or hands the range to a continuation lets the next run start at once. */
+bool jt_jobs_release_range(mongoc_client_t *client, const char *db, const char *job_id,
+                           const char *key, const char *holder, jt_error_t *err);
 
 /* A new random run nonce (32 hex digits) into out (at least JT_JOBS_NONCE_SIZE bytes). */
 #define JT_JOBS_NONCE_SIZE 33
@@ -120,6 +129,13 @@ typedef struct {
          * "" when there is none). */
         char after_user[25];
         jt_range_figures_t after_figures;
+        char holder[128];      /* the run holding the range ("" when none) ... */
+        int64_t held_until_ms; /* ... until then (0: released) */
+        /* A statistics job's plan (params.bounds), for the range task task_id (job/NNNN):
+         * have_plan, the number of ranges, and the range's bounds ("" for an open end). */
+        bool have_plan;
+        int64_t plan_ranges;
+        char plan_from[25], plan_to[25];
 } jt_job_view_t;
 
 /* Reads job_id's entry as seen by the task task_id (NULL: a task not in taskIds, such as a

@@ -468,7 +468,10 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
                 if (!jt_stats_task_decode(w->env.reg, msg->payload, msg->len, &task, err))
                         return JT_TASK_PERMANENT;
                 ident_of(id, task.job_id, task.task_id,
-                         task.kind == JT_STATS_TASK_SHARD ? task.task_id : NULL, task.run_nonce);
+                         task.kind == JT_STATS_TASK_FINALIZE
+                             ? NULL
+                             : (task.parent_task_id ? task.parent_task_id : task.task_id),
+                         task.run_nonce);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_stats_task_run(&w->env, &task, err);
                 jt_stats_task_clear(&task);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "jt_bson.h"
@@ -26,13 +27,14 @@
 #include "stats_finalize.h"
 #include "stats_writes.h"
 
-#define CHUNK_USERS       1000 /* --chunk-users at most */
-#define USERS_BATCH       5000 /* ids and one preference each: small documents */
-#define STATS_BATCH       200  /* a stats document holds the user's whole history */
-#define PLAYBACKS_BATCH   50000       /* projected playbacks are about 100 bytes */
-#define NAME_CACHE_SIZE   1024 /* top artists are few and popular: a small cache saves reads */
+#define CHUNK_USERS       1000  /* --chunk-users at most */
+#define USERS_BATCH       5000  /* ids and one preference each: small documents */
+#define STATS_BATCH       200   /* a stats document holds the user's whole history */
+#define PLAYBACKS_BATCH   50000 /* projected playbacks are about 100 bytes */
+#define NAME_CACHE_SIZE   1024  /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
 #define DUPLICATE_KEY     11000
+#define RANGE_LEASE_MS    30000 /* plus --chunk-delay-ms: renewed after every chunk */
 
 typedef struct {
         const jt_task_env_t *env;
@@ -63,6 +65,11 @@ typedef struct {
         bool have_after;
         bson_oid_t after;
         int64_t last_progress;
+        /* This run's hold on the range (a lease renewed at each checkpoint), so that a second
+         * run of the same range (a redelivery next to its continuation, a task still running on
+         * a partition revoked from its worker) waits instead of colliding with it. */
+        char holder[256];
+        int64_t lease_ms;
         /* Artist names by id (open addressing; cleared when full). */
         bson_oid_t name_ids[NAME_CACHE_SIZE];
         char *names[NAME_CACHE_SIZE];
@@ -79,13 +86,12 @@ static int oid_cmp(const void *a, const void *b) {
         return bson_oid_compare(a, b);
 }
 
-/* {field: {$gt: after | $gte: user_from, $lt: user_to}} into doc: what is left of the range. */
+/* {field: {$gt: after | $gte: user_from (or the lowest ObjectId), $lt: user_to}} into doc: what
+ * is left of the range. */
 static void append_rest(const range_run_t *run, bson_t *doc, const char *field) {
         bson_t cond;
         bson_oid_t oid;
 
-        if (!run->have_after && !run->task->user_from && !run->task->user_to)
-                return; /* the whole collection: every id, whatever its type */
         BSON_APPEND_DOCUMENT_BEGIN(doc, field, &cond);
         if (run->have_after) {
                 BSON_APPEND_OID(&cond, "$gt", &run->after);
@@ -93,8 +99,8 @@ static void append_rest(const range_run_t *run, bson_t *doc, const char *field) 
                 bson_oid_init_from_string(&oid, run->task->user_from);
                 BSON_APPEND_OID(&cond, "$gte", &oid);
         } else {
-                /* Every ObjectId: a range bounded on one side only would also take ids of other
-                 * types on a real MongoDB's type order. */
+                /* From the lowest ObjectId: every query has an ObjectId bound, so ids of other
+                 * types (not app users) are never read, whatever the plan. */
                 bson_oid_init_from_data(&oid, (const uint8_t[12]){0});
                 BSON_APPEND_OID(&cond, "$gte", &oid);
         }
@@ -531,6 +537,40 @@ static bool send_event(range_run_t *run, jt_status_type_t type, jt_error_t *err)
         return jt_status_send(run->env->producer, run->env->reg, run->env->status_topic, &ev, err);
 }
 
+/* Another run of this range wrote first (a guard missed, an upsert was refused, or the
+ * checkpoint did not move). When the ledger shows another holder ahead, this run yields:
+ * JT_TASK_WAIT, no attempt spent; its message comes back later and then finds the range done,
+ * or takes it over from the checkpoint once the other run's lease has lapsed. Otherwise the
+ * change was someone else's (the app's) and `otherwise` stands (a retry re-reads the chunk). */
+static jt_task_outcome_t overtaken(range_run_t *run, jt_task_outcome_t otherwise, jt_error_t *err) {
+        jt_job_view_t view;
+        jt_error_t read_err;
+        char after[25] = "";
+
+        jt_error_clear(&read_err);
+        if (!jt_jobs_view(run->client, run->env->db, run->task->job_id, run->task->run_nonce,
+                          run->root_id, run->key, &view, &read_err)) {
+                *err = read_err;
+                return JT_TASK_RETRY;
+        }
+        if (run->have_after)
+                bson_oid_to_string(&run->after, after);
+        if (view.recorded || (view.after_user[0] && strcmp(view.holder, run->holder) != 0 &&
+                              strcmp(view.after_user, after) >= 0)) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "another run of range %s is further on (%s, user %s): this one "
+                             "yields",
+                             run->root_id, view.recorded ? "done" : view.holder, view.after_user);
+                return JT_TASK_WAIT;
+        }
+        if (otherwise == JT_TASK_WAIT)
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "the checkpoint of range %s did not move and no other run is ahead: "
+                             "the run is gone",
+                             run->root_id);
+        return otherwise == JT_TASK_WAIT ? JT_TASK_RETRY : otherwise;
+}
+
 /* One chunk: its users, their stats documents and playbacks, their entries written (a user
  * without playback this month loses a month entry it still has: drift of the app's incremental
  * updates), the notification, then the checkpoint. A failure leaves the chunk for the retry,
@@ -556,13 +596,18 @@ static jt_task_outcome_t process_chunk(range_run_t *run, jt_error_t *err) {
                         outcome = jt_stats_writes_queue(&run->writes, &run->ids[i], run->stored[i],
                                                         NULL, err);
         }
-        if (outcome == JT_TASK_DONE)
-                outcome = jt_stats_writes_flush(&run->writes, err);
-        else
+        if (outcome == JT_TASK_DONE) {
+                bool changed = false;
+                outcome = jt_stats_writes_flush(&run->writes, &changed, err);
+                if (outcome != JT_TASK_DONE && changed)
+                        outcome = overtaken(run, outcome, err);
+        } else {
                 jt_stats_writes_discard(&run->writes);
+        }
         if (outcome == JT_TASK_DONE)
                 outcome = notify_chunk(run, err);
-        if (outcome == JT_TASK_DONE) {
+        if (outcome == JT_TASK_DONE && run->n > 0) {
+                bool moved = false;
                 for (size_t i = 0; i < run->n; i++)
                         run->fig.with_entry += run->has_entry[i];
                 run->fig.users += (int64_t)run->n;
@@ -571,8 +616,11 @@ static jt_task_outcome_t process_chunk(range_run_t *run, jt_error_t *err) {
                 bson_oid_to_string(&run->after, after);
                 if (!jt_jobs_checkpoint_users(run->client, run->env->db, run->task->job_id,
                                               run->task->run_nonce, run->key, after, &run->fig,
+                                              run->holder, jt_task_now_ms() + run->lease_ms, &moved,
                                               err))
                         outcome = JT_TASK_RETRY;
+                else if (!moved)
+                        outcome = overtaken(run, JT_TASK_WAIT, err);
         }
         chunk_clear(run);
         return outcome;
@@ -628,7 +676,8 @@ static jt_task_outcome_t finish_range(range_run_t *run, jt_error_t *err) {
                 return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
         }
         bson_destroy(result);
-        if (!send_event(run, JT_STATUS_TASK_FINISHED, err))
+        /* A second run of the range that finished after the first announces nothing. */
+        if (recorded && !send_event(run, JT_STATUS_TASK_FINISHED, err))
                 return JT_TASK_RETRY;
         jt_log_info("job=%s task=%s done: %" PRId64 " users, %" PRId64 " entries written, %" PRId64
                     " notified, %" PRId64 " bad playbacks skipped%s",
@@ -676,31 +725,58 @@ static jt_task_outcome_t month_whole(const jt_task_env_t *env, mongoc_client_t *
         return JT_TASK_PERMANENT;
 }
 
-/* Where the range starts: after the furthest of the task's own resume point and the ledger's
- * checkpoint, with the figures of that point. */
-static void resume_point(range_run_t *run, const jt_job_view_t *view) {
-        const jt_stats_task_t *task = run->task;
+static bool same_bound(const char *task_bound, const char *plan_bound) {
+        return task_bound ? strcasecmp(task_bound, plan_bound) == 0 : plan_bound[0] == '\0';
+}
 
-        if (task->resume_after_user) {
-                bson_oid_init_from_string(&run->after, task->resume_after_user);
-                run->have_after = true;
-                run->fig = (jt_range_figures_t){task->users_so_far, task->with_entry_so_far,
-                                                task->bad_rows_so_far, task->notified_so_far};
+/* Where the range starts, or why it does not. The task must be the range its job planned
+ * (params.bounds). It starts after the ledger's checkpoint, with its figures: a continuation's
+ * own resume point is only checked, since the worker that sends one records the checkpoint
+ * first (one ahead of the ledger, or outside the range, was not sent by a worker: refused).
+ * While another run holds the range (its lease), this one waits. */
+static jt_task_outcome_t resume_point(range_run_t *run, const jt_job_view_t *view,
+                                      jt_error_t *err) {
+        const jt_stats_task_t *task = run->task;
+        const char *r = task->resume_after_user;
+
+        if (view->have_plan && (task->shard_count != view->plan_ranges ||
+                                !same_bound(task->user_from, view->plan_from) ||
+                                !same_bound(task->user_to, view->plan_to))) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "task %s covers [%s, %s) of %d ranges, but its job planned [%s, %s) "
+                             "of %" PRId64 ": refused, nothing done",
+                             task->task_id, task->user_from ? task->user_from : "-",
+                             task->user_to ? task->user_to : "-", task->shard_count,
+                             view->plan_from[0] ? view->plan_from : "-",
+                             view->plan_to[0] ? view->plan_to : "-", view->plan_ranges);
+                return JT_TASK_REJECTED;
+        }
+        if (r && (!view->after_user[0] || strcasecmp(r, view->after_user) > 0 ||
+                  (task->user_from && strcasecmp(r, task->user_from) < 0) ||
+                  (task->user_to && strcasecmp(r, task->user_to) >= 0))) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "continuation %s resumes after user %s, outside its range or ahead of "
+                             "the range's checkpoint (%s): refused, nothing done",
+                             task->task_id, r, view->after_user[0] ? view->after_user : "none");
+                return JT_TASK_REJECTED;
+        }
+        if (view->after_user[0] && view->held_until_ms > jt_task_now_ms() &&
+            strcmp(view->holder, run->holder) != 0) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "range %s is held by another run (%s, at user %s) for %" PRId64
+                             " s more: waiting",
+                             run->root_id, view->holder, view->after_user,
+                             (view->held_until_ms - jt_task_now_ms()) / 1000 + 1);
+                return JT_TASK_WAIT;
         }
         if (view->after_user[0]) {
-                bson_oid_t ledger;
-                bson_oid_init_from_string(&ledger, view->after_user);
-                if (!run->have_after || bson_oid_compare(&ledger, &run->after) > 0) {
-                        bson_oid_copy(&ledger, &run->after);
-                        run->have_after = true;
-                        run->fig = view->after_figures;
-                }
-        }
-        if (run->have_after)
+                bson_oid_init_from_string(&run->after, view->after_user);
+                run->have_after = true;
+                run->fig = view->after_figures;
                 jt_log_info("job=%s task=%s resumes after user %s (%" PRId64 " users done)",
-                            task->job_id, task->task_id,
-                            view->after_user[0] ? view->after_user : task->resume_after_user,
-                            run->fig.users);
+                            task->job_id, task->task_id, view->after_user, run->fig.users);
+        }
+        return JT_TASK_DONE;
 }
 
 /* --chunk-delay-ms: spares the database between chunks; a stop request ends the pause. */
@@ -730,8 +806,13 @@ static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
         while (outcome == JT_TASK_DONE && !run->users_end) {
                 if (*run->env->stop)
                         return JT_TASK_STOPPED;
-                if (run->have_after && jt_task_mono_ms() - started >= (int64_t)budget_s * 1000)
+                if (run->have_after && jt_task_mono_ms() - started >= (int64_t)budget_s * 1000) {
+                        /* Released first, so that the continuation need not wait for it. */
+                        if (!jt_jobs_release_range(run->client, run->env->db, run->task->job_id,
+                                                   run->key, run->holder, err))
+                                return JT_TASK_RETRY;
                         return send_continuation(run, err);
+                }
                 outcome = process_chunk(run, err);
                 if (outcome == JT_TASK_DONE &&
                     jt_task_mono_ms() - run->last_progress >= PROGRESS_EVERY_MS) {
@@ -770,7 +851,7 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
         int year = 0, month = 0;
         int64_t prev_end = 0;
         uint8_t raw[12];
-        char name[64];
+        char name[64], nonce[JT_JOBS_NONCE_SIZE];
         jt_job_view_t view;
         bool proceed = false;
         jt_task_outcome_t outcome = JT_TASK_DONE;
@@ -804,6 +885,13 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
                 return outcome != JT_TASK_DONE ? outcome : JT_TASK_PERMANENT;
         }
         run.chunk = (size_t)jt_config_int(env->cfg, "chunk-users");
+        run.lease_ms = RANGE_LEASE_MS + jt_config_int(env->cfg, "chunk-delay-ms");
+        if (!jt_jobs_new_nonce(nonce, err)) {
+                jt_stats_acc_destroy(run.acc);
+                mongoc_client_pool_push(env->pool, run.client);
+                return JT_TASK_RETRY;
+        }
+        snprintf(run.holder, sizeof(run.holder), "%s#%.8s", env->worker_id, nonce);
         run.per_user = strcmp(jt_config_str(env->cfg, "playback-reads"), "per-user") == 0;
         jt_job_ids_notification_oid(task->job_id, raw);
         bson_oid_init_from_data(&run.nid, raw);
@@ -820,8 +908,15 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
                                          .start_ms = run.start_ms,
                                          .end_ms = run.end_ms,
                                          .updated_at_ms = task->created_at_ms};
-        resume_point(&run, &view);
-        outcome = run_chunks(&run, err);
+        outcome = resume_point(&run, &view, err);
+        if (outcome == JT_TASK_DONE) {
+                jt_error_t ignored;
+                outcome = run_chunks(&run, err);
+                /* Whatever the end, the next run of the range may start at once (a crash
+                 * leaves the lease to lapse instead). */
+                jt_jobs_release_range(run.client, env->db, task->job_id, run.key, run.holder,
+                                      &ignored);
+        }
         run_free(&run);
         mongoc_client_pool_push(env->pool, run.client);
         return outcome;

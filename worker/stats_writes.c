@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#define DUPLICATE_KEY 11000
+
 bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to) {
         bson_iter_t it;
         int64_t t;
@@ -15,7 +17,8 @@ bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to) {
 }
 
 /* Sends one bulk and checks that each of its `ops` writes matched (or inserted) its document. */
-static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, jt_error_t *err) {
+static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, bool *changed,
+                                      jt_error_t *err) {
         bson_t reply;
         bson_error_t error;
         bson_iter_t it;
@@ -24,8 +27,12 @@ static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops,
 
         if (!bulk || !ops)
                 return JT_TASK_DONE;
-        if (!mongoc_bulk_operation_execute(bulk, &reply, &error))
+        if (!mongoc_bulk_operation_execute(bulk, &reply, &error)) {
                 outcome = jt_task_mongo_failed(&error, err, "writing the chunk's stats documents");
+                /* A document created meanwhile by another writer of the same user (the app, or
+                 * another run of the range): the unique index refused the upsert. */
+                *changed = error.code == DUPLICATE_KEY;
+        }
         if (outcome == JT_TASK_DONE) {
                 if (bson_iter_init_find(&it, &reply, "nMatched") && BSON_ITER_HOLDS_NUMBER(&it))
                         matched += bson_iter_as_int64(&it);
@@ -43,16 +50,19 @@ static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops,
                              "them)",
                              ops, matched);
                 outcome = JT_TASK_RETRY;
+                *changed = true;
         }
         bson_destroy(&reply);
         return outcome;
 }
 
-jt_task_outcome_t jt_stats_writes_flush(jt_stats_writes_t *w, jt_error_t *err) {
-        jt_task_outcome_t outcome = execute_bulk(w->pulls, w->pull_ops, err);
+jt_task_outcome_t jt_stats_writes_flush(jt_stats_writes_t *w, bool *changed, jt_error_t *err) {
+        jt_task_outcome_t outcome;
 
+        *changed = false;
+        outcome = execute_bulk(w->pulls, w->pull_ops, changed, err);
         if (outcome == JT_TASK_DONE)
-                outcome = execute_bulk(w->bulk, w->bulk_ops, err);
+                outcome = execute_bulk(w->bulk, w->bulk_ops, changed, err);
         jt_stats_writes_discard(w);
         return outcome;
 }

@@ -28,8 +28,10 @@ typedef struct {
 jt_task_outcome_t jt_stats_writes_queue(jt_stats_writes_t *w, const bson_oid_t *user,
                                         const bson_t *stored, const bson_t *entry, jt_error_t *err);
 
-/* Sends the queued writes and checks that every one matched (or inserted) its document. */
-jt_task_outcome_t jt_stats_writes_flush(jt_stats_writes_t *w, jt_error_t *err);
+/* Sends the queued writes and checks that every one matched (or inserted) its document.
+ * *changed says a failure was a document changed since it was read (a guard missed, or the
+ * unique index refused an upsert): someone else wrote meanwhile. */
+jt_task_outcome_t jt_stats_writes_flush(jt_stats_writes_t *w, bool *changed, jt_error_t *err);
 
 /* Drops the queued writes. */
 void jt_stats_writes_discard(jt_stats_writes_t *w);

@@ -2,7 +2,7 @@
 """Every job ends, and a failed job can be finished (issue 13 item 4), on the real stack: the
 built joytify-producer, joytify-worker and joytify-notifier (writing its messages to a file).
 
-Clean run: a month of playbacks (MonthData) in one database; `stats` with 4 shards and one
+Clean run: a month of playbacks (MonthData) in one database; `stats` with 4 ranges and one
 worker: finished; its final state is kept (every user's stats entries, every user's
 notifications, the notification documents, the chained cleanup job).
 Broken run: the same data in a second database, except that one user's stats document holds a
@@ -53,7 +53,7 @@ def run_clean(fleet, client, dbs, data):
     data.load(db)
     job = S.job_id_stats(data.year, data.month)
     sc.start_worker("--retention-days", RETENTION)
-    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4", *PREVIOUS_MONTH_RETENTION)
+    rc, _ = sc.producer("stats", "--month", data.label, "--users-per-task", "8", *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"clean run: producer exit {rc}")
     entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)
@@ -84,7 +84,7 @@ def run_broken(fleet, client, dbs, data, clean, where, n):
     sink = os.path.join(fleet.logdir, f"messages-{where}.md")
     notifier = it_notifier.start_notifier(fleet, sc, "--sink", sink)
     sc.start_worker("--retention-days", RETENTION, "--max-attempts", "2")
-    rc, _ = sc.producer("stats", "--month", data.label, "--shards", "4", *PREVIOUS_MONTH_RETENTION)
+    rc, _ = sc.producer("stats", "--month", data.label, "--users-per-task", "8", *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"broken run ({where}): producer exit {rc}")
     entry = S.wait_state(db, job, ("finished", "failed"), 90, fleet)

@@ -4,8 +4,8 @@ and joytify-worker against a month of playbacks in the scenario's own database a
 
 Scenario 1 (the one seen on the local stack): an earlier run of stats-M left its 4 shard tasks
 and a FINALIZE in the stats topic, unconsumed; the ledger was then dropped (what `generate
---drop` does) and the same job id run again with 16 shards. Two workers then consume it all.
-Expected: the job finishes once its own 16 shards are done, every opted-in user with an entry
+--drop` does) and the same job id run again with 10 ranges. Two workers then consume it all.
+Expected: the job finishes once its own 10 ranges are done, every opted-in user with an entry
 is notified exactly once, one JOB_FINISHED, one chained cleanup job whose id is the minute of
 the statistics job's recorded finalizedAt, and the earlier run's 5 messages are dead letters
 saying they belong to another run (the ledger counts none of them).
@@ -55,7 +55,7 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     job = S.job_id_stats(year, month)
 
     # Run 1: tasks sent, never consumed.
-    rc, out = sc.producer("stats", "--month", data.label, "--shards", "4",
+    rc, out = sc.producer("stats", "--month", data.label, "--users-per-task", "10",
                           *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"run 1: expected exit 0, actual {rc}")
@@ -65,12 +65,12 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     S.produce_one(fleet, sc.topic["stats"], f"{job}/finalize",
                   S.stats_task(fleet, job, "FINALIZE", data.label, int(first["createdAt"]),
                                nonce=first.get("runNonce")))
-    # The dataset regenerated: the ledger dropped, the same job id run again, 16 shards.
+    # The dataset regenerated: the ledger dropped, the same job id run again, 10 ranges.
     db.jobs.delete_many({})
-    rc, out = sc.producer("stats", "--month", data.label, "--shards", "16",
+    rc, out = sc.producer("stats", "--month", data.label, "--users-per-task", "4",
                           *PREVIOUS_MONTH_RETENTION)
-    if rc != 0 or "16 task(s) sent" not in out:
-        fail(f"run 2: expected exit 0 and 16 tasks sent, actual {rc}: {out}")
+    if rc != 0 or "10 task(s) sent" not in out:
+        fail(f"run 2: expected exit 0 and 10 tasks sent, actual {rc}: {out}")
     second = S.ledger(db, job)
     if first.get("runNonce") and first.get("runNonce") == second.get("runNonce"):
         fail(f"run nonce: expected a new one for the new ledger entry, actual the same "
@@ -82,8 +82,8 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     # Let the workers drain what is left (the stale messages, the chained cleanup).
     wait_until("the stats topic consumed", lambda: sc.caught_up("stats"), 60)
     problems = []
-    if entry["state"] != "finished" or entry.get("tasksDone") != 16:
-        problems.append(f"ledger: expected finished with 16 tasks done, actual "
+    if entry["state"] != "finished" or entry.get("tasksDone") != 10:
+        problems.append(f"ledger: expected finished with 10 tasks done, actual "
                         f"{entry['state']} with {entry.get('tasksDone')}")
     problems += S.notification_problems(data, db, job)
     finished = S.events(fleet, sc, job, "JOB_FINISHED")
@@ -99,7 +99,7 @@ def scenario_old_run_then_same_job(fleet, client, dbs):
     stale = [(k, h) for k, h in S.dead_letters(fleet, sc)
              if "another run" in h.get("jt-error", "")]
     if len(stale) != 5:
-        problems.append(f"dead letters of the earlier run: expected 5 (4 shards + FINALIZE) "
+        problems.append(f"dead letters of the earlier run: expected 5 (4 ranges + FINALIZE) "
                         f"saying 'another run', actual {len(stale)}: "
                         f"{S.dead_letters(fleet, sc)}")
     report(problems, "an earlier run's tasks and FINALIZE, the ledger dropped, the same job run "
@@ -121,7 +121,7 @@ def scenario_forged_finalize(fleet, client, dbs, n=2, test_mode=False):
     parked = sc.target_args()
     parked[parked.index("--stats-topic") + 1] = sc.topic["stats"] + ".parked"
     rc, out = fleet.run("joytify-producer stats",
-                        [fleet.producer_path, "stats", "--month", data.label, "--shards", "3",
+                        [fleet.producer_path, "stats", "--month", data.label, "--users-per-task", "4",
                          *PREVIOUS_MONTH_RETENTION, *parked])
     if rc != 0:
         fail(f"producer: expected exit 0, actual {rc}")
@@ -193,7 +193,7 @@ def scenario_month_cut_since(fleet, client, dbs):
                         "createdAt": S.DatetimeMS(data.start + 3 * S.DAY_MS)}]
     data.load(db)
     job = S.job_id_stats(year, month)
-    rc, out = sc.producer("stats", "--month", data.label, "--shards", "3",
+    rc, out = sc.producer("stats", "--month", data.label, "--users-per-task", "4",
                           *PREVIOUS_MONTH_RETENTION)
     if rc != 0:
         fail(f"producer stats: expected exit 0 (the month is whole now), actual {rc}: {out}")
@@ -218,7 +218,7 @@ def scenario_month_cut_since(fleet, client, dbs):
                         f"{len(changed)} changed")
     dl = [h for _, h in S.dead_letters(fleet, sc)]
     if len(dl) != 3 or not all("no entry written" in h.get("jt-error", "") for h in dl):
-        problems.append(f"DLQ: expected the 3 shards refused ('no entry written'), actual {dl}")
+        problems.append(f"DLQ: expected the 3 ranges refused ('no entry written'), actual {dl}")
     if len(S.events(fleet, sc, job, "JOB_FAILED")) != 1:
         problems.append("JOB_FAILED: expected exactly 1")
     report(problems, "shards of a month a recorded cleanup cut into since: refused by the "

@@ -14,12 +14,18 @@ the oracle is tests/tools/stats_oracle.py); each scenario has its own database, 
   4. SIGKILL mid-range: the same from the last checkpoint;
   5. 16 ranges on 8 partitions: 2 workers finish 8 each, 4 workers 4 each;
   6. one range that runs longer than max.poll.interval.ms (10 s, session 6 s): it runs once, no
-     eviction from the group, entries exact.
+     eviction from the group, entries exact;
+  7. one range delivered twice at once (two task threads): the second run waits for the first's
+     hold on the range, the job finishes, nothing counted twice;
+  8. a continuation forged with the run's nonce, resuming past the range with made-up figures:
+     refused (DLQ), the figures exact.
 Exit 0 when everything holds, 1 with the differences otherwise.
 """
 
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -30,8 +36,8 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import worker_stats_it as ws  # noqa: E402
-from it_fleet import (PREVIOUS_MONTH_RETENTION, Scenario, fail, log,  # noqa: E402
-                      status_decoder, wait_until)
+from it_fleet import (PREVIOUS_MONTH_RETENTION, AvroDecoder, AvroEncoder, Scenario,  # noqa: E402
+                      fail, log, read_topic, status_decoder, wait_until)
 from it_stats import db_handle, report  # noqa: E402
 
 WAIT_S = 240
@@ -192,6 +198,64 @@ def scenario_long_task(fleet, client, oracle, dbs):
     r.sc.stop_workers()
 
 
+def produce_to(fleet, topic, partition, key, value):
+    """One message onto an explicit partition (kcat -p)."""
+    with tempfile.NamedTemporaryFile(prefix="jt-task-", delete=False) as f:
+        f.write(value)
+    try:
+        subprocess.run(["kcat", "-P", "-q", "-b", fleet.brokers, "-t", topic, "-p",
+                        str(partition), "-k", key, f.name], check=True, timeout=30)
+    finally:
+        os.unlink(f.name)
+
+
+def scenario_duplicate(fleet, client, oracle, dbs):
+    """The same range delivered twice at once (a redelivered parent next to its continuation, a
+    task still running on a partition revoked from its worker): the second run waits for the
+    first's lease instead of colliding with it; the job finishes, nothing counted twice."""
+    r = Run(fleet, client, oracle, "sr", 24, partitions=4)
+    dbs.append(r.sc.db)
+    r.send("--users-per-task", "1000", "--task-budget", "600")
+    m = read_topic(fleet.brokers, r.sc.topic["stats"])[0]
+    produce_to(fleet, r.sc.topic["stats"], (m.partition + 1) % 4, m.key.decode(), m.value)
+    w = r.worker("--concurrency", "2", "--chunk-users", "5", "--chunk-delay-ms", "200")
+    r.finished()
+    r.check("scenario 7: one range delivered twice at once, two task threads")
+    text = w.log_text()
+    if "held by another run" not in text and "further on" not in text:
+        fail(f"scenario 7: expected the second run to wait for the first's hold on the range, "
+             f"actual no such line in the worker log:\n{w.log_tail()}")
+    log("ok  scenario 7: the second run waited for the range's holder; finished once, exact")
+    r.sc.stop_workers()
+
+
+def scenario_forged_continuation(fleet, client, oracle, dbs):
+    """A continuation forged with the run's nonce, resuming past the range with made-up figures:
+    refused (DLQ), the range computed by its own task, the figures exact."""
+    r = Run(fleet, client, oracle, "sr", 25, partitions=4)
+    dbs.append(r.sc.db)
+    r.send("--users-per-task", "40", "--task-budget", "600")
+    schema = os.path.join(fleet.source_dir, "schemas", "stats_task.v3.avsc")
+    msgs = read_topic(fleet.brokers, r.sc.topic["stats"])
+    t = AvroDecoder(schema).decode(msgs[0].value)
+    forged = dict(t, task_id=t["task_id"] + "+c1", parent_task_id=t["task_id"],
+                  continuation_seq=1, resume_after_user="ffffffffffffffffffffffff",
+                  users_so_far=12345, with_entry_so_far=777, notified_so_far=555)
+    # Onto the range's own partition, before the worker starts: it runs after the real task,
+    # whose checkpoint then exists; another partition: it may run first, with no checkpoint.
+    produce_to(fleet, r.sc.topic["stats"], (msgs[0].partition + 1) % 4, forged["task_id"],
+               AvroEncoder(schema).encode(forged))
+    r.worker()
+    r.finished()
+    r.check("scenario 8: a forged continuation next to the job's tasks")
+    dead = read_topic(fleet.brokers, r.sc.topic["dlq"])
+    if not any(d.key and d.key.decode() == forged["task_id"] for d in dead):
+        fail(f"scenario 8: expected the forged continuation {forged['task_id']} in the DLQ, "
+             f"actual keys {[d.key for d in dead]}")
+    log("ok  scenario 8: the forged continuation was refused (DLQ); the figures stayed exact")
+    r.sc.stop_workers()
+
+
 def scenario_even(fleet, client, oracle, dbs):
     for n, workers in ((30, 2), (31, 4)):
         r = Run(fleet, client, oracle, "sr", n, partitions=8)
@@ -230,6 +294,8 @@ def main():
                  "sigkill": lambda: scenario_interrupted(fleet, client, oracle, dbs, 22,
                                                          "SIGKILL"),
                  "long": lambda: scenario_long_task(fleet, client, oracle, dbs),
+                 "duplicate": lambda: scenario_duplicate(fleet, client, oracle, dbs),
+                 "forged": lambda: scenario_forged_continuation(fleet, client, oracle, dbs),
                  "even": lambda: scenario_even(fleet, client, oracle, dbs)}
         for name, step in steps.items():
             if only is None or name in only:

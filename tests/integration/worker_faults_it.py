@@ -6,7 +6,7 @@ database, topics and consumer group (it_fleet.Scenario); the data is seeded and 
 run takes seconds.
 
 Reference: dataset A (80 users x 30-40 playbacks of the month, stored entries of the month
-before, ~3,000 playbacks due for cleanup) in its own database, one worker, `stats --shards 6`:
+before, ~3,000 playbacks due for cleanup) in its own database, one worker, `stats` in 6 ranges of users:
 the final state is checked against expectations (every entry against tests/tools/stats_oracle.py,
 the notification once per opted-in user with an entry, exactly the playbacks older than the
 cutoff deleted) and kept as the clean result the fault scenarios must reproduce.
@@ -19,7 +19,7 @@ creation times derive from the job's creation and are not compared), every user'
 array, the remaining playbacks' ids, the jobs' figures; exactly one notification document, one
 JOB_FINISHED per job, nothing in the DLQ, every ledger result recorded once.
 
-Scenario 2 (scaling): 100 users, `--shards 12`, a cleanup of 24 ranges throttled (small batches
+Scenario 2 (scaling): 100 users in 12 ranges, a cleanup of 24 ranges throttled (small batches
 with a delay) so that a range takes ~1 s; three workers: their ids all appear in TASK_FINISHED
 events; then a fourth joins mid-job: the job completes, each task's result is recorded once
 (tasksDone == tasksTotal, one result per task key), the figures are exact (records_deleted ==
@@ -211,7 +211,8 @@ class Run:
     def start_job(self):
         self.t0 = time.monotonic()
         rc, _ = self.sc.producer("stats", "--month", f"{self.ds.year:04d}-{self.ds.month:02d}",
-                                 "--shards", str(self.shards), *PREVIOUS_MONTH_RETENTION)
+                                 "--users-per-task", str(-(-len(self.ds.users) // self.shards)),
+                                 *PREVIOUS_MONTH_RETENTION)
         if rc != 0:
             fail(f"[{self.label}] joytify-producer stats: expected exit 0, actual {rc}")
 
