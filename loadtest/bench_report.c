@@ -71,7 +71,7 @@ static bool write_csv(const jt_bench_results_t *r, const char *dir) {
         /* Columns are only ever appended: scripts read older files by name. */
         fprintf(f, "job,variant,workers,seconds,documents,documents_per_s,peak_rss_mb,cpu_s,"
                    "state_ok,state,users,playbacks_per_user,history_months,db_requests,"
-                   "db_requests_per_user,users_read_per_user\n");
+                   "db_requests_per_user,users_read_per_user,users_per_task,playback_reads\n");
         for (int i = 0; i < r->count; i++) {
                 const jt_bench_row_t *x = &r->rows[i];
                 fprintf(f, "%s,%s,%d,%.3f,%" PRId64 ",%.1f,%.1f,%.2f,%s,\"%s\",%d,%d,%d", x->job,
@@ -81,7 +81,7 @@ static bool write_csv(const jt_bench_results_t *r, const char *dir) {
                 cell_count(f, x->db_requests);
                 cell_ratio(f, per_user(r, x->db_requests));
                 cell_ratio(f, per_user(r, x->users_read));
-                fprintf(f, "\n");
+                fprintf(f, ",%d,%s\n", r->users_per_task, r->playback_reads);
         }
         return fclose(f) == 0;
 }
@@ -220,9 +220,13 @@ static bool write_md(const jt_bench_results_t *r, const char *dir, bool states_o
         fprintf(f,
                 "# Joytify fleet benchmark\n\n%d users × %d playbacks (%" PRId64
                 " playbacks), %d months of stored statistics per user, statistics for %s, "
-                "cleanup cutoff %s; %s, %ld cores, %ld MB; MongoDB-compatible server: %s.\n\n",
+                "cleanup cutoff %s; %s, %ld cores, %ld MB; MongoDB-compatible server: %s. "
+                "Statistics tasks of %d users, playbacks read %s.\n\n",
                 r->users, r->playbacks_per_user, (int64_t)r->users * r->playbacks_per_user,
-                r->history_months, r->month, r->cutoff, host, cores, mem_mb, r->mongo_server);
+                r->history_months, r->month, r->cutoff, host, cores, mem_mb, r->mongo_server,
+                r->users_per_task,
+                strcmp(r->playback_reads, "range") == 0 ? "by one cursor per range of users"
+                                                        : "by one query per user");
         fprintf(f,
                 "Every run started from the same generated data (same seed; between runs the "
                 "statistics' writes are removed and the playbacks a cleanup deleted are put back, "

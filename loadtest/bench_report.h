@@ -29,6 +29,8 @@ typedef struct {
         jt_bench_row_t rows[JT_BENCH_MAX_ROWS];
         int count;
         int users, playbacks_per_user, history_months;
+        int users_per_task;      /* the statistics job's --users-per-task */
+        char playback_reads[16]; /* the workers' --playback-reads */
         char month[8], cutoff[32], mongo_server[64];
 } jt_bench_results_t;
 

@@ -26,7 +26,8 @@ from it_fleet import fail, log  # noqa: E402
 
 
 COST_COLUMNS = ["users", "playbacks_per_user", "history_months", "db_requests",
-                "db_requests_per_user", "users_read_per_user"]
+                "db_requests_per_user", "users_read_per_user", "users_per_task",
+                "playback_reads"]
 
 
 def exported(metric):
@@ -51,6 +52,10 @@ def check_costs(rows):
             fail(f"results.csv {x['job']} {x['variant']}: expected users 50, 100 playbacks per "
                  f"user, no history, actual {x['users']}, {x['playbacks_per_user']}, "
                  f"{x['history_months']}")
+        if x["users_per_task"] != "20" or x["playback_reads"] != "per-user":
+            fail(f"results.csv {x['job']} {x['variant']}: expected users_per_task 20 (given) and "
+                 f"playback_reads per-user (the default), actual {x['users_per_task']}, "
+                 f"{x['playback_reads']}")
         for col, known in counted.items():
             want_number = fleet_row and known
             if (x[col] != "") != want_number:
@@ -95,6 +100,7 @@ def body(fleet, client, dbs):
     out = tempfile.mkdtemp(prefix="jt-bench-", dir=fleet.logdir)
     argv = [os.path.join(fleet.build_dir, "loadtest", "joytify-loadtest"), "bench", "--users",
             "50", "--playbacks-per-user", "100", "--workers", "1,2", "--shards", "4", "--out", out,
+            "--users-per-task", "20",
             "--db", db, "--brokers", fleet.brokers, "--mongo-uri", fleet.mongo_uri]
     log("$ " + " ".join(argv))
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=540)
