@@ -42,8 +42,9 @@ static const jt_opt_t bench_opts[] = {
      "jobs to measure: stats, cleanup or both (one job alone: a shorter run at full scale)"},
     {"shards", 0, JT_OPT_INT, "16", 1, 4096, NULL, false, "N",
      "the most tasks of the statistics job (the producer's --shards)"},
-    {"users-per-task", 0, JT_OPT_INT, "2000", 1, 10000000, NULL, false, "N",
-     "users per statistics task (the producer's --users-per-task)"},
+    {"users-per-task", 0, JT_OPT_INT, "0", 0, 10000000, NULL, false, "N",
+     "users per statistics task (the producer's --users-per-task); 0: users / --task-partitions, "
+     "at most 2000, so that every partition of the task topic has a range and every worker work"},
     {"playback-reads", 0, JT_OPT_STRING, "per-user", 0, 0, NULL, false, "HOW",
      "how the workers read a task's playbacks (the worker's --playback-reads): range or "
      "per-user. per-user by default for the local stack's server, SecantusDB, which scans the "
@@ -91,6 +92,20 @@ static void say(const char *fmt, ...) {
         va_end(ap);
         printf("\n");
         fflush(stdout);
+}
+
+/* --users-per-task, 0 meaning: one range per partition of the task topic, up to 2,000 users
+ * each. With fewer ranges than partitions, placement (task i on partition i % P) leaves
+ * partitions without work, and a worker given only those idles. */
+static int64_t users_per_task(const jt_config_t *cfg) {
+        int64_t k = jt_config_int(cfg, "users-per-task");
+        int64_t users = jt_config_int(cfg, "users");
+        int64_t parts = jt_config_int(cfg, "task-partitions");
+
+        if (k > 0)
+                return k;
+        k = (users + parts - 1) / parts;
+        return k < 1 ? 1 : (k > 2000 ? 2000 : k);
 }
 
 static bool parse_workers(bench_t *b, const char *list) {
@@ -496,8 +511,7 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
         if (strcmp(job, "stats") == 0) {
                 static char shards[16], per_task[16];
                 snprintf(shards, sizeof(shards), "%lld", jt_config_int(b->cfg, "shards"));
-                snprintf(per_task, sizeof(per_task), "%lld",
-                         jt_config_int(b->cfg, "users-per-task"));
+                snprintf(per_task, sizeof(per_task), "%lld", (long long)users_per_task(b->cfg));
                 argv[n++] = "--month";
                 argv[n++] = b->month;
                 argv[n++] = "--shards";
@@ -763,7 +777,7 @@ int jt_bench_run_command(const jt_config_t *cfg) {
         b->results.users = (int)jt_config_int(cfg, "users");
         b->results.history_months = (int)jt_config_int(cfg, "history-months");
         b->results.playbacks_per_user = (int)jt_config_int(cfg, "playbacks-per-user");
-        b->results.users_per_task = (int)jt_config_int(cfg, "users-per-task");
+        b->results.users_per_task = (int)users_per_task(cfg);
         snprintf(b->results.playback_reads, sizeof(b->results.playback_reads), "%s",
                  jt_config_str(cfg, "playback-reads"));
         snprintf(b->results.month, sizeof(b->results.month), "%s", b->month);

@@ -444,9 +444,11 @@ static jt_task_outcome_t read_chunk_playbacks(range_run_t *run, long *current, j
 /* The chunk's playbacks one user at a time (--playback-reads per-user): equality on user, for a
  * server that scans a whole collection for a range of users (the local one does). */
 static jt_task_outcome_t read_user_playbacks(range_run_t *run, long *current, jt_error_t *err) {
-        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "user", BCON_INT32(1),
-                                "song", BCON_INT32(1), "artist", BCON_INT32(1), "duration",
-                                BCON_INT32(1), "createdAt", BCON_INT32(1), "}");
+        /* One request per user: the server's first batch is 101 documents unless told more. */
+        bson_t *opts =
+            BCON_NEW("projection", "{", "_id", BCON_INT32(0), "user", BCON_INT32(1), "song",
+                     BCON_INT32(1), "artist", BCON_INT32(1), "duration", BCON_INT32(1), "createdAt",
+                     BCON_INT32(1), "}", "batchSize", BCON_INT32(PLAYBACKS_BATCH));
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
         for (size_t i = 0; outcome == JT_TASK_DONE && i < run->n; i++) {
