@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "artist_names.h"
 #include "cleanup_task.h"
 #include "clock_check.h"
 #include "jt_dlq.h"
@@ -1007,6 +1008,11 @@ int jt_worker_run(const jt_config_t *cfg) {
         }
         w->env.reg = reg;
         jt_clock_check_start(&w->env, &w->clock);
+        if (!(w->env.names = jt_artist_names_new())) {
+                jt_error_set(&err, JT_ERR_SYSTEM, 0, "out of memory");
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
         if (!runners_start(w, (int)jt_config_int(cfg, "concurrency"), &err)) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
@@ -1049,6 +1055,7 @@ done:
         jt_kafka_destroy(w->env.producer);
         jt_mongo_pool_destroy(w->env.pool);
         jt_avro_registry_destroy(reg);
+        jt_artist_names_destroy(w->env.names);
         jt_metrics_destroy(w->env.metrics);
         if (w->env.clock)
                 jt_clock_check_clear(&w->clock);

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "artist_names.h"
 #include "jt_bson.h"
 #include "jt_job_ids.h"
 #include "jt_jobs.h"
@@ -70,11 +71,6 @@ typedef struct {
          * a partition revoked from its worker) waits instead of colliding with it. */
         char holder[256];
         int64_t lease_ms;
-        /* Artist names by id (open addressing; cleared when full). */
-        bson_oid_t name_ids[NAME_CACHE_SIZE];
-        char *names[NAME_CACHE_SIZE];
-        bool name_used[NAME_CACHE_SIZE];
-        size_t names_count;
 } range_run_t;
 
 static const char *coll_name(bool test_mode, const char *base, char *buf, size_t size) {
@@ -250,61 +246,36 @@ static jt_task_outcome_t read_chunk_docs(range_run_t *run, jt_error_t *err) {
         return JT_TASK_DONE;
 }
 
-static size_t name_slot(range_run_t *run, const bson_oid_t *artist, bool *found) {
-        size_t i = bson_oid_hash(artist) % NAME_CACHE_SIZE;
-
-        while (run->name_used[i] && !bson_oid_equal(&run->name_ids[i], artist))
-                i = (i + 1) % NAME_CACHE_SIZE;
-        *found = run->name_used[i];
-        return i;
-}
-
-static void name_cache_clear(range_run_t *run) {
-        for (size_t i = 0; i < NAME_CACHE_SIZE; i++) {
-                free(run->names[i]);
-                run->names[i] = NULL;
-                run->name_used[i] = false;
-        }
-        run->names_count = 0;
-}
-
-/* The artist's name from musicians (NULL when none), cached. *failed on a database error. */
-static const char *artist_name(range_run_t *run, const bson_oid_t *artist, bool *failed,
-                               jt_error_t *err) {
+/* The artist's name from musicians (NULL when none; the caller frees it), through the
+ * worker's shared cache. *failed on a database error. */
+static char *artist_name(range_run_t *run, const bson_oid_t *artist, bool *failed,
+                         jt_error_t *err) {
         bson_t *filter, *opts;
         mongoc_cursor_t *cursor;
         const bson_t *doc;
         bson_error_t error;
         bson_iter_t it;
-        bool found;
-        size_t slot = name_slot(run, artist, &found);
+        char *name = NULL;
 
         *failed = false;
-        if (found)
-                return run->names[slot];
-        if (run->names_count >= NAME_CACHE_SIZE / 2) {
-                name_cache_clear(run);
-                slot = name_slot(run, artist, &found);
-        }
+        if (jt_artist_names_get(run->env->names, artist, &name))
+                return name;
         filter = BCON_NEW("_id", BCON_OID(artist));
         opts = BCON_NEW("projection", "{", "name", BCON_INT32(1), "}", "limit", BCON_INT64(1));
         cursor = mongoc_collection_find_with_opts(run->musicians, filter, opts, NULL);
         if (mongoc_cursor_next(cursor, &doc)) {
                 if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
-                        run->names[slot] = strdup(bson_iter_utf8(&it, NULL));
+                        name = strdup(bson_iter_utf8(&it, NULL));
         } else if (mongoc_cursor_error(cursor, &error)) {
                 jt_task_mongo_failed(&error, err, "reading the top artist's name");
                 *failed = true;
         }
-        if (!*failed) {
-                bson_oid_copy(artist, &run->name_ids[slot]);
-                run->name_used[slot] = true;
-                run->names_count++;
-        }
+        if (!*failed)
+                jt_artist_names_put(run->env->names, artist, name);
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);
         bson_destroy(filter);
-        return run->names[slot];
+        return name;
 }
 
 /* The entry of the chunk's user at slot, whose month is in run->acc. */
@@ -316,7 +287,7 @@ static jt_task_outcome_t finish_user(range_run_t *run, size_t slot, jt_error_t *
         double prev_total = 0;
         bool have_prev = false, name_failed = false;
         bson_oid_t top;
-        const char *name = NULL;
+        char *name = NULL;
         jt_task_outcome_t outcome = JT_TASK_DONE;
 
         if (stored && bson_iter_init_find(&it, stored, "stats") && BSON_ITER_HOLDS_ARRAY(&it) &&
@@ -359,6 +330,7 @@ static jt_task_outcome_t finish_user(range_run_t *run, size_t slot, jt_error_t *
                 jt_metrics_documents(run->env->metrics, "written", 1);
         }
 done:
+        free(name);
         bson_destroy(&entry);
         return outcome;
 }
@@ -844,7 +816,6 @@ static void run_free(range_run_t *run) {
         mongoc_collection_destroy(run->playbacks);
         mongoc_collection_destroy(run->users);
         jt_stats_acc_destroy(run->acc);
-        name_cache_clear(run);
 }
 
 static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task_t *task,

@@ -43,12 +43,13 @@ typedef struct {
         const char *stats_topic;
         const char *cleanup_topic;
         const char *status_topic;
-        const char *worker_id;          /* "host/pid", in status events */
-        int kafka_timeout_ms;           /* bound of a flush */
-        volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; read by every task thread */
-        jt_metrics_t *metrics;          /* documents read/written/deleted, batch latency */
-        jt_task_announced_t *announced; /* JOB_FINISHED sent by this process */
-        struct jt_clock_check_s *clock; /* the last clock check (clock_check.h) */
+        const char *worker_id;           /* "host/pid", in status events */
+        int kafka_timeout_ms;            /* bound of a flush */
+        volatile sig_atomic_t *stop;     /* set by SIGTERM/SIGINT; read by every task thread */
+        jt_metrics_t *metrics;           /* documents read/written/deleted, batch latency */
+        jt_task_announced_t *announced;  /* JOB_FINISHED sent by this process */
+        struct jt_clock_check_s *clock;  /* the last clock check (clock_check.h) */
+        struct jt_artist_names_s *names; /* artist names, shared by the task threads */
 } jt_task_env_t;
 
 typedef enum {
