@@ -41,18 +41,6 @@ typedef struct {
         int64_t deleted_before; /* what the range's batches deleted before start_ms */
 } cleanup_run_t;
 
-static jt_task_outcome_t mongo_outcome(const bson_error_t *error, jt_error_t *err,
-                                       const char *what) {
-        if (jt_mongo_error_is_transient(error)) {
-                jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what,
-                                       error->message);
-                return JT_TASK_RETRY;
-        }
-        jt_error_set(err, JT_ERR_MONGO, (int)error->code, "%s: %s", what, error->message);
-        return JT_TASK_RETRY; /* a database refusal may pass (e.g. a restart); retries are bounded
-                               */
-}
-
 static jt_status_event_t base_event(const cleanup_run_t *run, jt_status_type_t type) {
         jt_status_event_t ev = {.job_id = run->task->job_id,
                                 .task_id = run->task->task_id,
@@ -76,7 +64,7 @@ static bool count_left(cleanup_run_t *run, int64_t *left, jt_error_t *err) {
         int64_t n = mongoc_collection_count_documents(run->playbacks, run->filter, NULL, NULL, NULL,
                                                       &error);
         if (n < 0) {
-                mongo_outcome(&error, err, "counting the range");
+                jt_task_mongo_failed(&error, err, "counting the range");
                 return false;
         }
         *left = n;
@@ -104,7 +92,7 @@ static jt_task_outcome_t delete_slice(cleanup_run_t *run, const jt_cleanup_slice
 
         *deleted = 0;
         if (!mongoc_collection_delete_many(run->playbacks, filter, NULL, &reply, &error))
-                outcome = mongo_outcome(&error, err, "deleting a batch");
+                outcome = jt_task_mongo_failed(&error, err, "deleting a batch");
         else if (bson_iter_init_find(&it, &reply, "deletedCount"))
                 *deleted = bson_iter_as_int64(&it);
         bson_destroy(&reply);
@@ -210,16 +198,6 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, int64_t tasks_total, jt_
         jt_log_info("job=%s finished: %" PRId64 " of %" PRId64 " playbacks deleted",
                     run->task->job_id, deleted, found);
         return JT_TASK_DONE;
-}
-
-static bool sleep_unless_stopped(const jt_task_env_t *env, int ms) {
-        while (ms > 0 && !*env->stop) {
-                int slice = ms < 100 ? ms : 100;
-                struct timespec ts = {0, (long)slice * 1000000L};
-                nanosleep(&ts, NULL);
-                ms -= slice;
-        }
-        return !*env->stop;
 }
 
 /* The stop asked for (SIGTERM) at a slice boundary: the point reached goes to the ledger so
@@ -332,7 +310,7 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, const jt_job_view_t *view
                 }
                 /* The pause spares the database after work; an empty slice was next to none. */
                 if (task->batch_delay_ms > 0 && batch > 0 && slice.from_ms < run->end_ms &&
-                    !sleep_unless_stopped(env, task->batch_delay_ms))
+                    !jt_task_sleep(env, task->batch_delay_ms))
                         return stop_at(run, slice.from_ms, deleted, err);
         }
 

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "artist_names.h"
 #include "jt_bson.h"
@@ -753,18 +752,6 @@ static jt_task_outcome_t resume_point(range_run_t *run, const jt_job_view_t *vie
         return JT_TASK_DONE;
 }
 
-/* --chunk-delay-ms: spares the database between chunks; a stop request ends the pause. */
-static void pause_between_chunks(const range_run_t *run) {
-        int64_t ms = jt_config_int(run->env->cfg, "chunk-delay-ms");
-
-        while (ms > 0 && !*run->env->stop) {
-                int64_t slice = ms < 100 ? ms : 100;
-                struct timespec ts = {0, (long)slice * 1000000L};
-                nanosleep(&ts, NULL);
-                ms -= slice;
-        }
-}
-
 /* Runs the range from its resume point until it is done, the time budget is spent (then a
  * continuation carries on) or a stop is requested (the checkpoint stays for the redelivery). */
 static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
@@ -795,7 +782,9 @@ static jt_task_outcome_t run_chunks(range_run_t *run, jt_error_t *err) {
                         run->last_progress = jt_task_mono_ms();
                 }
                 if (outcome == JT_TASK_DONE && !run->users_end)
-                        pause_between_chunks(run);
+                        /* --chunk-delay-ms spares the database; a stop ends the pause */
+                        jt_task_sleep(run->env,
+                                      (int)jt_config_int(run->env->cfg, "chunk-delay-ms"));
         }
         return outcome == JT_TASK_DONE ? finish_range(run, err) : outcome;
 }

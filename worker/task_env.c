@@ -24,6 +24,16 @@ int64_t jt_task_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool jt_task_sleep(const jt_task_env_t *env, int ms) {
+        while (ms > 0 && !*env->stop) {
+                int slice = ms < 100 ? ms : 100;
+                struct timespec ts = {0, (long)slice * 1000000L};
+                nanosleep(&ts, NULL);
+                ms -= slice;
+        }
+        return !*env->stop;
+}
+
 jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *err,
                                        const char *what) {
         if (jt_mongo_error_is_transient(error))

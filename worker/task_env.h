@@ -106,6 +106,9 @@ jt_task_outcome_t jt_task_agrees(const jt_job_view_t *view, const char *task_id,
 jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *err,
                                        const char *what);
 
+/* Sleeps ms milliseconds unless a stop is requested (checked every 100 ms); false when it was. */
+bool jt_task_sleep(const jt_task_env_t *env, int ms);
+
 /* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
 int64_t jt_task_now_ms(void);
 int64_t jt_task_mono_ms(void);
