@@ -702,14 +702,11 @@ static bool same_bound(const char *task_bound, const char *plan_bound) {
         return task_bound ? strcasecmp(task_bound, plan_bound) == 0 : plan_bound[0] == '\0';
 }
 
-/* Where the range starts, or why it does not. The task must be the range its job planned
- * (params.bounds). It starts after the ledger's checkpoint, with its figures: a continuation's
- * own resume point is only checked, since the worker that sends one records the checkpoint
- * first (one ahead of the ledger, or outside the range, was not sent by a worker: refused).
- * While another run holds the range (its lease), this one waits. */
-static jt_task_outcome_t resume_point(range_run_t *run, const jt_job_view_t *view,
-                                      jt_error_t *err) {
-        const jt_stats_task_t *task = run->task;
+/* Whether the task is a range its job planned (params.bounds), and a continuation's resume point
+ * lies inside that range. Checked before anything else about the range (its recorded result, a
+ * finished job), so that a forged or corrupt task is refused whenever it arrives. */
+static jt_task_outcome_t range_planned(const jt_stats_task_t *task, const jt_job_view_t *view,
+                                       jt_error_t *err) {
         const char *r = task->resume_after_user;
 
         if (view->have_plan && (task->shard_count != view->plan_ranges ||
@@ -724,12 +721,31 @@ static jt_task_outcome_t resume_point(range_run_t *run, const jt_job_view_t *vie
                              view->plan_to[0] ? view->plan_to : "-", view->plan_ranges);
                 return JT_TASK_REJECTED;
         }
-        if (r && (!view->after_user[0] || strcasecmp(r, view->after_user) > 0 ||
-                  (task->user_from && strcasecmp(r, task->user_from) < 0) ||
+        if (r && ((task->user_from && strcasecmp(r, task->user_from) < 0) ||
                   (task->user_to && strcasecmp(r, task->user_to) >= 0))) {
                 jt_error_set(err, JT_ERR_INPUT, 0,
-                             "continuation %s resumes after user %s, outside its range or ahead of "
-                             "the range's checkpoint (%s): refused, nothing done",
+                             "continuation %s resumes after user %s, outside its range [%s, %s): "
+                             "refused, nothing done",
+                             task->task_id, r, task->user_from ? task->user_from : "-",
+                             task->user_to ? task->user_to : "-");
+                return JT_TASK_REJECTED;
+        }
+        return JT_TASK_DONE;
+}
+
+/* Where the range starts, or why it does not. It starts after the ledger's checkpoint, with its
+ * figures: a continuation's own resume point is only checked, since the worker that sends one
+ * records the checkpoint first (one ahead of the ledger was not sent by a worker: refused).
+ * While another run holds the range (its lease), this one waits. */
+static jt_task_outcome_t resume_point(range_run_t *run, const jt_job_view_t *view,
+                                      jt_error_t *err) {
+        const jt_stats_task_t *task = run->task;
+        const char *r = task->resume_after_user;
+
+        if (r && (!view->after_user[0] || strcasecmp(r, view->after_user) > 0)) {
+                jt_error_set(err, JT_ERR_INPUT, 0,
+                             "continuation %s resumes after user %s, ahead of the range's "
+                             "checkpoint (%s): refused, nothing done",
                              task->task_id, r, view->after_user[0] ? view->after_user : "none");
                 return JT_TASK_REJECTED;
         }
@@ -828,6 +844,8 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
         run.client = mongoc_client_pool_pop(env->pool);
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id,
                                 run.root_id, run.key, &view, &proceed, err);
+        if (outcome == JT_TASK_DONE && view.exists && view.same_run)
+                outcome = range_planned(task, &view, err);
         if (outcome == JT_TASK_DONE && proceed)
                 outcome =
                     jt_task_agrees(&view, task->task_id, task->test_mode, task->month, 0, err);
