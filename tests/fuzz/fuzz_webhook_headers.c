@@ -23,20 +23,22 @@ static void check_result(const jt_post_result_t *res) {
                 jt_fuzz_finding("webhook-token", "the token is in the detail: %s", res->detail);
         if (strspn(res->message_id, "0123456789") != strlen(res->message_id))
                 jt_fuzz_finding("webhook-id", "message id %s", res->message_id);
-        if (res->wait_ms < 0 || res->wait_ms > MAX_WAIT_MS)
+        if (res->wait_ms < 0 || res->wait_ms > JT_WEBHOOK_MAX_WAIT_MS)
                 jt_fuzz_finding("webhook-wait", "wait %lld ms", (long long)res->wait_ms);
-        if (jt_webhook_ready_in_ms(hook) > MAX_WAIT_MS)
+        if (jt_webhook_ready_in_ms(hook) > JT_WEBHOOK_MAX_WAIT_MS)
                 jt_fuzz_finding("webhook-ready", "next request in %lld ms",
                                 (long long)jt_webhook_ready_in_ms(hook));
 }
 
 /* What jt_webhook_send does with curl's callbacks and the status, without the network. */
 static void run_answer(const uint8_t *data, size_t size) {
-        answer_t a = {.retry_after_s = -1, .reset_after_s = -1, .remaining = -1};
+        answer_t a = {0};
         jt_post_result_t res;
         long http = (long)((data[0] << 8 | data[1]) % 1000);
         int repeats = data[2] >= 0xE0 ? 1 + (data[2] & 0x1F) : 1;
         const uint8_t *p = data + 3, *end = data + size;
+
+        jt_webhook_limits_init(&a.limits);
 
         /* Header lines as curl hands them over: one at a time, with their line end. */
         while (p < end) {
@@ -63,7 +65,9 @@ static void run_answer(const uint8_t *data, size_t size) {
         }
         memset(&res, 0, sizeof(res));
         hook->ready_at_ms = 0;
-        read_answer(hook, &a, http, &res);
+        jt_webhook_classify(http, a.data, a.len, &a.limits, &res);
+        if (res.hold_ms > 0)
+                hook->ready_at_ms = jt_sat_add_i64(mono_ms(), res.hold_ms);
         scrub(hook, res.detail);
         check_result(&res);
         free(a.data);
