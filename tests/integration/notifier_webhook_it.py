@@ -216,7 +216,7 @@ def hostile_events(t0):
         task_ev(a, f"{a}/0001", "TASK_PROGRESS", t0 + 1, INT64_MAX, INT64_MAX),
         task_ev(a, f"{a}/0002", "TASK_PROGRESS", t0 + 1, INT64_MAX, INT64_MAX),
         {"job_id": b, "type": "JOB_STARTED", "job_kind": "STATS", "timestamp": t0,
-         "tasks_total": INT64_MAX},
+         "tasks_total": 2**31 - 1},
         task_ev(b, f"{b}/0001", "TASK_PROGRESS", t0 + 1, 1, INT64_MAX),
         {"job_id": c, "type": "JOB_STARTED", "job_kind": "STATS", "timestamp": INT64_MIN,
          "tasks_total": 1},
