@@ -114,7 +114,7 @@ static bool option_name_is_known(const char *name, size_t len) {
 
 /* Quoted words the driver's parse messages use that are no part of the user's string. */
 static bool quoted_is_fixed(const char *s, size_t len) {
-        static const char *fixed[] = {"mongodb://", "mongodb+srv://", "/", "$external"};
+        static const char *fixed[] = {"mongodb://", "mongodb+srv://", "/", "=", "$external"};
 
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 if (strlen(fixed[i]) == len && memcmp(fixed[i], s, len) == 0)
