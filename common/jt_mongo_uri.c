@@ -234,12 +234,15 @@ static size_t percent_decode(const char *s, size_t len, char *out) {
         return o;
 }
 
+/* How far the guesses at what the user meant go (a count of '@', ':', options). */
+#define HEURISTIC_MAX 32
+
 typedef struct {
         jt_secret_set_t *set; /* NULL: the process's */
 } sink_t;
 
 static void add_one(const sink_t *sink, const char *s, size_t len) {
-        if (len < JT_MONGO_SECRET_MIN)
+        if (len < JT_MONGO_SECRET_MIN || len > JT_MONGO_SECRET_MAX)
                 return;
         if (sink->set)
                 jt_secret_set_add(sink->set, s, len);
@@ -260,9 +263,13 @@ static void add_secret(const sink_t *sink, const char *s, size_t len) {
 
 /* Each text after a ':' of [start, end): the password, wherever the user name ends. */
 static void add_after_colons(const sink_t *sink, const char *start, const char *end) {
-        for (const char *p = start; p < end; p++)
-                if (*p == ':')
+        int colons = 0;
+
+        for (const char *p = start; p < end && colons < HEURISTIC_MAX; p++)
+                if (*p == ':') {
                         add_secret(sink, p + 1, (size_t)(end - p - 1));
+                        colons++;
+                }
 }
 
 /* Keys of authMechanismProperties whose values are settings, not secrets. */
@@ -319,7 +326,8 @@ static void add_secret_option(const sink_t *sink, const char *text) {
 
         if (!eq || !jt_secret_option_is_secret(text, (size_t)(eq - text)))
                 return;
-        while (*meant_end == '&' && !item_is_option(meant_end + 1))
+        for (int items = 0;
+             *meant_end == '&' && !item_is_option(meant_end + 1) && items < HEURISTIC_MAX; items++)
                 meant_end = item_end_of(meant_end + 1);
         for (const char *e = end;; e = item_end_of(e + 1)) {
                 size_t vlen = (size_t)(e - eq - 1);
@@ -354,19 +362,29 @@ void jt_mongo_uri_secrets(const char *uri, jt_secret_set_t *set) {
                  * or password holds a raw '@', '/' or ':': the text between any ':' and any
                  * later '@', and between two '@' (the tail the driver would take for a host,
                  * "p@ss@host": "ss"). Long odd strings that never match harm nothing. */
+                int ats = 0, starts = 0;
+
                 if (l.userinfo_at)
                         add_after_colons(&sink, l.scheme_end, l.userinfo_at);
-                for (const char *at = strchr(l.scheme_end, '@'); at; at = strchr(at + 1, '@')) {
+                /* (a bounded number of '@' and option starts: no real string has more, and a
+                 * hostile one must not cost a quadratic time) */
+                for (const char *at = strchr(l.scheme_end, '@'); at && ats < HEURISTIC_MAX;
+                     at = strchr(at + 1, '@'), ats++) {
+                        int pairs = 0;
+
                         add_after_colons(&sink, l.scheme_end, at);
-                        for (const char *before = strchr(l.scheme_end, '@'); before < at;
-                             before = strchr(before + 1, '@'))
+                        for (const char *before = strchr(l.scheme_end, '@');
+                             before < at && pairs < HEURISTIC_MAX;
+                             before = strchr(before + 1, '@'), pairs++)
                                 add_secret(&sink, before + 1, (size_t)(at - before - 1));
                 }
                 /* Secret options wherever a '?' or '&' starts one: the driver may have read the
                  * query from elsewhere than the user meant. */
-                for (const char *p = l.scheme_end; *p; p++)
-                        if (*p == '?' || *p == '&')
+                for (const char *p = l.scheme_end; *p && starts < 4 * HEURISTIC_MAX; p++)
+                        if (*p == '?' || *p == '&') {
                                 add_secret_option(&sink, p + 1);
+                                starts++;
+                        }
         }
         parsed = parse_captured(uri, &cap, &error);
         if (parsed) {

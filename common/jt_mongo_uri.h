@@ -25,8 +25,11 @@ void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
  * the password and the value of every secret option, as written and percent-decoded, as the
  * driver reads them and as the user probably meant them when the driver reads them otherwise.
  * Strings shorter than JT_MONGO_SECRET_MIN are left out (scrubbing every "1" from the logs
- * would hide everything else); the redaction never shows them either. */
+ * would hide everything else; the redaction never shows them either), and so are guesses longer
+ * than JT_MONGO_SECRET_MAX (only a string no one writes makes them, and every line would pay
+ * for them). */
 #define JT_MONGO_SECRET_MIN 4
+#define JT_MONGO_SECRET_MAX 4096
 void jt_mongo_uri_secrets(const char *uri, jt_secret_set_t *set);
 
 /* Parses uri with the driver after adding its secrets to the process's. The driver's notes
