@@ -16,7 +16,8 @@
 
 /* While this thread parses a connection string, the driver's lines are kept here instead of
  * printed: they quote parts of the string (an unknown option's name can be the tail of a
- * password) and are printed afterwards with quoted text withheld, or dropped. */
+ * password). jt_mongo_uri_parse prints them afterwards with quoted text withheld; the parses
+ * made only to redact drop them (they were printed once, when the pool was made). */
 #define CAPTURE_LINES 8
 typedef struct {
         int n;
