@@ -328,6 +328,10 @@ bool jt_cleanup_task_decode(const jt_avro_registry_t *reg, const void *buf, size
                             jt_cleanup_task_t *task, jt_error_t *err);
 void jt_cleanup_task_clear(jt_cleanup_task_t *task);
 
+/* The latest timestamp an event may carry: 9999-12-31T23:59:59.999Z. One before 1970 is
+ * refused too, and counts must be >= 0 (of any size: readers saturate their sums). */
+#define JT_STATUS_TIME_MAX_MS 253402300799999LL
+
 bool jt_status_event_validate(const jt_status_event_t *event, jt_error_t *err);
 bool jt_status_event_encode(const jt_avro_registry_t *reg, const jt_status_event_t *event,
                             void **buf, size_t *len, jt_error_t *err);

@@ -507,10 +507,21 @@ bool jt_cleanup_task_validate(const jt_cleanup_task_t *t, jt_error_t *err) {
 }
 
 bool jt_status_event_validate(const jt_status_event_t *e, jt_error_t *err) {
-        const jt_opt_long_t *counts[] = {
-            &e->tasks_total,     &e->tasks_done,          &e->users_processed,   &e->users_updated,
-            &e->records_deleted, &e->total_records_found, &e->remaining_records, &e->execution_ms,
-            &e->progress_done,   &e->progress_total};
+        const struct {
+                const char *name;
+                const jt_opt_long_t *v;
+        } counts[] = {{"tasks_total", &e->tasks_total},
+                      {"tasks_done", &e->tasks_done},
+                      {"users_processed", &e->users_processed},
+                      {"users_updated", &e->users_updated},
+                      {"notifications_created", &e->notifications_created},
+                      {"records_deleted", &e->records_deleted},
+                      {"total_records_found", &e->total_records_found},
+                      {"remaining_records", &e->remaining_records},
+                      {"batch_size", &e->batch_size},
+                      {"execution_ms", &e->execution_ms},
+                      {"progress_done", &e->progress_done},
+                      {"progress_total", &e->progress_total}};
         size_t i;
 
         if (!nonempty(e->job_id, "job_id", err))
@@ -522,13 +533,24 @@ bool jt_status_event_validate(const jt_status_event_t *e, jt_error_t *err) {
         if (e->type >= JT_STATUS_TASK_STARTED && e->type <= JT_STATUS_TASK_FAILED && !e->task_id)
                 return jt_error_set(err, JT_ERR_INPUT, 0, "a %s event needs a task_id",
                                     jt_status_type_name(e->type));
+        /* The event's time is subtracted from the clock and from other events' times: a year
+         * outside 1970..9999 is no event of ours, and would overflow that arithmetic. (The
+         * cutoff is only shown, and any value shows.) */
+        if (e->timestamp_ms < 0 || e->timestamp_ms > JT_STATUS_TIME_MAX_MS)
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "timestamp must be 0..%" PRId64
+                                    " ms (1970 to 9999, got %" PRId64 ")",
+                                    (int64_t)JT_STATUS_TIME_MAX_MS, e->timestamp_ms);
+        /* Counts may be as large as int64 goes: readers saturate their sums (jt_sat.h). */
         for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
-                if (counts[i]->set && counts[i]->value < 0)
+                if (counts[i].v->set && counts[i].v->value < 0)
                         return jt_error_set(err, JT_ERR_INPUT, 0,
-                                            "counts must be >= 0 (got %" PRId64 ")",
-                                            counts[i]->value);
-        if (e->completion_percentage.set && !isfinite(e->completion_percentage.value))
-                return jt_error_set(err, JT_ERR_INPUT, 0, "completion_percentage must be finite");
+                                            "%s must be >= 0 (got %" PRId64 ")", counts[i].name,
+                                            counts[i].v->value);
+        if (e->completion_percentage.set &&
+            (!isfinite(e->completion_percentage.value) || e->completion_percentage.value < 0))
+                return jt_error_set(err, JT_ERR_INPUT, 0,
+                                    "completion_percentage must be a finite number >= 0");
         return true;
 }
 

@@ -9,8 +9,8 @@
 
 static const jt_opt_t run_opts[] = {
     {"webhook-url", 0, JT_OPT_STRING, NULL, 0, 0, "DISCORD_WEBHOOK_URL", true, "URL",
-     "Discord webhook (keep it in the environment: it carries a token); without one, messages "
-     "go to stdout or --sink"},
+     "Discord webhook, https (http only to a loopback address); keep it in the environment: it "
+     "carries a token. Without one, messages go to stdout or --sink"},
     {"timezone", 0, JT_OPT_STRING, "UTC", 0, 0, "DISCORD_TIMEZONE", false, "Area/City",
      "time zone of the times shown in messages"},
     {"progress-messages", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
@@ -61,9 +61,11 @@ static const char run_details[] =
     "completed, failed; other JSON found on the topic as formatted JSON). Each outcome is posted\n"
     "once: the notifier_posts collection records it before the offset is stored, so a restart,\n"
     "a crash or a second notifier posts nothing twice. HTTP 429 waits Discord's retry_after and\n"
-    "rate-limit headers; 5xx and network errors are retried with backoff; another 4xx is logged\n"
-    "and skipped; 401/403/404 (webhook deleted) stops the notifier (exit 1) without losing the\n"
-    "message. The webhook token never appears in logs.\n";
+    "rate-limit headers; 5xx, 408, 425 and network errors are retried with backoff; another 4xx\n"
+    "is logged and skipped; 401/403/404 (webhook deleted) and 3xx (a redirect: never followed,\n"
+    "the token would go along) stop the notifier (exit 1) without losing the message. The\n"
+    "webhook token never appears in logs and travels only over https (http to loopback, for\n"
+    "tests).\n";
 
 static const char watch_details[] =
     "Reads the status topic (no consumer group, nothing committed) from --since minutes ago and\n"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jt_sat.h"
+
 struct jt_progress_s {
         jt_job_progress_t **jobs;
         size_t count, cap, max_jobs;
@@ -235,26 +237,30 @@ void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_prog
         memset(s, 0, sizeof(*s));
         s->tasks_done = tasks_finished(job);
         s->tasks_total = job->tasks_total > 0 ? job->tasks_total : (int64_t)job->task_count;
+        /* Counts come from the wire: any int64 >= 0. Their sums saturate at INT64_MAX. */
         for (size_t i = 0; i < job->task_count; i++) {
                 const jt_task_progress_t *t = &job->tasks[i];
-                s->items_done += t->done;
-                s->items_total += t->total;
+                s->items_done = jt_sat_add_i64(s->items_done, t->done);
+                s->items_total = jt_sat_add_i64(s->items_total, t->total);
                 sum += t->finished ? 1.0 : t->total > 0 ? (double)t->done / (double)t->total : 0.0;
         }
         denominator = s->tasks_total;
         s->fraction = job->state == JT_JOB_FINISHED ? 1.0
                       : denominator > 0             ? sum / (double)denominator
                                                     : 0.0;
-        if (s->fraction > 1.0)
-                s->fraction = 1.0;
-        s->elapsed_ms = (jt_job_ended(job) ? job->last_ms : now_ms) - job->started_ms;
+        s->fraction = jt_sat_clamp_double(s->fraction, 0.0, 1.0);
+        s->elapsed_ms = jt_sat_sub_i64(jt_job_ended(job) ? job->last_ms : now_ms, job->started_ms);
         if (s->elapsed_ms < 0)
                 s->elapsed_ms = 0;
         if (s->elapsed_ms > 0)
-                s->rate_per_s = (double)s->items_done * 1000.0 / (double)s->elapsed_ms;
+                s->rate_per_s =
+                    jt_sat_clamp_double((double)s->items_done * 1000.0 / (double)s->elapsed_ms, 0.0,
+                                        JT_PROGRESS_RATE_MAX);
         s->eta_s = -1;
         if (!jt_job_ended(job) && s->fraction > 0 && s->elapsed_ms > 0)
-                s->eta_s = (double)s->elapsed_ms / 1000.0 * (1.0 - s->fraction) / s->fraction;
+                s->eta_s = jt_sat_clamp_double((double)s->elapsed_ms / 1000.0 *
+                                                   (1.0 - s->fraction) / s->fraction,
+                                               0.0, JT_PROGRESS_ETA_MAX_S);
 }
 
 const char *jt_job_state_name(jt_job_state_t state) {
@@ -271,7 +277,7 @@ const char *jt_progress_task_kind(jt_job_kind_t kind) {
 }
 
 const char *jt_progress_bar(double fraction, int width, char *buf, size_t size) {
-        int full = (int)(fraction * width + 0.5);
+        int full = (int)(jt_sat_clamp_double(fraction, 0.0, 1.0) * width + 0.5);
         size_t used = 0;
 
         if (full > width)

@@ -45,13 +45,20 @@ typedef struct {
         bool changed; /* for the caller: set by nothing here, cleared by nothing here */
 } jt_job_progress_t;
 
+/* Bounds of a summary's rate and ETA, so that callers may multiply either by up to 1000 and
+ * convert it to int64_t (a rate of INT64_MAX users in a millisecond is no integer). */
+#define JT_PROGRESS_RATE_MAX  1e15
+#define JT_PROGRESS_ETA_MAX_S 1e12
+
 typedef struct {
         int64_t tasks_done, tasks_total;
-        int64_t items_done, items_total;
-        double fraction;    /* 0..1 */
-        double rate_per_s;  /* items per second since the job started, 0 while unknown */
-        double eta_s;       /* < 0 while unknown or when the job has ended */
-        int64_t elapsed_ms; /* start to the last event (ended) or to now (running) */
+        int64_t items_done, items_total; /* sums saturated at INT64_MAX */
+        double fraction;                 /* 0..1 */
+        double rate_per_s;  /* items per second since the job started, 0 while unknown; at most
+                             * JT_PROGRESS_RATE_MAX */
+        double eta_s;       /* < 0 while unknown or when the job has ended; at most
+                             * JT_PROGRESS_ETA_MAX_S */
+        int64_t elapsed_ms; /* start to the last event (ended) or to now (running), >= 0 */
 } jt_progress_summary_t;
 
 typedef struct jt_progress_s jt_progress_t;
@@ -75,6 +82,7 @@ const char *jt_job_state_name(jt_job_state_t state);   /* "running", ... */
 const char *jt_progress_unit(jt_job_kind_t kind);      /* "users", "playbacks" */
 const char *jt_progress_task_kind(jt_job_kind_t kind); /* "shards", "ranges" */
 
-/* fraction as width cells of "█" then "░" (UTF-8, 3 bytes a cell: size >= 3 * width + 1). */
+/* fraction (clamped to 0..1, NaN as 0) as width cells of "█" then "░" (UTF-8, 3 bytes a
+ * cell: size >= 3 * width + 1). */
 const char *jt_progress_bar(double fraction, int width, char *buf, size_t size);
 #endif

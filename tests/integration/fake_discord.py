@@ -13,6 +13,13 @@ with its time. What it answers next is scripted: a queue of actions consumed one
     "404"                   404 Unknown Webhook
     "reset"                 the connection is reset without an answer
     ("slow", seconds, then) waits, then does the action `then`
+    ("redirect", code)      a 3xx (301, 302, 307, 308) with Location: this server's /moved/...
+                            (the same path under another prefix, token included): a client
+                            that follows it shows up as a request to /moved/...
+    "408", "425"            408 Request Timeout, 425 Too Early
+    ("headers", {h: v}, then)  does `then`, its answer with these headers added or replaced
+                            (hostile rate-limit values: "1e300", "nan", "-1")
+    ("429body", body, {h: v})  429 with exactly this JSON body and these headers
 
 A message counts as posted when Discord would have created it: the request was read and
 answered "ok" (even if the client was gone by then)."""
@@ -65,6 +72,7 @@ class FakeDiscord:
     def __init__(self, token="fakeTOKEN-9d8c7b6a5f4e3d2c1b0a"):
         self.token = token
         self.lock = threading.Lock()
+        self._local = threading.local()  # per request thread: the headers of ("headers", ...)
         self.script = deque()
         self.requests = []   # every request: dict(method, path, query, body, t, action, status)
         self.messages = {}   # message id -> its payload after the latest edit
@@ -83,6 +91,9 @@ class FakeDiscord:
 
             def do_PATCH(self):
                 fake._handle(self, "PATCH")
+
+            def do_GET(self):  # only a client following a redirect would GET
+                fake._handle(self, "GET")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -112,7 +123,7 @@ class FakeDiscord:
     def _answer(self, h, status, body=None, headers=None):
         data = b"" if body is None else json.dumps(body).encode()
         h.send_response(status)
-        for k, v in (headers or {}).items():
+        for k, v in dict(headers or {}, **self._extra_headers()).items():
             h.send_header(k, v)
         if body is not None:
             h.send_header("Content-Type", "application/json")
@@ -131,16 +142,33 @@ class FakeDiscord:
             rec = {"method": method, "path": path, "query": query, "t": time.monotonic(),
                    "action": action, "status": None, "raw": raw}
             self.requests.append(rec)
-        while isinstance(action, tuple) and action[0] == "slow":
-            time.sleep(action[1])
+        self._local.headers = {}
+        while isinstance(action, tuple) and action[0] in ("slow", "headers"):
+            if action[0] == "slow":
+                time.sleep(action[1])
+            else:
+                self._local.headers = dict(action[1])
             action = action[2]
         try:
             rec["status"] = self._act(h, method, path, query, raw, action)
         except (BrokenPipeError, ConnectionResetError):
             rec["status"] = "client gone"
 
+    def _extra_headers(self):
+        return getattr(self._local, "headers", None) or {}
+
     def _act(self, h, method, path, query, raw, action):
         base = f"/api/webhooks/{WEBHOOK_ID}/{self.token}"
+        if isinstance(action, tuple) and action[0] == "redirect":
+            where = f"http://127.0.0.1:{self.port}/moved{path}" + (f"?{query}" if query else "")
+            self._answer(h, action[1], None, {"Location": where})
+            return action[1]
+        if action in ("408", "425"):
+            self._answer(h, int(action), {"message": f"{action}: scripted", "code": 0})
+            return int(action)
+        if isinstance(action, tuple) and action[0] == "429body":
+            self._answer(h, 429, action[1], action[2])
+            return 429
         if action == "reset":
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             h.connection.close()
