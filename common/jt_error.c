@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jt_secret.h"
+
 static bool error_vset(jt_error_t *err, jt_error_domain_t domain, int code, bool transient,
                        const char *fmt, va_list ap) {
         if (!err)
@@ -12,7 +14,10 @@ static bool error_vset(jt_error_t *err, jt_error_domain_t domain, int code, bool
         err->domain = domain;
         err->code = code;
         err->transient = transient;
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        /* Messages carry the driver's words and values from the configuration: scrubbed here
+         * once, whole (before the cut to JT_ERROR_MSG_MAX), for every path they take later
+         * (logs, the DLQ, status events, the notifier). */
+        jt_secret_vformat(err->message, sizeof(err->message), fmt, ap);
         return false;
 }
 
@@ -41,10 +46,11 @@ bool jt_error_prefix(jt_error_t *err, const char *fmt, ...) {
         if (!err)
                 return false;
         va_start(ap, fmt);
-        vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        jt_secret_vformat(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
+        /* Both parts are scrubbed already; once more for a secret holding ": ". */
         snprintf(joined, sizeof(joined), "%s: %s", prefix, err->message);
-        memcpy(err->message, joined, sizeof(err->message));
+        jt_secret_scrub(joined, err->message, sizeof(err->message));
         return false;
 }
 

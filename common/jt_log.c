@@ -2,6 +2,8 @@
  * threads never interleave mid-line. */
 #include "jt_log.h"
 
+#include "jt_secret.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +39,9 @@ void jt_log(jt_log_level_t level, const char *fmt, ...) {
 
         if (level < log_min_level)
                 return;
+        /* Every line is scrubbed of the process's secrets (the driver's own lines come here). */
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        jt_secret_vformat(text, sizeof(text), fmt, ap);
         va_end(ap);
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);

@@ -2,56 +2,10 @@
 #include "jt_mongo.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jt_log.h"
-
-static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
-
-/* The driver's own log lines go through our logger, so there is one format on stderr. */
-static void mongo_log_handler(mongoc_log_level_t level, const char *domain, const char *message,
-                              void *data) {
-        jt_log_level_t lvl = level <= MONGOC_LOG_LEVEL_ERROR     ? JT_LOG_ERROR
-                             : level == MONGOC_LOG_LEVEL_WARNING ? JT_LOG_WARN
-                                                                 : JT_LOG_DEBUG;
-        /* Servers without sessions (the local FerretDB) refuse the endSessions a pool sends
-         * when it closes; that costs nothing, so it is not worth a warning on every exit. */
-        if (lvl == JT_LOG_WARN && strstr(message, "endSessions"))
-                lvl = JT_LOG_DEBUG;
-        jt_log(lvl, "mongoc %s: %s", domain, message);
-}
-
-static void mongo_init_once(void) {
-        mongoc_init();
-        mongoc_log_set_handler(mongo_log_handler, NULL);
-}
-
-void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size) {
-        const char *scheme_end = strstr(uri, "://");
-        const char *host_start;
-        const char *at;
-        const char *colon;
-
-        if (!scheme_end) {
-                snprintf(out, out_size, "%s", uri);
-                return;
-        }
-        host_start = scheme_end + 3;
-        at = strchr(host_start, '@');
-        /* Only an '@' before the path can end the user info. */
-        if (!at || (strchr(host_start, '/') && strchr(host_start, '/') < at)) {
-                snprintf(out, out_size, "%s", uri);
-                return;
-        }
-        colon = memchr(host_start, ':', (size_t)(at - host_start));
-        if (!colon) { /* a user name alone is no secret */
-                snprintf(out, out_size, "%s", uri);
-                return;
-        }
-        snprintf(out, out_size, "%.*s***%s", (int)(colon - uri + 1), uri, at);
-}
 
 bool jt_mongo_write_concern_parse(const char *w_text, long long wtimeout_ms,
                                   jt_mongo_write_concern_t *wc, jt_error_t *err) {
@@ -107,16 +61,11 @@ static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int
         mongoc_client_pool_t *pool;
         char shown[512];
 
-        pthread_once(&mongo_once, mongo_init_once);
-        jt_mongo_redact_uri(uri, shown, sizeof(shown));
-        parsed = mongoc_uri_new_with_error(uri, &error);
-        if (!parsed) {
-                /* The driver's message can quote the URI; give only our redacted copy. */
-                jt_error_set(err, JT_ERR_CONFIG, (int)error.code,
-                             "--mongo-uri is not a valid MongoDB connection string (got %s)",
-                             shown);
+        /* Before anything can print: its secrets go to the scrubber, the driver's notes on the
+         * string are withheld where they quote it, and an ambiguous '@' is refused. */
+        if (!(parsed = jt_mongo_uri_parse(uri, err)))
                 return NULL;
-        }
+        jt_mongo_redact_uri(uri, shown, sizeof(shown));
         if (app_name)
                 mongoc_uri_set_appname(parsed, app_name);
         /* Bound every wait for the server unless the URI chose its own bound. */
@@ -182,6 +131,11 @@ bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err)
 void jt_mongo_pool_destroy(mongoc_client_pool_t *pool) {
         if (pool)
                 mongoc_client_pool_destroy(pool);
+}
+
+const char *jt_mongo_error_text(const bson_error_t *error, char *buf, size_t size) {
+        jt_secret_scrub(error->message, buf, size);
+        return buf;
 }
 
 bool jt_mongo_error_is_transient(const bson_error_t *error) {

@@ -1,5 +1,6 @@
-/* MongoDB access shared by the programs: one client pool per process from --mongo-uri, a
- * reachability check with a bounded wait, and URI redaction for logs. */
+/* MongoDB access shared by the programs: one client pool per process from --mongo-uri and a
+ * reachability check with a bounded wait. The connection string itself (parsing, redaction,
+ * its secrets) is jt_mongo_uri.h. */
 #ifndef JT_MONGO_H
 #define JT_MONGO_H
 
@@ -8,9 +9,7 @@
 
 #include "jt_config.h"
 #include "jt_error.h"
-
-/* Copies uri into out with any password replaced by "***", for logs and errors. */
-void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
+#include "jt_mongo_uri.h" /* jt_mongo_redact_uri */
 
 /* The write concern of every write through a pool: an effect whose Kafka offset is stored
  * must survive a primary failover, so writes wait for a majority (or w nodes) within a bound. */
@@ -29,7 +28,8 @@ bool jt_mongo_write_concern_parse(const char *w_text, long long wtimeout_ms,
 
 /* A client pool for uri (mongoc_init is done once per process). Server selection and
  * connection waits are bounded by timeout_ms unless the URI sets its own. Every write uses
- * JT_MONGO_WRITE_CONCERN_DEFAULT. The error never contains the password. app_name shows in the
+ * JT_MONGO_WRITE_CONCERN_DEFAULT. The URI's secrets are added to the process's (jt_secret), so
+ * no later log line or error shows them; the error never contains them. app_name shows in the
  * server's logs. */
 mongoc_client_pool_t *jt_mongo_pool_new(const char *uri, const char *app_name, int timeout_ms,
                                         jt_error_t *err);
@@ -51,6 +51,10 @@ bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err)
 
 /* mongoc_client_pool_destroy that accepts NULL. */
 void jt_mongo_pool_destroy(mongoc_client_pool_t *pool);
+
+/* error->message scrubbed (jt_secret_scrub) into buf, returned, for a command that prints a
+ * driver error itself rather than through jt_error or jt_log (which scrub on their own). */
+const char *jt_mongo_error_text(const bson_error_t *error, char *buf, size_t size);
 
 /* True for errors worth retrying: network, server selection, timeouts, not-primary. */
 bool jt_mongo_error_is_transient(const bson_error_t *error);

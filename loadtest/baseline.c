@@ -44,7 +44,10 @@ static const jt_opt_t baseline_opts[] = {
 const jt_opt_t *const jt_baseline_tables[] = {baseline_opts, jt_opts_mongo, jt_opts_log, NULL};
 
 static bool fail_db(const char *what, const bson_error_t *error) {
-        fprintf(stderr, "joytify-loadtest baseline: %s: %s\n", what, error->message);
+        char text[sizeof(error->message)];
+
+        fprintf(stderr, "joytify-loadtest baseline: %s: %s\n", what,
+                jt_mongo_error_text(error, text, sizeof(text)));
         return false;
 }
 

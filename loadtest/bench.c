@@ -267,7 +267,8 @@ static bool raw_insert_floor(bench_t *b) {
                 row->documents = done;
         }
         if (!ok)
-                fprintf(stderr, "joytify-loadtest bench: raw insert: %s\n", error.message);
+                fprintf(stderr, "joytify-loadtest bench: raw insert: %s\n",
+                        jt_mongo_error_text(&error, error.message, sizeof(error.message)));
         mongoc_collection_drop(c, NULL);
         mongoc_collection_destroy(c);
         mongoc_client_pool_push(b->pool, client);

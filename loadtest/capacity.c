@@ -56,7 +56,7 @@ static bool coll_stats(mongoc_database_t *db, const char *name, coll_stats_t *ou
                 ok = true;
         } else {
                 fprintf(stderr, "joytify-loadtest capacity: collStats %s: %s\n", name,
-                        error.message);
+                        jt_mongo_error_text(&error, error.message, sizeof(error.message)));
         }
         bson_destroy(&reply);
         bson_destroy(cmd);

@@ -57,7 +57,8 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                 n++;
         }
         if (mongoc_cursor_error(cursor, &error)) {
-                fprintf(stderr, "joytify-loadtest floor: reading the month: %s\n", error.message);
+                fprintf(stderr, "joytify-loadtest floor: reading the month: %s\n",
+                        jt_mongo_error_text(&error, error.message, sizeof(error.message)));
                 rc = JT_EXIT_FAILURE;
         } else {
                 double s = jt_lt_mono_s() - t0;
@@ -88,7 +89,7 @@ static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
         t0 = jt_lt_mono_s();
         if (!mongoc_collection_delete_many(coll, filter, NULL, &reply, &error)) {
                 fprintf(stderr, "joytify-loadtest floor: deleting before %s: %s\n", cutoff_iso,
-                        error.message);
+                        jt_mongo_error_text(&error, error.message, sizeof(error.message)));
                 rc = JT_EXIT_FAILURE;
         } else {
                 double s = jt_lt_mono_s() - t0;

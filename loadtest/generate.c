@@ -77,7 +77,10 @@ typedef struct {
 } gen_t;
 
 static bool fail_mongo(const char *what, const bson_error_t *error) {
-        fprintf(stderr, "joytify-loadtest generate: %s: %s\n", what, error->message);
+        char text[sizeof(error->message)];
+
+        fprintf(stderr, "joytify-loadtest generate: %s: %s\n", what,
+                jt_mongo_error_text(error, text, sizeof(text)));
         return false;
 }
 
