@@ -1,32 +1,30 @@
 /* Metrics registry and its HTTP endpoint: fixed-label counters as atomics (the hot path is one
- * relaxed add), the histogram, lag table and health behind one short lock, libmicrohttpd for
- * serving them in the Prometheus text format. */
+ * relaxed add), the histogram, lag table and readiness behind one short lock, the heartbeat an
+ * atomic, served by jt_http (which keeps slow clients from starving the probes) in the
+ * Prometheus text format. */
 #include "jt_metrics.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
+#include "jt_http.h"
 #include "jt_log.h"
+#include "jt_time.h"
 
 #ifndef JT_VERSION
 #define JT_VERSION "unknown"
 #endif
 
-#define ADDR_OPT             "--metrics-addr"
-#define TOPIC_MAX            255 /* Kafka allows 249 characters */
-#define REASON_MAX           256
-#define CONNECTION_LIMIT     32
-#define CONNECTION_TIMEOUT_S 10
+#define ADDR_OPT   "--metrics-addr"
+#define TOPIC_MAX  255 /* Kafka allows 249 characters */
+#define REASON_MAX 256
 
 /* The label values each counter may carry; the last one, "other", takes anything unknown so
  * that a caller's typo cannot grow the series without bound. */
@@ -71,16 +69,16 @@ struct jt_metrics_s {
         lag_series_t *lag; /* unordered; removal moves the last series into the hole */
         size_t lag_count, lag_cap;
         bool lag_full_logged;
-        bool healthy;
-        char reason[REASON_MAX];
+        bool ready;
+        char ready_reason[REASON_MAX];
+        int64_t ready_at_ms, ready_valid_ms; /* monotonic; valid 0: until the next call */
         bool skew_known; /* joytify_clock_skew_seconds is rendered once measured */
         double skew_s;
-        bool serving;        /* after MHD_start_daemon returned: MHD messages go to the log */
-        char mhd_error[256]; /* MHD's last message while starting, for the error */
 
-        /* Touched only by the owner's thread. */
-        struct MHD_Daemon *daemon;
-        int port;
+        _Atomic int64_t beat_ms; /* monotonic: the owner's loop's last round */
+        _Atomic int liveness_timeout_s;
+
+        jt_http_t *http; /* set under the lock (render reads it), by the owner's thread */
 };
 
 /* --- text buffer ----------------------------------------------------------------------- */
@@ -191,8 +189,9 @@ jt_metrics_t *jt_metrics_new(const char *program, jt_error_t *err) {
                 atomic_init(&m->db_requests[c], 0);
         atomic_init(&m->users_read, 0);
         pthread_mutex_init(&m->lock, NULL);
-        m->healthy = true;
-        m->port = -1;
+        snprintf(m->ready_reason, sizeof(m->ready_reason), "starting");
+        atomic_init(&m->beat_ms, jt_time_mono_ms());
+        atomic_init(&m->liveness_timeout_s, JT_METRICS_LIVENESS_TIMEOUT_S);
         return m;
 }
 
@@ -200,8 +199,7 @@ void jt_metrics_destroy(jt_metrics_t *m) {
         if (!m)
                 return;
         /* Stopping joins the HTTP thread, so nothing reads the registry after this. */
-        if (m->daemon)
-                MHD_stop_daemon(m->daemon);
+        jt_http_stop(m->http);
         pthread_mutex_destroy(&m->lock);
         free(m->lag);
         free(m->program);
@@ -310,21 +308,33 @@ void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds) {
         pthread_mutex_unlock(&m->lock);
 }
 
-void jt_metrics_set_health(jt_metrics_t *m, bool healthy, const char *reason) {
+void jt_metrics_beat(jt_metrics_t *m) {
+        if (m)
+                atomic_store_explicit(&m->beat_ms, jt_time_mono_ms(), memory_order_relaxed);
+}
+
+void jt_metrics_set_liveness_timeout(jt_metrics_t *m, int seconds) {
+        if (m && seconds >= 1 && seconds <= 86400)
+                atomic_store_explicit(&m->liveness_timeout_s, seconds, memory_order_relaxed);
+}
+
+void jt_metrics_set_ready(jt_metrics_t *m, bool ready, const char *reason, int64_t valid_ms) {
         size_t i = 0;
 
         if (!m)
                 return;
         pthread_mutex_lock(&m->lock);
-        m->healthy = healthy;
+        m->ready = ready;
+        m->ready_at_ms = jt_time_mono_ms();
+        m->ready_valid_ms = valid_ms > 0 ? valid_ms : 0;
         if (!reason || !*reason)
-                reason = healthy ? "ok" : "unhealthy";
-        /* One line, whatever the caller passed: /healthz prints it followed by a newline. */
-        for (; reason[i] && i < sizeof(m->reason) - 1; i++) {
+                reason = ready ? "ok" : "not ready";
+        /* One line, whatever the caller passed: /readyz prints it followed by a newline. */
+        for (; reason[i] && i < sizeof(m->ready_reason) - 1; i++) {
                 unsigned char c = (unsigned char)reason[i];
-                m->reason[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+                m->ready_reason[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
         }
-        m->reason[i] = '\0';
+        m->ready_reason[i] = '\0';
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -404,6 +414,19 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
                 format_double(num, sizeof(num), m->skew_s);
                 buf_printf(&b, "joytify_clock_skew_seconds %s\n", num);
         }
+        if (m->http) {
+                jt_http_counters_t cuts;
+
+                jt_http_counters(m->http, &cuts);
+                buf_header(&b, "joytify_http_connections_cut_total", "counter",
+                           "Connections to this endpoint cut: a request not answered within the "
+                           "deadline, or a place taken over the per-client or total limit.");
+                buf_printf(&b,
+                           "joytify_http_connections_cut_total{reason=\"deadline\"} %" PRIu64 "\n"
+                           "joytify_http_connections_cut_total{reason=\"per_client\"} %" PRIu64 "\n"
+                           "joytify_http_connections_cut_total{reason=\"total\"} %" PRIu64 "\n",
+                           cuts.deadline, cuts.per_client, cuts.total);
+        }
         pthread_mutex_unlock(&m->lock);
 
         if (b.failed || !b.data) {
@@ -417,217 +440,75 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
 
 /* --- HTTP ------------------------------------------------------------------------------ */
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, char *body,
-                               size_t len, enum MHD_ResponseMemoryMode mode,
-                               const char *content_type) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
-        enum MHD_Result ret;
+static bool answer_live(jt_metrics_t *m, jt_http_reply_t *reply) {
+        int64_t age_ms =
+            jt_time_mono_ms() - atomic_load_explicit(&m->beat_ms, memory_order_relaxed);
+        int timeout_s = atomic_load_explicit(&m->liveness_timeout_s, memory_order_relaxed);
+        char body[160];
 
-        if (!resp) {
-                if (mode == MHD_RESPMEM_MUST_FREE)
-                        free(body);
-                return MHD_NO; /* MHD closes the connection */
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-        if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        ret = MHD_queue_response(conn, status, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        if (age_ms <= (int64_t)timeout_s * 1000)
+                return jt_http_reply_text(reply, MHD_HTTP_OK, "ok\n");
+        snprintf(body, sizeof(body),
+                 "main loop stuck: last round %" PRId64 " s ago (liveness timeout %d s)\n",
+                 age_ms / 1000, timeout_s);
+        return jt_http_reply_text(reply, MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
 
-static enum MHD_Result respond_static(struct MHD_Connection *conn, unsigned int status,
-                                      const char *body) {
-        return respond(conn, status, (char *)body, strlen(body), MHD_RESPMEM_PERSISTENT,
-                       "text/plain; charset=utf-8");
-}
+static bool answer_ready(jt_metrics_t *m, jt_http_reply_t *reply) {
+        char body[REASON_MAX + 96];
+        int64_t age_ms;
+        bool ready;
 
-/* Answers from fixed texts and our own state only: nothing of the request is echoed back. */
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls) {
-        jt_metrics_t *m = cls;
-
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-                return respond_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (strcmp(url, "/metrics") == 0) {
-                size_t len;
-                char *body = jt_metrics_render(m, &len);
-
-                if (!body)
-                        return respond_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                              "out of memory\n");
-                return respond(conn, MHD_HTTP_OK, body, len, MHD_RESPMEM_MUST_FREE,
-                               "text/plain; version=0.0.4; charset=utf-8");
-        }
-        if (strcmp(url, "/healthz") == 0) {
-                char body[REASON_MAX + 1];
-                bool healthy;
-
-                pthread_mutex_lock(&m->lock);
-                healthy = m->healthy;
-                snprintf(body, sizeof(body), "%s\n", m->reason);
-                pthread_mutex_unlock(&m->lock);
-                if (healthy)
-                        return respond_static(conn, MHD_HTTP_OK, "ok\n");
-                return respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body, strlen(body),
-                               MHD_RESPMEM_MUST_COPY, "text/plain; charset=utf-8");
-        }
-        return respond_static(conn, MHD_HTTP_NOT_FOUND, "not found\n");
-}
-
-/* While the daemon starts, MHD's message is kept for jt_metrics_serve's error ("Failed to bind
- * to port 9464: Address already in use"); afterwards messages go to the log. */
-static void mhd_logger(void *cls, const char *fmt, va_list ap) {
-        jt_metrics_t *m = cls;
-        char msg[256];
-        size_t n;
-        bool serving;
-
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        n = strlen(msg);
-        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == '.'))
-                msg[--n] = '\0';
         pthread_mutex_lock(&m->lock);
-        serving = m->serving;
-        if (!serving)
-                snprintf(m->mhd_error, sizeof(m->mhd_error), "%s", msg);
-        pthread_mutex_unlock(&m->lock);
-        if (serving)
-                jt_log_warn("metrics http: %s", msg);
-}
-
-/* "HOST:PORT" or "[IPV6]:PORT" into a socket address; every error names the option and the
- * value. */
-static bool parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *ss_len,
-                       jt_error_t *err) {
-        char host[256];
-        const char *colon, *port_text, *host_start = addr;
-        size_t host_len;
-        char *end;
-        long port;
-        struct addrinfo hints = {0}, *res = NULL;
-        int rc;
-
-        memset(ss, 0, sizeof(*ss));
-        *ss_len = 0;
-        if (!addr || !*addr)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    ADDR_OPT " must be HOST:PORT, e.g. 127.0.0.1:9464 (got \"\")");
-        hints.ai_socktype = SOCK_STREAM;
-        if (addr[0] == '[') {
-                const char *rbracket = strchr(addr, ']');
-
-                if (!rbracket || rbracket[1] != ':')
-                        goto malformed;
-                host_start = addr + 1;
-                host_len = (size_t)(rbracket - host_start);
-                colon = rbracket + 1;
-                hints.ai_family = AF_INET6;
-                hints.ai_flags = AI_NUMERICHOST;
+        age_ms = jt_time_mono_ms() - m->ready_at_ms;
+        ready = m->ready;
+        if (m->ready_valid_ms > 0 && age_ms > m->ready_valid_ms) {
+                ready = false;
+                snprintf(body, sizeof(body),
+                         "readiness unknown: the servers were last checked %" PRId64 " s ago\n",
+                         age_ms / 1000);
         } else {
-                colon = strrchr(addr, ':');
-                if (!colon)
-                        goto malformed;
-                host_len = (size_t)(colon - addr);
-                if (memchr(addr, ':', host_len))
-                        return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                            ADDR_OPT " must put an IPv6 address in brackets, "
-                                                     "e.g. [::1]:9464 (got \"%.200s\")",
-                                            addr);
+                snprintf(body, sizeof(body), "%s\n", ready ? "ok" : m->ready_reason);
         }
-        if (host_len == 0 || host_len >= sizeof(host))
-                goto malformed;
-        memcpy(host, host_start, host_len);
-        host[host_len] = '\0';
-
-        port_text = colon + 1;
-        if (*port_text < '0' || *port_text > '9')
-                goto malformed;
-        port = strtol(port_text, &end, 10);
-        if (*end != '\0' || port > 65535 || end - port_text > 5)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    ADDR_OPT " port must be 0..65535 (got \"%.200s\")", addr);
-
-        rc = getaddrinfo(host, NULL, &hints, &res);
-        if (rc != 0 || !res)
-                return jt_error_set(err, JT_ERR_CONFIG, rc,
-                                    ADDR_OPT " host \"%s\" is not an IP address or known host "
-                                             "name (got \"%.200s\"): %s",
-                                    host, addr, rc ? gai_strerror(rc) : "no address");
-        memcpy(ss, res->ai_addr, res->ai_addrlen);
-        *ss_len = res->ai_addrlen;
-        freeaddrinfo(res);
-        if (ss->ss_family == AF_INET6)
-                ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-        else if (ss->ss_family == AF_INET)
-                ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-        else
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    ADDR_OPT " host must be an IPv4 or IPv6 address (got "
-                                             "\"%.200s\")",
-                                    addr);
-        return true;
-malformed:
-        return jt_error_set(err, JT_ERR_CONFIG, 0,
-                            ADDR_OPT " must be HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464 "
-                                     "(got \"%.200s\")",
-                            addr);
+        pthread_mutex_unlock(&m->lock);
+        return jt_http_reply_text(reply, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
 
-/* Only for MHD's messages: with MHD_OPTION_SOCK_ADDR it binds to ss, but names this port. */
-static uint16_t port_of(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+/* The routes. Answers come from fixed texts and our own state only, never from the request. */
+static bool route(void *opaque, const char *path, jt_http_reply_t *reply) {
+        jt_metrics_t *m = opaque;
+
+        if (strcmp(path, "/metrics") == 0) {
+                reply->status = MHD_HTTP_OK;
+                reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+                reply->body = jt_metrics_render(m, &reply->len);
+                return reply->body != NULL;
+        }
+        if (strcmp(path, "/livez") == 0 || strcmp(path, "/healthz") == 0)
+                return answer_live(m, reply);
+        if (strcmp(path, "/readyz") == 0)
+                return answer_ready(m, reply);
+        return jt_http_reply_text(reply, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 bool jt_metrics_serve(jt_metrics_t *m, const char *addr, jt_error_t *err) {
-        struct sockaddr_storage ss;
-        socklen_t ss_len;
-        unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-        const union MHD_DaemonInfo *info;
-        struct MHD_Daemon *daemon;
+        jt_http_t *http;
 
         if (!m)
                 return jt_error_set(err, JT_ERR_CONFIG, 0, "metrics: no registry to serve");
-        if (m->daemon)
+        if (m->http)
                 return jt_error_set(err, JT_ERR_CONFIG, 0, "metrics: already serving on port %d",
-                                    m->port);
-        if (!parse_addr(addr, &ss, &ss_len, err))
+                                    jt_http_port(m->http));
+        if (!(http = jt_http_start(addr, ADDR_OPT, NULL, route, m, err)))
                 return false;
-        if (ss.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6; /* without MHD_USE_DUAL_STACK: IPV6_V6ONLY, this host only */
-
         pthread_mutex_lock(&m->lock);
-        m->mhd_error[0] = '\0';
+        m->http = http;
         pthread_mutex_unlock(&m->lock);
-        daemon = MHD_start_daemon(flags, port_of(&ss), NULL, NULL, handle_request, m,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, m, MHD_OPTION_END);
-        if (!daemon) {
-                char reason[sizeof(m->mhd_error)];
-
-                pthread_mutex_lock(&m->lock);
-                snprintf(reason, sizeof(reason), "%s",
-                         m->mhd_error[0] ? m->mhd_error : "libmicrohttpd could not start");
-                pthread_mutex_unlock(&m->lock);
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    ADDR_OPT " cannot listen on \"%.200s\": %s", addr, reason);
-        }
-        pthread_mutex_lock(&m->lock);
-        m->serving = true;
-        pthread_mutex_unlock(&m->lock);
-        m->daemon = daemon;
-        info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-        m->port = info ? (int)info->port : -1;
-        jt_log_info("metrics: serving /metrics and /healthz on %s (port %d)", addr, m->port);
+        jt_log_info("metrics: serving /metrics, /livez, /readyz and /healthz on %s (port %d)", addr,
+                    jt_http_port(http));
         return true;
 }
 
 int jt_metrics_port(const jt_metrics_t *m) {
-        return m && m->daemon ? m->port : -1;
+        return m && m->http ? jt_http_port(m->http) : -1;
 }

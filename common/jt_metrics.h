@@ -1,6 +1,7 @@
-/* Prometheus metrics of a joytify program and the HTTP endpoint (/metrics, /healthz) that serves
- * them. Updates come from the program's threads while the HTTP thread reads: every function
- * here is thread-safe, and the update functions are cheap (atomic adds, or one short lock). */
+/* Prometheus metrics of a joytify program, its liveness and readiness, and the HTTP endpoint
+ * that serves them (/metrics, /livez, /readyz, /healthz: see docs/health-and-metrics.md).
+ * Updates come from the program's threads while the HTTP thread reads: every function here is
+ * thread-safe, and the update functions are cheap (atomic adds, or one short lock). */
 #ifndef JT_METRICS_H
 #define JT_METRICS_H
 
@@ -16,14 +17,20 @@ typedef struct jt_metrics_s jt_metrics_t;
  * logged once) so that memory stays bounded. */
 #define JT_METRICS_LAG_MAX 1024
 
-/* An empty registry for `program` (a label of joytify_build_info, e.g. "worker"). Healthy until
- * jt_metrics_set_health says otherwise. Serves nothing until jt_metrics_serve. */
+/* Liveness a program gets unless it sets its own (jt_metrics_set_liveness_timeout). */
+#define JT_METRICS_LIVENESS_TIMEOUT_S 60
+
+/* An empty registry for `program` (a label of joytify_build_info, e.g. "worker"). Alive (its
+ * heartbeat is its creation) and not ready ("starting") until told otherwise. Serves nothing
+ * until jt_metrics_serve. */
 jt_metrics_t *jt_metrics_new(const char *program, jt_error_t *err);
 
 /* Starts the HTTP server on addr, "HOST:PORT" ("127.0.0.1:9464", "0.0.0.0:9464", "[::1]:9464";
- * port 0 picks a free port, see jt_metrics_port), bound to that host only. A malformed address,
- * an unknown host or a port in use is a JT_ERR_CONFIG error naming --metrics-addr and the
- * value. Once per registry. */
+ * port 0 picks a free port, see jt_metrics_port), bound to that host only; "PORT" or ":PORT"
+ * bind 127.0.0.1. Slow and numerous clients are cut as jt_http.h says (JT_HTTP_LIMITS_DEFAULT),
+ * so that the probes are answered whatever else connects. A malformed address, an unknown host
+ * or a port in use is a JT_ERR_CONFIG error naming --metrics-addr and the value. Once per
+ * registry. */
 bool jt_metrics_serve(jt_metrics_t *m, const char *addr, jt_error_t *err);
 
 /* The port the server listens on, or -1 when not serving. */
@@ -32,9 +39,20 @@ int jt_metrics_port(const jt_metrics_t *m);
 /* Stops the server (if any) and frees the registry. NULL is a no-op. */
 void jt_metrics_destroy(jt_metrics_t *m);
 
-/* /healthz answers 200 "ok" while healthy, else 503 with reason (one line; control characters
- * become spaces; NULL means "unhealthy"). */
-void jt_metrics_set_health(jt_metrics_t *m, bool healthy, const char *reason);
+/* Liveness: the program's main loop calls this at every round. /livez (and /healthz, its old
+ * name) answer 200 while the last beat is at most the liveness timeout old, else 503 naming the
+ * age: a loop stuck that long is what a restart cures. */
+void jt_metrics_beat(jt_metrics_t *m);
+
+/* The liveness timeout, 1..86400 seconds (others are ignored); JT_METRICS_LIVENESS_TIMEOUT_S
+ * until set. */
+void jt_metrics_set_liveness_timeout(jt_metrics_t *m, int seconds);
+
+/* Readiness: /readyz answers 200 "ok" while ready, else 503 with reason (one line; control
+ * characters become spaces; NULL means "not ready"). valid_ms > 0 bounds how long the answer
+ * holds: once that old without a new one, /readyz answers 503 (the check that sets it is stuck);
+ * 0 holds it until the next call. */
+void jt_metrics_set_ready(jt_metrics_t *m, bool ready, const char *reason, int64_t valid_ms);
 
 /* One task finished: kind "stats" or "cleanup", outcome "done", "retried", "dead_lettered",
  * "stopped" or "failed". Any other value is counted as "other", so that labels stay a fixed

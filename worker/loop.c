@@ -49,6 +49,7 @@
 #include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
+#include "jt_readiness.h"
 #include "jt_startup.h"
 #include "jt_status.h"
 #include "stats_task.h"
@@ -154,6 +155,8 @@ typedef struct worker_s {
         bool stopping;    /* the loop's: a stop was requested, nothing more is handed out */
         queue_t queues[MAX_QUEUED_PARTS];
         int queue_count;
+        jt_readiness_t *readiness;
+        const char *stall_file; /* JT_TEST_STALL_FILE: see stall_for_test() */
 } worker_t;
 
 /* The consumer that reads `topic`. */
@@ -632,7 +635,6 @@ static void settle(worker_t *w, runner_t *r) {
                 int wait = w->backoff_max_ms < WAIT_POLL_MS ? w->backoff_max_ms : WAIT_POLL_MS;
                 slot->attempts = attempts - 1;
                 retry_later(w, msg, slot, wait);
-                jt_metrics_set_health(w->env.metrics, true, NULL);
                 jt_log_info("%s [%" PRId32 "] offset %" PRId64 ": %s; next look in %d ms",
                             rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
                             err->message, wait);
@@ -640,11 +642,6 @@ static void settle(worker_t *w, runner_t *r) {
         }
         if (outcome == JT_TASK_WAIT)
                 outcome = JT_TASK_RETRY; /* no retry slot free: the ordinary retry path */
-        /* Healthy while tasks succeed; a transient failure (a server away) says why. */
-        if (outcome == JT_TASK_RETRY)
-                jt_metrics_set_health(w->env.metrics, false, err->message);
-        else
-                jt_metrics_set_health(w->env.metrics, true, NULL);
         if (outcome == JT_TASK_RETRY && err->transient && (slot = slot_for(w, msg)) != NULL &&
             wait_out_outage(w, msg, slot, attempts, err, reason, sizeof(reason)))
                 return;
@@ -876,9 +873,22 @@ static void pause_all(worker_t *w) {
         }
 }
 
+/* A test hook, harmless when unset: while the file JT_TEST_STALL_FILE names exists, the loop's
+ * thread sleeps without a round, as a loop stuck in a call would, so that a test can watch
+ * /livez turn to 503 (tests/integration/health_it.py). Read once at start, logged when set. */
+static void stall_for_test(const worker_t *w) {
+        struct timespec ts = {0, 100 * 1000000L};
+
+        while (w->stall_file && !stop_requested && access(w->stall_file, F_OK) == 0)
+                nanosleep(&ts, NULL);
+}
+
 /* One round of the loop: each consumer in turn, one message at most each, so that a backlog of
- * one kind does not starve the other; an idle round still waits 100 ms in all. */
+ * one kind does not starve the other; an idle round still waits 100 ms in all. Each round is a
+ * heartbeat for /livez. */
 static void poll_round(worker_t *w) {
+        stall_for_test(w);
+        jt_metrics_beat(w->env.metrics);
         for (int i = 0; i < w->consumer_count; i++) {
                 rd_kafka_message_t *msg =
                     jt_kafka_poll_message(w->consumers[i], 100 / w->consumer_count);
@@ -953,6 +963,50 @@ static const char *metrics_host(const char *addr, char *buf, size_t size) {
         return buf;
 }
 
+/* The producer (brokers answering, topics created) and the database pool (a ping answered),
+ * tried again every second for up to --startup-wait seconds while a server does not answer:
+ * the process stays up, /livez answers 200 and /readyz 503 naming the server meanwhile. */
+static bool start_servers(worker_t *w, const jt_config_t *cfg, jt_error_t *err) {
+        int64_t wait_ms = jt_config_int(cfg, "startup-wait") * 1000;
+        int64_t give_up_at = jt_task_mono_ms() + wait_ms;
+
+        for (;;) {
+                jt_metrics_beat(w->env.metrics);
+                if (!w->env.producer)
+                        w->env.producer = jt_startup_producer(cfg, err);
+                if (w->env.producer && !w->env.pool)
+                        w->env.pool =
+                            jt_startup_mongo_counted(cfg, "joytify-worker", w->env.metrics, err);
+                if (w->env.producer && w->env.pool)
+                        return true;
+                if (!err->transient || stop_requested || jt_task_mono_ms() >= give_up_at)
+                        return false;
+                jt_metrics_set_ready(w->env.metrics, false,
+                                     w->env.producer ? "starting: MongoDB unreachable"
+                                                     : "starting: Kafka unreachable",
+                                     0);
+                jt_log_warn("starting: %s; trying again for up to %" PRId64 " s (--startup-wait)",
+                            err->message, (give_up_at - jt_task_mono_ms() + 999) / 1000);
+                jt_metrics_beat(w->env.metrics);
+                jt_task_sleep(&w->env, 1000);
+        }
+}
+
+/* A round of the loop may wait on a server for --kafka-timeout or --mongo-timeout (a flush, a
+ * ledger write): liveness must allow more, or a slow server would restart every worker. */
+static bool liveness_valid(const jt_config_t *cfg, jt_error_t *err) {
+        long long live = jt_config_int(cfg, "liveness-timeout");
+        long long kafka = jt_config_int(cfg, "kafka-timeout");
+        long long mongo = jt_config_int(cfg, "mongo-timeout");
+
+        if (live > kafka && live > mongo)
+                return true;
+        return jt_error_set(err, JT_ERR_CONFIG, 0,
+                            "--liveness-timeout must be more than --kafka-timeout (%lld) and "
+                            "--mongo-timeout (%lld) seconds (got %lld)",
+                            kafka, mongo, live);
+}
+
 static bool playback_reads_valid(const jt_config_t *cfg, jt_error_t *err) {
         const char *how = jt_config_str(cfg, "playback-reads");
 
@@ -994,13 +1048,28 @@ int jt_worker_run(const jt_config_t *cfg) {
         kopts.rebalance_cb = rebalance_cb;
         kopts.opaque = w;
 
+        w->stall_file = getenv("JT_TEST_STALL_FILE");
+        if (w->stall_file && !*w->stall_file)
+                w->stall_file = NULL;
+        /* Before the servers are tried: a stop during a long --startup-wait ends it. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+
         if (!jt_options_apply_log(cfg, "worker", &err) || !playback_reads_valid(cfg, &err) ||
-            !(reg = jt_avro_registry_new(&err)) ||
-            !(w->env.metrics = jt_metrics_new("worker", &err)) ||
-            !jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
-            !(w->env.producer = jt_startup_producer(cfg, &err)) ||
-            !(w->env.pool =
-                  jt_startup_mongo_counted(cfg, "joytify-worker", w->env.metrics, &err)) ||
+            !liveness_valid(cfg, &err) || !(reg = jt_avro_registry_new(&err)) ||
+            !(w->env.metrics = jt_metrics_new("worker", &err))) {
+                rc = jt_startup_fail(cfg, &err);
+                goto done;
+        }
+        jt_metrics_set_liveness_timeout(w->env.metrics,
+                                        (int)jt_config_int(cfg, "liveness-timeout"));
+        if (w->stall_file)
+                jt_log_warn("test hook JT_TEST_STALL_FILE is set: the loop stalls while %s exists",
+                            w->stall_file);
+        if (!jt_metrics_serve(w->env.metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
+            !start_servers(w, cfg, &err) ||
             !subscribe(w, &kopts, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
                        &err)) {
                 rc = jt_startup_fail(cfg, &err);
@@ -1013,14 +1082,12 @@ int jt_worker_run(const jt_config_t *cfg) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        if (!runners_start(w, (int)jt_config_int(cfg, "concurrency"), &err)) {
+        if (!runners_start(w, (int)jt_config_int(cfg, "concurrency"), &err) ||
+            !(w->readiness =
+                  jt_readiness_start(w->env.metrics, cfg, w->env.producer, w->env.pool, &err))) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
         jt_log_info("worker %s in group %s, consuming %s with %d task thread(s); metrics on "
                     "http://%s:%d/metrics",
                     worker_id, jt_config_str(cfg, "group"), jt_config_str(cfg, "topics"),
@@ -1046,6 +1113,7 @@ int jt_worker_run(const jt_config_t *cfg) {
                     w->tasks_done, w->tasks_retried, w->tasks_dead_lettered);
         rc = JT_EXIT_OK;
 done:
+        jt_readiness_stop(w->readiness); /* it uses the producer and the pool */
         runners_stop(w);
         /* Closing a consumer commits its stored offsets and leaves the group. */
         for (int i = 0; i < w->consumer_count; i++)

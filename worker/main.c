@@ -15,8 +15,16 @@ static const jt_opt_t worker_opts[] = {
     {"topics", 't', JT_OPT_STRING, "stats,cleanup", 0, 0, NULL, false, "KINDS",
      "task kinds to consume: stats, cleanup or both"},
     {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:0", 0, 0, "JT_METRICS_ADDR", false, "HOST:PORT",
-     "where /metrics and /healthz are served (port 0: a free port, logged at start; give each "
-     "replica on a host its own port)"},
+     "where /metrics, /livez, /readyz and /healthz are served; a port alone binds 127.0.0.1 "
+     "(0.0.0.0:PORT for every interface, as Kubernetes' probes need; port 0: a free port, logged "
+     "at start; give each replica on a host its own port)"},
+    {"liveness-timeout", 0, JT_OPT_INT, "60", 2, 86400, NULL, false, "SECONDS",
+     "/livez (and /healthz) answer 503 once the poll loop has not completed a round for this "
+     "long; more than --kafka-timeout and --mongo-timeout"},
+    {"startup-wait", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
+     "at start, keep trying the brokers and the database for this long while they do not "
+     "answer (/readyz answers 503 meanwhile) before giving up with exit code 2; 0: one try "
+     "each, bounded by --kafka-timeout and --mongo-timeout"},
     {"max-attempts", 0, JT_OPT_INT, "8", 1, 1000, NULL, false, "N",
      "tries of a task failing for a reason waiting cannot fix (a refused write, a bad reply) "
      "before it goes to the DLQ and its job fails; an outage spends none"},

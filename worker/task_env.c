@@ -11,6 +11,7 @@
 #include "jt_kafka.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
+#include "jt_time.h"
 
 int64_t jt_task_now_ms(void) {
         struct timespec ts;
@@ -19,9 +20,7 @@ int64_t jt_task_now_ms(void) {
 }
 
 int64_t jt_task_mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return jt_time_mono_ms();
 }
 
 bool jt_task_sleep(const jt_task_env_t *env, int ms) {

@@ -123,8 +123,13 @@ def fleet_rules(docs, build):
     if addr != f"0.0.0.0:{port}":
         raise Invalid(f"worker: --metrics-addr {addr!r} must serve the metrics port {port} on all "
                       "addresses (probes come from the kubelet)")
-    if c["readinessProbe"]["httpGet"]["path"] != "/healthz":
-        raise Invalid("worker: the readiness probe must ask /healthz")
+    if c["readinessProbe"]["httpGet"]["path"] != "/readyz":
+        raise Invalid("worker: the readiness probe must ask /readyz (the servers' reachability)")
+    if c["livenessProbe"]["httpGet"]["path"] != "/livez":
+        raise Invalid("worker: the liveness probe must ask /livez (the poll loop's heartbeat)")
+    for probe in ("readinessProbe", "livenessProbe"):
+        if c[probe]["httpGet"]["port"] not in ("metrics", port):
+            raise Invalid(f"worker: the {probe} must ask the metrics port {port}")
     if pod.get("terminationGracePeriodSeconds", 30) < 60:
         raise Invalid("worker: terminationGracePeriodSeconds must give a batch time to end (>= 60)")
     req, lim = c["resources"]["requests"]["memory"], c["resources"]["limits"]["memory"]
@@ -200,6 +205,10 @@ def main():
         rules = [
             ("more replicas than partitions", lambda ds: next(
                 d for d in ds if d["kind"] == "ScaledObject")["spec"].update(maxReplicaCount=13)),
+            ("liveness asking /metrics", lambda ds: next(
+                d for d in ds if d["metadata"]["name"] == "joytify-worker" and
+                d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+                ["livenessProbe"]["httpGet"].update(path="/metrics")),
             ("an option the worker does not know", lambda ds: next(
                 d for d in ds if d["metadata"]["name"] == "joytify-worker" and
                 d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]

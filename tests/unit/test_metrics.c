@@ -8,11 +8,17 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "jt_metrics.h"
 #include "jt_test.h"
@@ -57,6 +63,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+static long http_timeout_s = 10; /* per request */
+
 /* One request into *r; false with the reason in why if no HTTP reply came. method "HEAD"
  * sends no body, "POST" a small form body. Safe in any thread (never fails the test itself). */
 static bool http_try(int port, const char *method, const char *path, reply_t *r, char *why,
@@ -73,7 +81,7 @@ static bool http_try(int port, const char *method, const char *path, reply_t *r,
         }
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
         curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, http_timeout_s);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -229,27 +237,13 @@ static void routes_and_methods(void **state) {
         reply_free(&r);
 
         r = http(port, "GET", "/healthz");
-        expect_long("GET /healthz status while healthy", 200, r.status);
-        expect_str("GET /healthz body while healthy", "ok\n", r.body);
+        expect_long("GET /healthz status while alive", 200, r.status);
+        expect_str("GET /healthz body while alive", "ok\n", r.body);
         reply_free(&r);
 
-        jt_metrics_set_health(m, false, "mongo unreachable:\nconnection refused");
-        r = http(port, "GET", "/healthz");
-        expect_long("GET /healthz status when unhealthy", 503, r.status);
-        expect_str("GET /healthz body when unhealthy", "mongo unreachable: connection refused\n",
-                   r.body);
-        reply_free(&r);
-
-        jt_metrics_set_health(m, false, NULL);
-        r = http(port, "GET", "/healthz");
-        expect_long("GET /healthz status, no reason", 503, r.status);
-        expect_str("GET /healthz body, no reason", "unhealthy\n", r.body);
-        reply_free(&r);
-
-        jt_metrics_set_health(m, true, NULL);
-        r = http(port, "GET", "/healthz");
-        expect_long("GET /healthz status after recovery", 200, r.status);
-        expect_str("GET /healthz body after recovery", "ok\n", r.body);
+        r = http(port, "GET", "/livez");
+        expect_long("GET /livez status while alive", 200, r.status);
+        expect_str("GET /livez body while alive", "ok\n", r.body);
         reply_free(&r);
 
         /* Unknown paths and methods answer from fixed texts: nothing of the request comes
@@ -276,6 +270,89 @@ static void routes_and_methods(void **state) {
         /* The server still answers after the requests above. */
         r = http(port, "GET", "/healthz");
         expect_long("GET /healthz status at the end", 200, r.status);
+        reply_free(&r);
+        jt_metrics_destroy(m);
+}
+
+/* Readiness is what the program says (its checker), one line, and holds only as long as the
+ * program says. */
+static void readiness(void **state) {
+        jt_metrics_t *m = serving();
+        int port = jt_metrics_port(m);
+        reply_t r;
+
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status while starting", 503, r.status);
+        expect_str("GET /readyz body while starting", "starting\n", r.body);
+        reply_free(&r);
+
+        jt_metrics_set_ready(m, true, NULL, 0);
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status when ready", 200, r.status);
+        expect_str("GET /readyz body when ready", "ok\n", r.body);
+        reply_free(&r);
+
+        jt_metrics_set_ready(m, false, "MongoDB unreachable:\nconnection refused\x1b[2J", 0);
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status when a server is away", 503, r.status);
+        expect_str("GET /readyz body when a server is away",
+                   "MongoDB unreachable: connection refused [2J\n", r.body);
+        reply_free(&r);
+
+        jt_metrics_set_ready(m, false, NULL, 0);
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status, no reason", 503, r.status);
+        expect_str("GET /readyz body, no reason", "not ready\n", r.body);
+        reply_free(&r);
+
+        /* An answer valid for 300 ms: ready at once, unknown (503) once its checker is late. */
+        jt_metrics_set_ready(m, true, NULL, 300);
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status within the validity", 200, r.status);
+        reply_free(&r);
+        usleep(600 * 1000);
+        r = http(port, "GET", "/readyz");
+        expect_long("GET /readyz status after the validity", 503, r.status);
+        if (strncmp(r.body, "readiness unknown: the servers were last checked ", 49) != 0)
+                fail_msg("GET /readyz body after the validity: expected \"readiness unknown: the "
+                         "servers were last checked N s ago\", got \"%s\"",
+                         r.body);
+        reply_free(&r);
+
+        /* Liveness does not depend on readiness. */
+        r = http(port, "GET", "/livez");
+        expect_long("GET /livez status while not ready", 200, r.status);
+        reply_free(&r);
+        jt_metrics_destroy(m);
+}
+
+/* Liveness is the age of the last heartbeat against the timeout; /healthz is its old name. */
+static void liveness(void **state) {
+        jt_metrics_t *m = serving();
+        int port = jt_metrics_port(m);
+        static const char *const paths[] = {"/livez", "/healthz"};
+        reply_t r;
+
+        jt_metrics_set_liveness_timeout(m, 0); /* out of range: ignored */
+        jt_metrics_set_liveness_timeout(m, 1);
+        jt_metrics_beat(m);
+        for (size_t i = 0; i < 2; i++) {
+                r = http(port, "GET", paths[i]);
+                expect_long("status right after a beat", 200, r.status);
+                reply_free(&r);
+        }
+        usleep(2100 * 1000); /* no beat for more than the 1 s timeout */
+        for (size_t i = 0; i < 2; i++) {
+                r = http(port, "GET", paths[i]);
+                if (r.status != 503 || strncmp(r.body, "main loop stuck: last round 2 s ago", 35))
+                        fail_msg("GET %s 2.1 s after the last beat (timeout 1 s): expected 503 "
+                                 "\"main loop stuck: last round 2 s ago ...\", got %ld \"%s\"",
+                                 paths[i], r.status, r.body);
+                reply_free(&r);
+        }
+        jt_metrics_beat(m);
+        r = http(port, "GET", "/livez");
+        expect_long("GET /livez status after the loop beats again", 200, r.status);
         reply_free(&r);
         jt_metrics_destroy(m);
 }
@@ -441,8 +518,10 @@ static void *updater(void *arg) {
                 jt_metrics_documents(u->m, "deleted", 2);
                 jt_metrics_batch(u->m, (i % 2) ? 0.5 : 0.001);
                 jt_metrics_set_lag(u->m, "joytify.tasks.cleanup", u->id, i);
-                if (i % 1000 == 0)
-                        jt_metrics_set_health(u->m, i % 2000 == 0, "busy");
+                if (i % 1000 == 0) {
+                        jt_metrics_set_ready(u->m, i % 2000 == 0, "busy", 0);
+                        jt_metrics_beat(u->m);
+                }
         }
         return NULL;
 }
@@ -532,12 +611,19 @@ static void bad_addresses(void **state) {
                 const char *addr;
                 const char *says; /* besides --metrics-addr and the value */
         } cases[] = {
-            {"nope", "HOST:PORT"},           {"", "HOST:PORT"},
-            {"127.0.0.1:99999", "0..65535"}, {"127.0.0.1:", "HOST:PORT"},
-            {"127.0.0.1:http", "HOST:PORT"}, {"127.0.0.1:94x", "0..65535"},
-            {"127.0.0.1:-1", "HOST:PORT"},   {":9464", "HOST:PORT"},
-            {"::1:9464", "brackets"},        {"[::1", "HOST:PORT"},
-            {"[::1]9464", "HOST:PORT"},      {"[127.0.0.1]:9464", "not an IP address"},
+            {"nope", "HOST:PORT"},
+            {"", "HOST:PORT"},
+            {"127.0.0.1:99999", "0..65535"},
+            {"127.0.0.1:", "HOST:PORT"},
+            {"127.0.0.1:http", "HOST:PORT"},
+            {"127.0.0.1:94x", "0..65535"},
+            {"127.0.0.1:-1", "HOST:PORT"},
+            {":94x", "HOST:PORT"},
+            {"70000", "0..65535"},
+            {"::1:9464", "brackets"},
+            {"[::1", "HOST:PORT"},
+            {"[::1]9464", "HOST:PORT"},
+            {"[127.0.0.1]:9464", "not an IP address"},
         };
         jt_metrics_t *m = jt_metrics_new("worker", NULL);
 
@@ -558,6 +644,41 @@ static void bad_addresses(void **state) {
                 expect_long("port after a failed serve", -1, jt_metrics_port(m));
         }
         jt_metrics_destroy(m);
+}
+
+/* Whether a TCP connection to host:port is accepted. */
+static bool connects(const char *host, int port) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bool ok;
+
+        inet_pton(AF_INET, host, &sa.sin_addr);
+        ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (fd >= 0)
+                close(fd);
+        return ok;
+}
+
+/* A port alone binds the loopback address, never every interface: 127.0.0.2 (also this host,
+ * but another address) is refused. */
+static void port_alone_binds_loopback(void **state) {
+        static const char *const addrs[] = {"0", ":0"};
+
+        for (size_t i = 0; i < 2; i++) {
+                jt_error_t err = {0};
+                jt_metrics_t *m = jt_metrics_new("worker", &err);
+                reply_t r;
+
+                assert_ok(jt_metrics_serve(m, addrs[i], &err), err);
+                r = http(jt_metrics_port(m), "GET", "/livez");
+                expect_long("GET /livez on 127.0.0.1 status", 200, r.status);
+                reply_free(&r);
+                if (connects("127.0.0.2", jt_metrics_port(m)))
+                        fail_msg("serve(\"%s\"): expected 127.0.0.2:%d refused (bound to 127.0.0.1 "
+                                 "only), got a connection",
+                                 addrs[i], jt_metrics_port(m));
+                jt_metrics_destroy(m);
+        }
 }
 
 static void port_in_use(void **state) {
@@ -628,9 +749,125 @@ static void null_is_harmless(void **state) {
         jt_metrics_db_request(NULL, "find");
         jt_metrics_users_read(NULL, 1);
         jt_metrics_set_lag(NULL, "t", 0, 1);
-        jt_metrics_set_health(NULL, false, "x");
+        jt_metrics_set_ready(NULL, false, "x", 0);
+        jt_metrics_beat(NULL);
+        jt_metrics_set_liveness_timeout(NULL, 5);
         expect_long("jt_metrics_port(NULL)", -1, jt_metrics_port(NULL));
         assert_null(jt_metrics_render(NULL, NULL));
+}
+
+/* --- slow clients ---------------------------------------------------------------------- */
+
+#define SLOW_CLIENTS 40 /* more than the old server's 32 connections */
+
+/* Slow clients from 127.0.0.1, the prober's own address: each sends a request line, then one
+ * header line a second and never the blank line that ends the request; one the server closes
+ * connects again at once, as an attacker would. */
+typedef struct {
+        int port;
+        volatile int stop;
+        int fds[SLOW_CLIENTS];
+        long connects;
+} flood_t;
+
+static int slow_connect(int port) {
+        static const char line[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        if (fd < 0)
+                return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static bool closed_by_server(int fd) {
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void *flood(void *arg) {
+        flood_t *f = arg;
+
+        for (int tick = 0; !__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE); tick++) {
+                for (int i = 0; i < SLOW_CLIENTS; i++) {
+                        if (f->fds[i] >= 0 && closed_by_server(f->fds[i])) {
+                                close(f->fds[i]);
+                                f->fds[i] = -1;
+                        }
+                        if (f->fds[i] < 0 && (f->fds[i] = slow_connect(f->port)) >= 0)
+                                f->connects++;
+                        if (f->fds[i] >= 0 && tick % 10 == 0 &&
+                            send(f->fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
+                                close(f->fds[i]);
+                                f->fds[i] = -1;
+                        }
+                }
+                usleep(100 * 1000);
+        }
+        for (int i = 0; i < SLOW_CLIENTS; i++)
+                if (f->fds[i] >= 0)
+                        close(f->fds[i]);
+        return NULL;
+}
+
+/* Issue 15 item 3: 32 slow clients took every connection and /healthz timed out for as long as
+ * they stayed. Now every probe, from the slow clients' own address, is answered: they lose
+ * their places to it. */
+static void slow_clients_do_not_starve_probes(void **state) {
+        jt_metrics_t *m = serving();
+        flood_t f = {.port = jt_metrics_port(m)};
+        pthread_t thread;
+        int asked = 0, answered = 0;
+        char first_failure[512] = "";
+        char *body;
+
+        for (int i = 0; i < SLOW_CLIENTS; i++)
+                f.fds[i] = -1;
+        pthread_create(&thread, NULL, flood, &f);
+        usleep(1500 * 1000); /* every slow client connected */
+        http_timeout_s = 3;  /* a probe's timeout, generous: the answer takes milliseconds */
+        for (int i = 0; i < 24; i++, usleep(250 * 1000)) {
+                reply_t r;
+                char why[512];
+
+                asked++;
+                if (http_try(f.port, "GET", i % 2 ? "/healthz" : "/livez", &r, why, sizeof(why)) &&
+                    r.status == 200)
+                        answered++;
+                else if (!first_failure[0])
+                        snprintf(first_failure, sizeof(first_failure), "%s",
+                                 why[0] ? why : "not 200");
+                if (r.body)
+                        reply_free(&r);
+        }
+        __atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+        pthread_join(thread, NULL);
+        http_timeout_s = 10;
+        print_message("%d slow clients (%ld connections): %d of %d probes answered\n", SLOW_CLIENTS,
+                      f.connects, answered, asked);
+        if (answered != asked)
+                fail_msg("probes during the slow-client flood: expected %d answered, got %d (first "
+                         "failure: %s)",
+                         asked, answered, first_failure);
+        body = scrape(m);
+        {
+                const char *series = "joytify_http_connections_cut_total{reason=\"per_client\"}";
+                char cuts[64];
+
+                if (!sample(body, series, cuts, sizeof(cuts)) || strtoull(cuts, NULL, 10) < 1)
+                        fail_msg("%s after the flood: expected at least 1, got %s", series,
+                                 sample(body, series, cuts, sizeof(cuts)) ? cuts : "no sample");
+        }
+        free(body);
+        jt_metrics_destroy(m);
 }
 
 /* --- promtool input -------------------------------------------------------------------- */
@@ -684,13 +921,17 @@ static int dump(const char *path) {
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(routes_and_methods),
+            cmocka_unit_test(readiness),
+            cmocka_unit_test(liveness),
             cmocka_unit_test(exact_samples),
             cmocka_unit_test(lag_table_is_bounded),
             cmocka_unit_test(concurrent_updates_while_scraping),
             cmocka_unit_test(bad_addresses),
+            cmocka_unit_test(port_alone_binds_loopback),
             cmocka_unit_test(port_in_use),
             cmocka_unit_test(ipv6_loopback),
             cmocka_unit_test(null_is_harmless),
+            cmocka_unit_test(slow_clients_do_not_starve_probes),
         };
         int rc;
 
