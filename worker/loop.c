@@ -956,10 +956,13 @@ static bool subscribe(worker_t *w, const jt_kafka_opts_t *kopts, const char *gro
         return ok;
 }
 
-/* The host part of HOST:PORT, for the start-up line. */
+/* The host part of HOST:PORT, for the start-up line; a port alone is served on 127.0.0.1. */
 static const char *metrics_host(const char *addr, char *buf, size_t size) {
         const char *colon = strrchr(addr, ':');
-        snprintf(buf, size, "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr), addr);
+
+        if (!colon || colon == addr)
+                return "127.0.0.1";
+        snprintf(buf, size, "%.*s", (int)(colon - addr), addr);
         return buf;
 }
 
