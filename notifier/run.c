@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "foreign.h"
 #include "format.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -393,31 +394,30 @@ static void store_offset(notifier_t *n, const rd_kafka_message_t *msg) {
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Not one of our events: JSON is shown as it is (another system's alarm on the topic), other
- * bytes are skipped with a warning, since there is nothing to show. */
+/* Not one of our events: JSON is shown (another system's alarm on the topic), in a form whose
+ * size does not grow with the input's (foreign.h); other bytes are skipped with a warning,
+ * since there is nothing to show. */
 static handled_t handle_foreign(notifier_t *n, const rd_kafka_message_t *msg, const char *why) {
-        json_error_t jerr;
-        json_t *doc = msg->payload ? json_loadb(msg->payload, msg->len, 0, &jerr) : NULL;
+        jt_foreign_t doc;
         jt_message_t out;
         char what[64];
         int64_t received;
         handled_t h;
 
-        if (!doc || !(json_is_object(doc) || json_is_array(doc))) {
+        if (!jt_foreign_render(msg->payload, msg->payload ? msg->len : 0, &doc)) {
                 jt_log_warn("status [%" PRId32 "] offset %" PRId64 ": neither a status event (%s) "
                             "nor JSON; skipped",
                             msg->partition, msg->offset, why);
-                json_decref(doc);
                 n->skipped++;
                 return HANDLED;
         }
         snprintf(what, sizeof(what), "%" PRId32 ":%" PRId64, msg->partition, msg->offset);
         /* When it reached the topic, which a redelivery does not change. */
         received = rd_kafka_message_timestamp(msg, NULL);
-        jt_message_for_foreign(doc, received > 0 ? received : now_ms(), &n->mopts, &out);
+        jt_message_for_foreign(&doc, received > 0 ? received : now_ms(), &n->mopts, &out);
         h = post_once(n, "foreign", what, &out);
         jt_message_clear(&out);
-        json_decref(doc);
+        jt_foreign_clear(&doc);
         return h;
 }
 
