@@ -31,7 +31,11 @@ bool jt_log_level_parse(const char *text, jt_log_level_t *level) {
 /* Length in bytes of the valid UTF-8 sequence at s (shortest form, no surrogates, at most
  * U+10FFFF) and its code point, or 0 when it is not one. */
 static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
-        size_t n = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+        size_t n = s[0] < 0x80         ? 1
+                   : (s[0] >> 5) == 6  ? 2
+                   : (s[0] >> 4) == 14 ? 3
+                   : (s[0] >> 3) == 30 ? 4
+                                       : 0;
         uint32_t v;
 
         if (n == 0)

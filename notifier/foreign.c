@@ -54,7 +54,7 @@ static bool scan(const unsigned char *p, size_t len, size_t *depth_out) {
                         if (c == '{')
                                 is_object[depth / 8] |= (uint8_t)(1u << (depth % 8));
                         else
-                                is_object[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+                                is_object[depth / 8] &= (uint8_t) ~(1u << (depth % 8));
                         if (++depth > max)
                                 max = depth;
                         break;

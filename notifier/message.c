@@ -15,7 +15,7 @@ static const int tone_colour[] = {
     [JT_TONE_FAILURE] = 0xE74C3C, [JT_TONE_OTHER] = 0x95A5A6,
 };
 
-#define ERROR_TEXT_MAX   900 /* an error message inside one line of the description */
+#define ERROR_TEXT_MAX 900 /* an error message inside one line of the description */
 
 void jt_message_init(jt_message_t *msg, char *title, char *body, jt_tone_t tone, int64_t ts_ms) {
         memset(msg, 0, sizeof(*msg));
@@ -276,8 +276,7 @@ void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
                         fprintf(b.f,
                                 "📏 **Size**: %s bytes, nested %zu deep: shown as received, "
                                 "re-indented and cut\n",
-                                jt_format_thousands((int64_t)doc->bytes, n, sizeof(n)),
-                                doc->depth);
+                                jt_format_thousands((int64_t)doc->bytes, n, sizeof(n)), doc->depth);
                 line_time(&b, "🕐 **Received At**", received_ms);
                 line_logs(&b, opts, "View Logs");
         }

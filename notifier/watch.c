@@ -102,7 +102,8 @@ static void format_eta(const jt_progress_summary_t *s, const jt_job_progress_t *
 static void draw_tty(watch_t *w) {
         size_t n = jt_progress_count(w->progress);
         int lines = 0;
-        char id[WIRE_TEXT_MAX], bar[BAR_WIDTH * 3 + 1], a[JT_FORMAT_BUF], b[JT_FORMAT_BUF], rate[JT_FORMAT_BUF];
+        char id[WIRE_TEXT_MAX], bar[BAR_WIDTH * 3 + 1], a[JT_FORMAT_BUF], b[JT_FORMAT_BUF],
+            rate[JT_FORMAT_BUF];
         char pct[JT_FORMAT_BUF], eta[64];
 
         if (w->drawn_lines)

@@ -23,14 +23,18 @@ static void test_escape_table(void **state) {
             {"job\x1b[2J", "job\\x1b[2J"},
             {"a\rb\nc\td", "a\\rb\\nc\\td"},
             {"\x01\x1f\x7f", "\\x01\\x1f\\x7f"},
-            {"\xff\xc3", "\\xff\\xc3"},                       /* invalid UTF-8 */
+            {"\xff\xc3", "\\xff\\xc3"}, /* invalid UTF-8 */
             {"\xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80"},
-            {"\xc2\x9b" "2J", "\\u009b2J"},                    /* C1 CSI */
-            {"a\xe2\x80\xae" "b", "a\\u202eb"},                /* right-to-left override */
-            {"\xe2\x81\xa6", "\\u2066"},                       /* left-to-right isolate */
-            {"\xc0\xaf", "\\xc0\\xaf"},                        /* overlong "/" */
-            {"\xed\xa0\x80", "\\xed\\xa0\\x80"},               /* a surrogate */
-            {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},      /* past U+10FFFF */
+            {"\xc2\x9b"
+             "2J",
+             "\\u009b2J"}, /* C1 CSI */
+            {"a\xe2\x80\xae"
+             "b",
+             "a\\u202eb"},                                /* right-to-left override */
+            {"\xe2\x81\xa6", "\\u2066"},                  /* left-to-right isolate */
+            {"\xc0\xaf", "\\xc0\\xaf"},                   /* overlong "/" */
+            {"\xed\xa0\x80", "\\xed\\xa0\\x80"},          /* a surrogate */
+            {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* past U+10FFFF */
             {"back\\slash", "back\\slash"},
         };
         char out[128];
