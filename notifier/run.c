@@ -29,7 +29,13 @@
 #include "webhook.h"
 
 #define MAX_PROGRESS_MESSAGES 64
-#define BUSY_LOOK_MS          1000
+/* The consumer's prefetch. librdkafka queues up to 64 MiB of fetched messages by default (and
+ * fetches up to 50 MiB at once): a backlog of large foreign messages would fill the pod's whole
+ * 64 MiB limit before one was handled. 4 MiB holds thousands of events; -X overrides. */
+#define PREFETCH_KBYTES "4096"
+#define FETCH_MAX_BYTES "4194304"
+#define MAX_X_SETTINGS  64
+#define BUSY_LOOK_MS    1000
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -684,6 +690,8 @@ static bool open_outputs(notifier_t *n, jt_error_t *err) {
 int jt_notifier_run(const jt_config_t *cfg) {
         notifier_t *n = calloc(1, sizeof(*n));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
+        jt_kv_t settings[MAX_X_SETTINGS + 2] = {{"queued.max.messages.kbytes", PREFETCH_KBYTES},
+                                                {"fetch.max.bytes", FETCH_MAX_BYTES}};
         rd_kafka_topic_partition_list_t *subs = NULL;
         const char *topic = jt_config_str(cfg, "status-topic");
         char host[128] = "localhost";
@@ -696,6 +704,12 @@ int jt_notifier_run(const jt_config_t *cfg) {
         jt_error_clear(&err);
         if (!n)
                 return JT_EXIT_FAILURE;
+        /* Our prefetch bounds first, the operator's -X after them (the later setting wins). */
+        if (kopts.setting_count <= MAX_X_SETTINGS) {
+                memcpy(settings + 2, kopts.settings, kopts.setting_count * sizeof(*settings));
+                kopts.settings = settings;
+                kopts.setting_count += 2;
+        }
         gethostname(host, sizeof(host) - 1);
         snprintf(n->owner, sizeof(n->owner), "%s/%d/%" PRId64, host, (int)getpid(), now_ms());
         srand((unsigned)(getpid() ^ now_ms()));

@@ -87,7 +87,7 @@ static char *nested(size_t depth, size_t size, size_t *len) {
         return s;
 }
 
-static void render_hostile(const char *what, char *doc, size_t len, size_t depth) {
+static void render_hostile(const char *what, char *doc, size_t len, size_t depth, bool parsed) {
         jt_foreign_t f;
         long before = peak_rss_kib(), after;
 
@@ -97,8 +97,9 @@ static void render_hostile(const char *what, char *doc, size_t len, size_t depth
         print_message("%s: %zu bytes, depth %zu (expected %zu), parsed %d, %zu bytes of text, "
                       "peak RSS %ld -> %ld KiB\n",
                       what, len, f.depth, depth, f.parsed, strlen(f.text), before, after);
-        if (f.depth != depth)
-                fail_msg("%s: expected depth %zu, actual %zu", what, depth, f.depth);
+        if (f.depth != depth || f.parsed != parsed)
+                fail_msg("%s: expected depth %zu, parsed %d, actual %zu, %d", what, depth, parsed,
+                         f.depth, f.parsed);
         check_bounded(what, f.text);
         /* The test process with its libraries takes a few MiB; the notifier's limit is 64 MiB.
          * Pretty-printing the whole tree took 80 MB for the first of these and 254 MB for the
@@ -117,15 +118,34 @@ static void test_hostile_documents(void **state) {
         (void)state;
 
         doc = nested(2000, 20 * 1024, &len);
-        render_hostile("20 KB array nested 2,000 deep", doc, len, 2000);
+        render_hostile("20 KB array nested 2,000 deep", doc, len, 2000, false);
+        doc = nested(2000, 64 * 1024, &len);
+        render_hostile("64 KB array nested 2,000 deep", doc, len, 2000, false);
+        /* The largest document that is parsed: the deepest parsed, full of small values. */
+        doc = nested(JT_FOREIGN_PARSE_MAX_DEPTH, JT_FOREIGN_PARSE_MAX_BYTES - 1, &len);
+        render_hostile("64 KiB array nested 32 deep (parsed)", doc, len, JT_FOREIGN_PARSE_MAX_DEPTH,
+                       true);
+        /* The costliest values for jansson: empty objects (a hash table each). */
+        doc = malloc(JT_FOREIGN_PARSE_MAX_BYTES + 1);
+        len = 0;
+        doc[len++] = '[';
+        while (len + 4 < JT_FOREIGN_PARSE_MAX_BYTES) {
+                memcpy(doc + len, "{},", 3);
+                len += 3;
+        }
+        memcpy(doc + len, "{}]", 4);
+        len += 3;
+        render_hostile("64 KiB array of empty objects (parsed)", doc, len, 2, true);
         doc = nested(32000, 64 * 1024, &len);
-        render_hostile("64 KB array nested 32,000 deep", doc, len, 32000);
+        render_hostile("64 KB array nested 32,000 deep", doc, len, 32000, false);
+        doc = nested(2000, 1000 * 1000, &len);
+        render_hostile("1 MB array nested 2,000 deep", doc, len, 2000, false);
         doc = nested(1, 1024 * 1024, &len);
-        render_hostile("1 MiB flat array", doc, len, 1);
+        render_hostile("1 MiB flat array", doc, len, 1, false);
         doc = nested(500000, 1024 * 1024, &len);
-        render_hostile("1 MiB array nested 500,000 deep", doc, len, 500000);
+        render_hostile("1 MiB array nested 500,000 deep", doc, len, 500000, false);
         doc = nested(2, 1048576 - 100, &len);
-        render_hostile("the topic's largest message", doc, len, 2);
+        render_hostile("the topic's largest message", doc, len, 2, false);
 }
 
 /* A small shallow document reads exactly as jansson pretty-prints it (the golden messages). */
