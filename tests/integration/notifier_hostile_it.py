@@ -12,8 +12,8 @@ stack and a fake Discord (fake_discord.py):
    /metrics says one held partition, a restarted notifier holds it again, and once the schema is
    put in --schema-dir both outcomes are posted, in order, and the offsets move on;
 3. job ids and task keys with ESC [2J and CR: the notifier's log, `watch` on a terminal (a pty)
-   and as JSON lines, and the worker's dead-letter log show them escaped, never raw; a task whose
-   Kafka key names a job fails no job.
+   and as JSON lines, the worker's dead-letter log and `replay --dlq` show them escaped, never
+   raw; a task whose Kafka key names a job fails no job.
 
 Every program is started under `prlimit --as` so that an unbounded one fails rather than takes
 the shared machine's memory. Runs under the project venv."""
@@ -360,6 +360,22 @@ def escapes(fleet, client, dbs, fake):
     if charged:
         fail(f"expected no job failed for a task that did not decode, actual {charged}")
     log("worker log: the key escaped; no job charged with the undecodable task")
+
+    # replay --dlq prints the DLQ's headers, any producer's bytes: escaped too.
+    argv = ["kcat", "-P", "-q", "-b", fleet.brokers, "-t", s.topic["dlq"], "-k", key,
+            "-H", f"jt-original-topic={s.topic['stats']}", "-H", "jt-error=boom\x1b[2J\r",
+            "-H", "jt-attempts=1"]
+    r = subprocess.run(argv, input=b"x", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    if r.returncode != 0:
+        fail(f"kcat -P to the DLQ: exit {r.returncode}: {r.stderr.decode('utf-8', 'replace')}")
+    rc, out = fleet.run("replay --dlq --dry-run",
+                        [fleet.producer_path, "replay", "--dlq", "--dlq-topic", s.topic["dlq"],
+                         "--dry-run", "--brokers", fleet.brokers], 90)
+    if rc != 0 or "\x1b" in out or "\r" in out or 'error="boom\\x1b[2J\\r"' not in out:
+        fail(f"replay --dlq --dry-run: expected exit 0 and error=\"boom\\x1b[2J\\r\", no raw "
+             f"ESC or CR, actual exit {rc}: {out[-1500:]!r}")
+    log("replay --dlq: the DLQ's error header escaped")
 
 
 def body(fleet, client, dbs):
