@@ -271,12 +271,13 @@ void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
                 snprintf(title, sizeof(title), "📢 Status Notification");
         body_open(&b);
         if (b.f) {
-                fprintf(b.f, "**Message**:\n```json\n%s\n```\n\n", text ? text : "");
+                /* First: a long JSON text is cut to fit Discord, this line must stay. */
                 if (!doc->parsed)
                         fprintf(b.f,
                                 "📏 **Size**: %s bytes, nested %zu deep: shown as received, "
                                 "re-indented and cut\n",
                                 jt_format_thousands((int64_t)doc->bytes, n, sizeof(n)), doc->depth);
+                fprintf(b.f, "**Message**:\n```json\n%s\n```\n\n", text ? text : "");
                 line_time(&b, "🕐 **Received At**", received_ms);
                 line_logs(&b, opts, "View Logs");
         }
