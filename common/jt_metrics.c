@@ -61,6 +61,8 @@ struct jt_metrics_s {
         _Atomic uint64_t documents[N_OPS];
         _Atomic uint64_t db_requests[N_COMMANDS];
         _Atomic uint64_t users_read;
+        _Atomic uint64_t unknown_schema_events; /* the notifier's */
+        _Atomic int64_t held_partitions;
 
         pthread_mutex_t lock;            /* guards every field below */
         uint64_t buckets[N_BUCKETS + 1]; /* per bucket, the last is +Inf; rendered cumulative */
@@ -299,6 +301,16 @@ done:
                             JT_METRICS_LAG_MAX, topic, (int)partition);
 }
 
+void jt_metrics_unknown_schema(jt_metrics_t *m) {
+        if (m)
+                atomic_fetch_add_explicit(&m->unknown_schema_events, 1, memory_order_relaxed);
+}
+
+void jt_metrics_set_held_partitions(jt_metrics_t *m, int64_t n) {
+        if (m)
+                atomic_store_explicit(&m->held_partitions, n < 0 ? 0 : n, memory_order_relaxed);
+}
+
 void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds) {
         if (!m || !isfinite(seconds))
                 return;
@@ -383,6 +395,19 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
                    "Documents read from the users collection.");
         buf_printf(&b, "joytify_users_read_total %" PRIu64 "\n",
                    atomic_load_explicit(&m->users_read, memory_order_relaxed));
+
+        if (strcmp(m->program, "notifier") == 0) {
+                buf_header(&b, "joytify_notifier_unknown_schema_events_total", "counter",
+                           "Status events of a schema this notifier does not know (a newer "
+                           "version's), held with their partition instead of skipped.");
+                buf_printf(&b, "joytify_notifier_unknown_schema_events_total %" PRIu64 "\n",
+                           atomic_load_explicit(&m->unknown_schema_events, memory_order_relaxed));
+                buf_header(&b, "joytify_notifier_held_partitions", "gauge",
+                           "Status partitions waiting at an event of an unknown schema (their "
+                           "offset is not stored).");
+                buf_printf(&b, "joytify_notifier_held_partitions %" PRId64 "\n",
+                           atomic_load_explicit(&m->held_partitions, memory_order_relaxed));
+        }
 
         pthread_mutex_lock(&m->lock);
         buf_header(&b, "joytify_batch_duration_seconds", "histogram",

@@ -81,6 +81,14 @@ void jt_metrics_set_lag(jt_metrics_t *m, const char *topic, int32_t partition, i
  * deletes); rendered as joytify_clock_skew_seconds once set. Non-finite values are ignored. */
 void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds);
 
+/* The notifier met a status event of a schema it does not know (a newer version's): it holds
+ * the event's partition instead of skipping it. Counted once per event, however often retried.
+ * The notifier's series (this and the next) are rendered for program "notifier" only. */
+void jt_metrics_unknown_schema(jt_metrics_t *m);
+
+/* The notifier: partitions held at such an event now (0 when none). */
+void jt_metrics_set_held_partitions(jt_metrics_t *m, int64_t n);
+
 /* The exposition /metrics serves (Prometheus text format 0.0.4), NUL-terminated, length in
  * *len (if not NULL). The caller frees it. NULL only when memory runs out. */
 char *jt_metrics_render(jt_metrics_t *m, size_t *len);

@@ -30,7 +30,13 @@ static const jt_opt_t run_opts[] = {
     {"http-timeout", 0, JT_OPT_INT, "15", 1, 300, NULL, false, "SECONDS",
      "bound of one request to Discord"},
     {"retry-backoff-max-ms", 0, JT_OPT_INT, "30000", 100, 600000, NULL, false, "MS",
-     "longest wait between retries after a 5xx or a network error"},
+     "longest wait between retries after a 5xx or a network error, and between tries of an "
+     "event of an unknown schema"},
+    {"schema-dir", 0, JT_OPT_STRING, NULL, 0, 0, "JT_SCHEMA_DIR", false, "DIR",
+     "writer schemas (TYPE.vN.avsc) newer than this build's, read at start and again before "
+     "each try of a held event of an unknown schema"},
+    {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:0", 0, 0, "JT_METRICS_ADDR", false, "HOST:PORT",
+     "where /metrics and /healthz are served (port 0: a free port, logged at start)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 

@@ -15,8 +15,7 @@ static const int tone_colour[] = {
     [JT_TONE_FAILURE] = 0xE74C3C, [JT_TONE_OTHER] = 0x95A5A6,
 };
 
-#define ERROR_TEXT_MAX   900 /* an error message inside one line of the description */
-#define FOREIGN_JSON_MAX 3500
+#define ERROR_TEXT_MAX 900 /* an error message inside one line of the description */
 
 void jt_message_init(jt_message_t *msg, char *title, char *body, jt_tone_t tone, int64_t ts_ms) {
         memset(msg, 0, sizeof(*msg));
@@ -256,31 +255,34 @@ bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t
         return true;
 }
 
-void jt_message_for_foreign(const json_t *doc, int64_t received_ms, const jt_message_opts_t *opts,
-                            jt_message_t *msg) {
-        const char *alarm = json_string_value(json_object_get(doc, "AlarmName"));
-        const char *state = json_string_value(json_object_get(doc, "NewStateValue"));
-        char *pretty = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-        char *cut = jt_message_cut(pretty ? pretty : "null", FOREIGN_JSON_MAX);
+void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
+                            const jt_message_opts_t *opts, jt_message_t *msg) {
+        char *text = strdup(doc->text ? doc->text : "");
         char title[JT_DISCORD_TITLE_MAX * 4];
+        char n[JT_FORMAT_BUF];
         body_t b;
 
         /* A ``` inside the JSON would end the code block early. */
-        for (char *p = cut; p && (p = strstr(p, "```")) != NULL;)
+        for (char *p = text; p && (p = strstr(p, "```")) != NULL;)
                 p[1] = '\'';
-        if (alarm && state)
-                snprintf(title, sizeof(title), "🚨 CloudWatch Alarm: %s", alarm);
+        if (doc->alarm)
+                snprintf(title, sizeof(title), "🚨 CloudWatch Alarm: %s", doc->alarm);
         else
                 snprintf(title, sizeof(title), "📢 Status Notification");
         body_open(&b);
         if (b.f) {
-                fprintf(b.f, "**Message**:\n```json\n%s\n```\n\n", cut ? cut : "");
+                /* First: a long JSON text is cut to fit Discord, this line must stay. */
+                if (!doc->parsed)
+                        fprintf(b.f,
+                                "📏 **Size**: %s bytes, nested %zu deep: shown as received, "
+                                "re-indented and cut\n",
+                                jt_format_thousands((int64_t)doc->bytes, n, sizeof(n)), doc->depth);
+                fprintf(b.f, "**Message**:\n```json\n%s\n```\n\n", text ? text : "");
                 line_time(&b, "🕐 **Received At**", received_ms);
                 line_logs(&b, opts, "View Logs");
         }
         jt_message_init(msg, strdup(title), body_close(&b), JT_TONE_OTHER, received_ms);
-        free(cut);
-        free(pretty);
+        free(text);
 }
 
 char *jt_message_markdown(const jt_message_t *msg) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "foreign.h"
 #include "jt_avro.h"
 #include "progress.h"
 
@@ -54,9 +55,10 @@ bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t
                             jt_message_t *msg);
 
 /* Something on the status topic that is not one of our events but is JSON (an alarm another
- * system publishes there): formatted JSON under a title, as the original showed it. */
-void jt_message_for_foreign(const json_t *doc, int64_t received_ms, const jt_message_opts_t *opts,
-                            jt_message_t *msg);
+ * system publishes there), rendered in bounded form by jt_foreign_render: formatted JSON under
+ * a title, as the original showed it, with its size when it was too large to parse. */
+void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
+                            const jt_message_opts_t *opts, jt_message_t *msg);
 
 /* The progress message of a running job (edited in place as the job goes on). */
 void jt_message_for_progress(const jt_job_progress_t *job, int64_t now_ms, jt_message_t *msg);

@@ -5,17 +5,21 @@
  * stays in its group however long Discord is away. */
 #include "run.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "foreign.h"
 #include "format.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
+#include "jt_metrics.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
@@ -25,7 +29,13 @@
 #include "webhook.h"
 
 #define MAX_PROGRESS_MESSAGES 64
-#define BUSY_LOOK_MS          1000
+/* The consumer's prefetch. librdkafka queues up to 64 MiB of fetched messages by default (and
+ * fetches up to 50 MiB at once): a backlog of large foreign messages would fill the pod's whole
+ * 64 MiB limit before one was handled. 4 MiB holds thousands of events; -X overrides. */
+#define PREFETCH_KBYTES "4096"
+#define FETCH_MAX_BYTES "4194304"
+#define MAX_X_SETTINGS  64
+#define BUSY_LOOK_MS    1000
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -38,7 +48,23 @@ typedef enum {
         HANDLED = 0, /* store the offset */
         STOPPED,     /* a stop was asked for mid-way: leave the offset, the next run redoes it */
         FATAL,       /* the webhook is gone: leave the offset and exit 1 */
+        HELD,        /* a status event of a schema this notifier does not know: its partition
+                        waits at it, offset not stored (held_t) */
 } handled_t;
+
+/* A partition held at a status event of an unknown schema (a newer version's, published during
+ * a rolling upgrade). Skipping it would lose an outcome, so the partition is paused at it and
+ * the event tried again after a growing backoff (the schema directory may have learnt it, see
+ * learn_schemas); a restart tries it again too, since its offset was never stored. */
+typedef struct {
+        bool used;
+        int32_t partition;
+        int64_t offset;
+        int attempts;
+        int64_t resume_at_ms; /* monotonic */
+} held_t;
+
+#define MAX_HELD 256
 
 typedef struct {
         char *job_id;
@@ -64,6 +90,10 @@ typedef struct {
         int backoff_base_ms, backoff_max_ms;
         long posted, duplicates, rejected, skipped;
         char owner[256];
+        const char *topic;
+        const char *schema_dir; /* extra writer schemas, read again at each retry; NULL: none */
+        jt_metrics_t *metrics;
+        held_t held[MAX_HELD];
 } notifier_t;
 
 static int64_t now_ms(void) {
@@ -76,6 +106,40 @@ static int64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Pauses topic [partition] and moves its position back to offset: the message comes again
+ * once the partition is resumed. */
+static void pause_at(notifier_t *n, const char *topic, int32_t partition, int64_t offset) {
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *error;
+
+        rd_kafka_topic_partition_list_add(one, topic, partition)->offset = offset;
+        rd_kafka_pause_partitions(n->consumer, one);
+        if ((error = rd_kafka_seek_partitions(n->consumer, one, 5000)) != NULL) {
+                jt_log_warn("seek back to offset %" PRId64 " of [%" PRId32 "]: %s", offset,
+                            partition, rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(one);
+}
+
+static void pause_one(notifier_t *n, int32_t partition, bool pause) {
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(one, n->topic, partition);
+        if (pause)
+                rd_kafka_pause_partitions(n->consumer, one);
+        else
+                rd_kafka_resume_partitions(n->consumer, one);
+        rd_kafka_topic_partition_list_destroy(one);
+}
+
+/* nap() resumes every assigned partition when it ends: the held ones wait on. */
+static void held_pause_again(notifier_t *n) {
+        for (int i = 0; i < MAX_HELD; i++)
+                if (n->held[i].used)
+                        pause_one(n, n->held[i].partition, true);
 }
 
 /* Waits ms while polling the consumer with every partition paused: the group keeps us, and a
@@ -94,25 +158,15 @@ static bool nap(notifier_t *n, int64_t ms) {
                 if (!msg)
                         continue;
                 if (!msg->err) {
-                        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-                        rd_kafka_error_t *error;
-                        rd_kafka_topic_partition_list_add(one, rd_kafka_topic_name(msg->rkt),
-                                                          msg->partition)
-                            ->offset = msg->offset;
-                        rd_kafka_pause_partitions(n->consumer, one);
-                        if ((error = rd_kafka_seek_partitions(n->consumer, one, 5000)) != NULL) {
-                                jt_log_warn("seek back while waiting: %s",
-                                            rd_kafka_error_string(error));
-                                rd_kafka_error_destroy(error);
-                        }
+                        pause_at(n, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
                         rd_kafka_topic_partition_list_add(paused, rd_kafka_topic_name(msg->rkt),
                                                           msg->partition);
-                        rd_kafka_topic_partition_list_destroy(one);
                 }
                 rd_kafka_message_destroy(msg);
         }
         rd_kafka_resume_partitions(n->consumer, paused);
         rd_kafka_topic_partition_list_destroy(paused);
+        held_pause_again(n);
         return !stop_requested;
 }
 
@@ -393,31 +447,179 @@ static void store_offset(notifier_t *n, const rd_kafka_message_t *msg) {
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Not one of our events: JSON is shown as it is (another system's alarm on the topic), other
- * bytes are skipped with a warning, since there is nothing to show. */
+/* --- events of an unknown schema ----------------------------------------------------------- */
+
+/* Whether msg, which did not decode as a status event, is one of a schema this notifier does not
+ * know yet: Avro single-object bytes with an unknown fingerprint, or a known status-event writer
+ * that does not resolve to this build's reader (a newer version's enum symbol). Other message
+ * types and bytes that are not Avro are not held: waiting cannot make them an event. */
+static bool unknown_schema(const notifier_t *n, const rd_kafka_message_t *msg,
+                           const jt_error_t *err) {
+        const uint8_t *p = msg->payload;
+        jt_avro_schema_info_t writer;
+        jt_error_t peek_err;
+
+        if (err->domain != JT_ERR_SCHEMA || !p || msg->len < JT_AVRO_HEADER_BYTES || p[0] != 0xC3 ||
+            p[1] != 0x01)
+                return false;
+        jt_error_clear(&peek_err);
+        if (!jt_avro_peek(n->reg, p, msg->len, &writer, &peek_err))
+                return peek_err.domain == JT_ERR_SCHEMA;
+        return writer.type == JT_AVRO_STATUS_EVENT;
+}
+
+/* Adds the writer schemas of --schema-dir this notifier does not know yet (this build's readers
+ * stay pinned, so a newer writer is read as far as it resolves to them). Files known already
+ * are passed over quietly: the directory is read again before each retry. */
+static void learn_schemas(notifier_t *n) {
+        DIR *dir;
+        struct dirent *de;
+        char path[4096];
+
+        if (!n->schema_dir || !(dir = opendir(n->schema_dir)))
+                return;
+        while ((de = readdir(dir)) != NULL) {
+                size_t len = strlen(de->d_name);
+                jt_error_t err;
+                if (len < 5 || strcmp(de->d_name + len - 5, ".avsc") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", n->schema_dir, de->d_name);
+                jt_error_clear(&err);
+                if (jt_avro_registry_add_file(n->reg, path, &err))
+                        jt_log_info("learnt the writer schema %s", path);
+                else
+                        jt_log_debug("schema %s not added: %s", path, err.message);
+        }
+        closedir(dir);
+}
+
+static bool pin_readers(notifier_t *n, jt_error_t *err) {
+        for (int t = JT_AVRO_STATS_TASK; t <= JT_AVRO_STATUS_EVENT; t++) {
+                jt_avro_schema_info_t info;
+                if (!jt_avro_registry_reader(n->reg, (jt_avro_type_t)t, &info, err) ||
+                    !jt_avro_registry_set_reader(n->reg, (jt_avro_type_t)t, info.version, err))
+                        return false;
+        }
+        return true;
+}
+
+static held_t *held_find(notifier_t *n, int32_t partition) {
+        for (int i = 0; i < MAX_HELD; i++)
+                if (n->held[i].used && n->held[i].partition == partition)
+                        return &n->held[i];
+        return NULL;
+}
+
+static void held_update_metric(notifier_t *n) {
+        int64_t count = 0;
+        for (int i = 0; i < MAX_HELD; i++)
+                count += n->held[i].used;
+        jt_metrics_set_held_partitions(n->metrics, count);
+}
+
+/* msg is of an unknown schema: its partition waits at it, tried again after a growing backoff
+ * (up to --retry-backoff-max-ms); one warning per try. */
+static void hold(notifier_t *n, const rd_kafka_message_t *msg, const char *why) {
+        held_t *h = held_find(n, msg->partition);
+        int64_t wait;
+
+        if (h && h->offset != msg->offset)
+                memset(h, 0, sizeof(*h)); /* an earlier held event of this partition went by */
+        for (int i = 0; !h && i < MAX_HELD; i++)
+                if (!n->held[i].used)
+                        h = &n->held[i];
+        if (!h) {
+                /* More held partitions than slots: wait here, blocking, rather than lose it. */
+                pause_at(n, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
+                nap(n, n->backoff_max_ms);
+                return;
+        }
+        if (!h->used) {
+                *h = (held_t){.used = true, .partition = msg->partition, .offset = msg->offset};
+                jt_metrics_unknown_schema(n->metrics);
+        }
+        wait = backoff(n, h->attempts++);
+        h->resume_at_ms = mono_ms() + wait;
+        pause_at(n, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
+        held_update_metric(n);
+        jt_log_warn("status [%" PRId32 "] offset %" PRId64 ": a status event of a schema this "
+                    "notifier does not know (%s). Its partition waits at it, offset not stored, "
+                    "nothing skipped; try %d again in %" PRId64 " ms. Run a notifier that knows "
+                    "the schema (or put its .avsc in --schema-dir); to skip it on purpose: "
+                    "joytify-producer replay --topic %s --group %s --to-offset %" PRId64,
+                    msg->partition, msg->offset, why, h->attempts + 1, wait, n->topic,
+                    n->posts.group, msg->offset + 1);
+}
+
+/* The event at which msg's partition was held was handled (or another message of the partition
+ * was, after a rebalance): the partition runs again. */
+static void held_release(notifier_t *n, const rd_kafka_message_t *msg) {
+        held_t *h = held_find(n, msg->partition);
+
+        if (!h || msg->offset < h->offset)
+                return;
+        if (h->attempts > 0)
+                jt_log_info("status [%" PRId32 "] offset %" PRId64 ": handled after %d tries; the "
+                            "partition runs again",
+                            msg->partition, h->offset, h->attempts);
+        memset(h, 0, sizeof(*h));
+        held_update_metric(n);
+}
+
+/* Resumes the held partitions whose wait is over (the event comes again), after reading
+ * --schema-dir again; forgets those no longer assigned (their new owner holds them). */
+static void held_resume_due(notifier_t *n) {
+        rd_kafka_topic_partition_list_t *assigned = NULL;
+        int64_t now = mono_ms();
+        bool learnt = false;
+
+        for (int i = 0; i < MAX_HELD; i++) {
+                held_t *h = &n->held[i];
+                if (!h->used)
+                        continue;
+                if (!assigned && (rd_kafka_assignment(n->consumer, &assigned) || !assigned))
+                        return;
+                if (!rd_kafka_topic_partition_list_find(assigned, n->topic, h->partition)) {
+                        memset(h, 0, sizeof(*h));
+                        held_update_metric(n);
+                        continue;
+                }
+                if (now < h->resume_at_ms)
+                        continue;
+                if (!learnt)
+                        learn_schemas(n);
+                learnt = true;
+                h->resume_at_ms = INT64_MAX; /* until the event comes again */
+                pause_one(n, h->partition, false);
+        }
+        if (assigned)
+                rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+/* Not one of our events: JSON is shown (another system's alarm on the topic), in a form whose
+ * size does not grow with the input's (foreign.h); other bytes are skipped with a warning,
+ * since there is nothing to show. */
 static handled_t handle_foreign(notifier_t *n, const rd_kafka_message_t *msg, const char *why) {
-        json_error_t jerr;
-        json_t *doc = msg->payload ? json_loadb(msg->payload, msg->len, 0, &jerr) : NULL;
+        jt_foreign_t doc;
         jt_message_t out;
         char what[64];
         int64_t received;
         handled_t h;
 
-        if (!doc || !(json_is_object(doc) || json_is_array(doc))) {
+        if (!jt_foreign_render(msg->payload, msg->payload ? msg->len : 0, &doc)) {
                 jt_log_warn("status [%" PRId32 "] offset %" PRId64 ": neither a status event (%s) "
                             "nor JSON; skipped",
                             msg->partition, msg->offset, why);
-                json_decref(doc);
                 n->skipped++;
                 return HANDLED;
         }
         snprintf(what, sizeof(what), "%" PRId32 ":%" PRId64, msg->partition, msg->offset);
         /* When it reached the topic, which a redelivery does not change. */
         received = rd_kafka_message_timestamp(msg, NULL);
-        jt_message_for_foreign(doc, received > 0 ? received : now_ms(), &n->mopts, &out);
+        jt_message_for_foreign(&doc, received > 0 ? received : now_ms(), &n->mopts, &out);
         h = post_once(n, "foreign", what, &out);
         jt_message_clear(&out);
-        json_decref(doc);
+        jt_foreign_clear(&doc);
         return h;
 }
 
@@ -428,8 +630,13 @@ static handled_t handle(notifier_t *n, const rd_kafka_message_t *msg) {
         handled_t h = HANDLED;
 
         jt_error_clear(&err);
-        if (!jt_status_event_decode(n->reg, msg->payload, msg->len, &ev, &err))
+        if (!jt_status_event_decode(n->reg, msg->payload, msg->len, &ev, &err)) {
+                if (unknown_schema(n, msg, &err)) {
+                        hold(n, msg, err.message);
+                        return HELD;
+                }
                 return handle_foreign(n, msg, err.message);
+        }
         if (n->progress_messages)
                 progress_note(n, &ev);
         if (jt_message_for_outcome(&ev, &n->mopts, &out)) {
@@ -483,6 +690,8 @@ static bool open_outputs(notifier_t *n, jt_error_t *err) {
 int jt_notifier_run(const jt_config_t *cfg) {
         notifier_t *n = calloc(1, sizeof(*n));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
+        jt_kv_t settings[MAX_X_SETTINGS + 2] = {{"queued.max.messages.kbytes", PREFETCH_KBYTES},
+                                                {"fetch.max.bytes", FETCH_MAX_BYTES}};
         rd_kafka_topic_partition_list_t *subs = NULL;
         const char *topic = jt_config_str(cfg, "status-topic");
         char host[128] = "localhost";
@@ -495,6 +704,12 @@ int jt_notifier_run(const jt_config_t *cfg) {
         jt_error_clear(&err);
         if (!n)
                 return JT_EXIT_FAILURE;
+        /* Our prefetch bounds first, the operator's -X after them (the later setting wins). */
+        if (kopts.setting_count <= MAX_X_SETTINGS) {
+                memcpy(settings + 2, kopts.settings, kopts.setting_count * sizeof(*settings));
+                kopts.settings = settings;
+                kopts.setting_count += 2;
+        }
         gethostname(host, sizeof(host) - 1);
         snprintf(n->owner, sizeof(n->owner), "%s/%d/%" PRId64, host, (int)getpid(), now_ms());
         srand((unsigned)(getpid() ^ now_ms()));
@@ -511,7 +726,9 @@ int jt_notifier_run(const jt_config_t *cfg) {
                                 .lease_ms = jt_config_int(cfg, "claim-lease") * 1000};
         if (!jt_options_apply_log(cfg, "notifier", &err) ||
             !jt_format_set_zone(jt_config_str(cfg, "timezone"), &err) || !open_outputs(n, &err) ||
-            !(n->reg = jt_avro_registry_new(&err)) ||
+            !(n->reg = jt_avro_registry_new(&err)) || !pin_readers(n, &err) ||
+            !(n->metrics = jt_metrics_new("notifier", &err)) ||
+            !jt_metrics_serve(n->metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(n->progress = jt_progress_new(MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
             !(n->consumer = jt_kafka_consumer_new(&kopts, n->posts.group, &err)) ||
@@ -520,6 +737,9 @@ int jt_notifier_run(const jt_config_t *cfg) {
                 goto done;
         }
         n->posts.pool = n->pool;
+        n->topic = topic;
+        n->schema_dir = jt_config_str(cfg, "schema-dir");
+        learn_schemas(n);
         subs = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
         if ((rc = rd_kafka_subscribe(n->consumer, subs)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -531,20 +751,24 @@ int jt_notifier_run(const jt_config_t *cfg) {
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        jt_log_info("notifier in group %s on %s: messages to %s%s, times in %s", n->posts.group,
-                    topic, n->hook ? jt_webhook_redacted(n->hook) : "the sink",
+        jt_log_info("notifier in group %s on %s: messages to %s%s, times in %s, /metrics on port "
+                    "%d",
+                    n->posts.group, topic, n->hook ? jt_webhook_redacted(n->hook) : "the sink",
                     n->progress_messages ? ", with progress messages" : "",
-                    jt_config_str(cfg, "timezone"));
+                    jt_config_str(cfg, "timezone"), jt_metrics_port(n->metrics));
 
         while (!stop_requested && h != FATAL) {
                 rd_kafka_message_t *msg = jt_kafka_poll_message(n->consumer, 100);
+                held_resume_due(n);
                 if (n->progress_messages)
                         progress_flush_due(n);
                 if (!msg)
                         continue;
                 h = handle(n, msg);
-                if (h == HANDLED)
+                if (h == HANDLED) {
+                        held_release(n, msg);
                         store_offset(n, msg);
+                }
                 rd_kafka_message_destroy(msg);
         }
         jt_log_info("stopping: %ld posted, %ld already posted before, %ld refused by Discord, %ld "
@@ -561,6 +785,7 @@ done:
         jt_progress_destroy(n->progress);
         jt_mongo_pool_destroy(n->pool);
         jt_avro_registry_destroy(n->reg);
+        jt_metrics_destroy(n->metrics);
         jt_webhook_destroy(n->hook);
         if (n->sink && n->sink != stdout)
                 fclose(n->sink);

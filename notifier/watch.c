@@ -21,6 +21,9 @@
 #define MAX_JOBS         64
 #define BAR_WIDTH        24
 #define CHAINED_BY_STATS "monthly-stats"
+/* A job or worker id from the topic, escaped (jt_log_escape) for the terminal: room for 256
+ * bytes each shown as \xNN. */
+#define WIRE_TEXT_MAX 1025
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -99,7 +102,8 @@ static void format_eta(const jt_progress_summary_t *s, const jt_job_progress_t *
 static void draw_tty(watch_t *w) {
         size_t n = jt_progress_count(w->progress);
         int lines = 0;
-        char bar[BAR_WIDTH * 3 + 1], a[JT_FORMAT_BUF], b[JT_FORMAT_BUF], rate[JT_FORMAT_BUF];
+        char id[WIRE_TEXT_MAX], bar[BAR_WIDTH * 3 + 1], a[JT_FORMAT_BUF], b[JT_FORMAT_BUF],
+            rate[JT_FORMAT_BUF];
         char pct[JT_FORMAT_BUF], eta[64];
 
         if (w->drawn_lines)
@@ -114,7 +118,7 @@ static void draw_tty(watch_t *w) {
                 snprintf(pct, sizeof(pct), "%3.0f%%", s.fraction * 100.0);
                 printf("\033[2K%-30s %-6s %s %s %4" PRId64 "/%-4" PRId64 " %s/%s %s  %s/s  %s  "
                        "%d worker%s  %s\n",
-                       job->job_id, jt_progress_task_kind(job->kind),
+                       jt_log_escape(job->job_id, id, sizeof(id)), jt_progress_task_kind(job->kind),
                        jt_progress_bar(s.fraction, BAR_WIDTH, bar, sizeof(bar)), pct, s.tasks_done,
                        s.tasks_total, jt_format_thousands(s.items_done, a, sizeof(a)),
                        jt_format_thousands(s.items_total, b, sizeof(b)),
@@ -142,16 +146,20 @@ static void draw_tty(watch_t *w) {
 static void emit_json(watch_t *w, jt_job_progress_t *job) {
         jt_progress_summary_t s;
         json_t *line, *workers = json_array();
-        char ts[JT_FORMAT_BUF];
+        char ts[JT_FORMAT_BUF], id[WIRE_TEXT_MAX], worker[WIRE_TEXT_MAX];
         char *text;
 
         jt_progress_summarize(job, now_ms(), &s);
+        /* Escaped here too: `watch | jq -r .job` would print a raw ESC that JSON's \u001b
+         * carried, and an id that is not UTF-8 would make no line at all. */
         for (int i = 0; i < job->worker_count; i++)
-                json_array_append_new(workers, json_string(job->workers[i]));
+                json_array_append_new(
+                    workers, json_string(jt_log_escape(job->workers[i], worker, sizeof(worker))));
         line = json_pack(
             "{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:I, s:I, s:I, s:I, s:s, s:f, s:o, "
             "s:o}",
-            "ts", jt_format_iso_utc(now_ms(), ts, sizeof(ts)), "job", job->job_id, "kind",
+            "ts", jt_format_iso_utc(now_ms(), ts, sizeof(ts)), "job",
+            jt_log_escape(job->job_id, id, sizeof(id)), "kind",
             job->kind == JT_JOB_KIND_STATS ? "stats" : "cleanup", "task_kind",
             jt_progress_task_kind(job->kind), "state", jt_job_state_name(job->state), "test_mode",
             job->test_mode, "percent", (double)(int64_t)(s.fraction * 10000.0 + 0.5) / 100.0,

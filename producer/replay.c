@@ -803,7 +803,7 @@ static bool resend(rd_kafka_t *producer, const rd_kafka_message_t *msg, const ch
  * which stops the read there: what was handled before it is still committed once delivered. */
 static bool dlq_handle(dlq_run_t *run, rd_kafka_t *producer, const rd_kafka_message_t *msg,
                        jt_error_t *err) {
-        char topic[256], error[512], from[512], why[JT_ERROR_MSG_MAX];
+        char topic[256], error[512], from[512], why[JT_ERROR_MSG_MAX], shown[2048];
         int64_t attempts = 0;
         jt_error_t herr;
 
@@ -826,7 +826,7 @@ static bool dlq_handle(dlq_run_t *run, rd_kafka_t *producer, const rd_kafka_mess
                  * blocks the rest of the DLQ. */
                 printf("skip     %s  key=", from);
                 print_bytes(stdout, msg->key, msg->key_len);
-                printf("  (%s)\n", why);
+                printf("  (%s)\n", jt_log_escape(why, shown, sizeof(shown)));
                 run->skipped++;
                 return true;
         }
@@ -834,7 +834,9 @@ static bool dlq_handle(dlq_run_t *run, rd_kafka_t *producer, const rd_kafka_mess
                 snprintf(error, sizeof(error), "(%s)", herr.message);
         printf("%s  %s  key=", run->dry_run ? "would re-send" : "re-send", from);
         print_bytes(stdout, msg->key, msg->key_len);
-        printf("  -> %s  error=\"%s\"", topic, error);
+        /* Header values are any producer's bytes: escaped for the terminal (jt_log.h). */
+        printf("  -> %s", jt_log_escape(topic, shown, sizeof(shown)));
+        printf("  error=\"%s\"", jt_log_escape(error, shown, sizeof(shown)));
         if (jt_dlq_header_int(msg, JT_DLQ_HDR_ATTEMPTS, &attempts, &herr))
                 printf("  attempts=%" PRId64, attempts);
         printf("\n");

@@ -367,17 +367,6 @@ static void store_offset(worker_t *w, const rd_kafka_message_t *msg) {
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* The job id in a message key "job_id/...", for events about a task that did not decode. */
-static void key_job_id(const rd_kafka_message_t *msg, char *out, size_t size) {
-        size_t n = 0;
-        const char *key = msg->key;
-
-        while (key && n < msg->key_len && n + 1 < size && key[n] != '/')
-                n++;
-        memcpy(out, key ? key : "", n);
-        out[n] = '\0';
-}
-
 static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *reason,
                         int attempts, jt_error_t *err) {
         char key[256];
@@ -436,14 +425,22 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
         return ok;
 }
 
-/* root_id: the listed task whose result the task records (NULL for a FINALIZE). */
+/* root_id: the listed task whose result the task records (NULL for a FINALIZE). Identities
+ * that do not fit are left empty, so that a cut id never charges another job with the failure
+ * (fail_job charges none without a job id and a run). */
 static void ident_of(task_ident_t *id, const char *job_id, const char *task_id, const char *root_id,
                      const char *run_nonce) {
         jt_error_t ignored;
 
+        run_nonce = run_nonce ? run_nonce : "";
+        if (strlen(job_id) >= sizeof(id->job_id) || strlen(task_id) >= sizeof(id->task_id) ||
+            strlen(run_nonce) >= sizeof(id->run_nonce)) {
+                memset(id, 0, sizeof(*id));
+                return;
+        }
         snprintf(id->job_id, sizeof(id->job_id), "%s", job_id);
         snprintf(id->task_id, sizeof(id->task_id), "%s", task_id);
-        snprintf(id->run_nonce, sizeof(id->run_nonce), "%s", run_nonce ? run_nonce : "");
+        snprintf(id->run_nonce, sizeof(id->run_nonce), "%s", run_nonce);
         if (!root_id || !jt_jobs_task_key(job_id, root_id, id->key, sizeof(id->key), &ignored))
                 id->key[0] = '\0';
 }
@@ -453,8 +450,9 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
         const char *topic = rd_kafka_topic_name(msg->rkt);
         jt_task_outcome_t outcome;
 
+        /* The job a failure is charged to is the decoded task's, never the Kafka key's: a key
+         * is any producer's bytes, and a task that does not decode fails no job. */
         memset(id, 0, sizeof(*id));
-        key_job_id(msg, id->job_id, sizeof(id->job_id));
         *cleanup = strcmp(topic, w->env.cleanup_topic) == 0;
         if (*cleanup) {
                 jt_cleanup_task_t task = {0};

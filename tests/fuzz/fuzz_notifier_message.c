@@ -11,6 +11,7 @@
 
 #include "format.h"
 #include "fuzz_avro.h"
+#include "foreign.h"
 #include "jt_fuzz.h"
 #include "message.h"
 #include "progress.h"
@@ -73,13 +74,13 @@ static void notifier_handle(const uint8_t *payload, size_t len) {
                 jt_status_event_clear(&ev);
                 return;
         }
-        json_t *doc = json_loadb((const char *)payload, len, 0, NULL);
-        if (doc && (json_is_object(doc) || json_is_array(doc))) {
-                jt_message_for_foreign(doc, RECEIVED_MS, &opts, &out);
+        jt_foreign_t doc;
+        if (jt_foreign_render(payload, len, &doc)) {
+                jt_message_for_foreign(&doc, RECEIVED_MS, &opts, &out);
                 render(&out);
                 jt_message_clear(&out);
+                jt_foreign_clear(&doc);
         }
-        json_decref(doc);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -752,6 +752,35 @@ static void ipv6_loopback(void **state) {
         jt_metrics_destroy(m);
 }
 
+/* The notifier's held-event series: rendered for the notifier only, the counter once per event,
+ * the gauge as set (never negative). */
+static void notifier_series(void **state) {
+        jt_metrics_t *worker = jt_metrics_new("worker", NULL),
+                     *m = jt_metrics_new("notifier", NULL);
+        char *text;
+        (void)state;
+
+        jt_metrics_unknown_schema(m);
+        jt_metrics_unknown_schema(m);
+        jt_metrics_set_held_partitions(m, 2);
+        text = jt_metrics_render(m, NULL);
+        if (!strstr(text, "\njoytify_notifier_unknown_schema_events_total 2\n") ||
+            !strstr(text, "\njoytify_notifier_held_partitions 2\n"))
+                fail_msg("expected the notifier's series at 2 and 2, actual\n%s", text);
+        free(text);
+        jt_metrics_set_held_partitions(m, -5);
+        text = jt_metrics_render(m, NULL);
+        if (!strstr(text, "\njoytify_notifier_held_partitions 0\n"))
+                fail_msg("expected the gauge at 0 after a negative value, actual\n%s", text);
+        free(text);
+        text = jt_metrics_render(worker, NULL);
+        if (strstr(text, "joytify_notifier_"))
+                fail_msg("expected no notifier series from a worker, actual\n%s", text);
+        free(text);
+        jt_metrics_destroy(worker);
+        jt_metrics_destroy(m);
+}
+
 static void null_is_harmless(void **state) {
         jt_metrics_destroy(NULL);
         jt_metrics_task(NULL, "stats", "done");
@@ -763,6 +792,8 @@ static void null_is_harmless(void **state) {
         jt_metrics_set_ready(NULL, false, "x", 0);
         jt_metrics_beat(NULL);
         jt_metrics_set_liveness_timeout(NULL, 5);
+        jt_metrics_unknown_schema(NULL);
+        jt_metrics_set_held_partitions(NULL, 1);
         expect_long("jt_metrics_port(NULL)", -1, jt_metrics_port(NULL));
         assert_null(jt_metrics_render(NULL, NULL));
 }
@@ -943,6 +974,7 @@ int main(int argc, char **argv) {
             cmocka_unit_test(ipv6_loopback),
             cmocka_unit_test(null_is_harmless),
             cmocka_unit_test(slow_clients_do_not_starve_probes),
+            cmocka_unit_test(notifier_series),
         };
         int rc;
 

@@ -190,9 +190,15 @@ static void test_golden_messages(void **state) {
                 jt_message_t msg;
                 char *md, *js;
                 if (foreign) {
+                        char *raw = json_dumps(foreign, JSON_COMPACT);
+                        jt_foreign_t doc;
+                        assert_non_null(raw);
+                        assert_true(jt_foreign_render(raw, strlen(raw), &doc));
                         jt_message_for_foreign(
-                            foreign, json_integer_value(json_object_get(item, "received_ms")),
-                            &opts, &msg);
+                            &doc, json_integer_value(json_object_get(item, "received_ms")), &opts,
+                            &msg);
+                        jt_foreign_clear(&doc);
+                        free(raw);
                 } else {
                         jt_status_event_t ev = {0};
                         event_from_json(reg, json_object_get(item, "event"), &ev);
