@@ -389,6 +389,19 @@ static bool nonempty(const char *s, const char *what, jt_error_t *err) {
         return true;
 }
 
+/* Ids are short (a job id, "<job>/0003+c2", "host/pid"): a longer one is hostile, and a reader
+ * that keeps ids per job (the notifier's progress) must not grow by megabytes per event. */
+#define ID_MAX 256
+
+static bool id_bounded(const char *s, const char *what, jt_error_t *err) {
+        size_t len = s ? strnlen(s, ID_MAX + 1) : 0;
+
+        if (len > ID_MAX)
+                return jt_error_set(err, JT_ERR_INPUT, 0, "%s must be at most %d bytes (got %zu)",
+                                    what, ID_MAX, strlen(s));
+        return true;
+}
+
 /* YYYY-MM, a real month. */
 static bool valid_month(const char *s) {
         int i;
@@ -524,7 +537,8 @@ bool jt_status_event_validate(const jt_status_event_t *e, jt_error_t *err) {
                       {"progress_total", &e->progress_total}};
         size_t i;
 
-        if (!nonempty(e->job_id, "job_id", err))
+        if (!nonempty(e->job_id, "job_id", err) || !id_bounded(e->job_id, "job_id", err) ||
+            !id_bounded(e->task_id, "task_id", err) || !id_bounded(e->worker_id, "worker_id", err))
                 return false;
         if (!symbol_name(status_type_symbols, NSYM(status_type_symbols), (int)e->type) ||
             !symbol_name(job_kind_symbols, NSYM(job_kind_symbols), (int)e->job_kind))

@@ -27,6 +27,7 @@ static const struct {
     {"sslClientCertificateKeyPassword", false},
     {"authMechanismProperties", false},
     {"AWS_SESSION_TOKEN", true},
+    {"password", false},
 };
 
 #define N_SECRET_OPTIONS (sizeof(secret_options) / sizeof(secret_options[0]))

@@ -36,7 +36,8 @@ static const jt_opt_t run_opts[] = {
      "writer schemas (TYPE.vN.avsc) newer than this build's, read at start and again before "
      "each try of a held event of an unknown schema"},
     {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:0", 0, 0, "JT_METRICS_ADDR", false, "HOST:PORT",
-     "where /metrics and /healthz are served (port 0: a free port, logged at start)"},
+     "where /metrics, /livez (the loop goes round), /readyz and /healthz are served (port 0: a "
+     "free port, logged at start)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 

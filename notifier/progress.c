@@ -121,6 +121,8 @@ static jt_task_progress_t *task_for(jt_job_progress_t *job, const char *task_id)
         for (size_t i = 0; i < job->task_count; i++)
                 if (strlen(job->tasks[i].id) == len && strncmp(job->tasks[i].id, task_id, len) == 0)
                         return &job->tasks[i];
+        if (job->task_count >= JT_PROGRESS_MAX_TASKS)
+                return NULL; /* a job's tasks are bounded; beyond, hostile: memory stays bounded */
         if (job->task_count == job->task_cap) {
                 size_t cap = job->task_cap ? job->task_cap * 2 : 16;
                 jt_task_progress_t *grown = realloc(job->tasks, cap * sizeof(*grown));

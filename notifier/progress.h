@@ -25,6 +25,8 @@ typedef struct {
 } jt_task_progress_t;
 
 #define JT_PROGRESS_MAX_WORKERS 16
+/* Tasks followed per job (a job has at most 4,096 ranges, each with its continuations). */
+#define JT_PROGRESS_MAX_TASKS 65536
 
 typedef struct {
         char *job_id;
@@ -67,7 +69,8 @@ typedef struct jt_progress_s jt_progress_t;
 jt_progress_t *jt_progress_new(size_t max_jobs);
 void jt_progress_destroy(jt_progress_t *p);
 
-/* Folds one event in; returns its job (valid until the next call), or NULL when out of memory. */
+/* Folds one event in; returns its job (valid until the next call), or NULL when out of memory
+ * or when the event names a task beyond JT_PROGRESS_MAX_TASKS of its job (ignored). */
 jt_job_progress_t *jt_progress_apply(jt_progress_t *p, const jt_status_event_t *ev);
 
 /* The jobs in order of first appearance. */

@@ -135,10 +135,12 @@ static void pause_one(notifier_t *n, int32_t partition, bool pause) {
         rd_kafka_topic_partition_list_destroy(one);
 }
 
-/* nap() resumes every assigned partition when it ends: the held ones wait on. */
+/* nap() resumes every assigned partition when it ends: the held ones wait on, except one
+ * resumed for its retry (resume_at_ms INT64_MAX until its event comes again), which a nap
+ * while another partition's message is handled must not pause for ever. */
 static void held_pause_again(notifier_t *n) {
         for (int i = 0; i < MAX_HELD; i++)
-                if (n->held[i].used)
+                if (n->held[i].used && n->held[i].resume_at_ms != INT64_MAX)
                         pause_one(n, n->held[i].partition, true);
 }
 
@@ -153,6 +155,7 @@ static bool nap(notifier_t *n, int64_t ms) {
         rd_kafka_pause_partitions(n->consumer, paused);
         while (!stop_requested && mono_ms() < until) {
                 int64_t left = until - mono_ms();
+                jt_metrics_beat(n->metrics); /* a nap polls: the loop is alive */
                 rd_kafka_message_t *msg =
                     rd_kafka_consumer_poll(n->consumer, (int)(left < 100 ? left : 100));
                 if (!msg)
@@ -168,6 +171,16 @@ static bool nap(notifier_t *n, int64_t ms) {
         rd_kafka_topic_partition_list_destroy(paused);
         held_pause_again(n);
         return !stop_requested;
+}
+
+static int notifier_liveness_s(const jt_config_t *cfg) {
+        int64_t longest = jt_config_int(cfg, "http-timeout");
+
+        if (jt_config_int(cfg, "kafka-timeout") > longest)
+                longest = jt_config_int(cfg, "kafka-timeout");
+        if (jt_config_int(cfg, "mongo-timeout") > longest)
+                longest = jt_config_int(cfg, "mongo-timeout");
+        return (int)(4 * longest > 60 ? 4 * longest : 60);
 }
 
 static int64_t backoff(const notifier_t *n, int attempt) {
@@ -757,8 +770,14 @@ int jt_notifier_run(const jt_config_t *cfg) {
                     n->progress_messages ? ", with progress messages" : "",
                     jt_config_str(cfg, "timezone"), jt_metrics_port(n->metrics));
 
+        /* Alive while the loop goes round (a round may wait on Discord, the database or the
+         * brokers: four times the longest of their timeouts, at least a minute); ready once
+         * subscribed (the servers answered at start). */
+        jt_metrics_set_liveness_timeout(n->metrics, notifier_liveness_s(cfg));
+        jt_metrics_set_ready(n->metrics, true, NULL, 0);
         while (!stop_requested && h != FATAL) {
                 rd_kafka_message_t *msg = jt_kafka_poll_message(n->consumer, 100);
+                jt_metrics_beat(n->metrics);
                 held_resume_due(n);
                 if (n->progress_messages)
                         progress_flush_due(n);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "jt_sat.h"
+#include "jt_secret.h"
 
 #define MAX_BODY        (64 * 1024)
 #define DEFAULT_WAIT_MS 1000 /* a 429 that says nothing */
@@ -157,6 +158,10 @@ jt_webhook_t *jt_webhook_new(const char *url, int timeout_ms, jt_error_t *err) {
                 w->base[strlen(w->base) - 1] = '\0';
         last = strrchr(w->base, '/');
         w->token = strdup(last && strlen(last + 1) >= 8 ? last + 1 : "\x01no-token\x01");
+        /* Out of every log line and error too, not only of what this module returns (an
+         * answer's body quoting the URL reaches the logs through res->detail). */
+        if (w->token && w->token[0] != '\x01')
+                jt_secret_add(w->token, strlen(w->token));
         jt_webhook_redact(url, w->redacted, sizeof(w->redacted));
         w->timeout_ms = timeout_ms;
         return w;

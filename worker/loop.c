@@ -994,17 +994,26 @@ static bool start_servers(worker_t *w, const jt_config_t *cfg, jt_error_t *err) 
 }
 
 /* A round of the loop may wait on a server for --kafka-timeout or --mongo-timeout (a flush, a
- * ledger write): liveness must allow more, or a slow server would restart every worker. */
-static bool liveness_valid(const jt_config_t *cfg, jt_error_t *err) {
+ * ledger write), a few times when several tasks end at once: liveness must allow more, or a
+ * slow server would restart every worker. 0 (the default) derives it from those timeouts, so
+ * that raising them never stops a worker from starting; a value given must exceed both. */
+static bool liveness_timeout(const jt_config_t *cfg, int *seconds, jt_error_t *err) {
         long long live = jt_config_int(cfg, "liveness-timeout");
         long long kafka = jt_config_int(cfg, "kafka-timeout");
         long long mongo = jt_config_int(cfg, "mongo-timeout");
+        long long longest = kafka > mongo ? kafka : mongo;
 
-        if (live > kafka && live > mongo)
+        if (live == 0) {
+                *seconds = (int)(4 * longest > 60 ? 4 * longest : 60);
+                return true;
+        }
+        *seconds = (int)live;
+        if (live > longest)
                 return true;
         return jt_error_set(err, JT_ERR_CONFIG, 0,
                             "--liveness-timeout must be more than --kafka-timeout (%lld) and "
-                            "--mongo-timeout (%lld) seconds (got %lld)",
+                            "--mongo-timeout (%lld) seconds, or 0 to derive it from them (got "
+                            "%lld)",
                             kafka, mongo, live);
 }
 
@@ -1024,7 +1033,7 @@ int jt_worker_run(const jt_config_t *cfg) {
         char host[128] = "localhost", worker_id[200];
         struct sigaction sa;
         jt_error_t err;
-        int rc = JT_EXIT_FAILURE;
+        int rc = JT_EXIT_FAILURE, live_s = JT_METRICS_LIVENESS_TIMEOUT_S;
 
         jt_error_clear(&err);
         gethostname(host, sizeof(host) - 1);
@@ -1059,13 +1068,12 @@ int jt_worker_run(const jt_config_t *cfg) {
         sigaction(SIGINT, &sa, NULL);
 
         if (!jt_options_apply_log(cfg, "worker", &err) || !playback_reads_valid(cfg, &err) ||
-            !liveness_valid(cfg, &err) || !(reg = jt_avro_registry_new(&err)) ||
+            !liveness_timeout(cfg, &live_s, &err) || !(reg = jt_avro_registry_new(&err)) ||
             !(w->env.metrics = jt_metrics_new("worker", &err))) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        jt_metrics_set_liveness_timeout(w->env.metrics,
-                                        (int)jt_config_int(cfg, "liveness-timeout"));
+        jt_metrics_set_liveness_timeout(w->env.metrics, live_s);
         if (w->stall_file)
                 jt_log_warn("test hook JT_TEST_STALL_FILE is set: the loop stalls while %s exists",
                             w->stall_file);

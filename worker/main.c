@@ -18,9 +18,10 @@ static const jt_opt_t worker_opts[] = {
      "where /metrics, /livez, /readyz and /healthz are served; a port alone binds 127.0.0.1 "
      "(0.0.0.0:PORT for every interface, as Kubernetes' probes need; port 0: a free port, logged "
      "at start; give each replica on a host its own port)"},
-    {"liveness-timeout", 0, JT_OPT_INT, "60", 2, 86400, NULL, false, "SECONDS",
+    {"liveness-timeout", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
      "/livez (and /healthz) answer 503 once the poll loop has not completed a round for this "
-     "long; more than --kafka-timeout and --mongo-timeout"},
+     "long; more than --kafka-timeout and --mongo-timeout. 0: four times the larger of the two, "
+     "at least 60 (60 with their defaults)"},
     {"startup-wait", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
      "at start, keep trying the brokers and the database for this long while they do not "
      "answer (/readyz answers 503 meanwhile) before giving up with exit code 2; 0: one try "

@@ -265,6 +265,27 @@ class Fleet:
 RUN_STAMP = f"{int(time.time()) % 1000000:06d}"
 
 
+def group_offsets(fleet, topic, group, require_rows=True):
+    """{partition: (committed offset or None, log end)} of group on topic, read with
+    `joytify-producer replay --dry-run --to-offset end` (which changes nothing); no rows is a
+    failure unless require_rows is False."""
+    argv = [fleet.producer_path, "replay", "--dry-run", "--topic", topic, "--group", group,
+            "--to-offset", "end", "--brokers", fleet.brokers]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0:
+        fail(f"{' '.join(argv)}: expected exit 0, actual {r.returncode}\n{out}")
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s*(\d+)\s+(none|\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", line)
+        if m:
+            rows[int(m.group(1))] = (None if m.group(2) == "none" else int(m.group(2)),
+                                     int(m.group(5)))
+    if require_rows and not rows:
+        fail(f"{' '.join(argv)}: no partition rows in its output\n{out}")
+    return rows
+
+
 class Scenario:
     """One scenario's private database, topics and consumer group, named
     jt_it_<prefix>_<pid>_<n>, and the argument lists that point programs at them."""
@@ -333,23 +354,8 @@ class Scenario:
                                           f"{m.offset}")]]
 
     def group_lag(self, topic_kind):
-        """{partition: (committed or None, log end)} of the scenario's group on a topic, read
-        with `joytify-producer replay --dry-run --to-offset end` (changes nothing)."""
-        argv = [self.fleet.producer_path, "replay", "--dry-run", "--topic", self.topic[topic_kind],
-                "--group", self.group, "--to-offset", "end", "--brokers", self.fleet.brokers]
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        out = r.stdout.decode("utf-8", "replace")
-        if r.returncode != 0:
-            fail(f"{' '.join(argv)}: expected exit 0, actual {r.returncode}\n{out}")
-        rows = {}
-        for line in out.splitlines():
-            m = re.match(r"^\s*(\d+)\s+(none|\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", line)
-            if m:
-                rows[int(m.group(1))] = (None if m.group(2) == "none" else int(m.group(2)),
-                                         int(m.group(5)))
-        if not rows:
-            fail(f"{' '.join(argv)}: no partition rows in its output\n{out}")
-        return rows
+        """{partition: (committed or None, log end)} of the scenario's group on a topic."""
+        return group_offsets(self.fleet, self.topic[topic_kind], self.group)
 
     def caught_up(self, topic_kind):
         """True when the group has committed the log end of every non-empty partition."""

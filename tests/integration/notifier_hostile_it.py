@@ -37,7 +37,7 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import it_notifier as nt  # noqa: E402
-from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_fleet import Scenario, fail, group_offsets, log, wait_until  # noqa: E402
 
 LIMIT_KIB = 64 * 1024
 AS_LIMIT = str(3 * 1024 ** 3)  # address space: the programs map a few hundred MiB normally
@@ -92,19 +92,7 @@ def start_limited_notifier(fleet, s, *extra, webhook, name="notifier"):
 
 def notifier_offsets(fleet, s):
     """{partition: (committed or None, log end)} of the notifier's group on the status topic."""
-    argv = [fleet.producer_path, "replay", "--dry-run", "--topic", s.topic["status"], "--group",
-            f"{s.group}.notifier", "--to-offset", "end", "--brokers", fleet.brokers]
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-    out = r.stdout.decode("utf-8", "replace")
-    if r.returncode != 0:
-        fail(f"{' '.join(argv)}: expected exit 0, actual {r.returncode}\n{out}")
-    rows = {}
-    for line in out.splitlines():
-        m = re.match(r"^\s*(\d+)\s+(none|\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", line)
-        if m:
-            rows[int(m.group(1))] = (None if m.group(2) == "none" else int(m.group(2)),
-                                     int(m.group(5)))
-    return rows
+    return group_offsets(fleet, s.topic["status"], f"{s.group}.notifier", require_rows=False)
 
 
 def foreign_posts(fake):

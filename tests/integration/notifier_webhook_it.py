@@ -35,7 +35,7 @@ import it_fleet  # noqa: E402
 it_fleet.require_venv(__file__)
 
 import it_notifier as nt  # noqa: E402
-from it_fleet import Scenario, fail, log, wait_until  # noqa: E402
+from it_fleet import Scenario, fail, group_offsets, log, wait_until  # noqa: E402
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -2**63
@@ -45,23 +45,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def committed(fleet, s, group):
-    """{partition: (committed offset or None, log end)} of group on the scenario's status
-    topic, read with `joytify-producer replay --dry-run` (which changes nothing)."""
-    argv = [fleet.producer_path, "replay", "--dry-run", "--topic", s.topic["status"], "--group",
-            group, "--to-offset", "end", "--brokers", fleet.brokers]
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-    out = r.stdout.decode("utf-8", "replace")
-    if r.returncode != 0:
-        fail(f"{' '.join(argv)}: expected exit 0, actual {r.returncode}\n{out}")
-    rows = {}
-    for line in out.splitlines():
-        m = re.match(r"^\s*(\d+)\s+(none|\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", line)
-        if m:
-            rows[int(m.group(1))] = (None if m.group(2) == "none" else int(m.group(2)),
-                                     int(m.group(5)))
-    if not rows:
-        fail(f"{' '.join(argv)}: no partition rows in its output\n{out}")
-    return rows
+    """{partition: (committed offset or None, log end)} of group on the scenario's status topic."""
+    return group_offsets(fleet, s.topic["status"], group)
 
 
 def behind(rows):

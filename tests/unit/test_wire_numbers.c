@@ -172,6 +172,48 @@ static void test_event_ranges(void **state) {
         }
 }
 
+/* Ids of any length reached the notifier's progress, which keeps every task id of a job: 64
+ * events with 1 MB task ids held 64 MB. Ids over 256 bytes are refused at decode. */
+static void test_event_id_lengths(void **state) {
+        static const char *fields[] = {"job_id", "task_id", "worker_id"};
+        char *big = malloc(1 << 20);
+        (void)state;
+
+        assert_non_null(big);
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+                for (size_t n = 255; n <= 257; n++) {
+                        jt_status_event_t e = finished_event(), ev;
+                        avro_value_t v;
+                        void *buf = NULL;
+                        size_t len;
+                        jt_error_t err;
+                        bool ok;
+
+                        memset(big, 'x', n);
+                        big[n] = '\0';
+                        jt_error_clear(&err);
+                        assert_ok(jt_status_event_encode(reg, &e, &buf, &len, &err), err);
+                        assert_ok(jt_avro_decode(reg, JT_AVRO_STATUS_EVENT, buf, len, &v, &err),
+                                  err);
+                        free(buf);
+                        buf = NULL;
+                        assert_ok(jt_avro_set_string(&v, fields[f], big, &err), err);
+                        assert_ok(jt_avro_encode(reg, JT_AVRO_STATUS_EVENT, &v, &buf, &len, &err),
+                                  err);
+                        avro_value_decref(&v);
+                        ok = jt_status_event_decode(reg, buf, len, &ev, &err);
+                        free(buf);
+                        if (ok)
+                                jt_status_event_clear(&ev);
+                        if (ok != (n <= 256) || (!ok && !strstr(err.message, "at most 256 bytes")))
+                                fail_msg("%s of %zu bytes: expected %s, actual %s (%s)", fields[f],
+                                         n, n <= 256 ? "accepted" : "refused",
+                                         ok ? "accepted" : "refused", err.message);
+                }
+        }
+        free(big);
+}
+
 static jt_status_event_t task_event(jt_status_type_t type, const char *task, int64_t ts,
                                     int64_t done, int64_t total) {
         jt_status_event_t e = {.job_id = "stats-huge",
@@ -270,6 +312,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_sat),
             cmocka_unit_test(test_event_ranges),
+            cmocka_unit_test(test_event_id_lengths),
             cmocka_unit_test(test_progress_extremes),
             cmocka_unit_test(test_progress_time_range),
             cmocka_unit_test(test_bar_hostile_fraction),
