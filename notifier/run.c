@@ -719,7 +719,9 @@ int jt_notifier_run(const jt_config_t *cfg) {
                 return JT_EXIT_FAILURE;
         /* Our prefetch bounds first, the operator's -X after them (the later setting wins). */
         if (kopts.setting_count <= MAX_X_SETTINGS) {
-                memcpy(settings + 2, kopts.settings, kopts.setting_count * sizeof(*settings));
+                if (kopts.setting_count) /* none: settings is NULL, which memcpy may not get */
+                        memcpy(settings + 2, kopts.settings,
+                               kopts.setting_count * sizeof(*settings));
                 kopts.settings = settings;
                 kopts.setting_count += 2;
         }

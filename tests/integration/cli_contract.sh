@@ -63,7 +63,7 @@ expect "worker bad log level" 2 "--log-level must be debug, info, warn or error"
 expect "unreachable broker named" 2 "cannot reach Kafka at 127.0.0.1:1 within 2 s" "" -- \
         "$worker" --brokers 127.0.0.1:1 --kafka-timeout 2
 expect "unreachable database named, password hidden" 2 \
-        "cannot reach MongoDB at mongodb://joy:***@127.0.0.1:1" "hunter2" -- \
+        "cannot reach MongoDB at mongodb://***@127.0.0.1:1" "hunter2" -- \
         env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$worker" --mongo-timeout 2
 expect "write concern 0 refused" 2 '--write-concern must be "majority" or a number of nodes 1..50 (got "0")' "" -- \
         "$worker" --write-concern 0
