@@ -330,6 +330,13 @@ void jt_metrics_set_liveness_timeout(jt_metrics_t *m, int seconds) {
                 atomic_store_explicit(&m->liveness_timeout_s, seconds, memory_order_relaxed);
 }
 
+int jt_metrics_liveness_for(int64_t longest_wait_s) {
+        if (longest_wait_s > 86400 / 4)
+                return 86400;
+        return longest_wait_s * 4 > JT_METRICS_LIVENESS_TIMEOUT_S ? (int)(longest_wait_s * 4)
+                                                                  : JT_METRICS_LIVENESS_TIMEOUT_S;
+}
+
 void jt_metrics_set_ready(jt_metrics_t *m, bool ready, const char *reason, int64_t valid_ms) {
         size_t i = 0;
 

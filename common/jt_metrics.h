@@ -48,6 +48,11 @@ void jt_metrics_beat(jt_metrics_t *m);
  * until set. */
 void jt_metrics_set_liveness_timeout(jt_metrics_t *m, int seconds);
 
+/* The liveness timeout for a loop whose round may wait up to longest_wait_s seconds on a server
+ * (a flush, a ledger write, a webhook post), a few times in one round: four times that, at
+ * least JT_METRICS_LIVENESS_TIMEOUT_S, at most 86400. */
+int jt_metrics_liveness_for(int64_t longest_wait_s);
+
 /* Readiness: /readyz answers 200 "ok" while ready, else 503 with reason (one line; control
  * characters become spaces; NULL means "not ready"). valid_ms > 0 bounds how long the answer
  * holds: once that old without a new one, /readyz answers 503 (the check that sets it is stuck);

@@ -180,7 +180,7 @@ static int notifier_liveness_s(const jt_config_t *cfg) {
                 longest = jt_config_int(cfg, "kafka-timeout");
         if (jt_config_int(cfg, "mongo-timeout") > longest)
                 longest = jt_config_int(cfg, "mongo-timeout");
-        return (int)(4 * longest > 60 ? 4 * longest : 60);
+        return jt_metrics_liveness_for(longest);
 }
 
 static int64_t backoff(const notifier_t *n, int attempt) {

@@ -1004,7 +1004,7 @@ static bool liveness_timeout(const jt_config_t *cfg, int *seconds, jt_error_t *e
         long long longest = kafka > mongo ? kafka : mongo;
 
         if (live == 0) {
-                *seconds = (int)(4 * longest > 60 ? 4 * longest : 60);
+                *seconds = jt_metrics_liveness_for(longest);
                 return true;
         }
         *seconds = (int)live;

@@ -615,6 +615,20 @@ static void concurrent_updates_while_scraping(void **state) {
         jt_metrics_destroy(m);
 }
 
+/* The worker's and the notifier's liveness from their servers' timeouts. */
+static void liveness_from_timeouts(void **state) {
+        static const struct {
+                int64_t longest;
+                int want;
+        } cases[] = {{0, 60}, {15, 60}, {16, 64}, {600, 2400}, {21600, 86400}, {100000, 86400}};
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                if (jt_metrics_liveness_for(cases[i].longest) != cases[i].want)
+                        fail_msg("longest wait %lld s: expected liveness %d s, actual %d",
+                                 (long long)cases[i].longest, cases[i].want,
+                                 jt_metrics_liveness_for(cases[i].longest));
+}
+
 /* --- addresses ------------------------------------------------------------------------- */
 
 static void bad_addresses(void **state) {
@@ -975,6 +989,7 @@ int main(int argc, char **argv) {
             cmocka_unit_test(null_is_harmless),
             cmocka_unit_test(slow_clients_do_not_starve_probes),
             cmocka_unit_test(notifier_series),
+            cmocka_unit_test(liveness_from_timeouts),
         };
         int rc;
 
