@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,19 @@ static _Thread_local struct {
         const rd_kafka_t *rk;
         uint64_t mark;
 } since;
+
+/* A consumer's opaque: the caller's rebalance callback and opaque, and whether an assignment
+ * (even an empty one) ever reached it. librdkafka 2.0.2, Debian 12's, aborts in
+ * rd_kafka_destroy when a cooperative-sticky consumer is destroyed after its JoinGroup answer
+ * and before its first assignment (librdkafka #4312, fixed in 2.3.0): a worker stopped while
+ * it joined crashed at exit. Such a consumer is closed (it leaves the group) but not
+ * destroyed; only processes that are ending destroy consumers. */
+typedef struct {
+        void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
+        void *opaque;
+        atomic_bool assigned_once;
+} consumer_state_t;
 
 jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg) {
         jt_kafka_opts_t opts = {0};
@@ -147,8 +161,37 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err) 
         return rk;
 }
 
+/* Records the first assignment, then hands the event to the caller's callback, or does what
+ * librdkafka does without one. */
+static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        consumer_state_t *state = opaque;
+        bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+        rd_kafka_error_t *error = NULL;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                atomic_store(&state->assigned_once, true);
+        if (state->rebalance_cb) {
+                state->rebalance_cb(rk, err, parts, state->opaque);
+                return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && cooperative)
+                error = rd_kafka_incremental_assign(rk, parts);
+        else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                rd_kafka_assign(rk, parts);
+        else if (cooperative)
+                error = rd_kafka_incremental_unassign(rk, parts);
+        else
+                rd_kafka_assign(rk, NULL);
+        if (error) {
+                jt_log_error("rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
 rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err) {
         rd_kafka_conf_t *conf = jt_kafka_conf_new(opts, err);
+        consumer_state_t *state = NULL;
         rd_kafka_t *rk;
 
         if (!conf)
@@ -167,10 +210,14 @@ rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group
             !conf_default(conf, opts, "partition.assignment.strategy", "cooperative-sticky", err) ||
             !conf_default(conf, opts, "auto.offset.reset", "earliest", err))
                 goto fail;
-        if (opts->rebalance_cb) {
-                rd_kafka_conf_set_rebalance_cb(conf, opts->rebalance_cb);
-                rd_kafka_conf_set_opaque(conf, opts->opaque);
+        if (!(state = calloc(1, sizeof(*state)))) {
+                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
+                goto fail;
         }
+        state->rebalance_cb = opts->rebalance_cb;
+        state->opaque = opts->opaque;
+        rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, state);
         rk = client_new(RD_KAFKA_CONSUMER, conf, err);
         if (!rk)
                 goto fail;
@@ -178,6 +225,7 @@ rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group
         return rk;
 fail:
         rd_kafka_conf_destroy(conf);
+        free(state);
         return NULL;
 }
 
@@ -385,17 +433,46 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
         if (!rk)
                 return;
         if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+                consumer_state_t *state = rd_kafka_opaque(rk);
+                rd_kafka_topic_partition_list_t *parts = NULL;
+                bool joined = false;
+
+                if (rd_kafka_subscription(rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        joined = parts->cnt > 0;
+                        rd_kafka_topic_partition_list_destroy(parts);
+                }
                 /* librdkafka 2.0.2 closes a cooperative-sticky member without LeaveGroup, which
                  * keeps it in the group for session.timeout.ms (45 s): replays are refused and
-                 * the next rebalance waits that long. Unsubscribing and polling once lets the
-                 * leave go out first. */
-                if (rd_kafka_unsubscribe(rk) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
-                        if (msg)
-                                rd_kafka_message_destroy(msg);
-                }
+                 * the next rebalance waits that long. Unsubscribing and polling until the
+                 * revocation is served (at most 1 s) lets the leave go out first. */
+                if (joined && rd_kafka_unsubscribe(rk) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        for (int i = 0; i < 10; i++) {
+                                rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+                                bool empty = false;
+                                if (msg)
+                                        rd_kafka_message_destroy(msg);
+                                if (rd_kafka_assignment(rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                                        empty = parts->cnt == 0;
+                                        rd_kafka_topic_partition_list_destroy(parts);
+                                }
+                                if (empty && i > 0)
+                                        break;
+                        }
                 rd_kafka_consumer_close(rk);
+                if (joined && !atomic_load(&state->assigned_once)) {
+                        /* Kept reachable, so a leak checker at exit does not count it. */
+                        static rd_kafka_t *_Atomic parked[16];
+                        for (size_t i = 0; i < sizeof(parked) / sizeof(parked[0]); i++) {
+                                rd_kafka_t *none = NULL;
+                                if (atomic_compare_exchange_strong(&parked[i], &none, rk))
+                                        break;
+                        }
+                        jt_log_debug("Kafka consumer closed before its first assignment: not "
+                                     "destroyed (librdkafka #4312)");
+                        return;
+                }
                 rd_kafka_destroy(rk);
+                free(state);
                 return;
         }
         delivery_state_t *state = rd_kafka_opaque(rk);

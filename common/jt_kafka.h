@@ -34,7 +34,8 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err);
 
 /* A consumer in `group` with cooperative-sticky assignment and enable.auto.offset.store=false,
  * so that only offsets stored after a task's effects are ever committed. -X may not turn
- * offset auto-store back on. */
+ * offset auto-store back on. Its opaque belongs to this module: opts->rebalance_cb receives
+ * opts->opaque as its last argument. */
 rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err);
 
 /* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
@@ -70,7 +71,9 @@ bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
  * are logged (a partition's end is not an error) and swallowed, so loops only see data. */
 rd_kafka_message_t *jt_kafka_poll_message(rd_kafka_t *consumer, int timeout_ms);
 
-/* Destroys a producer or consumer created here (closing a consumer first); NULL is a no-op. */
+/* Destroys a producer or consumer created here (closing a consumer first); NULL is a no-op.
+ * A consumer that never had an assignment is closed but not destroyed (librdkafka 2.0.2 aborts
+ * there, #4312): call this only for a consumer the process is done with, at its end. */
 void jt_kafka_destroy(rd_kafka_t *rk);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench_proc.h"
+#include "bench_dataset.h"
 #include "bench_report.h"
 #include "bench_scrape.h"
 #include "bench_state.h"
@@ -55,6 +56,14 @@ static const jt_opt_t bench_opts[] = {
     {"history-months", 0, JT_OPT_INT, "0", 0, 120, NULL, false, "N",
      "monthly entries every user's stats document holds before the generated months (generate "
      "--history-months): the workers' memory with stored history"},
+    {"task-budget", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
+     "the statistics tasks' time budget (the producer's --task-budget); 0: the producer's "
+     "default. Every task run opens its users cursor again: a longer budget opens fewer"},
+    {"reuse-data", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "keep the dataset already in --db when a bench generated it with the same --users, "
+     "--playbacks-per-user, --seed, --history-months and month and it is whole (users and "
+     "playbacks counted), instead of dropping and generating it again (minutes at 200,000 "
+     "users): to run a bench again after one was stopped"},
     {"out", 'o', JT_OPT_STRING, "bench-out", 0, 0, NULL, false, "DIR", "report directory"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
@@ -172,6 +181,58 @@ static int common_args(const bench_t *b, char **argv, int n) {
         return mongo_args(b, argv, n);
 }
 
+static mongoc_client_t *own_client(bench_t *b);
+
+static jt_bench_dataset_t dataset_of(const bench_t *b) {
+        return (jt_bench_dataset_t){.users = jt_config_int(b->cfg, "users"),
+                                    .playbacks_per_user =
+                                        jt_config_int(b->cfg, "playbacks-per-user"),
+                                    .seed = jt_config_int(b->cfg, "seed"),
+                                    .history_months = jt_config_int(b->cfg, "history-months"),
+                                    .now = b->now_arg};
+}
+
+/* With --reuse-data: whether the dataset in the database is the one this bench would generate,
+ * whole; then it is kept (the report says so, with no generation row). */
+static bool reuse_dataset(bench_t *b) {
+        jt_bench_dataset_t d = dataset_of(b);
+        mongoc_client_t *client;
+        char why[256];
+        bool same;
+
+        if (!jt_config_bool(b->cfg, "reuse-data") || !(client = own_client(b)))
+                return false;
+        same = jt_bench_dataset_matches(client, b->db, &d, why, sizeof(why));
+        mongoc_client_pool_push(b->pool, client);
+        if (!same) {
+                say("--reuse-data: generating anyway: %s", why);
+                return false;
+        }
+        say("--reuse-data: keeping the dataset in %s (%" PRId64 " users x %" PRId64
+            " playbacks, seed %" PRId64 ", generated for %s)",
+            b->db, d.users, d.playbacks_per_user, d.seed, d.now);
+        b->generated = b->results.reused = true;
+        return true;
+}
+
+/* The dataset's record: removed before a generation, written after it succeeded. */
+static bool dataset_record(bench_t *b, bool generated) {
+        jt_bench_dataset_t d = dataset_of(b);
+        mongoc_client_t *client = own_client(b);
+        jt_error_t err;
+        bool ok;
+
+        if (!client)
+                return false;
+        jt_error_clear(&err);
+        ok = generated ? jt_bench_dataset_record(client, b->db, &d, &err)
+                       : jt_bench_dataset_forget(client, b->db, &err);
+        mongoc_client_pool_push(b->pool, client);
+        if (!ok)
+                fprintf(stderr, "joytify-loadtest bench: %s\n", err.message);
+        return ok;
+}
+
 /* The dataset, generated afresh; or, with restore, only the playbacks a cleanup deleted put
  * back. */
 static bool generate(bench_t *b, const char *why, bool restore) {
@@ -186,6 +247,10 @@ static bool generate(bench_t *b, const char *why, bool restore) {
         snprintf(users, sizeof(users), "%lld", jt_config_int(b->cfg, "users"));
         snprintf(per, sizeof(per), "%lld", jt_config_int(b->cfg, "playbacks-per-user"));
         snprintf(seed, sizeof(seed), "%lld", jt_config_int(b->cfg, "seed"));
+        if (!restore && !b->generated && reuse_dataset(b))
+                return true;
+        if (!restore && !dataset_record(b, false))
+                return false;
         argv[n++] = restore ? "--only-playbacks-before" : "--drop";
         if (restore) {
                 argv[n++] = b->cutoff_iso;
@@ -215,7 +280,7 @@ static bool generate(bench_t *b, const char *why, bool restore) {
                 row->cpu_s = u.cpu_s;
         }
         b->generated = true;
-        return true;
+        return restore || dataset_record(b, true);
 }
 
 /* Unordered bulk inserts of playback-shaped documents into a scratch collection: the fastest
@@ -519,6 +584,13 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
                 argv[n++] = shards;
                 argv[n++] = "--users-per-task";
                 argv[n++] = per_task;
+                if (jt_config_int(b->cfg, "task-budget") > 0) {
+                        static char budget[16];
+                        snprintf(budget, sizeof(budget), "%lld",
+                                 jt_config_int(b->cfg, "task-budget"));
+                        argv[n++] = "--task-budget";
+                        argv[n++] = budget;
+                }
                 snprintf(job_id, sizeof(job_id), "stats-%s", b->month);
         } else {
                 argv[n++] = "--at";
@@ -616,13 +688,16 @@ static bool reset(bench_t *b, bool entries_too) {
         return ok;
 }
 
-static void note_state(jt_bench_row_t *row, const jt_bench_state_t *s, const jt_bench_state_t *ref,
-                       bool *all_ok) {
+/* Each run's row is written as soon as it is known (results.csv and report.md), so that a
+ * bench stopped after hours keeps what it measured. */
+static void note_state(bench_t *b, jt_bench_row_t *row, const jt_bench_state_t *s,
+                       const jt_bench_state_t *ref, bool *all_ok) {
         jt_bench_state_describe(s, row->state, sizeof(row->state));
         row->state_ok = same_state(s, ref);
         *all_ok = *all_ok && row->state_ok;
         say("  %.2f s; state %s%s", row->seconds, row->state,
             row->state_ok ? "" : "  <-- DIFFERENT from the first run");
+        jt_bench_write_rows(&b->results, b->out, *all_ok);
 }
 
 static bool stats_phase(bench_t *b, bool *states_ok) {
@@ -639,19 +714,19 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
                 row->documents = b->month_playbacks;
                 if (i == 0)
                         ref = s;
-                note_state(row, &s, &ref, states_ok);
+                note_state(b, row, &s, &ref, states_ok);
         }
         /* The floor reads; the original's step needs the entries the fleet wrote. */
         if (!(row = jt_bench_add(&b->results, "stats", "floor", 0)) ||
             !run_single(b, "floor", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = b->month_playbacks;
-        note_state(row, &s, &ref, states_ok);
+        note_state(b, row, &s, &ref, states_ok);
         if (!reset(b, false) || !(row = jt_bench_add(&b->results, "stats", "baseline", 0)) ||
             !run_single(b, "baseline", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = 0; /* the original read no playbacks: the app kept entries up to date */
-        note_state(row, &s, &ref, states_ok);
+        note_state(b, row, &s, &ref, states_ok);
         return true;
 }
 
@@ -680,7 +755,7 @@ static bool cleanup_phase(bench_t *b, bool *states_ok) {
                     s.playbacks;
                 if (i == 0)
                         ref = s;
-                note_state(row, &s, &ref, states_ok);
+                note_state(b, row, &s, &ref, states_ok);
         }
         return true;
 }
@@ -779,6 +854,7 @@ int jt_bench_run_command(const jt_config_t *cfg) {
         b->results.history_months = (int)jt_config_int(cfg, "history-months");
         b->results.playbacks_per_user = (int)jt_config_int(cfg, "playbacks-per-user");
         b->results.users_per_task = (int)users_per_task(cfg);
+        b->results.task_budget_s = (int)jt_config_int(cfg, "task-budget");
         snprintf(b->results.playback_reads, sizeof(b->results.playback_reads), "%s",
                  jt_config_str(cfg, "playback-reads"));
         snprintf(b->results.month, sizeof(b->results.month), "%s", b->month);

@@ -221,12 +221,19 @@ static bool write_md(const jt_bench_results_t *r, const char *dir, bool states_o
                 "# Joytify fleet benchmark\n\n%d users × %d playbacks (%" PRId64
                 " playbacks), %d months of stored statistics per user, statistics for %s, "
                 "cleanup cutoff %s; %s, %ld cores, %ld MB; MongoDB-compatible server: %s. "
-                "Statistics tasks of %d users, playbacks read %s.\n\n",
+                "Statistics tasks of %d users, playbacks read %s.",
                 r->users, r->playbacks_per_user, (int64_t)r->users * r->playbacks_per_user,
                 r->history_months, r->month, r->cutoff, host, cores, mem_mb, r->mongo_server,
                 r->users_per_task,
                 strcmp(r->playback_reads, "range") == 0 ? "by one cursor per range of users"
                                                         : "by one query per user");
+        if (r->task_budget_s > 0)
+                fprintf(f, " Task budget %d s (the producer's --task-budget).", r->task_budget_s);
+        if (r->reused)
+                fprintf(f, " The dataset was kept from an earlier bench's generation "
+                           "(--reuse-data: same values, users and playbacks counted), so there "
+                           "is no generation row.");
+        fprintf(f, "\n\n");
         fprintf(f,
                 "Every run started from the same generated data (same seed; between runs the "
                 "statistics' writes are removed and the playbacks a cleanup deleted are put back, "
@@ -453,10 +460,14 @@ static bool write_plots(const jt_bench_results_t *r, const char *dir) {
         return true;
 }
 
-bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+bool jt_bench_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok) {
         if (!write_csv(r, dir) || !write_md(r, dir, states_ok)) {
                 fprintf(stderr, "joytify-loadtest bench: cannot write into %s\n", dir);
                 return false;
         }
-        return write_plots(r, dir);
+        return true;
+}
+
+bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+        return jt_bench_write_rows(r, dir, states_ok) && write_plots(r, dir);
 }

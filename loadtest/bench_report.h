@@ -30,6 +30,8 @@ typedef struct {
         int count;
         int users, playbacks_per_user, history_months;
         int users_per_task;      /* the statistics job's --users-per-task */
+        int task_budget_s;       /* the statistics job's --task-budget; 0: the default */
+        bool reused;             /* the dataset was kept from an earlier bench (--reuse-data) */
         char playback_reads[16]; /* the workers' --playback-reads */
         char month[8], cutoff[32], mongo_server[64];
 } jt_bench_results_t;
@@ -40,6 +42,9 @@ jt_bench_row_t *jt_bench_add(jt_bench_results_t *r, const char *job, const char 
 /* The workers' counters the fleet's rows are made of, read by name from /metrics. */
 #define JT_BENCH_METRIC_DB_REQUESTS "joytify_db_requests_total"
 #define JT_BENCH_METRIC_USERS_READ  "joytify_users_read_total"
+
+/* results.csv and report.md of the rows so far (after each run); false after saying why. */
+bool jt_bench_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok);
 
 /* results.csv, report.md, plots.gp and the PNGs (gnuplot) in dir; false after saying why. */
 bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok);

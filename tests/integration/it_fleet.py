@@ -317,6 +317,19 @@ class Scenario:
         argv = [self.fleet.producer_path, *args, *target]
         return self.fleet.run("joytify-producer " + args[0], argv, timeout_s)
 
+    def replay_stopped_group(self, *args, timeout_s=60):
+        """`joytify-producer replay ARGS` once the stopped workers have left the group: replay
+        refuses a group with members, and a member whose LeaveGroup was lost (librdkafka 2.0.2
+        can close without one) stays until its session times out (45 s). Returns (rc, output)
+        of the last try."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            rc, out = self.producer("replay", *args)
+            if rc == 0 or "has active members" not in out or time.monotonic() > deadline:
+                return rc, out
+            log("replay refused: the group still has a member; trying again in 2 s")
+            time.sleep(2)
+
     def start_worker(self, *extra):
         """Starts a joytify-worker in the scenario's group (both task kinds by default)."""
         name = f"worker {len(self.workers) + 1}"

@@ -3,7 +3,8 @@
 every run of a job left the same final state (the guard's verdict in report.md and results.csv),
 the fingerprints it compared are the database's (the last cleanup run's playbacks counted again
 here), every variant has its row, and the report, the CSV and the three PNG plots are written;
-`--jobs cleanup` runs that job alone. The cost columns: users and the fleet's database
+`--jobs cleanup` runs that job alone; `--reuse-data` generates again a dataset a cleanup ran
+on and keeps one the statistics job alone left whole. The cost columns: users and the fleet's database
 requests, requests and users documents read per user (from the workers' counters: empty when the
 worker does not export them, never a made-up number), the workers' peak RSS; the plots' value
 axes start at zero, time_by_workers draws the floor, the baseline and ideal scaling, and
@@ -145,21 +146,40 @@ def body(fleet, client, dbs):
             fail(f"{png}: expected a PNG plot, actual {head!r}")
     log(f"bench: {len(rows)} rows, one final state per job, report and plots in {out}")
 
-    # One job alone (a full-scale run split over two sittings): its rows, the other's targets
-    # named as not measured, and the same guard.
+    # --reuse-data after runs that deleted playbacks: the dataset is not whole, so it is
+    # generated again; the statistics job alone leaves it whole.
+    out3 = tempfile.mkdtemp(prefix="jt-bench-stats-", dir=fleet.logdir)
+    argv3 = [a if a != out else out3 for a in argv] + ["--jobs", "stats", "--reuse-data"]
+    argv3[argv3.index("1,2")] = "1"
+    r = subprocess.run(argv3, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=540)
+    text3 = r.stdout.decode("utf-8", "replace")
+    log(text3)
+    with open(os.path.join(out3, "results.csv"), encoding="utf-8") as f:
+        rows3 = list(csv.DictReader(f))
+    got3 = [(x["job"], x["variant"], x["workers"]) for x in rows3]
+    want3 = [("insert", "raw", "0"), ("generate", "generator", "0"), ("stats", "fleet", "1"),
+             ("stats", "floor", "0"), ("stats", "baseline", "0")]
+    if r.returncode != 0 or got3 != want3 or f"holds {left} playbacks, not 5000" not in text3:
+        fail(f"bench --jobs stats --reuse-data after a cleanup: expected exit 0, 'holds {left} "
+             f"playbacks, not 5000' and rows {want3}, actual {r.returncode}, {got3}")
+    log("bench --reuse-data: a dataset a cleanup ran on is generated again")
+
+    # One job alone (a full-scale run split over two sittings), on the kept dataset: its rows,
+    # no generation, the other's targets named as not measured, and the same guard.
     out2 = tempfile.mkdtemp(prefix="jt-bench-cleanup-", dir=fleet.logdir)
-    argv2 = [a if a != out else out2 for a in argv] + ["--jobs", "cleanup"]
+    argv2 = [a if a != out else out2 for a in argv] + ["--jobs", "cleanup", "--reuse-data"]
     argv2[argv2.index("1,2")] = "1"
     r = subprocess.run(argv2, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=540)
-    log(r.stdout.decode("utf-8", "replace"))
+    text2 = r.stdout.decode("utf-8", "replace")
+    log(text2)
     with open(os.path.join(out2, "results.csv"), encoding="utf-8") as f:
         rows2 = list(csv.DictReader(f))
     got2 = [(x["job"], x["variant"], x["workers"]) for x in rows2]
-    want2 = [("insert", "raw", "0"), ("generate", "generator", "0"), ("cleanup", "floor", "0"),
-             ("cleanup", "baseline", "0"), ("cleanup", "fleet", "1")]
-    if r.returncode != 0 or got2 != want2:
-        fail(f"bench --jobs cleanup: expected exit 0 and rows {want2}, actual {r.returncode}, "
-             f"{got2}")
+    want2 = [("insert", "raw", "0"), ("cleanup", "floor", "0"), ("cleanup", "baseline", "0"),
+             ("cleanup", "fleet", "1")]
+    if r.returncode != 0 or got2 != want2 or "--reuse-data: keeping the dataset" not in text2:
+        fail(f"bench --jobs cleanup --reuse-data: expected exit 0, the dataset kept and rows "
+             f"{want2}, actual {r.returncode}, {got2}")
     if {x["state"] for x in rows2 if x["job"] == "cleanup"} != {last}:
         fail(f"bench --jobs cleanup: expected every run to end in {last!r}, actual "
              f"{[x['state'] for x in rows2]}")
@@ -167,12 +187,15 @@ def body(fleet, client, dbs):
         report2 = f.read()
     if "statistics, 1 worker ≤ 1.1 × the floor: not measured in this run" not in report2:
         fail(f"bench --jobs cleanup: expected the statistics targets not measured\n{report2}")
-    rc = subprocess.run(argv2[:-1] + ["bogus"], stdout=subprocess.DEVNULL,
+    if "kept from an earlier bench's generation" not in report2:
+        fail(f"bench --jobs cleanup --reuse-data: expected the report to say the dataset was "
+             f"kept\n{report2}")
+    rc = subprocess.run(argv2[:-2] + ["bogus"], stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL).returncode
     if rc != 2:
         fail(f"bench --jobs bogus: expected exit 2, actual {rc}")
-    log("bench --jobs cleanup: its rows only, the same final state, statistics targets not "
-        "measured; a bad --jobs exits 2")
+    log("bench --jobs cleanup --reuse-data: the dataset kept, its rows only, the same final "
+        "state, statistics targets not measured; a bad --jobs exits 2")
 
 
 if __name__ == "__main__":

@@ -474,8 +474,8 @@ def run(fleet, oracle, client):
              f"exists ... nothing sent', actual exit {rc}: {out}")
 
     def replay_and_rerun(what):
-        rc, out = sc.producer("replay", "--topic", sc.topic["stats"], "--group", sc.group,
-                              "--to-offset", "beginning")
+        rc, out = sc.replay_stopped_group("--topic", sc.topic["stats"], "--group", sc.group,
+                                          "--to-offset", "beginning")
         if rc != 0:
             fail(f"joytify-producer replay: expected exit 0, actual {rc}")
         shard_ids = list(db.jobs.find_one({"_id": job_id})["taskIds"])
