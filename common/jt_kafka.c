@@ -39,7 +39,7 @@ typedef struct {
         void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *partitions, void *opaque);
         void *opaque;
-        atomic_bool assigned_once;
+        atomic_bool subscribed, assigned_once;
 } consumer_state_t;
 
 jt_kafka_opts_t jt_kafka_opts_from_config(const jt_config_t *cfg) {
@@ -168,6 +168,7 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         consumer_state_t *state = opaque;
         bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
         rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
                 atomic_store(&state->assigned_once, true);
@@ -178,14 +179,16 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && cooperative)
                 error = rd_kafka_incremental_assign(rk, parts);
         else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-                rd_kafka_assign(rk, parts);
+                rc = rd_kafka_assign(rk, parts);
         else if (cooperative)
                 error = rd_kafka_incremental_unassign(rk, parts);
         else
-                rd_kafka_assign(rk, NULL);
+                rc = rd_kafka_assign(rk, NULL);
         if (error) {
                 jt_log_error("rebalance: %s", rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
+        } else if (rc) {
+                jt_log_error("rebalance: %s", rd_kafka_err2str(rc));
         }
 }
 
@@ -227,6 +230,19 @@ fail:
         rd_kafka_conf_destroy(conf);
         free(state);
         return NULL;
+}
+
+rd_kafka_resp_err_t jt_kafka_subscribe(rd_kafka_t *rk, const char *topic) {
+        consumer_state_t *state = rd_kafka_opaque(rk);
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_resp_err_t rc;
+
+        if (state)
+                atomic_store(&state->subscribed, true); /* before any JoinGroup can go out */
+        rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+        rc = rd_kafka_subscribe(rk, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        return rc;
 }
 
 bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err) {
@@ -441,6 +457,9 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
                         joined = parts->cnt > 0;
                         rd_kafka_topic_partition_list_destroy(parts);
                 }
+                /* joined: it may have sent a JoinGroup (an unsubscribed consumer too) */
+                if (state && atomic_load(&state->subscribed))
+                        joined = true;
                 /* librdkafka 2.0.2 closes a cooperative-sticky member without LeaveGroup, which
                  * keeps it in the group for session.timeout.ms (45 s): replays are refused and
                  * the next rebalance waits that long. Unsubscribing and polling until the
@@ -459,7 +478,7 @@ void jt_kafka_destroy(rd_kafka_t *rk) {
                                         break;
                         }
                 rd_kafka_consumer_close(rk);
-                if (joined && !atomic_load(&state->assigned_once)) {
+                if (joined && state && !atomic_load(&state->assigned_once)) {
                         /* Kept reachable, so a leak checker at exit does not count it. */
                         static rd_kafka_t *_Atomic parked[16];
                         for (size_t i = 0; i < sizeof(parked) / sizeof(parked[0]); i++) {

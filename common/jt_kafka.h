@@ -38,6 +38,10 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err);
  * opts->opaque as its last argument. */
 rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err);
 
+/* rd_kafka_subscribe to one topic, for a consumer made by jt_kafka_consumer_new: subscribe
+ * through this, so that jt_kafka_destroy knows the consumer may have joined its group. */
+rd_kafka_resp_err_t jt_kafka_subscribe(rd_kafka_t *rk, const char *topic);
+
 /* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
 bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err);
 
@@ -72,8 +76,10 @@ bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err);
 rd_kafka_message_t *jt_kafka_poll_message(rd_kafka_t *consumer, int timeout_ms);
 
 /* Destroys a producer or consumer created here (closing a consumer first); NULL is a no-op.
- * A consumer that never had an assignment is closed but not destroyed (librdkafka 2.0.2 aborts
- * there, #4312): call this only for a consumer the process is done with, at its end. */
+ * A consumer that subscribed and never had an assignment is closed (it leaves its group) but not
+ * destroyed, since librdkafka 2.0.2 aborts there (#4312): its threads and connections live on
+ * until the process exits, so call this for a consumer only when the process is ending (the
+ * worker and the notifier do). At most 16 such handles are kept reachable for leak checkers. */
 void jt_kafka_destroy(rd_kafka_t *rk);
 
 #endif

@@ -705,7 +705,6 @@ int jt_notifier_run(const jt_config_t *cfg) {
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
         jt_kv_t settings[MAX_X_SETTINGS + 2] = {{"queued.max.messages.kbytes", PREFETCH_KBYTES},
                                                 {"fetch.max.bytes", FETCH_MAX_BYTES}};
-        rd_kafka_topic_partition_list_t *subs = NULL;
         const char *topic = jt_config_str(cfg, "status-topic");
         char host[128] = "localhost";
         struct sigaction sa;
@@ -755,9 +754,7 @@ int jt_notifier_run(const jt_config_t *cfg) {
         n->topic = topic;
         n->schema_dir = jt_config_str(cfg, "schema-dir");
         learn_schemas(n);
-        subs = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
-        if ((rc = rd_kafka_subscribe(n->consumer, subs)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if ((rc = jt_kafka_subscribe(n->consumer, topic)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 fprintf(stderr, "%s: subscribing to %s: %s\n", jt_config_command_line_name(cfg),
                         topic, rd_kafka_err2str(rc));
                 goto done;
@@ -797,8 +794,6 @@ int jt_notifier_run(const jt_config_t *cfg) {
                     n->posted, n->duplicates, n->rejected, n->skipped);
         exit_code = h == FATAL ? JT_EXIT_FAILURE : JT_EXIT_OK;
 done:
-        if (subs)
-                rd_kafka_topic_partition_list_destroy(subs);
         /* Closing the consumer commits the stored offsets and leaves the group. */
         jt_kafka_destroy(n->consumer);
         for (int i = 0; i < MAX_PROGRESS_MESSAGES; i++)

@@ -908,7 +908,6 @@ static void poll_round(worker_t *w) {
 /* A consumer in the group for `topic`, subscribed to it alone (see MAX_CONSUMERS). */
 static bool add_consumer(worker_t *w, const jt_kafka_opts_t *kopts, const char *group,
                          const char *topic, jt_error_t *err) {
-        rd_kafka_topic_partition_list_t *subs;
         rd_kafka_resp_err_t rc;
         rd_kafka_t *consumer;
 
@@ -922,10 +921,7 @@ static bool add_consumer(worker_t *w, const jt_kafka_opts_t *kopts, const char *
                 return false;
         w->consumers[w->consumer_count] = consumer;
         w->consumer_topics[w->consumer_count++] = topic;
-        subs = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
-        rc = rd_kafka_subscribe(consumer, subs);
-        rd_kafka_topic_partition_list_destroy(subs);
+        rc = jt_kafka_subscribe(consumer, topic);
         if (rc)
                 return jt_error_set(err, JT_ERR_CONFIG, rc, "subscribing to %s: %s", topic,
                                     rd_kafka_err2str(rc));

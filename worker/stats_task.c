@@ -30,7 +30,6 @@
 
 #define CHUNK_USERS       1000  /* --chunk-users at most */
 #define USERS_BATCH       5000  /* ids and one preference each: small documents */
-#define STATS_BATCH       200   /* a stats document holds the user's whole history */
 #define PLAYBACKS_BATCH   50000 /* projected playbacks are about 100 bytes */
 #define NAME_CACHE_SIZE   1024  /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
@@ -209,7 +208,8 @@ static const bson_oid_t *doc_user(const bson_t *doc, const char *field) {
  * range by reading the whole collection (19.2 s per open at 200,000 users). */
 static jt_task_outcome_t read_chunk_docs(range_run_t *run, jt_error_t *err) {
         bson_t filter = BSON_INITIALIZER, cond, list;
-        bson_t *opts = BCON_NEW("batchSize", BCON_INT32(STATS_BATCH));
+        /* The chunk in one batch: its documents are at most --chunk-users (1,000). */
+        bson_t *opts = BCON_NEW("batchSize", BCON_INT32((int32_t)run->n));
         mongoc_cursor_t *cursor;
         const bson_t *doc;
         bson_error_t error;

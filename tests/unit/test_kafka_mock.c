@@ -128,9 +128,53 @@ static void unreachable_broker_is_named(void **state) {
 
 /* librdkafka 2.0.2 (Debian 12) aborts in rd_kafka_destroy when a cooperative-sticky consumer
  * is destroyed after its JoinGroup answer and before its first assignment (librdkafka #4312,
- * fixed in 2.3.0): a worker stopped while it joins crashed at exit (seen in CI). The SyncGroup
- * answer is held back 10 s by the mock broker, so the consumer is destroyed in that window; in
- * a child process, since the old code aborts. */
+ * fixed in 2.3.0): a worker stopped while it joined crashed at exit (seen in CI). The child
+ * (this program run again with JT_UNIT_JOIN_CHILD set: a fresh process, not a fork of one with
+ * librdkafka threads) has the mock broker hold its SyncGroup answer back 10 s and destroys the
+ * consumer once it has its member id, inside that window. Exit codes: 0 destroyed, 3-6 setup
+ * failed or the window missed. */
+static int join_child(void) {
+        char errstr[256], bootstraps[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *owner, *consumer;
+        rd_kafka_mock_cluster_t *mc;
+        jt_kafka_opts_t opts = {.brokers = bootstraps, .timeout_ms = 5000};
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        jt_error_t err;
+        char *member = NULL;
+
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+        owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        mc = owner ? rd_kafka_mock_cluster_new(owner, 1) : NULL;
+        if (!mc)
+                return 3;
+        snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mc));
+        rd_kafka_mock_topic_create(mc, "jt.unit.join", 2, 1);
+        rd_kafka_mock_broker_push_request_error_rtts(mc, 1, 14 /* SyncGroup */, 1,
+                                                     RD_KAFKA_RESP_ERR_NO_ERROR, 10000);
+        jt_error_clear(&err);
+        if (!(consumer = jt_kafka_consumer_new(&opts, "jt-unit-join", &err)) ||
+            jt_kafka_subscribe(consumer, "jt.unit.join") != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return 4;
+        /* The mock group answers a first JoinGroup after 3 s; the member id comes with it. */
+        for (int i = 0; i < 80 && !(member && *member); i++) {
+                rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 100);
+                if (msg)
+                        rd_kafka_message_destroy(msg);
+                if (member)
+                        rd_kafka_mem_free(consumer, member);
+                member = rd_kafka_memberid(consumer);
+        }
+        if (!member || !*member)
+                return 5; /* no JoinGroup answer: the window was not reached */
+        rd_kafka_mem_free(consumer, member);
+        if (rd_kafka_assignment(consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts->cnt)
+                return 6; /* assigned already: the window was missed */
+        rd_kafka_topic_partition_list_destroy(parts);
+        jt_kafka_destroy(consumer);
+        return 0;
+}
+
 static void consumer_destroyed_before_its_first_assignment_does_not_abort(void **state) {
         pid_t pid;
         int status = 0;
@@ -139,44 +183,9 @@ static void consumer_destroyed_before_its_first_assignment_does_not_abort(void *
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char errstr[256], bootstraps[256];
-                rd_kafka_conf_t *conf = rd_kafka_conf_new();
-                rd_kafka_t *owner, *consumer;
-                rd_kafka_mock_cluster_t *mc;
-                jt_kafka_opts_t opts = {.brokers = bootstraps, .timeout_ms = 5000};
-                rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
-                jt_error_t err;
-
-                rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
-                owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-                mc = owner ? rd_kafka_mock_cluster_new(owner, 1) : NULL;
-                if (!mc)
-                        _exit(3);
-                snprintf(bootstraps, sizeof(bootstraps), "%s",
-                         rd_kafka_mock_cluster_bootstraps(mc));
-                rd_kafka_mock_topic_create(mc, "jt.unit.join", 2, 1);
-                rd_kafka_mock_broker_push_request_error_rtts(mc, 1, 14 /* SyncGroup */, 1,
-                                                             RD_KAFKA_RESP_ERR_NO_ERROR, 10000);
-                jt_error_clear(&err);
-                consumer = jt_kafka_consumer_new(&opts, "jt-unit-join", &err);
-                if (!consumer)
-                        _exit(4);
-                rd_kafka_topic_partition_list_add(subs, "jt.unit.join", RD_KAFKA_PARTITION_UA);
-                rd_kafka_subscribe(consumer, subs);
-                rd_kafka_topic_partition_list_destroy(subs);
-                /* The mock group answers a first JoinGroup after 3 s. */
-                for (int i = 0; i < 45; i++) {
-                        rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 100);
-                        if (msg)
-                                rd_kafka_message_destroy(msg);
-                }
-                if (rd_kafka_assignment(consumer, &subs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                        if (subs->cnt != 0)
-                                _exit(5); /* assigned already: the window was missed */
-                        rd_kafka_topic_partition_list_destroy(subs);
-                }
-                jt_kafka_destroy(consumer);
-                _exit(0);
+                setenv("JT_UNIT_JOIN_CHILD", "1", 1);
+                execl("/proc/self/exe", "test_kafka_mock", (char *)NULL);
+                _exit(7);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         if (WIFSIGNALED(status))
@@ -188,6 +197,8 @@ static void consumer_destroyed_before_its_first_assignment_does_not_abort(void *
 }
 
 int main(void) {
+        if (getenv("JT_UNIT_JOIN_CHILD"))
+                return join_child();
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(topics_created_and_message_round_trips),
             cmocka_unit_test(delivery_failure_is_reported_by_flush),
