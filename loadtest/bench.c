@@ -619,6 +619,13 @@ static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *
                 ok = false;
         }
         row->cpu_s += u.cpu_s;
+        if (ok && strcmp(job, "stats") == 0) {
+                /* What the producer made of --users-per-task and --shards (the most tasks): its
+                 * line "N user(s) in R range(s) of up to K users". */
+                long long k = jt_bench_log_number_after(logp, "range(s) of up to ");
+                if (k > 0)
+                        b->results.users_per_task = (int)k;
+        }
         end = ok ? wait_job(b, job_id, &failed, fl) : -1;
         if (ok && (end < 0 || failed)) {
                 fprintf(stderr, "joytify-loadtest bench: job %s %s, see %s/logs\n", job_id,

@@ -98,3 +98,19 @@ bool jt_bench_log_has(const char *log_path, const char *text) {
         fclose(f);
         return found;
 }
+
+long long jt_bench_log_number_after(const char *log_path, const char *text) {
+        FILE *f = fopen(log_path, "r");
+        char line[4096];
+        long long n = -1;
+
+        if (!f)
+                return -1;
+        while (n < 0 && fgets(line, sizeof(line), f)) {
+                const char *at = strstr(line, text);
+                if (at && sscanf(at + strlen(text), "%lld", &n) != 1)
+                        n = -1;
+        }
+        fclose(f);
+        return n;
+}

@@ -33,4 +33,7 @@ bool jt_bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb);
 /* Whether the file contains text (log lines a child wrote). */
 bool jt_bench_log_has(const char *log_path, const char *text);
 
+/* The number right after the first occurrence of text in the log, or -1. */
+long long jt_bench_log_number_after(const char *log_path, const char *text);
+
 #endif
