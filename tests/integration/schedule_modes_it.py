@@ -55,6 +55,7 @@ def run_scheduler(fleet, sc, args, until, what, timeout_s=60):
     finally:
         sched.stop()
     out = sched.log_text()
+    log(f"$ {sched.line}\n{out}[exit {sched.popen.returncode}]")
     if sched.popen.returncode != 0:
         fail(f"{what}: expected the scheduler to exit 0 on SIGTERM, actual "
              f"{sched.popen.returncode}\n{out}")
