@@ -536,6 +536,41 @@ int64_t jt_cron_prev(const jt_cron_t *cron, int64_t at_or_before) {
         return JT_CRON_NONE;
 }
 
+int64_t jt_cron_month_start(int64_t t) {
+        civil_t c;
+
+        civil_from_time(t, &c);
+        return days_from_civil(c.year, c.month, 1) * 86400;
+}
+
+size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, int64_t *out,
+                           size_t max, size_t *written) {
+        int64_t t = jt_cron_prev(cron, upto);
+        size_t months = 0;
+
+        *written = 0;
+        if (t == JT_CRON_NONE)
+                return 0;
+        if (after == JT_CRON_NONE) {
+                if (max > 0)
+                        out[(*written)++] = t;
+                return 1;
+        }
+        /* Newest first, one step back per month: the latest fire before the month's start. */
+        while (t != JT_CRON_NONE && t > after) {
+                if (*written < max)
+                        out[(*written)++] = t;
+                months++;
+                t = jt_cron_prev(cron, jt_cron_month_start(t) - 1);
+        }
+        for (size_t i = 0; i < *written / 2; i++) {
+                int64_t swap = out[i];
+                out[i] = out[*written - 1 - i];
+                out[*written - 1 - i] = swap;
+        }
+        return months;
+}
+
 /* --- ISO 8601 ------------------------------------------------------------------------------- */
 
 size_t jt_cron_format_time(int64_t t, char *buf, size_t size) {

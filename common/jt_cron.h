@@ -49,6 +49,18 @@ int64_t jt_cron_next(const jt_cron_t *cron, int64_t after);
  * missed run worth catching up on. */
 int64_t jt_cron_prev(const jt_cron_t *cron, int64_t at_or_before);
 
+/* The catch-up after downtime, one fire per UTC calendar month: the latest fire of each month
+ * that has a fire in (after, upto], newest months first up to max of them, written to out
+ * oldest first (*written of them). after JT_CRON_NONE: only the latest fire at or before upto.
+ * Returns how many months in (after, upto] have a fire, so that a caller can name the ones
+ * left out by max. A monthly job needs one run per month, whatever the schedule: a 5-minute
+ * test schedule down for a week catches up once per month, not 2,016 times. */
+size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, int64_t *out,
+                           size_t max, size_t *written);
+
+/* The first second of t's UTC calendar month. */
+int64_t jt_cron_month_start(int64_t t);
+
 /* Writes t as ISO 8601 UTC, "2026-11-23T04:00:00Z", truncated to fit size as snprintf does.
  * Returns the length of the full text (20 for years 0000-9999). */
 size_t jt_cron_format_time(int64_t t, char *buf, size_t size);

@@ -78,13 +78,35 @@ void jt_job_ids_stats(const char *month, bool test_mode, const char *run_id, cha
         with_mode_and_run(out, size, test_mode, base, run_id);
 }
 
+/* 2026-11-23T04:00:00Z -> 2026-11-23T0400Z: the minute, without ':' (ids become Kafka keys
+ * and file names in operators' hands). */
+static void fire_minute(int64_t fire_s, char out[32]) {
+        char iso[JT_CRON_TIME_BUF];
+        int64_t rem = fire_s % 60;
+
+        jt_cron_format_time(fire_s - (rem < 0 ? rem + 60 : rem), iso, sizeof(iso));
+        snprintf(out, 32, "%.11s%.2s%.2sZ", iso, iso + 11, iso + 14);
+}
+
+void jt_job_ids_stats_fire(const char *month, int64_t fire_s, bool test_mode, const char *run_id,
+                           char *out, size_t size) {
+        char base[64], minute[32];
+
+        if (fire_s == 0) {
+                jt_job_ids_stats(month, test_mode, run_id, out, size);
+                return;
+        }
+        fire_minute(fire_s, minute);
+        snprintf(base, sizeof(base), "stats-%s@%s", month, minute);
+        with_mode_and_run(out, size, test_mode, base, run_id);
+}
+
 void jt_job_ids_cleanup(int64_t fire_s, bool test_mode, const char *run_id, char *out,
                         size_t size) {
-        char iso[JT_CRON_TIME_BUF], base[48];
+        char base[48], minute[32];
 
-        /* 2026-11-23T04:00:00Z -> cleanup-2026-11-23T0400Z */
-        jt_cron_format_time(fire_s - fire_s % 60, iso, sizeof(iso));
-        snprintf(base, sizeof(base), "cleanup-%.11s%.2s%.2sZ", iso, iso + 11, iso + 14);
+        fire_minute(fire_s, minute);
+        snprintf(base, sizeof(base), "cleanup-%s", minute);
         with_mode_and_run(out, size, test_mode, base, run_id);
 }
 

@@ -106,7 +106,7 @@ bool jt_stats_job_emit(const jt_emit_env_t *env, const jt_stats_job_params_t *p,
         bool safe = false, ok = false;
 
         memset(result, 0, sizeof(*result));
-        jt_job_ids_stats(p->month, p->test_mode, p->run_id, job_id, sizeof(job_id));
+        jt_job_ids_stats_fire(p->month, p->fire_s, p->test_mode, p->run_id, job_id, sizeof(job_id));
         snprintf(result->emit.job_id, sizeof(result->emit.job_id), "%s", job_id);
         result->emit.topic = env->stats_topic;
         if (!check_month(env, p, &result->emit, &safe, err)) {

@@ -18,6 +18,9 @@ typedef struct {
         int32_t max_tasks;      /* --shards: the most ranges; users per range grow past it */
         int32_t task_budget_s;  /* --task-budget: a task's time before its continuation */
         int32_t retention_days; /* months a cleanup may have cut into are refused */
+        /* 0: one job per month; else this scheduled fire's own job, its time in the id (the
+         * test-mode scheduler: jt_job_ids_stats_fire) */
+        int64_t fire_s;
 } jt_stats_job_params_t;
 
 typedef struct {

@@ -52,8 +52,13 @@ static const jt_opt_t schedule_opts[] = {
      "UTC schedule of the monthly statistics job"},
     {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON",
      "UTC schedule of the cleanup job"},
+    {"catch-up-months", 0, JT_OPT_INT, "2", 0, JT_SCHEDULE_CATCH_UP_MAX, NULL, false, "N",
+     "after downtime, fire the statistics of up to N missed months before the latest, oldest "
+     "first (months after the ledger's newest; 0: the latest only); months a cleanup may have "
+     "cut into are reported and skipped"},
     {"test-mode", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
-     "fire the jobs on the test-* collections"},
+     "fire the jobs on the test-* collections; each statistics fire is its own job, "
+     "test-stats-MONTH@FIRE (e.g. --stats-cron \"*/5 * * * *\", the original's test schedule)"},
     {"clock", 0, JT_OPT_STRING, NULL, 0, 0, "JT_SCHEDULE_CLOCK", false, "START[xSPEED]",
      "for tests: a simulated clock starting at START (ISO 8601 UTC) running SPEED times faster"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
@@ -88,7 +93,7 @@ static const jt_command_t commands[] = {
      jt_stats_cmd_run, NULL},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
      jt_cleanup_cmd_run, NULL},
-    {"schedule", "run both jobs on their UTC cron schedules, catching up missed fires",
+    {"schedule", "run both jobs on their UTC cron schedules, catching up missed months",
      schedule_tables, jt_schedule_run, NULL},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
      jt_replay_run, JT_REPLAY_HELP},

@@ -1,9 +1,14 @@
 /* The scheduler. Each loop (every 100 ms) asks each cron for its latest fire time at or before
- * now and fires it if this process has not yet: at start-up that is the latest fire missed
- * while it was down (once, not every missed one), afterwards each new fire. Job ids derive from
- * the fire time and the ledger creates each job once, so two schedulers, a restart, or a
- * catch-up of a fire that already ran send nothing twice. A simulated clock (--clock) lets tests
- * run a month of schedule in seconds. */
+ * now and fires it if this process has not yet. The statistics schedule catches up one fire per
+ * missed month: at start-up the months after the newest one in the job ledger (the last the
+ * fleet fired), at most --catch-up-months of them before the latest, oldest first; months a
+ * cleanup may have cut into are refused by the job's own guard, reported and skipped. With no
+ * statistics job in the ledger (a first start) only the latest fire runs. The cleanup schedule
+ * fires its latest missed fire once (its cutoff covers everything older). Job ids derive from
+ * the fire time (statistics: from its month; in test mode from the fire itself, so each fire
+ * of a short test schedule is its own job) and the ledger creates each job once, so two
+ * schedulers, a restart, or a catch-up of a fire that already ran send nothing twice. A
+ * simulated clock (--clock) lets tests run a month of schedule in seconds. */
 #include "schedule.h"
 
 #include <inttypes.h>
@@ -24,8 +29,10 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "schedule_catchup.h"
 
 #define RETRY_AFTER_FAILURE_MS 30000
+#define MAX_PENDING            (JT_SCHEDULE_CATCH_UP_MAX + 1)
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -46,6 +53,13 @@ typedef struct {
         jt_cron_t cron;
         int64_t last_fired_s; /* the latest fire time handled by this process */
         int64_t retry_at_ms;  /* after a failed or contended fire, when to look again */
+        /* Fires to handle, oldest first; pending[next] is the next one. A failed fire stays
+         * there, so a catch-up resumes where it stopped and keeps its order. */
+        int64_t pending[MAX_PENDING];
+        size_t pending_count, next;
+        /* Statistics: fires after this stand for a month not in the ledger yet (start-up only;
+         * then last_fired_s takes over). JT_CRON_NONE: only the latest fire. */
+        int64_t catch_up_after;
 } schedule_t;
 
 static int64_t clock_now_ms(const sched_clock_t *clock) {
@@ -106,6 +120,9 @@ static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule
                         return JT_EXIT_FAILURE;
                 }
                 params = jt_report_stats_params(cfg, month, test_mode, NULL);
+                /* The original's test schedule fires every 5 minutes and each fire runs: in test
+                 * mode the fire time is part of the job id. */
+                params.fire_s = test_mode ? due_s - due_s % 60 : 0;
                 ok = jt_stats_job_emit(env, &params, false, &result, &err);
                 rc = jt_report_stats(cfg, ok, &result, &err);
                 *busy = ok && result.emit.outcome == JT_EMIT_BUSY;
@@ -131,11 +148,118 @@ static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule
         return rc;
 }
 
+/* The month a statistics fire at fire_s computes ("YYYY-MM"). */
+static void fire_month(int64_t fire_s, char out[8]) {
+        jt_error_t err;
+
+        jt_error_clear(&err);
+        if (!jt_job_ids_month(NULL, fire_s * 1000, out, &err))
+                snprintf(out, 8, "?");
+}
+
+/* What s fires next for its latest due fire: the catch-up months of the statistics schedule
+ * (jt_cron_month_fires) after the ledger's newest month at start-up or this process's last
+ * fire afterwards, else the due fire alone. Months left out by --catch-up-months are named. */
+static void plan(schedule_t *s, int64_t due, int catch_up_months) {
+        bool stats = strcmp(s->name, "stats") == 0;
+        int64_t after = s->last_fired_s != JT_CRON_NONE ? s->last_fired_s : s->catch_up_after;
+        size_t months = 0;
+
+        s->pending_count = s->next = 0;
+        if (stats && after != JT_CRON_NONE && after < due)
+                months = jt_cron_month_fires(&s->cron, after, due, s->pending,
+                                             (size_t)catch_up_months + 1, &s->pending_count);
+        if (s->pending_count == 0) {
+                /* No catch-up, or the latest month already fired (a test-mode fire of it is
+                 * still a job of its own; otherwise the ledger answers "already exists"). */
+                s->pending[0] = due;
+                s->pending_count = 1;
+                return;
+        }
+        if (s->pending_count > 1 || months > s->pending_count) {
+                char first[8], last[8], when[JT_CRON_TIME_BUF];
+                fire_month(s->pending[0], first);
+                fire_month(s->pending[s->pending_count - 1], last);
+                jt_cron_format_time(s->pending[0], when, sizeof(when));
+                jt_log_info("stats schedule catches up %zu month(s), oldest first: %s to %s "
+                            "(first fire %s)",
+                            s->pending_count, first, last, when);
+        }
+        if (months > s->pending_count) {
+                char oldest[8], newest[8];
+                fire_month(jt_cron_prev(&s->cron, jt_cron_month_start(s->pending[0]) - 1), newest);
+                /* The oldest left out is the month after the one the fires began after. */
+                fire_month(jt_cron_next(&s->cron, after), oldest);
+                jt_log_warn("stats schedule: %zu missed month(s) %s to %s lie beyond "
+                            "--catch-up-months %d: not fired (`joytify-producer stats --month "
+                            "YYYY-MM` runs one by hand while it is inside retention)",
+                            months - s->pending_count, oldest, newest, catch_up_months);
+        }
+}
+
+/* At start-up: where the statistics catch-up begins (schedule_catchup.h), logged. */
+static bool find_catch_up(const jt_emit_env_t *env, bool test_mode, int catch_up_months,
+                          schedule_t *s, jt_error_t *err) {
+        mongoc_client_t *client = mongoc_client_pool_pop(env->pool);
+        char month[8];
+        bool found = false;
+        bool ok = jt_catchup_newest_month(client, env->db, test_mode, month, &found, err);
+
+        mongoc_client_pool_push(env->pool, client);
+        s->catch_up_after = JT_CRON_NONE;
+        if (!ok)
+                return false;
+        if (!found) {
+                jt_log_info("stats schedule: no %sstatistics job in the ledger: the latest fire "
+                            "only, no catch-up",
+                            test_mode ? "test-mode " : "");
+                return true;
+        }
+        s->catch_up_after = jt_catchup_after_month(month);
+        jt_log_info("stats schedule: the ledger's newest %sstatistics month is %s; missed months "
+                    "after it are caught up (at most %d before the latest)",
+                    test_mode ? "test-mode " : "", month, catch_up_months);
+        return true;
+}
+
+/* Fires s's pending fires in order until one fails or is contended (kept for later). */
+static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedule_t *s,
+                        bool test_mode) {
+        while (s->next < s->pending_count && !stop_requested) {
+                int64_t due = s->pending[s->next];
+                bool busy = false, refused = false;
+                if (fire(cfg, env, s, due, test_mode, &busy, &refused) == JT_EXIT_OK && !busy) {
+                        s->retry_at_ms = 0;
+                } else if (refused) {
+                        /* Only more cleanups and a later clock follow: a refused month stays
+                         * refused, so it is not tried again; a catch-up goes on with the next. */
+                        jt_log_error("%s fire refused (reason above); not retried", s->name);
+                        s->retry_at_ms = 0;
+                } else if (busy) {
+                        /* Look again later: sent by then, or the claim lapsed with its holder
+                         * and this scheduler sends the job itself. */
+                        s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                        break;
+                } else {
+                        s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                        jt_log_warn("%s fire failed; retrying in %d s", s->name,
+                                    RETRY_AFTER_FAILURE_MS / 1000);
+                        break;
+                }
+                if (s->last_fired_s == JT_CRON_NONE || due > s->last_fired_s)
+                        s->last_fired_s = due;
+                s->next++;
+                fflush(stdout);
+        }
+        fflush(stdout);
+}
+
 int jt_schedule_run(const jt_config_t *cfg) {
         schedule_t schedules[2] = {{.name = "stats"}, {.name = "cleanup"}};
         const char *exprs[2] = {jt_config_str(cfg, "stats-cron"),
                                 jt_config_str(cfg, "cleanup-cron")};
         bool test_mode = jt_config_bool(cfg, "test-mode");
+        int catch_up_months = (int)jt_config_int(cfg, "catch-up-months");
         mongoc_client_pool_t *pool = NULL;
         jt_avro_registry_t *reg = NULL;
         rd_kafka_t *rk = NULL;
@@ -153,6 +277,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                         return jt_startup_fail(cfg, &err);
                 }
                 schedules[i].last_fired_s = JT_CRON_NONE;
+                schedules[i].catch_up_after = JT_CRON_NONE;
         }
         if (!parse_clock(jt_config_str(cfg, "clock"), &clock, &err))
                 return jt_startup_fail(cfg, &err);
@@ -165,6 +290,12 @@ int jt_schedule_run(const jt_config_t *cfg) {
         }
         /* One producer for every fire: a job's send is a few flushes on it. */
         env = jt_emit_env_from_config(cfg, pool, rk, reg);
+        if (!find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) {
+                jt_kafka_destroy(rk);
+                jt_avro_registry_destroy(reg);
+                jt_mongo_pool_destroy(pool);
+                return jt_startup_fail(cfg, &err);
+        }
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -183,31 +314,14 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 for (int i = 0; i < 2 && !stop_requested; i++) {
                         schedule_t *s = &schedules[i];
                         int64_t due = jt_cron_prev(&s->cron, now_ms / 1000);
-                        if (due == JT_CRON_NONE || due == s->last_fired_s ||
-                            jt_emit_now_ms() < s->retry_at_ms)
-                                continue;
-                        bool busy = false, refused = false;
-                        if (fire(cfg, &env, s, due, test_mode, &busy, &refused) == JT_EXIT_OK &&
-                            !busy) {
-                                s->last_fired_s = due;
-                                s->retry_at_ms = 0;
-                        } else if (refused) {
-                                /* Only more cleanups and a later clock follow: a refused month
-                                 * stays refused, so it is not tried again. */
-                                jt_log_error("%s fire refused (reason above); not retried",
-                                             s->name);
-                                s->last_fired_s = due;
-                                s->retry_at_ms = 0;
-                        } else if (busy) {
-                                /* Look again later: sent by then, or the claim lapsed with its
-                                 * holder and this scheduler sends the job itself. */
-                                s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
-                        } else {
-                                s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
-                                jt_log_warn("%s fire failed; retrying in %d s", s->name,
-                                            RETRY_AFTER_FAILURE_MS / 1000);
+                        if (s->next == s->pending_count) {
+                                if (due == JT_CRON_NONE || due <= s->last_fired_s)
+                                        continue;
+                                plan(s, due, catch_up_months);
                         }
-                        fflush(stdout);
+                        if (jt_emit_now_ms() < s->retry_at_ms)
+                                continue;
+                        run_pending(cfg, &env, s, test_mode);
                 }
                 struct timespec pause = {0, 100 * 1000 * 1000};
                 nanosleep(&pause, NULL);

@@ -4,6 +4,9 @@
 
 #include "jt_config.h"
 
+/* The most --catch-up-months: more would reach far past any retention. */
+#define JT_SCHEDULE_CATCH_UP_MAX 24
+
 int jt_schedule_run(const jt_config_t *cfg);
 
 #endif

@@ -1,6 +1,7 @@
 /* UTC cron: the producer's two schedules across month ends, year ends and leap years, catch-up
- * with prev, next/prev properties against a brute-force reference built on gmtime_r, Vixie day
- * semantics, every parse error, and ISO 8601 times. */
+ * with prev and one fire per missed month (jt_cron_month_fires), next/prev properties against a
+ * brute-force reference built on gmtime_r, Vixie day semantics, every parse error, and ISO 8601
+ * times. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -236,6 +237,80 @@ static void prev_finds_the_run_to_catch_up(void **state) {
         assert_true(jt_cron_prev(&stats, up) > down);
         assert_true(jt_cron_prev(&cleanup, up) > down);
         assert_false(jt_cron_prev(&stats, at("2026-10-31T00:00Z")) > down);
+}
+
+typedef struct {
+        const char *expr, *after, *upto; /* after NULL: JT_CRON_NONE */
+        size_t max, months;
+        const char *fires[4]; /* expected, oldest first */
+} month_fires_case_t;
+
+/* The statistics catch-up: one fire per missed month (the latest of each), newest months kept
+ * when max cuts, returned oldest first, and the count of every missed month. */
+static void month_fires_catch_up_one_per_month(void **state) {
+        static const month_fires_case_t cases[] = {
+            /* Down from just after the August fire to 7 November: Sep, Oct, Nov fires. */
+            {STATS,
+             "2026-08-01T02:00Z",
+             "2026-11-07T03:00Z",
+             3,
+             3,
+             {"2026-09-01T02:00Z", "2026-10-01T02:00Z", "2026-11-01T02:00Z"}},
+            {STATS,
+             "2026-08-01T02:00Z",
+             "2026-11-07T03:00Z",
+             2,
+             3,
+             {"2026-10-01T02:00Z", "2026-11-01T02:00Z"}},
+            {STATS, "2026-08-01T02:00Z", "2026-11-07T03:00Z", 1, 3, {"2026-11-01T02:00Z"}},
+            {STATS, "2026-08-01T02:00Z", "2026-11-07T03:00Z", 0, 3, {NULL}},
+            /* Across a year end; a fire exactly at upto counts, one exactly at after does not. */
+            {STATS,
+             "2026-11-30T00:00Z",
+             "2027-02-01T02:00Z",
+             5,
+             3,
+             {"2026-12-01T02:00Z", "2027-01-01T02:00Z", "2027-02-01T02:00Z"}},
+            {STATS, "2026-12-01T02:00Z", "2027-01-01T02:00Z", 5, 1, {"2027-01-01T02:00Z"}},
+            /* The original's 5-minute test schedule: the latest fire of each month only. */
+            {"*/5 * * * *",
+             "2026-11-28T10:00Z",
+             "2026-12-07T04:12:30Z",
+             5,
+             2,
+             {"2026-11-30T23:55Z", "2026-12-07T04:10Z"}},
+            /* Nothing missed, and no start point (a first start): the latest fire alone. */
+            {STATS, "2026-11-01T02:00Z", "2026-11-07T03:00Z", 5, 0, {NULL}},
+            {STATS, "2026-12-01T00:00Z", "2026-11-07T03:00Z", 5, 0, {NULL}},
+            {STATS, NULL, "2026-11-07T03:00Z", 5, 1, {"2026-11-01T02:00Z"}},
+            {STATS, NULL, "2026-11-07T03:00Z", 0, 1, {NULL}},
+        };
+
+        for (size_t i = 0; i < N(cases); i++) {
+                const month_fires_case_t *k = &cases[i];
+                jt_cron_t cron = cron_of(k->expr);
+                int64_t out[8] = {0};
+                size_t written = 99, expected_written = 0;
+                size_t months = jt_cron_month_fires(&cron, k->after ? at(k->after) : JT_CRON_NONE,
+                                                    at(k->upto), out, k->max, &written);
+                char context[256];
+
+                while (expected_written < 4 && k->fires[expected_written])
+                        expected_written++;
+                snprintf(context, sizeof(context), "month_fires(\"%s\", %s, %s, max %zu)", k->expr,
+                         k->after ? k->after : "none", k->upto, k->max);
+                if (months != k->months || written != expected_written)
+                        fail_msg("%s: expected %zu month(s) and %zu fire(s), got %zu and %zu",
+                                 context, k->months, expected_written, months, written);
+                for (size_t j = 0; j < written; j++)
+                        assert_time_equal(at(k->fires[j]), out[j], context);
+        }
+        assert_time_equal(at("2026-11-01T00:00Z"), jt_cron_month_start(at("2026-11-30T23:59:59Z")),
+                          "month_start(2026-11-30T23:59:59Z)");
+        assert_time_equal(at("2024-02-01T00:00Z"), jt_cron_month_start(at("2024-02-29T12:00Z")),
+                          "month_start(2024-02-29T12:00Z)");
+        assert_time_equal(at("1969-12-01T00:00Z"), jt_cron_month_start(at("1969-12-31T23:59Z")),
+                          "month_start(1969-12-31T23:59Z)");
 }
 
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
@@ -625,6 +700,7 @@ int main(void) {
             cmocka_unit_test(stats_fires_twelve_times_a_year),
             cmocka_unit_test(cleanup_fires_every_monday),
             cmocka_unit_test(prev_finds_the_run_to_catch_up),
+            cmocka_unit_test(month_fires_catch_up_one_per_month),
             cmocka_unit_test(next_and_prev_agree_with_brute_force),
             cmocka_unit_test(day_fields_follow_vixie_semantics),
             cmocka_unit_test(names_macros_and_sunday_seven),
