@@ -2,7 +2,8 @@
  * with an emoji, bold labels, thousands separators, the original's duration format), a
  * progress message per running job, and any other JSON on the status topic shown as it is.
  * A message renders as Markdown (stdout, --sink) or as a Discord webhook payload with one
- * embed, kept within Discord's limits. */
+ * embed, kept within Discord's limits; a plain-content message (original.h, --message-style
+ * original) as its text and a payload with `content` only. */
 #ifndef JT_NOTIFIER_MESSAGE_H
 #define JT_NOTIFIER_MESSAGE_H
 
