@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jt_cleanup_plan.h"
+#include "jt_cleanup_result.h"
 #include "jt_job_emit.h"
 #include "jt_cron.h"
 #include "jt_indexes.h"
@@ -226,12 +227,7 @@ bool jt_cleanup_job_emit(const jt_emit_env_t *env, const jt_cleanup_job_params_t
         };
         finished = emit.started;
         finished.type = JT_STATUS_JOB_FINISHED;
-        finished.records_deleted = (jt_opt_long_t){true, 0};
-        finished.total_records_found = (jt_opt_long_t){true, 0};
-        finished.remaining_records = (jt_opt_long_t){true, 0};
-        finished.completion_percentage = (jt_opt_double_t){true, 100.0};
-        finished.was_timeout_stopped = (jt_opt_bool_t){true, false};
-        finished.processing_mode = "none";
+        jt_cleanup_result_fill(&finished, 0, 0, 0, p->batch_size);
         finished.execution_ms = (jt_opt_long_t){true, 0};
         emit.finished_when_empty = &finished;
         ok = jt_emit_job(env, &emit, dry_run, &result->emit, err);

@@ -753,6 +753,21 @@ bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *j
         return ok;
 }
 
+bool jt_jobs_created_at(mongoc_client_t *client, const char *db, const char *job_id, int64_t *at_ms,
+                        jt_error_t *err) {
+        bson_t *fields = BCON_NEW("createdAt", BCON_INT32(1));
+        bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+
+        *at_ms = 0;
+        if (ok && bson_iter_init_find(&it, &doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+                *at_ms = bson_iter_date_time(&it);
+        bson_destroy(&doc);
+        bson_destroy(fields);
+        return ok;
+}
+
 bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
                   const char *run_nonce, const char *task_id, const char *key, const char *reason,
                   int64_t now_ms, bool *announce, int64_t *failed_at_ms, jt_error_t *err) {

@@ -170,6 +170,10 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
 bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *job_id,
                           int64_t *at_ms, jt_error_t *err);
 
+/* The job's createdAt into *at_ms (0 when none): where its execution time counts from. */
+bool jt_jobs_created_at(mongoc_client_t *client, const char *db, const char *job_id, int64_t *at_ms,
+                        jt_error_t *err);
+
 /* Marks a running (or finalizing) job of run run_nonce failed with the reason, once, unless the
  * failing task's result is recorded (key, NULL for a FINALIZE: a late duplicate of a done task
  * fails nothing): *announce says whether its JOB_FAILED still has to be sent (a new failure, or

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "jt_bson.h"
+#include "jt_cleanup_result.h"
 #include "jt_cron.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
@@ -245,10 +246,10 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
         if (rc == JT_EXIT_OK)
                 printf("baseline cleanup (cutoff %s): recordsDeleted %" PRId64
                        ", totalRecordsFound %" PRId64 ", remainingRecords %" PRId64
-                       ", completionPercentage %.2f, wasTimeoutStopped %s, processingMode %s in "
+                       ", completionPercentage %.1f, wasTimeoutStopped %s, processingMode %s in "
                        "%.2f s\n",
                        cutoff_iso, deleted, found, found - deleted,
-                       found > 0 ? 100.0 * (double)deleted / (double)found : 100.0,
+                       jt_cleanup_completion_percentage(deleted, found),
                        timed_out ? "true" : "false", mode, jt_lt_mono_s() - t0);
         if (opts)
                 bson_destroy(opts);

@@ -55,6 +55,18 @@ const char *jt_format_percent(double pct, char *buf, size_t size) {
         return buf;
 }
 
+const char *jt_format_percent1(double pct, char *buf, size_t size) {
+        size_t len;
+
+        snprintf(buf, size, "%.1f", pct);
+        len = strlen(buf);
+        if (len >= 2 && strcmp(buf + len - 2, ".0") == 0)
+                buf[len - 2] = '\0';
+        if (strcmp(buf, "-0") == 0)
+                snprintf(buf, size, "0");
+        return buf;
+}
+
 bool jt_format_set_zone(const char *zone, jt_error_t *err) {
         const char *dir = getenv("TZDIR");
         char path[512];
@@ -95,5 +107,19 @@ const char *jt_format_iso_utc(int64_t ms, char *buf, size_t size) {
         if (!gmtime_r(&t, &tm) || strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
                 base[0] = '\0';
         snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000 + 1000) % 1000);
+        return buf;
+}
+
+const char *jt_format_time_en_us(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+
+        if (!localtime_r(&t, &tm)) {
+                snprintf(buf, size, "%" PRId64 " ms", ms);
+                return buf;
+        }
+        snprintf(buf, size, "%d/%d/%d, %d:%02d:%02d %s", tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_year + 1900, tm.tm_hour % 12 ? tm.tm_hour % 12 : 12, tm.tm_min, tm.tm_sec,
+                 tm.tm_hour < 12 ? "AM" : "PM");
         return buf;
 }

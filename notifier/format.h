@@ -20,6 +20,10 @@ const char *jt_format_duration(int64_t ms, char *buf, size_t size);
 /* 97.5 -> "97.5", 100 -> "100", 33.333 -> "33.33": at most two decimals, no trailing zeros. */
 const char *jt_format_percent(double pct, char *buf, size_t size);
 
+/* The original's completion percentage: one decimal, none when it is 0 (JavaScript's number
+ * text of a toFixed(1) value): 77.02 -> "77", 97.46 -> "97.5", 100 -> "100". */
+const char *jt_format_percent1(double pct, char *buf, size_t size);
+
 /* Checks that zone (Area/City, "UTC", ...) names a zone in the system's tz database and makes
  * it the zone of jt_format_time. glibc silently falls back to UTC for an unknown name, so an
  * unchecked typo would show wrong times. */
@@ -27,6 +31,10 @@ bool jt_format_set_zone(const char *zone, jt_error_t *err);
 
 /* ms since the epoch -> "2026-11-01 03:02:05 CET" in the zone set above. */
 const char *jt_format_time(int64_t ms, char *buf, size_t size);
+
+/* ms since the epoch -> "11/1/2026, 3:02:05 AM" in the zone set above: the original's
+ * toLocaleString("en-US", {timeZone: DISCORD_TIMEZONE}). */
+const char *jt_format_time_en_us(int64_t ms, char *buf, size_t size);
 
 /* ms since the epoch -> "2026-11-01T02:02:05.000Z" (Discord embed timestamps). */
 const char *jt_format_iso_utc(int64_t ms, char *buf, size_t size);

@@ -13,6 +13,10 @@ static const jt_opt_t run_opts[] = {
      "carries a token. Without one, messages go to stdout or --sink"},
     {"timezone", 0, JT_OPT_STRING, "UTC", 0, 0, "DISCORD_TIMEZONE", false, "Area/City",
      "time zone of the times shown in messages"},
+    {"message-style", 0, JT_OPT_STRING, "embed", 0, 0, "JT_MESSAGE_STYLE", false, "STYLE",
+     "embed: one embed per outcome with the fleet's details (job, month, cutoff, next steps); "
+     "original: the original Lambda's plain Markdown text, posted as content "
+     "(docs/notifier-messages.md)"},
     {"progress-messages", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
      "keep one message per running job, edited in place"},
     {"progress-interval", 0, JT_OPT_INT, "5", 1, 3600, NULL, false, "SECONDS",
@@ -65,7 +69,8 @@ static const jt_opt_t *const watch_tables[] = {watch_opts, jt_opts_kafka, jt_opt
 static const char run_details[] =
     "Consumes the status topic in its own group and posts one Discord message per job outcome\n"
     "(statistics finished or failed; cleanup completed, completed in test mode, partially\n"
-    "completed, failed; other JSON found on the topic as formatted JSON). Each outcome is posted\n"
+    "completed, failed; other JSON found on the topic as formatted JSON), as an embed or, with\n"
+    "--message-style original, as the original Lambda's plain Markdown. Each outcome is posted\n"
     "once: the notifier_posts collection records it before the offset is stored, so a restart,\n"
     "a crash or a second notifier posts nothing twice. HTTP 429 waits Discord's retry_after and\n"
     "rate-limit headers; 5xx, 408, 425 and network errors are retried with backoff; another 4xx\n"

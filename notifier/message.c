@@ -25,6 +25,13 @@ void jt_message_init(jt_message_t *msg, char *title, char *body, jt_tone_t tone,
         msg->timestamp_ms = ts_ms;
 }
 
+void jt_message_init_content(jt_message_t *msg, char *content, int64_t ts_ms) {
+        memset(msg, 0, sizeof(*msg));
+        msg->content = content;
+        msg->tone = JT_TONE_OTHER;
+        msg->timestamp_ms = ts_ms;
+}
+
 void jt_message_add_field(jt_message_t *msg, const char *name, const char *value) {
         if (msg->field_count >= JT_MESSAGE_MAX_FIELDS)
                 return;
@@ -40,6 +47,7 @@ void jt_message_clear(jt_message_t *msg) {
                 free(msg->fields[i].name);
                 free(msg->fields[i].value);
         }
+        free(msg->content);
         memset(msg, 0, sizeof(*msg));
 }
 
@@ -83,9 +91,8 @@ char *jt_message_cut(const char *s, size_t max) {
         return buf;
 }
 
-/* One line of an error message for inline code: no backticks (they would end the code span),
- * no line breaks, bounded. */
-static char *error_text(const char *s) {
+/* No backticks (they would end the code span), no line breaks, bounded. */
+char *jt_message_error_text(const char *s) {
         char *copy = strdup(s && *s ? s : "(no message)"), *cut;
 
         for (char *p = copy; p && *p; p++)
@@ -205,7 +212,7 @@ static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_
 }
 
 static void job_failed(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
-        char *text = error_text(ev->error_message);
+        char *text = jt_message_error_text(ev->error_message);
 
         fprintf(b->f, "❌ **Status**: Error\n");
         fprintf(b->f, "⚠️ **Error Message**: `%s`\n", text ? text : "");
@@ -257,14 +264,11 @@ bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t
 
 void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
                             const jt_message_opts_t *opts, jt_message_t *msg) {
-        char *text = strdup(doc->text ? doc->text : "");
+        char *text = jt_message_code_text(doc->text);
         char title[JT_DISCORD_TITLE_MAX * 4];
         char n[JT_FORMAT_BUF];
         body_t b;
 
-        /* A ``` inside the JSON would end the code block early. */
-        for (char *p = text; p && (p = strstr(p, "```")) != NULL;)
-                p[1] = '\'';
         if (doc->alarm)
                 snprintf(title, sizeof(title), "🚨 CloudWatch Alarm: %s", doc->alarm);
         else
@@ -285,9 +289,26 @@ void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
         free(text);
 }
 
+char *jt_message_code_text(const char *s) {
+        char *text = strdup(s ? s : "");
+
+        for (char *p = text; p && (p = strstr(p, "```")) != NULL;)
+                p[1] = '\'';
+        return text;
+}
+
 char *jt_message_markdown(const jt_message_t *msg) {
         body_t b;
 
+        if (msg->content) {
+                size_t len = strlen(msg->content);
+                char *md = malloc(len + 2);
+                if (md) {
+                        memcpy(md, msg->content, len);
+                        memcpy(md + len, "\n", 2);
+                }
+                return md;
+        }
         body_open(&b);
         if (!b.f)
                 return NULL;
@@ -300,8 +321,7 @@ char *jt_message_markdown(const jt_message_t *msg) {
         return b.text;
 }
 
-/* Characters (code points) of a UTF-8 string. */
-static size_t chars_of(const char *s) {
+size_t jt_message_chars(const char *s) {
         size_t n = 0;
         for (; *s; s++)
                 n += ((unsigned char)*s & 0xC0) != 0x80;
@@ -311,7 +331,7 @@ static size_t chars_of(const char *s) {
 static json_t *string_cut(const char *s, size_t max, size_t *used) {
         char *cut = jt_message_cut(s ? s : "", max);
         json_t *j = json_string(cut ? cut : "");
-        *used += cut ? chars_of(cut) : 0;
+        *used += cut ? jt_message_chars(cut) : 0;
         free(cut);
         return j ? j : json_string("");
 }
@@ -321,6 +341,15 @@ json_t *jt_message_discord(const jt_message_t *msg) {
         json_t *embed = json_object(), *fields = json_array(), *payload = json_object();
         size_t used = 0, room;
 
+        if (msg->content) {
+                /* The original's plain message: no embed, no username (the webhook's own). */
+                json_decref(embed);
+                json_decref(fields);
+                json_object_set_new(payload, "content",
+                                    string_cut(msg->content, JT_DISCORD_CONTENT_MAX, &used));
+                json_object_set_new(payload, "allowed_mentions", json_pack("{s:[]}", "parse"));
+                return payload;
+        }
         json_object_set_new(embed, "title", string_cut(msg->title, JT_DISCORD_TITLE_MAX, &used));
         for (int i = 0; i < msg->field_count; i++) {
                 json_t *f = json_object();
@@ -383,7 +412,7 @@ void jt_message_for_progress(const jt_job_progress_t *job, int64_t now_ms, jt_me
                                 jt_format_duration((int64_t)(s.eta_s * 1000.0), a, sizeof(a)));
                 fprintf(b.f, "👷 **Workers**: %d\n", job->worker_count);
                 if (job->error) {
-                        char *text = error_text(job->error);
+                        char *text = jt_message_error_text(job->error);
                         fprintf(b.f, "⚠️ **Last Error**: `%s`\n", text ? text : "");
                         free(text);
                 }

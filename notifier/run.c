@@ -24,6 +24,7 @@
 #include "jt_options.h"
 #include "jt_startup.h"
 #include "message.h"
+#include "original.h"
 #include "posts.h"
 #include "progress.h"
 #include "webhook.h"
@@ -82,6 +83,7 @@ typedef struct {
         FILE *sink;
         jt_posts_t posts;
         jt_message_opts_t mopts;
+        jt_message_style_t style; /* of outcome and foreign messages; progress stays embeds */
         jt_progress_t *progress;
         progress_msg_t pms[MAX_PROGRESS_MESSAGES];
         bool progress_messages;
@@ -629,7 +631,10 @@ static handled_t handle_foreign(notifier_t *n, const rd_kafka_message_t *msg, co
         snprintf(what, sizeof(what), "%" PRId32 ":%" PRId64, msg->partition, msg->offset);
         /* When it reached the topic, which a redelivery does not change. */
         received = rd_kafka_message_timestamp(msg, NULL);
-        jt_message_for_foreign(&doc, received > 0 ? received : now_ms(), &n->mopts, &out);
+        if (n->style == JT_MESSAGE_STYLE_ORIGINAL)
+                jt_original_for_foreign(&doc, received > 0 ? received : now_ms(), &n->mopts, &out);
+        else
+                jt_message_for_foreign(&doc, received > 0 ? received : now_ms(), &n->mopts, &out);
         h = post_once(n, "foreign", what, &out);
         jt_message_clear(&out);
         jt_foreign_clear(&doc);
@@ -652,7 +657,8 @@ static handled_t handle(notifier_t *n, const rd_kafka_message_t *msg) {
         }
         if (n->progress_messages)
                 progress_note(n, &ev);
-        if (jt_message_for_outcome(&ev, &n->mopts, &out)) {
+        if (n->style == JT_MESSAGE_STYLE_ORIGINAL ? jt_original_for_outcome(&ev, &n->mopts, &out)
+                                                  : jt_message_for_outcome(&ev, &n->mopts, &out)) {
                 if (n->max_age_ms > 0 && now_ms() - ev.timestamp_ms > n->max_age_ms) {
                         jt_log_info("job=%s %s: %" PRId64 " minutes old, past --max-age: not "
                                     "posted",
@@ -739,9 +745,10 @@ int jt_notifier_run(const jt_config_t *cfg) {
                                 .owner = n->owner,
                                 .lease_ms = jt_config_int(cfg, "claim-lease") * 1000};
         if (!jt_options_apply_log(cfg, "notifier", &err) ||
-            !jt_format_set_zone(jt_config_str(cfg, "timezone"), &err) || !open_outputs(n, &err) ||
-            !(n->reg = jt_avro_registry_new(&err)) || !pin_readers(n, &err) ||
-            !(n->metrics = jt_metrics_new("notifier", &err)) ||
+            !jt_format_set_zone(jt_config_str(cfg, "timezone"), &err) ||
+            !jt_message_style_parse(jt_config_str(cfg, "message-style"), &n->style, &err) ||
+            !open_outputs(n, &err) || !(n->reg = jt_avro_registry_new(&err)) ||
+            !pin_readers(n, &err) || !(n->metrics = jt_metrics_new("notifier", &err)) ||
             !jt_metrics_serve(n->metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(n->progress = jt_progress_new(MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
@@ -763,11 +770,12 @@ int jt_notifier_run(const jt_config_t *cfg) {
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        jt_log_info("notifier in group %s on %s: messages to %s%s, times in %s, /metrics on port "
-                    "%d",
+        jt_log_info("notifier in group %s on %s: messages to %s%s, %s style, times in %s, "
+                    "/metrics on port %d",
                     n->posts.group, topic, n->hook ? jt_webhook_redacted(n->hook) : "the sink",
                     n->progress_messages ? ", with progress messages" : "",
-                    jt_config_str(cfg, "timezone"), jt_metrics_port(n->metrics));
+                    jt_config_str(cfg, "message-style"), jt_config_str(cfg, "timezone"),
+                    jt_metrics_port(n->metrics));
 
         /* Alive while the loop goes round (a round may wait on Discord, the database or the
          * brokers: four times the longest of their timeouts, at least a minute); ready once

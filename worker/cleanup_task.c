@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jt_cleanup_result.h"
 #include "jt_cron.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
@@ -185,13 +186,7 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, int64_t tasks_total, jt_
 
         ev = base_event(run, JT_STATUS_JOB_FINISHED);
         ev.task_id = NULL;
-        ev.records_deleted = (jt_opt_long_t){true, deleted};
-        ev.total_records_found = (jt_opt_long_t){true, found};
-        ev.remaining_records = (jt_opt_long_t){true, left};
-        ev.completion_percentage =
-            (jt_opt_double_t){true, found ? (double)deleted * 100.0 / (double)found : 100.0};
-        ev.was_timeout_stopped = (jt_opt_bool_t){true, false};
-        ev.processing_mode = found ? "batch" : "none";
+        jt_cleanup_result_fill(&ev, found, deleted, left, run->task->batch_size);
         ev.execution_ms = (jt_opt_long_t){true, created_ms ? jt_task_now_ms() - created_ms : 0};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;

@@ -399,7 +399,7 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
                      jt_error_t *err) {
         jt_status_event_t ev = {0};
         mongoc_client_t *client;
-        int64_t failed_at = 0;
+        int64_t failed_at = 0, created_at = 0;
         bool announce = false, ok;
 
         if (!id->job_id[0] || !id->run_nonce[0])
@@ -408,7 +408,14 @@ static bool fail_job(worker_t *w, const task_ident_t *id, bool cleanup, const ch
         ok = jt_jobs_fail(client, w->env.db, id->job_id, id->run_nonce, id->task_id,
                           id->key[0] ? id->key : NULL, reason, jt_task_now_ms(), &announce,
                           &failed_at, err);
+        /* Its execution time, as the original's failure message shows it: from the job's
+         * creation to the failure, the same for every repeat of the event. */
+        if (ok && announce)
+                ok = jt_jobs_created_at(client, w->env.db, id->job_id, &created_at, err);
         if (ok && announce) {
+                if (created_at > 0)
+                        ev.execution_ms = (jt_opt_long_t){
+                            true, failed_at > created_at ? failed_at - created_at : 0};
                 ev.job_id = (char *)id->job_id;
                 ev.type = JT_STATUS_JOB_FAILED;
                 ev.job_kind = cleanup ? JT_JOB_KIND_CLEANUP : JT_JOB_KIND_STATS;

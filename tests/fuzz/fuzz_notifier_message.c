@@ -1,7 +1,8 @@
 /* Fuzz target: what the notifier does with one message of the status topic (notifier/run.c's
  * handle()): a status event is folded into its job's progress and, for an outcome, rendered;
  * anything else that is JSON is rendered as a foreign message (notifier/message.c, format.c,
- * progress.c). Every rendering must be valid JSON within Discord's limits. Input: a first byte
+ * progress.c), in both styles (original.c: --message-style original). Every rendering must be
+ * valid JSON within Discord's limits. Input: a first byte
  * with its high bit clear frames the rest as a status event datum (fuzz_avro.h); otherwise the
  * rest is the raw payload, as a foreign system might publish it. */
 #include <jansson.h>
@@ -14,6 +15,7 @@
 #include "foreign.h"
 #include "jt_fuzz.h"
 #include "message.h"
+#include "original.h"
 #include "progress.h"
 
 #define RECEIVED_MS 1793505725000LL /* a fixed "now", so that a run is reproducible */
@@ -32,6 +34,10 @@ static void render(const jt_message_t *msg) {
         size_t title, description, total;
 
         free(md);
+        if (chars_of(json_string_value(json_object_get(payload, "content"))) >
+            JT_DISCORD_CONTENT_MAX)
+                jt_fuzz_finding("notifier-limits", "content of %zu chars",
+                                chars_of(json_string_value(json_object_get(payload, "content"))));
         embed = json_array_get(json_object_get(payload, "embeds"), 0);
         title = chars_of(json_string_value(json_object_get(embed, "title")));
         description = chars_of(json_string_value(json_object_get(embed, "description")));
@@ -70,6 +76,10 @@ static void notifier_handle(const uint8_t *payload, size_t len) {
                         render(&out);
                         jt_message_clear(&out);
                 }
+                if (jt_original_for_outcome(&ev, &opts, &out)) {
+                        render(&out);
+                        jt_message_clear(&out);
+                }
                 jt_progress_destroy(progress);
                 jt_status_event_clear(&ev);
                 return;
@@ -77,6 +87,9 @@ static void notifier_handle(const uint8_t *payload, size_t len) {
         jt_foreign_t doc;
         if (jt_foreign_render(payload, len, &doc)) {
                 jt_message_for_foreign(&doc, RECEIVED_MS, &opts, &out);
+                render(&out);
+                jt_message_clear(&out);
+                jt_original_for_foreign(&doc, RECEIVED_MS, &opts, &out);
                 render(&out);
                 jt_message_clear(&out);
                 jt_foreign_clear(&doc);

@@ -77,6 +77,9 @@ expect "notifier webhook never in help" 0 "DISCORD_WEBHOOK_URL" "hunter2" -- \
         env DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/1/hunter2" "$notifier" run --help
 expect "notifier unknown time zone" 2 "--timezone Mars/Base is not in the time zone database" "" -- \
         "$notifier" run --timezone Mars/Base
+expect "notifier unknown message style" 2 '--message-style must be original or embed (got "fancy")' "" -- \
+        env JT_MESSAGE_STYLE=fancy "$notifier" run
+expect "notifier message styles in help" 0 "JT_MESSAGE_STYLE" "" -- "$notifier" run --help
 expect "notifier malformed webhook URL, token hidden" 2 "--webhook-url must be https (got ftp://discord.com)" "hunter2" -- \
         env DISCORD_WEBHOOK_URL="ftp://discord.com/api/webhooks/1/hunter2" "$notifier" run
 expect "notifier webhook and sink together" 2 "--sink is for running without a webhook" "hunter2" \

@@ -13,6 +13,8 @@ the real Kafka and database of the stack:
    restarted, a 400 for that outcome is logged and skipped, and the next outcome is posted.
 4. progress messages: one message per running job, posted once with ?wait=true and then
    edited in place (PATCH on its id) at most once per --progress-interval, ending at 100%.
+5. original style: `run --message-style original` posts every golden kind as its
+   NAME.original.json: the original Lambda's plain Markdown `content`, no embed.
 The webhook token appears in no output. Runs under the project venv (pymongo, fastavro)."""
 
 import json
@@ -40,6 +42,8 @@ def mask_received(text):
 
 def mask_payload(payload):
     p = json.loads(json.dumps(payload))
+    if "content" in p:
+        p["content"] = mask_received(p["content"])
     for e in p.get("embeds") or []:
         e["description"] = mask_received(e.get("description", ""))
         if "Received At" in e["description"]:
@@ -227,9 +231,43 @@ def progress(fleet, client, dbs, fake):
     log(f"progress: one message, {len(edits)} edits in place, ends at 100 %")
 
 
+def original(fleet, client, dbs, fake):
+    s = Scenario(fleet, "notifier", 5)
+    dbs.append(s.db)
+    tz, entries = nt.golden_events(fleet)
+    n = nt.start_notifier(fleet, s, "--message-style", "original", webhook=fake.url, timezone=tz)
+    nt.publish(fleet, s, [e["event"] for e in entries if "event" in e])
+    for e in entries:
+        if "foreign" in e:
+            nt.publish_raw(fleet, s, "alarm", [json.dumps(e["foreign"]).encode()])
+    nt.wait_outcomes(fake, len(entries), "original", [n], fleet)
+    time.sleep(1.0)  # anything extra would show now
+    n.stop()
+    posts = [p for _, _, p in nt.outcome_posts(fake)]
+    if len(posts) != len(entries):
+        fail(f"original: expected {len(entries)} messages, actual {len(posts)}")
+    embedded = [p for p in posts if "embeds" in p or not p.get("content")]
+    if embedded:
+        fail(f"original: expected content and no embeds in every post, actual "
+             f"{json.dumps(embedded[0], ensure_ascii=False)}")
+    for e in entries:
+        want = mask_payload(json.loads(nt.golden_file(fleet, e["name"], "original.json")))
+        matches = [p for p in posts if mask_payload(p) == want]
+        if len(matches) != 1:
+            fail(f"original {e['name']}: expected exactly one posted payload equal to "
+                 f"{e['name']}.original.json, actual {len(matches)}\nexpected "
+                 f"{json.dumps(want, indent=1, ensure_ascii=False)}\nposted "
+                 f"{json.dumps(posts, indent=1, ensure_ascii=False)}")
+    if "original style" not in n.log_text():
+        fail(f"original: expected the style in the start line\n{n.log_tail()}")
+    nt.expect_no_token(fake, [n], "original")
+    log(f"original: {len(entries)} content payloads equal to their .original.json golden files")
+
+
 def body(fleet, client, dbs):
     nt.run_cases(fleet, client, dbs, [("golden", golden), ("storm", storm),
-                                      ("refusals", refusals), ("progress", progress)])
+                                      ("refusals", refusals), ("progress", progress),
+                                      ("original", original)])
 
 
 if __name__ == "__main__":

@@ -100,6 +100,12 @@ def run_broken(fleet, client, dbs, data, clean, where, n):
     failed = S.events(fleet, sc, job, "JOB_FAILED")
     if len(failed) != 1:
         problems.append(f"JOB_FAILED: expected 1, actual {len(failed)}")
+    elif not isinstance(failed[0].get("execution_ms"), int) or failed[0]["execution_ms"] < 0:
+        # Issue 16 item 6: the failure carries its execution time, as the original's did.
+        problems.append("JOB_FAILED execution_ms: expected the time from the job's creation to "
+                        f"its failure, actual {failed[0].get('execution_ms')!r}")
+    elif "⏱️ **Execution Time**" not in open(sink, encoding="utf-8").read():
+        problems.append("the failure message: expected its Execution Time line, actual none")
     if where == "shard" and db.stats.find_one({"user": victim})["stats"] != "not an array":
         problems.append("the non-array stats field was overwritten")
     report(problems, f"broken run ({where}): the task failed for good, the job failed with the "

@@ -589,8 +589,10 @@ static size_t events_count(const events_t *e, jt_status_type_t type) {
         return n;
 }
 
-/* Exactly one JOB_FINISHED with the original's figures. */
-static void expect_job_finished(const ctx_t *c, const events_t *e, int64_t deleted, int64_t found) {
+/* Exactly one JOB_FINISHED with the original's figures; mode is the original's processingMode
+ * for them ("direct" while what was found fits in one --batch-size batch, issue 16 item 6). */
+static void expect_job_finished(const ctx_t *c, const events_t *e, int64_t deleted, int64_t found,
+                                const char *mode) {
         const jt_status_event_t *f = NULL;
         size_t n = 0;
         char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
@@ -606,6 +608,7 @@ static void expect_job_finished(const ctx_t *c, const events_t *e, int64_t delet
         expect_opt_long("JOB_FINISHED records_deleted", deleted, f->records_deleted);
         expect_opt_long("JOB_FINISHED total_records_found", found, f->total_records_found);
         expect_opt_long("JOB_FINISHED remaining_records", 0, f->remaining_records);
+        expect_str("JOB_FINISHED processing_mode", mode, f->processing_mode);
         if (!f->completion_percentage.set || fabs(f->completion_percentage.value - 100.0) > 1e-9)
                 fail_msg("JOB_FINISHED completion_percentage: expected 100, actual %s%g",
                          f->completion_percentage.set ? "" : "unset ",
@@ -980,7 +983,7 @@ static void two_workers_complete_a_cleanup_job(void **state) {
         tasks_read(c, &tasks);
         expect_int("range tasks on the cleanup topic (5 days / 12 h)", 10, (int64_t)tasks.count);
         events_read(c, JOB_ID, &ev);
-        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old);
+        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old, "direct");
         repeats = expect_range_results(c, &ev, &tasks, old, n_old, per_worker);
         if (events_count(&ev, JT_STATUS_TASK_STARTED) < tasks.count)
                 fail_msg("TASK_STARTED events: expected at least %zu (one per range), actual %zu",
@@ -1114,7 +1117,7 @@ static void time_budget_sends_continuations_with_exact_totals(void **state) {
         }
 
         events_read(c, JOB_ID, &ev);
-        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old);
+        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old, "batch");
         expect_range_results(c, &ev, &tasks, old, n_old, per_worker);
         expect_int("TASK_FINISHED events", 1, (int64_t)events_count(&ev, JT_STATUS_TASK_FINISHED));
         for (size_t i = 0; i < ev.count; i++)
@@ -1453,7 +1456,7 @@ static void bad_tasks_go_to_the_dlq_and_the_worker_keeps_going(void **state) {
         producer_cleanup(c, (const char *const[]){"--range-hours", "24", NULL});
         wait_job_state(c, JOB_ID, "finished", WAIT_JOB_MS);
         events_read(c, JOB_ID, &ev);
-        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old);
+        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old, "direct");
         tasks_read(c, &job_tasks);
         expect_range_results(c, &ev, &job_tasks, old, n_old, per_worker);
         expect_int("old playbacks after the job", 0, count_playbacks(c, INT64_MIN, cutoff));
@@ -1526,7 +1529,7 @@ static void sigterm_mid_job_then_a_restart_finishes_exactly(void **state) {
         wait_job_state(c, JOB_ID, "finished", WAIT_JOB_MS);
         expect_int("old playbacks after the job", 0, count_playbacks(c, INT64_MIN, cutoff));
         events_read(c, JOB_ID, &ev);
-        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old);
+        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old, "batch");
         expect_range_results(c, &ev, &tasks, old, n_old, per_worker);
         expect_int("range finished by the restarted worker", 1, per_worker[w2]);
         if (events_count(&ev, JT_STATUS_TASK_STARTED) < 2)
@@ -1574,7 +1577,7 @@ static void redelivery_after_a_replay_counts_nothing_twice(void **state) {
         tasks_read(c, &tasks);
         expect_int("range tasks (3 days / 24 h)", 3, (int64_t)tasks.count);
         events_read(c, JOB_ID, &ev);
-        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old);
+        expect_job_finished(c, &ev, (int64_t)n_old, (int64_t)n_old, "direct");
         expect_range_results(c, &ev, &tasks, old, n_old, per_worker);
         events_free(&ev);
         /* SIGTERM committed what the worker did. */

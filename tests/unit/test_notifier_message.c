@@ -1,7 +1,8 @@
 /* The notifier's messages (notifier/format.c, message.c, progress.c, webhook.c redaction):
- * numbers, durations and zones; every outcome kind against golden files
- * (tests/golden/notifier/, events.json); Discord's limits on hostile texts; progress folded
- * from events. JT_UPDATE_GOLDEN=1 rewrites the golden files from the current code. */
+ * numbers, durations and zones; every outcome kind in both styles against golden files
+ * (tests/golden/notifier/, events.json: NAME.md/.json embeds, NAME.original.md/.json the
+ * original's content); Discord's limits on hostile texts; progress folded from events.
+ * JT_UPDATE_GOLDEN=1 rewrites the golden files from the current code. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include "jt_avro.h"
 #include "jt_test.h"
 #include "message.h"
+#include "original.h"
 #include "progress.h"
 #include "webhook.h"
 
@@ -164,12 +166,41 @@ static void check_golden(const char *name, const char *ext, const char *actual) 
         free(want);
 }
 
+/* The message of a golden entry: an outcome event or foreign JSON, in the embed or the
+ * original style. */
+static void golden_message(const jt_avro_registry_t *reg, json_t *item, bool original,
+                           jt_message_t *msg) {
+        jt_message_opts_t opts = {NULL};
+        json_t *foreign = json_object_get(item, "foreign");
+
+        if (foreign) {
+                char *raw = json_dumps(foreign, JSON_COMPACT);
+                int64_t received = json_integer_value(json_object_get(item, "received_ms"));
+                jt_foreign_t doc;
+                assert_non_null(raw);
+                assert_true(jt_foreign_render(raw, strlen(raw), &doc));
+                if (original)
+                        jt_original_for_foreign(&doc, received, &opts, msg);
+                else
+                        jt_message_for_foreign(&doc, received, &opts, msg);
+                jt_foreign_clear(&doc);
+                free(raw);
+        } else {
+                jt_status_event_t ev = {0};
+                event_from_json(reg, json_object_get(item, "event"), &ev);
+                assert_true(original ? jt_original_for_outcome(&ev, &opts, msg)
+                                     : jt_message_for_outcome(&ev, &opts, msg));
+                jt_status_event_clear(&ev);
+        }
+}
+
+/* Every entry in both styles: NAME.md and NAME.json (embed), NAME.original.md and
+ * NAME.original.json (--message-style original). */
 static void test_golden_messages(void **state) {
         char path[1024];
         json_error_t jerr;
         json_t *root, *events, *item;
         jt_avro_registry_t *reg;
-        jt_message_opts_t opts = {NULL};
         jt_error_t err;
         size_t i;
         (void)state;
@@ -186,34 +217,22 @@ static void test_golden_messages(void **state) {
         assert_true(json_array_size(events) >= 8);
         json_array_foreach(events, i, item) {
                 const char *name = json_string_value(json_object_get(item, "name"));
-                json_t *payload, *foreign = json_object_get(item, "foreign");
-                jt_message_t msg;
-                char *md, *js;
-                if (foreign) {
-                        char *raw = json_dumps(foreign, JSON_COMPACT);
-                        jt_foreign_t doc;
-                        assert_non_null(raw);
-                        assert_true(jt_foreign_render(raw, strlen(raw), &doc));
-                        jt_message_for_foreign(
-                            &doc, json_integer_value(json_object_get(item, "received_ms")), &opts,
-                            &msg);
-                        jt_foreign_clear(&doc);
-                        free(raw);
-                } else {
-                        jt_status_event_t ev = {0};
-                        event_from_json(reg, json_object_get(item, "event"), &ev);
-                        assert_true(jt_message_for_outcome(&ev, &opts, &msg));
-                        jt_status_event_clear(&ev);
+                for (int k = 0; k < 2; k++) {
+                        bool original = k == 1;
+                        jt_message_t msg;
+                        json_t *payload;
+                        char *md, *js;
+                        golden_message(reg, item, original, &msg);
+                        md = jt_message_markdown(&msg);
+                        payload = jt_message_discord(&msg);
+                        js = json_dumps(payload, JSON_INDENT(2) | JSON_SORT_KEYS);
+                        check_golden(name, original ? "original.md" : "md", md);
+                        check_golden(name, original ? "original.json" : "json", js);
+                        free(js);
+                        free(md);
+                        json_decref(payload);
+                        jt_message_clear(&msg);
                 }
-                md = jt_message_markdown(&msg);
-                payload = jt_message_discord(&msg);
-                js = json_dumps(payload, JSON_INDENT(2) | JSON_SORT_KEYS);
-                check_golden(name, "md", md);
-                check_golden(name, "json", js);
-                free(js);
-                free(md);
-                json_decref(payload);
-                jt_message_clear(&msg);
         }
         jt_avro_registry_destroy(reg);
         json_decref(root);
