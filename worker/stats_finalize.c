@@ -151,7 +151,7 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
          * after the send claim's 5-minute lease. */
         snprintf(owner, sizeof(owner), "finalize:%s", run->task->job_id);
         params.fire_s = fire_s - fire_s % 60;
-        params.triggered_by = "monthly-stats";
+        params.triggered_by = JT_TRIGGERED_BY_STATS;
         params.test_mode = run->task->test_mode;
         params.owner = owner;
         ok = jt_cleanup_job_emit(&emit_env, &params, false, &result, err);
