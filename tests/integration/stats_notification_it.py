@@ -25,8 +25,8 @@ given; then the ledger is dropped and the producer runs the same job id again: n
 added twice and the second JOB_FINISHED says notifications_created 0, users_updated 0.
 In every scenario the reported counts match the database: users_updated is the number of users
 whose notifications array changed, notifications_created the number of new documents.
-Runs under the project venv (pymongo, fastavro): see it_fleet.require_venv. Exit 0 when
-everything holds, 1 with the differences otherwise.
+JT_IT_ONLY=2,3 runs those scenarios only. Runs under the project venv (pymongo, fastavro): see
+it_fleet.require_venv. Exit 0 when everything holds, 1 with the differences otherwise.
 """
 
 import os
@@ -360,8 +360,11 @@ def main():
         m = Month(*previous_complete_month(time.time()))
         decoder = it_fleet.status_decoder(fleet.source_dir)
         rng = random.Random(SEED)
+        only = os.environ.get("JT_IT_ONLY", "")  # e.g. "3": one scenario, for a post-mortem
         for name, scenario in (("1", scenario_no_entries), ("2", scenario_nobody_opted_in),
                                ("3", scenario_lambda_reused), ("4", scenario_rerun)):
+            if only and name not in only.split(","):
+                continue
             t = time.monotonic()
             scenario(fleet, client, dbs, decoder, m, rng)
             log(f"    scenario {name}: {time.monotonic() - t:.1f} s")
