@@ -250,7 +250,7 @@ typedef struct {
         int32_t batch_delay_ms;
         int32_t time_budget_s;
         bool test_mode;
-        char *triggered_by;   /* schedule, manual, monthly-stats, ... */
+        char *triggered_by;   /* schedule, manual, monthly-stats-notification, ... */
         char *parent_task_id; /* NULL for a first task */
         int32_t continuation_seq;
         char *resume_after_id; /* hex ObjectId or NULL */

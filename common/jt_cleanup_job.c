@@ -241,3 +241,8 @@ done:
 void jt_cleanup_job_result_clear(jt_cleanup_job_result_t *result) {
         jt_emit_result_clear(&result->emit);
 }
+
+bool jt_cleanup_job_chained_by_stats(const char *triggered_by) {
+        return triggered_by && (strcmp(triggered_by, JT_TRIGGERED_BY_STATS) == 0 ||
+                                strcmp(triggered_by, JT_TRIGGERED_BY_STATS_OLD) == 0);
+}

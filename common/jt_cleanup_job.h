@@ -10,6 +10,16 @@
 #include "jt_error.h"
 #include "jt_job_emit.h"
 
+/* triggeredBy of the cleanup job a statistics job chains: the original's value, which consumers
+ * of the status events match on ... */
+#define JT_TRIGGERED_BY_STATS "monthly-stats-notification"
+/* ... and the one the fleet sent before: still accepted wherever triggeredBy is read (events and
+ * ledger entries written then). */
+#define JT_TRIGGERED_BY_STATS_OLD "monthly-stats"
+
+/* Whether triggered_by (NULL: none) names a statistics job's chained cleanup, by either value. */
+bool jt_cleanup_job_chained_by_stats(const char *triggered_by);
+
 /* Whether coll has a playback created before before_ms: one find limited to one, on the
  * createdAt index (cheap when nothing matches, also on servers that read every match). */
 bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
@@ -18,7 +28,7 @@ bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *a
 /* What a cleanup job is made of: when it fired, who started it, and the cleanup options. */
 typedef struct {
         int64_t fire_s;           /* UTC seconds, a whole minute, not in the future */
-        const char *triggered_by; /* schedule, manual, monthly-stats, ... */
+        const char *triggered_by; /* schedule, manual, JT_TRIGGERED_BY_STATS, ... */
         bool test_mode;
         const char *run_id; /* NULL: none */
         /* The identity that claims the job's send (NULL: this process as a producer); the same

@@ -11,7 +11,9 @@
  *     finalizeBy, finalizeUntil (the worker finishing the job), finalizedAt (the first claim's
  *     time, kept: the chained cleanup's fire time), finishedAt,
  *     failedAt, failureAnnounced, lastFailure: {reason, task, at}, failures (count),
- *     reopenedAt, reopens (count), createdAt, updatedAt }
+ *     reopenedAt, reopens (count), createdAt, updatedAt,
+ *     notification: {id, reused, at} (a stats job's month notification, chosen once by its first
+ *     range with an entry: worker/stats_notification.h) }
  * runNonce is random per entry: tasks carry it, so a task of another run of the same job id (a
  * replayed topic, a dropped and re-created ledger, a forged task) is told apart and does
  * nothing. A job ends finished or failed; a failed job goes back to running only when a task

@@ -12,15 +12,15 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "jt_cleanup_job.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
 #include "jt_options.h"
 #include "jt_startup.h"
 #include "progress.h"
 
-#define MAX_JOBS         64
-#define BAR_WIDTH        24
-#define CHAINED_BY_STATS "monthly-stats"
+#define MAX_JOBS  64
+#define BAR_WIDTH 24
 /* A job or worker id from the topic, escaped (jt_log_escape) for the terminal: room for 256
  * bytes each shown as \xNN. */
 #define WIRE_TEXT_MAX 1025
@@ -48,10 +48,11 @@ static int64_t now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The statistics job's chained cleanup: triggered by the statistics job, started after it. */
+/* The statistics job's chained cleanup: triggered by the statistics job (triggeredBy as the
+ * original sends it, or as the fleet sent it before), started after it. */
 static bool chained_from(const jt_job_progress_t *cleanup, const jt_job_progress_t *stats) {
         return cleanup->kind == JT_JOB_KIND_CLEANUP && stats->kind == JT_JOB_KIND_STATS &&
-               cleanup->triggered_by && strcmp(cleanup->triggered_by, CHAINED_BY_STATS) == 0 &&
+               jt_cleanup_job_chained_by_stats(cleanup->triggered_by) &&
                cleanup->test_mode == stats->test_mode && cleanup->started_ms >= stats->started_ms;
 }
 

@@ -1,8 +1,9 @@
 /* Finalization of a statistics job, once every range has recorded its result: the ranges wrote
  * the entries and gave their users the month's notification themselves, so this step reads
- * nothing but the ledger entry (the figures are the sums of the ranges' results), starts the
- * cleanup job (its id derives from the ledger's finalizedAt, so it is made once), and the
- * ledger's finalize claim makes JOB_FINISHED go out from one worker. */
+ * the ledger entry (the figures are the sums of the ranges' results, the notification the one
+ * the ranges recorded there) and, for a notification of its own, that document's createdAt,
+ * starts the cleanup job (its id derives from the ledger's finalizedAt, so it is made once), and
+ * the ledger's finalize claim makes JOB_FINISHED go out from one worker. */
 #include "stats_finalize.h"
 
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 #include "jt_mongo.h"
 #include "jt_status.h"
 #include "stats_compute.h"
+#include "stats_notification.h"
 
 #define FINALIZE_LEASE_MS 120000
 
@@ -47,9 +49,11 @@ typedef struct {
         const jt_task_env_t *env;
         const jt_stats_task_t *task;
         mongoc_client_t *client;
-        bson_oid_t nid;
         int64_t start_ms, end_ms;
-        int64_t users_updated;
+        int64_t users_processed, users_updated; /* the sums of the ranges' results */
+        bson_oid_t nid;                         /* the month's notification ... */
+        bool have_notification;                 /* ... when one was needed ... */
+        bool notification_created;              /* ... made by this run (not reused) */
 } fin_run_t;
 
 /* The job's figures from its ranges' results (each range notified its own users): the sums of
@@ -75,18 +79,32 @@ static void sum_results(const bson_t *entry, int64_t *with_entry, int64_t *notif
         }
 }
 
+/* The job's figures (the sums of its ranges' results) and its notification: the one the ranges
+ * chose (none when no user had an entry), and whether this run made it (not when it reused the
+ * Lambda's). */
+static jt_task_outcome_t job_outcome(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
+        jt_stats_notification_t note;
+
+        sum_results(entry, &run->users_processed, &run->users_updated);
+        if (!jt_stats_notification_outcome(run->client, run->env->db, run->task, entry,
+                                           run->users_updated, &note, &run->have_notification,
+                                           &run->notification_created, err))
+                return JT_TASK_RETRY;
+        bson_oid_copy(&note.id, &run->nid);
+        return JT_TASK_DONE;
+}
+
 static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
-        char nid_hex[25];
+        char nid_hex[25] = "none";
         bson_iter_t it;
         int64_t created_ms = run->task->created_at_ms;
-        int64_t users_processed = 0;
         jt_status_event_t ev;
 
-        sum_results(entry, &users_processed, &run->users_updated);
         if (bson_iter_init_find(&it, entry, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
                 created_ms = bson_iter_date_time(&it);
-        bson_oid_to_string(&run->nid, nid_hex);
+        if (run->have_notification)
+                bson_oid_to_string(&run->nid, nid_hex);
         ev = (jt_status_event_t){.job_id = run->task->job_id,
                                  .type = JT_STATUS_JOB_FINISHED,
                                  .job_kind = JT_JOB_KIND_STATS,
@@ -94,17 +112,20 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
                                  .worker_id = (char *)env->worker_id,
                                  .test_mode = run->task->test_mode,
                                  .month = run->task->month,
-                                 .users_processed = {true, users_processed},
+                                 .users_processed = {true, run->users_processed},
                                  .users_updated = {true, run->users_updated},
-                                 .notifications_created = {true, run->users_updated > 0},
-                                 .notification_id = nid_hex,
+                                 .notifications_created = {true, run->notification_created},
+                                 .notification_id = run->have_notification ? nid_hex : NULL,
                                  .cleanup_triggered = {true, true},
                                  .execution_ms = {true, jt_task_now_ms() - created_ms}};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " users with an entry, %" PRId64
-                    " notified, notification %s",
-                    run->task->job_id, users_processed, run->users_updated, nid_hex);
+                    " notified, notification %s%s",
+                    run->task->job_id, run->users_processed, run->users_updated, nid_hex,
+                    !run->have_notification     ? ""
+                    : run->notification_created ? " (made)"
+                                                : " (reused)");
         return JT_TASK_DONE;
 }
 
@@ -151,7 +172,7 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
          * after the send claim's 5-minute lease. */
         snprintf(owner, sizeof(owner), "finalize:%s", run->task->job_id);
         params.fire_s = fire_s - fire_s % 60;
-        params.triggered_by = "monthly-stats";
+        params.triggered_by = JT_TRIGGERED_BY_STATS;
         params.test_mode = run->task->test_mode;
         params.owner = owner;
         ok = jt_cleanup_job_emit(&emit_env, &params, false, &result, err);
@@ -185,7 +206,6 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                                         jt_error_t *err) {
         fin_run_t run = {.env = env, .task = task};
         bson_t entry = BSON_INITIALIZER;
-        uint8_t raw[12];
         int year = 0, month = 0;
         jt_job_view_t view;
         bool claimed = false, proceed = false;
@@ -194,8 +214,6 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         if (sscanf(task->month, "%4d-%2d", &year, &month) != 2 ||
             !jt_stats_month_range(year, month, &run.start_ms, &run.end_ms, err))
                 return JT_TASK_PERMANENT;
-        jt_job_ids_notification_oid(task->job_id, raw);
-        bson_oid_init_from_data(&run.nid, raw);
         run.client = mongoc_client_pool_pop(env->pool);
         outcome = jt_task_admit(env, run.client, task->job_id, task->run_nonce, task->task_id, NULL,
                                 NULL, &view, &proceed, err);
@@ -218,7 +236,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {
                 outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
-        } else if ((outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
+        } else if ((outcome = job_outcome(&run, &entry, err)) == JT_TASK_DONE &&
+                   (outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
                 outcome = finish(&run, &entry, err);
         }
         bson_destroy(&entry);

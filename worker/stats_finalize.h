@@ -1,7 +1,8 @@
-/* The end of a statistics job: one notification, added once to every user with an entry for
- * the month whose preference is on, JOB_FINISHED with the original's figures, then the cleanup
- * job (triggeredBy monthly-stats). It runs as the job's FINALIZE task, so a crash half-way is
- * recovered by redelivery, and every step is idempotent. */
+/* The end of a statistics job, whose ranges gave the month's one notification to their opted-in
+ * users with an entry: the cleanup job (triggeredBy monthly-stats-notification, as the
+ * original), then JOB_FINISHED with the original's figures (notificationsCreated 0 when no user
+ * had an entry or the Lambda's notification was reused). It runs as the job's FINALIZE task, so
+ * a crash half-way is recovered by redelivery, and every step is idempotent. */
 #ifndef JT_WORKER_STATS_FINALIZE_H
 #define JT_WORKER_STATS_FINALIZE_H
 

@@ -17,7 +17,6 @@
 
 #include "artist_names.h"
 #include "jt_bson.h"
-#include "jt_job_ids.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -26,6 +25,7 @@
 #include "jt_status.h"
 #include "stats_compute.h"
 #include "stats_finalize.h"
+#include "stats_notification.h"
 #include "stats_writes.h"
 
 #define CHUNK_USERS       1000  /* --chunk-users at most */
@@ -33,7 +33,6 @@
 #define PLAYBACKS_BATCH   50000 /* projected playbacks are about 100 bytes */
 #define NAME_CACHE_SIZE   1024  /* top artists are few and popular: a small cache saves reads */
 #define PROGRESS_EVERY_MS 1000
-#define DUPLICATE_KEY     11000
 #define RANGE_LEASE_MS    30000 /* plus --chunk-delay-ms: renewed after every chunk */
 
 typedef struct {
@@ -47,8 +46,9 @@ typedef struct {
         jt_stats_writes_t writes;
         char key[64];
         const char *root_id; /* the listed task whose result this one records */
-        bson_oid_t nid;      /* the month's notification */
+        bson_oid_t nid;      /* the month's notification, once made ... */
         bool notification_made;
+        bool notification_fresh; /* ... by this job run (stats_notification.h) */
         /* The cursors over what is left of the range, and a document each read past the
          * current chunk (kept for the next one). */
         mongoc_cursor_t *user_cur, *play_cur;
@@ -438,52 +438,85 @@ static jt_task_outcome_t read_user_playbacks(range_run_t *run, long *current, jt
         return outcome;
 }
 
-/* The month's notification, made once (its id derives from the job id) before the first user
- * gets it. */
+/* The month's notification, chosen once per job (the Lambda's of the month, or the job's own:
+ * stats_notification.h) and made if it is the job's own, before the range's first user with an
+ * entry gets it. Made once a user has an entry, whether or not anyone wants it, as the
+ * original did. */
 static jt_task_outcome_t make_notification(range_run_t *run, jt_error_t *err) {
-        bson_t *doc;
-        bson_error_t error;
-        jt_task_outcome_t outcome = JT_TASK_DONE;
+        jt_stats_notification_t note;
+        jt_task_outcome_t outcome;
 
         if (run->notification_made)
                 return JT_TASK_DONE;
-        doc = BCON_NEW("_id", BCON_OID(&run->nid), "type", "monthlyStatistic", "createdAt",
-                       BCON_DATE_TIME(run->task->created_at_ms), "updatedAt",
-                       BCON_DATE_TIME(run->task->created_at_ms));
-        if (!mongoc_collection_insert_one(run->notifications, doc, NULL, NULL, &error) &&
-            error.code != DUPLICATE_KEY)
-                outcome = jt_task_mongo_failed(&error, err, "inserting the notification");
+        outcome = jt_stats_notification_ensure(run->client, run->env->db, run->notifications,
+                                               run->task, &note, err);
+        if (outcome == JT_TASK_DONE) {
+                bson_oid_copy(&note.id, &run->nid);
+                run->notification_fresh = note.fresh;
+        }
         run->notification_made = outcome == JT_TASK_DONE;
-        bson_destroy(doc);
         return outcome;
 }
 
+/* How many of the chunk's k users the notification update changed. A notification this run made
+ * was nobody's before the run, so every one of them who has it now got it from the run: a count
+ * that a chunk redone after a kill makes again, exactly. Any other (the Lambda's, or one an
+ * earlier run of the job id made) counts what the update changed: a user who had it is not
+ * counted (nor, after a kill between the update and the checkpoint, the chunk's users it
+ * reached: never twice). */
+static jt_task_outcome_t count_notified(range_run_t *run, const bson_oid_t *ids, size_t k,
+                                        const bson_t *reply, jt_error_t *err) {
+        bson_t filter = BSON_INITIALIZER;
+        bson_error_t error;
+        bson_iter_t it;
+        int64_t n;
+
+        if (!run->notification_fresh) {
+                if (bson_iter_init_find(&it, reply, "modifiedCount") && BSON_ITER_HOLDS_NUMBER(&it))
+                        run->fig.notified += bson_iter_as_int64(&it);
+                return JT_TASK_DONE;
+        }
+        jt_bson_append_oid_in(&filter, "_id", ids, k);
+        BSON_APPEND_OID(&filter, "notifications.id", &run->nid);
+        n = mongoc_collection_count_documents(run->users, &filter, NULL, NULL, NULL, &error);
+        bson_destroy(&filter);
+        if (n < 0)
+                return jt_task_mongo_failed(&error, err, "counting the users notified");
+        run->fig.notified += n;
+        return JT_TASK_DONE;
+}
+
 /* The notification added to the chunk's users with an entry who want it, where absent ({$ne} on
- * its id, so also not again after the user has viewed it): one update of at most a chunk. */
+ * its id, so also not again after the user has viewed it, nor to a user the Lambda gave it):
+ * one update of at most a chunk, then what it changed counted (count_notified). */
 static jt_task_outcome_t notify_chunk(range_run_t *run, jt_error_t *err) {
         bson_oid_t ids[CHUNK_USERS];
         size_t k = 0;
-        bson_t filter = BSON_INITIALIZER;
+        bool any_entry = false;
+        bson_t filter = BSON_INITIALIZER, reply;
         bson_t *update;
         bson_error_t error;
         jt_task_outcome_t outcome;
 
-        for (size_t i = 0; i < run->n; i++)
+        for (size_t i = 0; i < run->n; i++) {
+                any_entry = any_entry || run->has_entry[i];
                 if (run->has_entry[i] && run->wants[i])
                         bson_oid_copy(&run->ids[i], &ids[k++]);
-        if (k == 0)
+        }
+        if (!any_entry)
                 return JT_TASK_DONE;
-        if ((outcome = make_notification(run, err)) != JT_TASK_DONE)
+        if ((outcome = make_notification(run, err)) != JT_TASK_DONE || k == 0)
                 return outcome;
         jt_bson_append_oid_in(&filter, "_id", ids, k);
         BSON_APPEND_BOOL(&filter, "userPreferences.notifications.monthlyStatistic", true);
         BCON_APPEND(&filter, "notifications.id", "{", "$ne", BCON_OID(&run->nid), "}");
         update = BCON_NEW("$push", "{", "notifications", "{", "id", BCON_OID(&run->nid), "viewed",
                           BCON_BOOL(false), "read", BCON_BOOL(false), "}", "}");
-        if (!mongoc_collection_update_many(run->users, &filter, update, NULL, NULL, &error))
+        if (!mongoc_collection_update_many(run->users, &filter, update, NULL, &reply, &error))
                 outcome = jt_task_mongo_failed(&error, err, "adding the notification to users");
         else
-                run->fig.notified += (int64_t)k;
+                outcome = count_notified(run, ids, k, &reply, err);
+        bson_destroy(&reply);
         bson_destroy(update);
         bson_destroy(&filter);
         return outcome;
@@ -821,7 +854,6 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
         range_run_t run = {.env = env, .task = task};
         int year = 0, month = 0;
         int64_t prev_end = 0;
-        uint8_t raw[12];
         char name[64], nonce[JT_JOBS_NONCE_SIZE];
         jt_job_view_t view;
         bool proceed = false;
@@ -866,8 +898,6 @@ static jt_task_outcome_t run_range(const jt_task_env_t *env, const jt_stats_task
         }
         snprintf(run.holder, sizeof(run.holder), "%s#%.8s", env->worker_id, nonce);
         run.per_user = strcmp(jt_config_str(env->cfg, "playback-reads"), "per-user") == 0;
-        jt_job_ids_notification_oid(task->job_id, raw);
-        bson_oid_init_from_data(&run.nid, raw);
         run.users = mongoc_client_get_collection(
             run.client, env->db, coll_name(task->test_mode, "users", name, sizeof(name)));
         run.playbacks = mongoc_client_get_collection(

@@ -20,8 +20,8 @@ finalizer that died holding the ledger's finalize claim (its lease lapses 8 s la
 topic replayed again: the FINALIZE task waits for the lease without spending attempts, then the
 recovered finalization adds nothing twice, keeps the viewed flag, starts no second cleanup job.
 Scenario 3 (chained cleanup): the cleanup job the finalization starts carries triggered_by
-"monthly-stats" in JOB_STARTED and JOB_FINISHED; playbacks older than its cutoff are gone, the
-others intact, records_deleted matches.
+"monthly-stats-notification" (the original's value) in JOB_STARTED and JOB_FINISHED; playbacks
+older than its cutoff are gone, the others intact, records_deleted matches.
 
 The month is the previous complete UTC month. Its first day can be 62 days old (on Aug 31, say),
 so the workers run the chained cleanup with a retention of 75 days: its cutoff never reaches into
@@ -56,6 +56,7 @@ DAY_MS = 86400 * 1000
 RETENTION_DAYS = 75  # > the age of the previous month's first day (see above)
 WAIT_JOB_S = 120
 WAIT_REPLAY_S = 60
+CHAINED_BY = "monthly-stats-notification"  # the original's triggeredBy of the chained cleanup
 
 
 def previous_complete_month(now_s):
@@ -424,16 +425,16 @@ def run(fleet, oracle, client):
         fail(f"ledger: expected one cleanup job, actual {[c['_id'] for c in cleanup_jobs]}")
     cjob = cleanup_jobs[0]
     cid = cjob["_id"]
-    if (cjob.get("params") or {}).get("triggeredBy") != "monthly-stats":
-        fail(f"ledger {cid}: expected params.triggeredBy monthly-stats, actual {cjob.get('params')}")
+    if (cjob.get("params") or {}).get("triggeredBy") != CHAINED_BY:
+        fail(f"ledger {cid}: expected params.triggeredBy {CHAINED_BY}, actual {cjob.get('params')}")
     started = events_of(events, cid, "JOB_STARTED")
     cfin = events_of(events, cid, "JOB_FINISHED")
     if len(started) != 1 or len(cfin) != 1:
         fail(f"status events of {cid}: expected one JOB_STARTED and one JOB_FINISHED, actual "
              f"{len(started)} and {len(cfin)}")
     for ev in started + cfin:
-        if ev.get("triggered_by") != "monthly-stats" or ev.get("job_kind") != "CLEANUP":
-            fail(f"{ev['type']} of {cid}: expected triggered_by monthly-stats, job_kind CLEANUP, "
+        if ev.get("triggered_by") != CHAINED_BY or ev.get("job_kind") != "CLEANUP":
+            fail(f"{ev['type']} of {cid}: expected triggered_by {CHAINED_BY}, job_kind CLEANUP, "
                  f"actual {ev.get('triggered_by')!r}, {ev.get('job_kind')}")
     cutoff = started[0].get("cutoff_date")
     if cutoff is None or cfin[0].get("cutoff_date") != cutoff:
@@ -454,7 +455,7 @@ def run(fleet, oracle, client):
     if cfin[0].get("records_deleted") != len(old) or not old:
         fail(f"JOB_FINISHED of {cid}: expected records_deleted {len(old)} (> 0), actual "
              f"{cfin[0].get('records_deleted')}")
-    log(f"ok  scenario 3: cleanup job {cid} triggered_by monthly-stats (JOB_STARTED, "
+    log(f"ok  scenario 3: cleanup job {cid} triggered_by {CHAINED_BY} (JOB_STARTED, "
         f"JOB_FINISHED), {len(old)} playbacks older than the cutoff deleted, {len(keep)} kept")
     t_s1 = time.monotonic() - t1
 
