@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_push.h"
 #include "jt_bson.h"
 #include "jt_cleanup_job.h"
 #include "jt_job_ids.h"
@@ -50,6 +51,7 @@ typedef struct {
         bson_oid_t nid;
         int64_t start_ms, end_ms;
         int64_t users_updated;
+        jt_app_push_result_t push; /* the app push's outcome, for JOB_FINISHED */
 } fin_run_t;
 
 /* The job's figures from its ranges' results (each range notified its own users): the sums of
@@ -100,6 +102,8 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
                                  .notification_id = nid_hex,
                                  .cleanup_triggered = {true, true},
                                  .execution_ms = {true, jt_task_now_ms() - created_ms}};
+        ev.users_pushed = (jt_opt_long_t){run->push.configured, run->push.done.users};
+        ev.push_failures = (jt_opt_long_t){run->push.configured, run->push.done.failed_users};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " users with an entry, %" PRId64
@@ -181,6 +185,16 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
         return JT_TASK_RETRY;
 }
 
+/* The original's socket push of the new notification to its users (app_push.c). */
+static jt_task_outcome_t push_to_app(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
+        jt_app_push_job_t job = {.job_id = run->task->job_id,
+                                 .month = run->task->month,
+                                 .test_mode = run->task->test_mode,
+                                 .notification_id = &run->nid,
+                                 .lease_ms = FINALIZE_LEASE_MS};
+        return jt_app_push_run(run->env, run->client, &job, entry, &run->push, err);
+}
+
 jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats_task_t *task,
                                         jt_error_t *err) {
         fin_run_t run = {.env = env, .task = task};
@@ -218,7 +232,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {
                 outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
-        } else if ((outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
+        } else if ((outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE &&
+                   (outcome = push_to_app(&run, &entry, err)) == JT_TASK_DONE) {
                 outcome = finish(&run, &entry, err);
         }
         bson_destroy(&entry);
