@@ -8,7 +8,9 @@ with --app-api-url and JT_APP_API_KEY, then what the fake received, the ledger a
    notification_id), userIds, type monthlyStatistic, month}; the acknowledged batches hold 4
    users each but the last and cover exactly the users given the notification, each once; the
    two refused requests were retried; JOB_FINISHED says users_pushed = all of them,
-   push_failures 0; the ledger's push is done.
+   push_failures 0; the ledger's push is done. Then the job re-finalized (the ledger set back to
+   finalizing under a dead worker's lapsed claim, the stats topic replayed: a finalizer that died
+   after recording the push done): JOB_FINISHED again with the recorded figures, no request.
 2. kill: the fake holds the second batch; the worker is SIGKILLed while it waits, its finalize
    lease is made to lapse (the ledger's finalizeUntil set to now: what two minutes would do),
    a second worker takes the FINALIZE over and resumes after the recorded batch: every user is
@@ -24,7 +26,8 @@ with --app-api-url and JT_APP_API_KEY, then what the fake received, the ledger a
 6. the command line: --app-api-key=KEY is refused (exit 2) without showing the key, and an
    http URL to a host that is not loopback is refused (exit 2) naming only scheme and host.
 Finally the key appears in no output of any program. Runs under the project venv (pymongo,
-fastavro). Exit 0 when everything holds, 1 with the differences otherwise."""
+fastavro). Usage: stats_push_it.py [--only 1,2,...] (scenario numbers; all by default). Exit 0
+when everything holds, 1 with the differences otherwise."""
 
 import os
 import signal
@@ -211,6 +214,31 @@ def scenario_batches(fleet, client, dbs, fake):
         f"users once each; 500 and 429 retried ({gap:.1f} s after the 429); the key in every "
         "request")
 
+    # A finalizer that died after recording the push done but before JOB_FINISHED: the ledger
+    # set back to finalizing under a dead worker's lapsed claim, the stats topic replayed. The
+    # redelivered FINALIZE finishes the job again and posts nothing.
+    job.db.jobs.update_one({"_id": job.job_id}, {"$set": {
+        "state": "finalizing", "finalizeBy": "dead-worker/1",
+        "finalizeUntil": DatetimeMS(int(time.time() * 1000))}})
+    before = len(fake.snapshot())
+    rc, _ = job.sc.replay_stopped_group("--topic", job.sc.topic["stats"], "--group",
+                                        job.sc.group, "--to-offset", "beginning")
+    if rc != 0:
+        fail(f"joytify-producer replay: expected exit 0, actual {rc}")
+    job.worker("--app-api-url", fake.url, "--app-push-batch", str(BATCH), env=key_env())
+    wait_until("the replayed FINALIZE finishing the job again",
+               lambda: len(job.finished_events()) >= 2 and job.entry().get("state") == "finished",
+               WAIT_JOB_S, on_timeout=fleet.logs)
+    again = fake.snapshot()[before:]
+    second = job.finished_events()[1]
+    if again or (second.get("users_pushed"), second.get("push_failures")) != (len(job.notified), 0):
+        fail(f"scenario 1, re-finalized: expected no request and JOB_FINISHED with the recorded "
+             f"figures ({len(job.notified)}, 0), actual {len(again)} request(s), "
+             f"({second.get('users_pushed')}, {second.get('push_failures')})")
+    job.sc.stop_workers()
+    log("ok  scenario 1, re-finalized after the push was recorded done: no request, "
+        f"JOB_FINISHED again with users_pushed {second.get('users_pushed')}")
+
 
 def scenario_kill(fleet, client, dbs, fake):
     job = Job(fleet, client, dbs, 2)
@@ -316,19 +344,26 @@ def scenario_command_line(fleet):
     log("ok  scenario 6: the key refused on the command line, an http URL refused")
 
 
+SCENARIOS = {
+    6: lambda f, c, d, fake: scenario_command_line(f),
+    1: scenario_batches,
+    2: scenario_kill,
+    3: lambda f, c, d, fake: scenario_refused(
+        f, c, d, fake, 3, ("status", 401, f'{{"error": "invalid API key {KEY}"}}'),
+        "HTTP 401 from http://127.0.0.1"),
+    4: lambda f, c, d, fake: scenario_refused(f, c, d, fake, 4, ("redirect", 308),
+                                              "HTTP 308 from http://127.0.0.1"),
+    5: scenario_not_configured,
+}
+
+
 def body(fleet, client, dbs):
     t0 = time.monotonic()
+    only = [int(a) for a in sys.argv[2].split(",")] if sys.argv[1:2] == ["--only"] else SCENARIOS
     fake = FakeAppApi()
     try:
-        scenario_command_line(fleet)
-        scenario_batches(fleet, client, dbs, fake)
-        scenario_kill(fleet, client, dbs, fake)
-        scenario_refused(fleet, client, dbs, fake, 3,
-                         ("status", 401, f'{{"error": "invalid API key {KEY}"}}'),
-                         "HTTP 401 from http://127.0.0.1")
-        scenario_refused(fleet, client, dbs, fake, 4, ("redirect", 308),
-                         "HTTP 308 from http://127.0.0.1")
-        scenario_not_configured(fleet, client, dbs, fake)
+        for n in only:
+            SCENARIOS[n](fleet, client, dbs, fake)
     finally:
         fake.close()
     leaks = [p.name for p in fleet.procs if KEY in p.log_text()]
