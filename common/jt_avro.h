@@ -307,6 +307,9 @@ typedef struct {
         jt_opt_long_t progress_total;
         char *error_message;
         char *error_stack;
+        /* v2: a statistics job's app push (absent when none was configured) */
+        jt_opt_long_t users_pushed;
+        jt_opt_long_t push_failures; /* users not pushed */
 } jt_status_event_t;
 
 /* Symbols as in the schemas: "SHARD", "TASK_PROGRESS", "CLEANUP", ... */

@@ -141,6 +141,8 @@ static const field_t status_event_fields[] = {
     FIELD(jt_status_event_t, progress_total, F_OPT_LONG),
     FIELD(jt_status_event_t, error_message, F_OPT_STRING),
     FIELD(jt_status_event_t, error_stack, F_OPT_STRING),
+    ADDED(jt_status_event_t, users_pushed, "users_pushed", F_OPT_LONG, 0),
+    ADDED(jt_status_event_t, push_failures, "push_failures", F_OPT_LONG, 0),
 };
 
 static const message_t stats_task_msg = {JT_AVRO_STATS_TASK, stats_task_fields,
@@ -534,7 +536,9 @@ bool jt_status_event_validate(const jt_status_event_t *e, jt_error_t *err) {
                       {"batch_size", &e->batch_size},
                       {"execution_ms", &e->execution_ms},
                       {"progress_done", &e->progress_done},
-                      {"progress_total", &e->progress_total}};
+                      {"progress_total", &e->progress_total},
+                      {"users_pushed", &e->users_pushed},
+                      {"push_failures", &e->push_failures}};
         size_t i;
 
         if (!nonempty(e->job_id, "job_id", err) || !id_bounded(e->job_id, "job_id", err) ||

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jt_log.h"
+#include "jt_secret.h"
 
 typedef struct {
         const jt_opt_t *opt;
@@ -104,6 +105,7 @@ static bool assign_value(config_value_t *v, const char *text, const char *origin
                 return true;
         }
         case JT_OPT_STRING:
+        case JT_OPT_ENV:
                 break;
         }
         free(v->text);
@@ -121,6 +123,8 @@ static bool apply_defaults(jt_config_t *cfg, jt_error_t *err) {
                 if (v->opt->def && v->opt->type != JT_OPT_BOOL && v->opt->type != JT_OPT_KV &&
                     !assign_value(v, v->opt->def, "default of --", err))
                         return false;
+                if (env && *env && v->opt->type == JT_OPT_ENV)
+                        jt_secret_add(env, strlen(env));
                 if (env && *env) {
                         snprintf(origin, sizeof(origin), "environment %s for --", v->opt->env);
                         if (!assign_value(v, env, origin, err))
@@ -179,7 +183,11 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
         for (size_t i = 0; i < n; i++) {
                 const jt_opt_t *o = cfg->values[i].opt;
                 longopts[i].name = o->name;
-                longopts[i].has_arg = o->type == JT_OPT_BOOL ? no_argument : required_argument;
+                /* An environment-only secret is known to getopt only to be refused by name,
+                 * with or without a value attached. */
+                longopts[i].has_arg = o->type == JT_OPT_BOOL  ? no_argument
+                                      : o->type == JT_OPT_ENV ? optional_argument
+                                                              : required_argument;
                 longopts[i].val = 256 + (int)i;
                 if (o->short_name) {
                         size_t len = strlen(shortopts);
@@ -208,8 +216,9 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                                 jt_error_set(err, JT_ERR_CONFIG, 0, "option %s needs a value", arg);
                         else if (optopt)
                                 jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c", optopt);
-                        else
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option %s", arg);
+                        else /* never the "=value" part: it may be a secret typed by mistake */
+                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option %.*s",
+                                             (int)strcspn(arg, "="), arg);
                         goto fail;
                 }
                 if (c >= 256)
@@ -220,6 +229,14 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                                         idx = i;
                 if (idx >= n) {
                         jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c", c);
+                        goto fail;
+                }
+                if (cfg->values[idx].opt->type == JT_OPT_ENV) {
+                        jt_error_set(err, JT_ERR_CONFIG, 0,
+                                     "--%s cannot be given on the command line (every local user "
+                                     "sees a command line in ps): set the environment variable "
+                                     "%s instead",
+                                     cfg->values[idx].opt->name, cfg->values[idx].opt->env);
                         goto fail;
                 }
                 if (!assign_value(&cfg->values[idx], optarg, "--", err))
@@ -280,6 +297,11 @@ static void print_option(FILE *out, const jt_opt_t *o) {
         char left[96];
         int len;
 
+        if (o->type == JT_OPT_ENV) {
+                fprintf(out, "      %-28s %s (from the environment only, never an option)\n",
+                        o->env, o->doc);
+                return;
+        }
         if (o->short_name && o->name[1] == '\0')
                 len = snprintf(left, sizeof(left), "  -%c", o->short_name);
         else if (o->short_name)

@@ -14,6 +14,10 @@ typedef enum {
         JT_OPT_INT,    /* --name N, checked against [min, max] */
         JT_OPT_BOOL,   /* --name, no value: true when given */
         JT_OPT_KV,     /* -X key=value, repeatable, kept in order */
+        JT_OPT_ENV,    /* a secret read from its environment variable only (env must be set):
+                        * --name on the command line is refused, since every local user sees
+                        * a command line in ps; the value joins the process's secrets
+                        * (jt_secret_add), so no log line or error shows it */
 } jt_opt_type_t;
 
 typedef struct {

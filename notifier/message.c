@@ -158,6 +158,20 @@ static void job_fields(jt_message_t *msg, const jt_status_event_t *ev) {
                 jt_message_add_field(msg, "Worker", ev->worker_id);
 }
 
+/* The app push's outcome (status event v2), only when the job had one configured. */
+static void line_pushed(body_t *b, const jt_status_event_t *ev) {
+        char n[JT_FORMAT_BUF], f[JT_FORMAT_BUF];
+
+        if (!ev->users_pushed.set)
+                return;
+        fprintf(b->f, "📲 **Pushed**: %s users",
+                jt_format_thousands(ev->users_pushed.value, n, sizeof(n)));
+        if (ev->push_failures.set && ev->push_failures.value > 0)
+                fprintf(b->f, " (%s failed)",
+                        jt_format_thousands(ev->push_failures.value, f, sizeof(f)));
+        fputc('\n', b->f);
+}
+
 static void stats_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
         fprintf(b->f, "✅ **Status**: Completed%s\n", ev->test_mode ? " (Test Mode)" : "");
         if (ev->month)
@@ -165,6 +179,7 @@ static void stats_finished(const jt_status_event_t *ev, const jt_message_opts_t 
         line_count(b, "🔔 **Notifications Created**", &ev->notifications_created);
         line_count(b, "👥 **Users Processed**", &ev->users_processed);
         line_count(b, "📝 **Users Updated**", &ev->users_updated);
+        line_pushed(b, ev);
         fprintf(b->f, "🧹 **Cleanup Status**: %s\n",
                 ev->cleanup_triggered.set && ev->cleanup_triggered.value ? "✅ Triggered"
                                                                          : "❌ Failed");

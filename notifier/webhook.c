@@ -1,7 +1,6 @@
 /* Discord webhook requests and the reading of their answers (webhook.h). */
 #include "webhook.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "jt_sat.h"
 #include "jt_secret.h"
+#include "jt_url.h"
 
 #define MAX_BODY        (64 * 1024)
 #define DEFAULT_WAIT_MS 1000 /* a 429 that says nothing */
@@ -54,49 +54,12 @@ void jt_webhook_redact(const char *url, char *out, size_t size) {
                 snprintf(out, size, "***");
 }
 
-/* "scheme://host" of url as libcurl reads it (what it would connect to), for messages that
- * must not show the path, the query or any user:password; false when it does not parse. */
-static bool url_origin(const char *url, char *scheme, size_t ssize, char *host, size_t hsize) {
-        CURLU *u = curl_url();
-        char *s = NULL, *h = NULL;
-        bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-                  curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK &&
-                  curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK;
-
-        snprintf(scheme, ssize, "%s", ok ? s : "");
-        snprintf(host, hsize, "%s", ok ? h : "");
-        curl_free(s);
-        curl_free(h);
-        curl_url_cleanup(u);
-        return ok;
-}
-
-/* 127.0.0.0/8, ::1 or localhost (which libcurl resolves to loopback without asking DNS). The
- * host is libcurl's reading of the URL, so "127.1" arrives as 127.0.0.1 and
- * "127.0.0.1.example.com" is a name, not an address. */
-static bool host_is_loopback(const char *host) {
-        struct in_addr a4;
-        struct in6_addr a6;
-        char bare[64];
-        size_t len = strlen(host);
-
-        if (strcasecmp(host, "localhost") == 0)
-                return true;
-        if (inet_pton(AF_INET, host, &a4) == 1)
-                return (ntohl(a4.s_addr) >> 24) == 127;
-        if (len > 2 && len < sizeof(bare) + 2 && host[0] == '[' && host[len - 1] == ']') {
-                snprintf(bare, sizeof(bare), "%.*s", (int)(len - 2), host + 1);
-                return inet_pton(AF_INET6, bare, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-        }
-        return false;
-}
-
 /* The URL's scheme if the token may travel to it: "https", or "http" to a loopback address. */
 static const char *allowed_scheme(const char *url, jt_error_t *err) {
         char scheme[16], host[256];
         const char *scheme_end, *path;
 
-        if (!url || !url_origin(url, scheme, sizeof(scheme), host, sizeof(host)) || !*host) {
+        if (!url || !jt_url_origin(url, scheme, sizeof(scheme), host, sizeof(host)) || !*host) {
                 jt_error_set(err, JT_ERR_CONFIG, 0,
                              "--webhook-url must be an https URL with a host and a path, like "
                              "https://discord.com/api/webhooks/ID/TOKEN (got something that is "
@@ -104,7 +67,7 @@ static const char *allowed_scheme(const char *url, jt_error_t *err) {
                 return NULL;
         }
         if (strcmp(scheme, "https") != 0 &&
-            (strcmp(scheme, "http") != 0 || !host_is_loopback(host))) {
+            (strcmp(scheme, "http") != 0 || !jt_url_host_is_loopback(host))) {
                 jt_error_set(err, JT_ERR_CONFIG, 0,
                              "--webhook-url must be https (got %s://%s): the URL holds the "
                              "webhook's token, which %s would send %s; http is accepted only to "
@@ -375,7 +338,7 @@ static void add_redirect_target(jt_webhook_t *w, jt_post_result_t *res) {
         size_t used = strlen(res->detail);
 
         if (curl_easy_getinfo(w->curl, CURLINFO_REDIRECT_URL, &to) == CURLE_OK && to &&
-            url_origin(to, scheme, sizeof(scheme), host, sizeof(host)))
+            jt_url_origin(to, scheme, sizeof(scheme), host, sizeof(host)))
                 snprintf(res->detail + used, sizeof(res->detail) - used, " (to %s://%s)", scheme,
                          host);
 }

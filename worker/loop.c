@@ -40,9 +40,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_push.h"
 #include "artist_names.h"
 #include "cleanup_task.h"
 #include "clock_check.h"
+#include "jt_backoff.h"
 #include "jt_dlq.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
@@ -491,11 +493,7 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
 }
 
 static int backoff_ms(const worker_t *w, int attempts) {
-        int64_t ms = (int64_t)w->backoff_base_ms << (attempts > 16 ? 16 : attempts - 1);
-        if (ms > w->backoff_max_ms)
-                ms = w->backoff_max_ms;
-        /* +-25 % jitter, so that workers retrying the same outage do not hit it in step. */
-        return (int)(ms * (75 + rand() % 51) / 100);
+        return (int)jt_backoff_ms(w->backoff_base_ms, w->backoff_max_ms, attempts);
 }
 
 /* Back to msg: its partition paused and rewound to it, the messages after it that were waiting
@@ -1033,6 +1031,7 @@ int jt_worker_run(const jt_config_t *cfg) {
         worker_t *w = calloc(1, sizeof(*w));
         jt_kafka_opts_t kopts = jt_kafka_opts_from_config(cfg);
         jt_avro_registry_t *reg = NULL;
+        jt_app_push_t *app_push = NULL;
         char host[128] = "localhost", worker_id[200];
         struct sigaction sa;
         jt_error_t err;
@@ -1071,7 +1070,8 @@ int jt_worker_run(const jt_config_t *cfg) {
         sigaction(SIGINT, &sa, NULL);
 
         if (!jt_options_apply_log(cfg, "worker", &err) || !playback_reads_valid(cfg, &err) ||
-            !liveness_timeout(cfg, &live_s, &err) || !(reg = jt_avro_registry_new(&err)) ||
+            !liveness_timeout(cfg, &live_s, &err) || !jt_app_push_new(cfg, &app_push, &err) ||
+            !(reg = jt_avro_registry_new(&err)) ||
             !(w->env.metrics = jt_metrics_new("worker", &err))) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
@@ -1088,6 +1088,7 @@ int jt_worker_run(const jt_config_t *cfg) {
                 goto done;
         }
         w->env.reg = reg;
+        w->env.app_push = app_push;
         jt_clock_check_start(&w->env, &w->clock);
         if (!(w->env.names = jt_artist_names_new())) {
                 jt_error_set(&err, JT_ERR_SYSTEM, 0, "out of memory");
@@ -1135,6 +1136,7 @@ done:
         jt_kafka_destroy(w->env.producer);
         jt_mongo_pool_destroy(w->env.pool);
         jt_avro_registry_destroy(reg);
+        jt_app_push_destroy(app_push);
         jt_artist_names_destroy(w->env.names);
         jt_metrics_destroy(w->env.metrics);
         if (w->env.clock)

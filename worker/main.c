@@ -7,6 +7,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "app_push.h"
 #include "loop.h"
 
 static const jt_opt_t worker_opts[] = {
@@ -59,8 +60,9 @@ static const jt_opt_t worker_opts[] = {
 };
 
 /* jt_opts_cleanup shapes the cleanup job a worker starts when it finishes a statistics job. */
-static const jt_opt_t *const worker_tables[] = {worker_opts,   jt_opts_cleanup, jt_opts_kafka,
-                                                jt_opts_mongo, jt_opts_log,     NULL};
+static const jt_opt_t *const worker_tables[] = {worker_opts,   jt_app_push_opts, jt_opts_cleanup,
+                                                jt_opts_kafka, jt_opts_mongo,    jt_opts_log,
+                                                NULL};
 
 static const jt_command_t commands[] = {
     {NULL,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_push.h"
 #include "jt_bson.h"
 #include "jt_cleanup_job.h"
 #include "jt_job_ids.h"
@@ -54,6 +55,8 @@ typedef struct {
         bson_oid_t nid;                         /* the month's notification ... */
         bool have_notification;                 /* ... when one was needed ... */
         bool notification_created;              /* ... made by this run (not reused) */
+        bool notification_reused;               /* ... the Lambda's, found for the month */
+        jt_app_push_result_t push;              /* the app push's outcome, for JOB_FINISHED */
 } fin_run_t;
 
 /* The job's figures from its ranges' results (each range notified its own users): the sums of
@@ -91,6 +94,7 @@ static jt_task_outcome_t job_outcome(fin_run_t *run, const bson_t *entry, jt_err
                                            &run->notification_created, err))
                 return JT_TASK_RETRY;
         bson_oid_copy(&note.id, &run->nid);
+        run->notification_reused = note.reused;
         return JT_TASK_DONE;
 }
 
@@ -118,6 +122,8 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
                                  .notification_id = run->have_notification ? nid_hex : NULL,
                                  .cleanup_triggered = {true, true},
                                  .execution_ms = {true, jt_task_now_ms() - created_ms}};
+        ev.users_pushed = (jt_opt_long_t){run->push.configured, run->push.done.users};
+        ev.push_failures = (jt_opt_long_t){run->push.configured, run->push.done.failed_users};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " users with an entry, %" PRId64
@@ -202,6 +208,26 @@ static jt_task_outcome_t start_cleanup(fin_run_t *run, const bson_t *entry, jt_e
         return JT_TASK_RETRY;
 }
 
+/* The original's socket push of the new notification to its users (app_push.c). */
+static jt_task_outcome_t push_to_app(fin_run_t *run, const bson_t *entry, jt_error_t *err) {
+        /* No notification, nothing to push. The Lambda's notification of the month (reused
+         * when a fleet takes over mid-month) was pushed by the Lambda to its users: pushing it
+         * again by notifications.id would notify them twice. */
+        if (!run->have_notification || run->notification_reused) {
+                if (run->notification_reused)
+                        jt_log_info("job=%s app push: skipped, the month's notification is the "
+                                    "Lambda's, which pushed it",
+                                    run->task->job_id);
+                return JT_TASK_DONE;
+        }
+        jt_app_push_job_t job = {.job_id = run->task->job_id,
+                                 .month = run->task->month,
+                                 .test_mode = run->task->test_mode,
+                                 .notification_id = &run->nid,
+                                 .lease_ms = FINALIZE_LEASE_MS};
+        return jt_app_push_run(run->env, run->client, &job, entry, &run->push, err);
+}
+
 jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats_task_t *task,
                                         jt_error_t *err) {
         fin_run_t run = {.env = env, .task = task};
@@ -237,7 +263,8 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
         } else if (!claimed) {
                 outcome = jt_task_claim_lost(run.client, env->db, task->job_id, err);
         } else if ((outcome = job_outcome(&run, &entry, err)) == JT_TASK_DONE &&
-                   (outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE) {
+                   (outcome = start_cleanup(&run, &entry, err)) == JT_TASK_DONE &&
+                   (outcome = push_to_app(&run, &entry, err)) == JT_TASK_DONE) {
                 outcome = finish(&run, &entry, err);
         }
         bson_destroy(&entry);

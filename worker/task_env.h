@@ -50,6 +50,8 @@ typedef struct {
         jt_task_announced_t *announced;  /* JOB_FINISHED sent by this process */
         struct jt_clock_check_s *clock;  /* the last clock check (clock_check.h) */
         struct jt_artist_names_s *names; /* artist names, shared by the task threads */
+        /* The app push's settings (app_push.h); NULL without --app-api-url. */
+        const struct jt_app_push_s *app_push;
 } jt_task_env_t;
 
 typedef enum {

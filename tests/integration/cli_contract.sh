@@ -60,6 +60,14 @@ expect "worker -X secret value hidden" 2 "-X socket.timeout.ms" "hunter2" -- \
         "$worker" -X sasl.password=hunter2 -X socket.timeout.ms=nope
 expect "worker bad log level" 2 "--log-level must be debug, info, warn or error" "" -- \
         "$worker" --log-level loud
+expect "worker app API key never an option" 2 "--app-api-key cannot be given on the command line" \
+        "hunter2" -- "$worker" --app-api-key=hunter2
+expect "worker app API URL https" 2 "--app-api-url must be https (got http://app.example.com)" \
+        "hunter2" -- env JT_APP_API_KEY=hunter2 "$worker" --app-api-url http://app.example.com/push
+expect "worker app API URL without its key" 2 "JT_APP_API_KEY is not" "" -- \
+        env -u JT_APP_API_KEY "$worker" --app-api-url https://app.example.com/push
+expect "worker app API key never in help" 0 "JT_APP_API_KEY" "hunter2" -- \
+        env JT_APP_API_KEY=hunter2 "$worker" --help
 expect "unreachable broker named" 2 "cannot reach Kafka at 127.0.0.1:1 within 2 s" "" -- \
         "$worker" --brokers 127.0.0.1:1 --kafka-timeout 2
 expect "unreachable database named, password hidden" 2 \

@@ -16,7 +16,7 @@ Topics are read with kcat (`-f '%p %o %K %S\\n%k%s'`: a text header giving the p
 offset, the key length and the value length, then exactly that many raw key and value bytes),
 which carries binary Avro values unchanged whatever bytes they hold. Status events are Avro
 single-object encoded: C3 01, the 8-byte CRC-64-AVRO fingerprint of the schema's Parsing
-Canonical Form (checked against schemas/status_event.v1.avsc), then the datum, which
+Canonical Form (checked against every schemas/status_event.vN.avsc), then the datum, which
 fastavro.schemaless_reader decodes (with logical types left as plain numbers: timestamps stay
 milliseconds since the epoch).
 """
@@ -330,13 +330,14 @@ class Scenario:
             log("replay refused: the group still has a member; trying again in 2 s")
             time.sleep(2)
 
-    def start_worker(self, *extra):
-        """Starts a joytify-worker in the scenario's group (both task kinds by default)."""
+    def start_worker(self, *extra, env=None):
+        """Starts a joytify-worker in the scenario's group (both task kinds by default); env adds
+        variables (secrets stay off the command line)."""
         name = f"worker {len(self.workers) + 1}"
         argv = [self.fleet.worker_path, "--group", self.group, *self.target_args(),
                 "--max-attempts", "4", "--retry-backoff-ms", "200", "--retry-backoff-max-ms",
                 "2000", "-X", "auto.commit.interval.ms=500", *extra]
-        w = self.fleet.start(name, argv)
+        w = self.fleet.start(name, argv, env)
         self.workers.append(w)
         return w
 
@@ -574,36 +575,57 @@ def _strip_logical(schema):
 
 
 class AvroDecoder:
-    """Decodes single-object encoded messages of one schema file (schemas/NAME.avsc)."""
+    """Decodes single-object encoded messages of one schema file (schemas/NAME.avsc), or of any
+    of several versions of one type (a list of files, oldest first): each message is read with
+    its writer's schema into the newest one, as the programs' registry does."""
 
     def __init__(self, schema_path):
         import fastavro
         from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-        with open(schema_path, encoding="utf-8") as f:
-            schema = json.load(f)
-        self.path = schema_path
-        self.fingerprint = bytes.fromhex(
-            fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
-        self.schema = fastavro.parse_schema(_strip_logical(schema))
+        paths = schema_path if isinstance(schema_path, list) else [schema_path]
+        self.writers = {}
+        for path in paths:
+            with open(path, encoding="utf-8") as f:
+                schema = json.load(f)
+            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+            self.writers[fp] = fastavro.parse_schema(_strip_logical(schema))
+        self.path = paths[-1]
+        self.fingerprint = fp
+        self.schema = self.writers[fp]
         self._reader = fastavro.schemaless_reader
 
     def decode(self, value, where="message"):
         if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
             fail(f"{where}: expected an Avro single-object message (C3 01 ...), actual "
                  f"{value[:16] if value else value!r}")
-        if value[2:10] != self.fingerprint:
-            fail(f"{where}: expected fingerprint {self.fingerprint.hex()} "
-                 f"({os.path.basename(self.path)}), actual {value[2:10].hex()}")
+        writer = self.writers.get(value[2:10])
+        if writer is None:
+            fail(f"{where}: expected a fingerprint of "
+                 f"{', '.join(fp.hex() for fp in self.writers)} "
+                 f"({os.path.basename(self.path)} or older), actual {value[2:10].hex()}")
         buf = io.BytesIO(value[10:])
-        datum = self._reader(buf, self.schema)
+        datum = self._reader(buf, writer, self.schema)
         if buf.tell() != len(value) - 10:
             fail(f"{where}: {len(value) - 10 - buf.tell()} bytes left after the datum")
         return datum
 
 
+def schema_versions(source_dir, type_name):
+    """schemas/TYPE.vN.avsc of every published version, oldest first."""
+    d = os.path.join(source_dir, "schemas")
+    found = []
+    for name in os.listdir(d):
+        m = re.fullmatch(re.escape(type_name) + r"\.v(\d+)\.avsc", name)
+        if m:
+            found.append((int(m.group(1)), os.path.join(d, name)))
+    return [p for _, p in sorted(found)]
+
+
 def status_decoder(source_dir):
-    return AvroDecoder(os.path.join(source_dir, "schemas", "status_event.v1.avsc"))
+    """Status events of any published version, read as the newest (fields a writer lacked get
+    their defaults)."""
+    return AvroDecoder(schema_versions(source_dir, "status_event"))
 
 
 class AvroEncoder:
@@ -628,7 +650,8 @@ class AvroEncoder:
 
 
 def status_encoder(source_dir):
-    return AvroEncoder(os.path.join(source_dir, "schemas", "status_event.v1.avsc"))
+    """Status events as the programs write them: the newest published version."""
+    return AvroEncoder(schema_versions(source_dir, "status_event")[-1])
 
 
 def produce(brokers, topic, key, values, timeout_s=30):

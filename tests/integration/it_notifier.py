@@ -36,7 +36,8 @@ def full_event(partial):
               "total_records_found", "remaining_records", "completion_percentage",
               "was_timeout_stopped", "processing_mode", "batch_size", "cutoff_date",
               "triggered_by", "cleanup_triggered", "execution_ms", "progress_done",
-              "progress_total", "error_message", "error_stack"):
+              "progress_total", "error_message", "error_stack", "users_pushed",
+              "push_failures"):
         ev[k] = None
     ev.update(partial)
     return ev

@@ -7,7 +7,8 @@ stack and a fake Discord (fake_discord.py):
    topic. joytify-notifier posts each as a bounded message, its peak RSS (VmHWM) stays under
    64 MiB (the pod's limit in deploy/k8s) and it stores every offset. Pretty-printing the first
    took 80 MB and the second 254 MB;
-2. a status event of a schema the notifier does not know (a v2 writer schema of this test)
+2. a status event of a schema the notifier does not know (a writer schema one version newer than
+   the newest published, made by this test)
    followed by a known one in the same partition: nothing is posted and no offset passes it,
    /metrics says one held partition, a restarted notifier holds it again, and once the schema is
    put in --schema-dir both outcomes are posted, in order, and the offsets move on;
@@ -159,13 +160,14 @@ def foreign_memory(fleet, client, dbs, fake):
 # --- 2. unknown schema -------------------------------------------------------------------------
 
 
-def v2_schema(fleet, directory):
-    """status_event.v2.avsc: v1 with one more optional field (a newer writer, compatible)."""
-    with open(os.path.join(fleet.source_dir, "schemas", "status_event.v1.avsc"),
-              encoding="utf-8") as f:
+def newer_schema(fleet, directory):
+    """status_event.v(N+1).avsc: the newest published version N with one more optional field (a
+    newer writer than this build knows, compatible)."""
+    versions = it_fleet.schema_versions(fleet.source_dir, "status_event")
+    with open(versions[-1], encoding="utf-8") as f:
         schema = json.load(f)
     schema["fields"].append({"name": "shard_note", "type": ["null", "string"], "default": None})
-    path = os.path.join(directory, "status_event.v2.avsc")
+    path = os.path.join(directory, f"status_event.v{len(versions) + 1}.avsc")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(schema, f)
     return path
@@ -200,7 +202,7 @@ def unknown_schema(fleet, client, dbs, fake):
     newer_dir = tempfile.mkdtemp(prefix="jt-schema-newer-")
     learn_dir = tempfile.mkdtemp(prefix="jt-schema-dir-")
     try:
-        v2 = v2_schema(fleet, newer_dir)
+        v2 = newer_schema(fleet, newer_dir)
         newer = it_fleet.AvroEncoder(v2)
         a, b = "stats-unknown-a", "stats-unknown-b"
         n = start_limited_notifier(fleet, s, "--schema-dir", learn_dir, webhook=fake.url,

@@ -289,6 +289,7 @@ static void test_published_fingerprints(void **state) {
             {"stats_task.v2.avsc", "cf80ad68838299cc"},
             {"stats_task.v3.avsc", "053655da4402b2ef"},
             {"status_event.v1.avsc", "29a38f1da8b9da68"},
+            {"status_event.v2.avsc", "cf9da44af2d2916f"},
         };
         const jt_avro_schema_file_t *files;
         size_t n, i, k;
