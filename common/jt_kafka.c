@@ -161,24 +161,16 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err) 
         return rk;
 }
 
-/* Records the first assignment, then hands the event to the caller's callback, or does what
- * librdkafka does without one. */
-static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
-        consumer_state_t *state = opaque;
+void jt_kafka_rebalance_apply(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts) {
         bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+        bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-                atomic_store(&state->assigned_once, true);
-        if (state->rebalance_cb) {
-                state->rebalance_cb(rk, err, parts, state->opaque);
-                return;
-        }
-        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && cooperative)
+        if (assign && cooperative)
                 error = rd_kafka_incremental_assign(rk, parts);
-        else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        else if (assign)
                 rc = rd_kafka_assign(rk, parts);
         else if (cooperative)
                 error = rd_kafka_incremental_unassign(rk, parts);
@@ -190,6 +182,20 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else if (rc) {
                 jt_log_error("rebalance: %s", rd_kafka_err2str(rc));
         }
+}
+
+/* Records the first assignment, then hands the event to the caller's callback, or does what
+ * librdkafka does without one. */
+static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        consumer_state_t *state = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                atomic_store(&state->assigned_once, true);
+        if (state->rebalance_cb)
+                state->rebalance_cb(rk, err, parts, state->opaque);
+        else
+                jt_kafka_rebalance_apply(rk, err, parts);
 }
 
 rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err) {

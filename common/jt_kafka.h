@@ -38,6 +38,12 @@ rd_kafka_t *jt_kafka_producer_new(const jt_kafka_opts_t *opts, jt_error_t *err);
  * opts->opaque as its last argument. */
 rd_kafka_t *jt_kafka_consumer_new(const jt_kafka_opts_t *opts, const char *group, jt_error_t *err);
 
+/* What librdkafka does on a rebalance event without a callback: assign or unassign parts
+ * (incrementally under the cooperative protocol; on an error, everything is unassigned),
+ * errors logged. For rebalance callbacks that do their own bookkeeping first. */
+void jt_kafka_rebalance_apply(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts);
+
 /* rd_kafka_subscribe to one topic, for a consumer made by jt_kafka_consumer_new: subscribe
  * through this, so that jt_kafka_destroy knows the consumer may have joined its group. */
 rd_kafka_resp_err_t jt_kafka_subscribe(rd_kafka_t *rk, const char *topic);

@@ -287,9 +287,6 @@ static void log_partitions(const char *what, const rd_kafka_topic_partition_list
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         worker_t *w = opaque;
-        bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-        rd_kafka_error_t *error = NULL;
-        rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         log_partitions(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts);
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -311,15 +308,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 r->reassigned = false;
                         }
                 }
-                if (cooperative)
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                else
-                        rc = rd_kafka_assign(rk, NULL);
+                jt_kafka_rebalance_apply(rk, err, parts);
         } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                if (cooperative)
-                        error = rd_kafka_incremental_assign(rk, parts);
-                else
-                        rc = rd_kafka_assign(rk, parts);
+                jt_kafka_rebalance_apply(rk, err, parts);
                 /* A partition paused for a retry keeps its pause through a revoke (a session
                  * lost while a broker restarted) and came back paused with no retry left to
                  * resume it: its tasks then waited for ever (worker_faults_it scenario 4). No
@@ -341,16 +332,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
         } else {
                 jt_log_error("rebalance failed: %s", rd_kafka_err2str(err));
-                if (cooperative)
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                else
-                        rc = rd_kafka_assign(rk, NULL);
-        }
-        if (error) {
-                jt_log_error("rebalance: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        } else if (rc) {
-                jt_log_error("rebalance: %s", rd_kafka_err2str(rc));
+                jt_kafka_rebalance_apply(rk, err, parts);
         }
 }
 
