@@ -13,7 +13,8 @@
 const char *jt_cleanup_processing_mode(int64_t found, int64_t batch_size);
 
 /* deleted / found * 100 rounded to one decimal, halves up (the original's toFixed(1)); 100 when
- * nothing was found. */
+ * nothing was found; at most 99.9 while deleted < found (the original's 9,999 of 10,000 read
+ * "100.0 %" with a record left). */
 double jt_cleanup_completion_percentage(int64_t deleted, int64_t found);
 
 /* Sets a cleanup outcome's figures on ev: records deleted, total found, remaining, completion

@@ -24,6 +24,9 @@
 #define PUSH_RETRY_AFTER_MAX (5 * 60 * 1000) /* a longer Retry-After is cut to this */
 #define PUSH_KEY_MAX         4096
 #define BODY_QUOTE_MAX       120 /* bytes of an error answer quoted in the log */
+/* Read of an answer, scrubbed of the key as a whole before it is cut to BODY_QUOTE_MAX: cut
+ * first, a key quoted across the cut would leave its first part unscrubbed. */
+#define BODY_CAPTURE_MAX 8192
 
 const jt_opt_t jt_app_push_opts[] = {
     {"app-api-url", 0, JT_OPT_STRING, NULL, 0, 0, "JT_APP_API_URL", false, "URL",
@@ -174,14 +177,14 @@ char *jt_app_push_body(const char *nid, const char *const *ids, size_t n, const 
 /* --- one request ------------------------------------------------------------------------------ */
 
 typedef struct {
-        char body[BODY_QUOTE_MAX + 1];
+        char body[BODY_CAPTURE_MAX + 1];
         size_t len;
         int64_t retry_after_ms; /* -1: none */
 } answer_t;
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
         answer_t *a = ud;
-        size_t len = size * n, take = BODY_QUOTE_MAX - a->len;
+        size_t len = size * n, take = BODY_CAPTURE_MAX - a->len;
 
         if (take > len)
                 take = len;
@@ -215,8 +218,23 @@ typedef struct {
         char detail[300]; /* for logs: never the key (the process's secrets scrub it too) */
 } post_result_t;
 
+/* JSON answers may escape '/' as "\/" (PHP's default), which would hide a quoted key from the
+ * scrubbing: undone in place before it. */
+static void unescape_slashes(char *text) {
+        char *out = text;
+        for (const char *in = text; *in; in++) {
+                if (in[0] == '\\' && in[1] == '/')
+                        in++;
+                *out++ = *in;
+        }
+        *out = '\0';
+}
+
+/* idem_header: "Idempotency-Key: ...", the same for every post of one batch, by whichever
+ * worker: a batch in flight when its worker stops or dies is posted again by the next holder
+ * of the job's finalize claim, and the app can drop the repeat. */
 static void post(const jt_task_env_t *env, CURL *curl, const jt_app_push_t *p, const char *body,
-                 post_result_t *res) {
+                 const char *idem_header, post_result_t *res) {
         struct curl_slist *headers = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         answer_t a = {.retry_after_ms = -1};
@@ -225,6 +243,7 @@ static void post(const jt_task_env_t *env, CURL *curl, const jt_app_push_t *p, c
         memset(res, 0, sizeof(*res));
         headers = curl_slist_append(headers, "Content-Type: application/json");
         headers = curl_slist_append(headers, p->key_header);
+        headers = curl_slist_append(headers, idem_header);
         curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, p->url);
         /* The key goes to the URL's host over its scheme and nowhere else: a 3xx is an answer,
@@ -267,6 +286,10 @@ static void post(const jt_task_env_t *env, CURL *curl, const jt_app_push_t *p, c
         for (size_t i = 0; i < a.len; i++)
                 if ((unsigned char)a.body[i] < 0x20 || a.body[i] == 0x7f)
                         a.body[i] = ' ';
+        unescape_slashes(a.body);
+        jt_secret_scrub(a.body, a.body, sizeof(a.body));
+        a.body[BODY_QUOTE_MAX] = '\0';
+        a.len = strlen(a.body);
         snprintf(res->detail, sizeof(res->detail), "HTTP %ld from %s%s%s%s", res->http, p->origin,
                  res->http >= 300 && res->http < 400 ? " (a redirect, not followed: the URL is "
                                                        "not the push endpoint's address)"
@@ -392,14 +415,14 @@ static int64_t users_left(push_run_t *run) {
 }
 
 /* Posts one batch until it is acknowledged, refused, or its attempts are spent. */
-static jt_task_outcome_t post_batch(push_run_t *run, const char *body, post_result_t *res,
-                                    jt_error_t *err) {
+static jt_task_outcome_t post_batch(push_run_t *run, const char *body, const char *idem_header,
+                                    post_result_t *res, jt_error_t *err) {
         jt_task_outcome_t o;
 
         for (int attempt = 1;; attempt++) {
                 if ((o = renew_if_due(run, err)) != JT_TASK_DONE)
                         return o;
-                post(run->env, run->curl, run->p, body, res);
+                post(run->env, run->curl, run->p, body, idem_header, res);
                 if (res->stopped)
                         return JT_TASK_STOPPED;
                 if (res->answer != JT_APP_PUSH_RETRY || attempt >= run->p->attempts)
@@ -418,7 +441,7 @@ static jt_task_outcome_t post_batch(push_run_t *run, const char *body, post_resu
 }
 
 static jt_task_outcome_t push_all(push_run_t *run, jt_error_t *err) {
-        char nid[25];
+        char nid[25], idem[128];
         char(*ids)[25] = calloc((size_t)run->p->batch, sizeof(*ids));
         const char **ptrs = calloc((size_t)run->p->batch, sizeof(*ptrs));
         jt_push_progress_t next;
@@ -454,7 +477,8 @@ static jt_task_outcome_t push_all(push_run_t *run, jt_error_t *err) {
                         o = JT_TASK_RETRY;
                         break;
                 }
-                o = post_batch(run, body, &res, err);
+                snprintf(idem, sizeof(idem), "Idempotency-Key: %s-%s-%s", nid, ids[0], ids[n - 1]);
+                o = post_batch(run, body, idem, &res, err);
                 free(body);
                 if (o != JT_TASK_DONE)
                         break;

@@ -90,6 +90,7 @@ class FakeAppApi:
             action = self.script.popleft() if self.script else "ok"
             rec = {"t": time.monotonic(), "method": method, "path": h.path,
                    "key": h.headers.get("X-API-Key"), "content_type": h.headers.get("Content-Type"),
+                   "idempotency_key": h.headers.get("Idempotency-Key"),
                    "body": body, "action": action, "status": None, "acked": False}
             self.requests.append(rec)
         try:
