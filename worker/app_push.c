@@ -37,6 +37,9 @@ const jt_opt_t jt_app_push_opts[] = {
      "the app API's key for --app-api-url"},
     {"app-push-batch", 0, JT_OPT_INT, "500", 1, PUSH_BATCH_MAX, NULL, false, "N",
      "users per push request"},
+    {"app-push-retry-for", 0, JT_OPT_INT, "300", 1, 3600, NULL, false, "SECONDS",
+     "how long one batch is retried at most, whatever --app-push-attempts allows: a FINALIZE is "
+     "not held for hours by an app that does not answer (then the push fails, reported)"},
     {"app-push-attempts", 0, JT_OPT_INT, "5", 1, 100, NULL, false, "N",
      "tries of a push request answered 5xx, 408 or 429 or not at all (backoff of "
      "--retry-backoff-ms doubling to --retry-backoff-max-ms, or the answer's Retry-After) "
@@ -51,6 +54,7 @@ struct jt_app_push_s {
         char origin[300]; /* scheme://host, for logs */
         int batch;
         int attempts;
+        int64_t retry_for_ms; /* --app-push-retry-for: one batch's retries at most */
         int64_t backoff_base_ms, backoff_max_ms;
 };
 
@@ -109,6 +113,7 @@ bool jt_app_push_new(const jt_config_t *cfg, jt_app_push_t **push, jt_error_t *e
         snprintf(p->origin, sizeof(p->origin), "%s://%s", scheme, host);
         p->batch = (int)jt_config_int(cfg, "app-push-batch");
         p->attempts = (int)jt_config_int(cfg, "app-push-attempts");
+        p->retry_for_ms = jt_config_int(cfg, "app-push-retry-for") * 1000;
         p->backoff_base_ms = jt_config_int(cfg, "retry-backoff-ms");
         p->backoff_max_ms = jt_config_int(cfg, "retry-backoff-max-ms");
         *push = p;
@@ -414,9 +419,11 @@ static int64_t users_left(push_run_t *run) {
         return n < 0 ? 0 : n;
 }
 
-/* Posts one batch until it is acknowledged, refused, or its attempts are spent. */
+/* Posts one batch until it is acknowledged, refused, or its attempts or --app-push-retry-for
+ * are spent (a wait that would end past that bound is not started). */
 static jt_task_outcome_t post_batch(push_run_t *run, const char *body, const char *idem_header,
                                     post_result_t *res, jt_error_t *err) {
+        int64_t started = jt_task_mono_ms();
         jt_task_outcome_t o;
 
         for (int attempt = 1;; attempt++) {
@@ -431,6 +438,13 @@ static jt_task_outcome_t post_batch(push_run_t *run, const char *body, const cha
                     jt_backoff_ms(run->p->backoff_base_ms, run->p->backoff_max_ms, attempt);
                 if (res->retry_after_ms > wait)
                         wait = res->retry_after_ms;
+                if (jt_task_mono_ms() - started + wait > run->p->retry_for_ms) {
+                        size_t used = strlen(res->detail);
+                        snprintf(res->detail + used, sizeof(res->detail) - used,
+                                 " (retries stopped after %" PRId64 " s, --app-push-retry-for)",
+                                 (jt_task_mono_ms() - started) / 1000);
+                        return JT_TASK_DONE;
+                }
                 jt_log_warn("job=%s app push: batch %" PRId64 " attempt %d of %d: %s; again in "
                             "%" PRId64 " ms",
                             run->job->job_id, run->prog.batches + 1, attempt, run->p->attempts,

@@ -59,6 +59,10 @@ class FakeAppApi:
         with self.lock:
             self.script.extend(actions)
 
+    def clear_script(self):
+        with self.lock:
+            self.script.clear()
+
     def snapshot(self):
         with self.lock:
             return [dict(r) for r in self.requests]

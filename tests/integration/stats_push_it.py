@@ -25,6 +25,8 @@ with --app-api-url and JT_APP_API_KEY, then what the fake received, the ledger a
    request, JOB_FINISHED without users_pushed / push_failures.
 6. the command line: --app-api-key=KEY is refused (exit 2) without showing the key, and an
    http URL to a host that is not loopback is refused (exit 2) naming only scheme and host.
+7. a 500 for ever: --app-push-retry-for 2 ends batch 1's retries after a few requests (not the
+   100 --app-push-attempts allows), the push fails with the reason, the job finishes.
 Finally the key appears in no output of any program. Runs under the project venv (pymongo,
 fastavro). Usage: stats_push_it.py [--only 1,2,...] (scenario numbers; all by default). Exit 0
 when everything holds, 1 with the differences otherwise."""
@@ -361,6 +363,31 @@ def scenario_command_line(fleet):
     log("ok  scenario 6: the key refused on the command line, an http URL refused")
 
 
+def scenario_retry_bound(fleet, client, dbs, fake):
+    """An app that answers 500 for ever: --app-push-retry-for ends the batch's retries long
+    before --app-push-attempts would, the push fails (reported) and the job finishes."""
+    job = Job(fleet, client, dbs, 7)
+    fake.push(*[("status", 500, "down")] * 60)
+    before = len(fake.snapshot())
+    job.produce()
+    w = job.worker("--app-push-batch", str(BATCH), "--app-push-attempts", "100",
+                   "--app-push-retry-for", "2", "--retry-backoff-ms", "300",
+                   "--retry-backoff-max-ms", "600", env=key_env(fake.url))
+    job.wait_finished()
+    reqs = fake.snapshot()[before:]
+    fake.clear_script()
+    if not 2 <= len(reqs) <= 10:
+        fail(f"scenario 7: expected the retries of batch 1 bounded by 2 s (a few requests, not "
+             f"100), actual {len(reqs)} requests")
+    push = job.expect_push(done=True, users=0, failedBatches=1, failedUsers=len(job.notified))
+    if "retries stopped after" not in str(push.get("error")):
+        fail(f"scenario 7: expected push.error to say the retries stopped, actual "
+             f"{push.get('error')!r}")
+    job.sc.stop_workers()
+    log(f"ok  scenario 7: a 500 for ever: {len(reqs)} requests in --app-push-retry-for 2 s, the "
+        f"push failed ({push.get('error')!r}), the job finished")
+
+
 SCENARIOS = {
     6: lambda f, c, d, fake: scenario_command_line(f),
     1: scenario_batches,
@@ -371,6 +398,7 @@ SCENARIOS = {
     4: lambda f, c, d, fake: scenario_refused(f, c, d, fake, 4, ("redirect", 308),
                                               "HTTP 308 from http://127.0.0.1"),
     5: scenario_not_configured,
+    7: scenario_retry_bound,
 }
 
 
