@@ -13,7 +13,7 @@
 #include "jt_cleanup_plan.h"
 #include "jt_cleanup_result.h"
 #include "jt_job_emit.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_indexes.h"
 #include "jt_job_ids.h"
 
@@ -32,7 +32,7 @@ static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const 
                                size_t line_size, jt_error_t *err) {
         const cleanup_ctx_t *ctx = ctx_;
         jt_cleanup_task_t task = ctx->base;
-        char from[JT_CRON_TIME_BUF], to[JT_CRON_TIME_BUF];
+        char from[JT_TIME_ISO_BUF], to[JT_TIME_ISO_BUF];
 
         if (!jt_cleanup_plan_range(task_id, ctx->cutoff_ms, ctx->range_hours, &task.range_start_ms,
                                    &task.range_end_ms, err))
@@ -42,8 +42,8 @@ static bool build_cleanup_task(void *ctx_, const jt_avro_registry_t *reg, const 
         if (task.range_start_ms == INT64_MIN)
                 snprintf(from, sizeof(from), "the oldest");
         else
-                jt_cron_format_time(task.range_start_ms / 1000, from, sizeof(from));
-        jt_cron_format_time(task.range_end_ms / 1000, to, sizeof(to));
+                jt_time_format_iso(task.range_start_ms / 1000, from, sizeof(from));
+        jt_time_format_iso(task.range_end_ms / 1000, to, sizeof(to));
         snprintf(line, line_size, "%s  [%s, %s)%s", task_id, from, to,
                  task.test_mode ? "  test mode" : "");
         return jt_cleanup_task_encode(reg, &task, buf, len, err);

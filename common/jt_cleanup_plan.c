@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 
 #define HOUR_MS (3600 * 1000LL)
 
@@ -45,14 +45,14 @@ size_t jt_cleanup_plan_count(const jt_cleanup_plan_t *plan) {
 
 /* 2026-09-01T05:00:00Z -> 20260901T0500 */
 static void compact_time(int64_t ms, char *out, size_t size) {
-        char iso[JT_CRON_TIME_BUF];
-        jt_cron_format_time(ms / 1000, iso, sizeof(iso));
+        char iso[JT_TIME_ISO_BUF];
+        jt_time_format_iso(ms / 1000, iso, sizeof(iso));
         snprintf(out, size, "%.4s%.2s%.2sT%.2s%.2s", iso, iso + 5, iso + 8, iso + 11, iso + 14);
 }
 
 void jt_cleanup_plan_task_id(const jt_cleanup_plan_t *plan, const char *job_id, size_t i, char *out,
                              size_t size) {
-        char when[JT_CRON_TIME_BUF];
+        char when[JT_TIME_ISO_BUF];
 
         if (plan->older && i == 0) {
                 compact_time(plan->first_ms, when, sizeof(when));
@@ -73,7 +73,7 @@ static bool parse_compact(const char *text, int64_t *ms, jt_error_t *err) {
                 return jt_error_set(err, JT_ERR_INPUT, 0, "\"%s\" is not YYYYMMDDTHHMM", text);
         snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2sZ", text, text + 4, text + 6, text + 9,
                  text + 11);
-        if (!jt_cron_parse_time(iso, &secs, err))
+        if (!jt_time_parse_iso(iso, &secs, err))
                 return false;
         *ms = secs * 1000;
         return true;

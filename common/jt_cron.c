@@ -1,6 +1,8 @@
-/* Cron expressions in UTC: parsing into bitmasks, next and previous fire times, and the ISO 8601
- * times the scheduler reads and logs. Calendar arithmetic is our own, so no time zone leaks in. */
+/* Cron expressions in UTC: parsing into bitmasks, next and previous fire times. The calendar
+ * arithmetic is jt_time's, so no time zone leaks in. */
 #include "jt_cron.h"
+
+#include "jt_time.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -11,76 +13,7 @@
 #define YEAR_MIN 0
 #define YEAR_MAX 9999
 
-/* A broken-down UTC time; the year is wide so that any int64_t converts. */
-typedef struct {
-        int64_t year;
-        int month; /* 1-12 */
-        int day;   /* 1-31 */
-        int hour;
-        int minute;
-        int second;
-} civil_t;
-
-/* --- Calendar --------------------------------------------------------------------------------
- * Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian
- * calendar over the whole int64_t range, which timegm does not promise. */
-
-static bool is_leap(int64_t y) {
-        return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-static int days_in_month(int64_t y, int m) {
-        static const int days[] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        return m == 2 && is_leap(y) ? 29 : days[m];
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d) {
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        int64_t yoe = y - era * 400;
-        int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, civil_t *c) {
-        z += 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        int64_t doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-
-        c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
-        c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
-        c->year = yoe + era * 400 + (c->month <= 2);
-}
-
-static void civil_from_time(int64_t t, civil_t *c) {
-        /* Division first: floor(t / 86400) * 86400 would overflow near INT64_MIN. */
-        int64_t days = t / 86400;
-        int64_t secs = t % 86400;
-
-        if (secs < 0) {
-                secs += 86400;
-                days--;
-        }
-        civil_from_days(days, c);
-        c->hour = (int)(secs / 3600);
-        c->minute = (int)(secs / 60 % 60);
-        c->second = (int)(secs % 60);
-}
-
-/* Only called with years in YEAR_MIN..YEAR_MAX, where nothing can overflow. */
-static int64_t time_from_civil(const civil_t *c) {
-        return days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-               c->minute * 60 + c->second;
-}
-
-static int weekday(const civil_t *c) {
-        int64_t wd = (days_from_civil(c->year, c->month, c->day) + 4) % 7; /* 1970-01-01: Thu */
-        return (int)(wd < 0 ? wd + 7 : wd);
-}
+typedef jt_time_civil_t civil_t;
 
 /* --- Parsing -----------------------------------------------------------------------------------
  */
@@ -284,7 +217,7 @@ static bool can_fire(const jt_cron_t *cron) {
         if (!cron->days_star && !cron->weekdays_star)
                 return true;
         for (int m = 1; m <= 12; m++) {
-                int last = m == 2 ? 29 : days_in_month(2001, m);
+                int last = m == 2 ? 29 : jt_time_days_in_month(2001, m);
                 uint32_t possible = (uint32_t)(((UINT64_C(1) << (last + 1)) - 1) & ~UINT64_C(1));
                 if ((cron->months & (1u << m)) && (cron->days & possible))
                         return true;
@@ -392,7 +325,7 @@ done:
 
 static bool day_matches(const jt_cron_t *cron, const civil_t *c) {
         bool dom = cron->days & (1u << c->day);
-        bool dow = cron->weekdays & (1u << weekday(c));
+        bool dow = cron->weekdays & (1u << jt_time_weekday(c));
 
         if (cron->days_star || cron->weekdays_star)
                 return dom && dow;
@@ -422,7 +355,7 @@ static void first_of_next_month(civil_t *c) {
 }
 
 static void start_of_next_day(civil_t *c) {
-        if (++c->day > days_in_month(c->year, c->month)) {
+        if (++c->day > jt_time_days_in_month(c->year, c->month)) {
                 first_of_next_month(c);
                 return;
         }
@@ -435,7 +368,7 @@ static void end_of_previous_month(civil_t *c) {
                 c->month = 12;
                 c->year--;
         }
-        c->day = days_in_month(c->year, c->month);
+        c->day = jt_time_days_in_month(c->year, c->month);
         c->hour = 23;
         c->minute = 59;
 }
@@ -461,10 +394,10 @@ int64_t jt_cron_next(const jt_cron_t *cron, int64_t after) {
         if (is_empty(cron) || after >= JT_CRON_TIME_MAX)
                 return JT_CRON_NONE;
         if (after < JT_CRON_TIME_MIN) {
-                civil_from_time(JT_CRON_TIME_MIN, &c);
+                jt_time_to_civil(JT_CRON_TIME_MIN, &c);
         } else {
                 /* The next whole minute: fires are strictly after `after`. */
-                civil_from_time(after, &c);
+                jt_time_to_civil(after, &c);
                 c.second = 0;
                 if (++c.minute > 59) {
                         c.minute = 0;
@@ -494,7 +427,7 @@ int64_t jt_cron_next(const jt_cron_t *cron, int64_t after) {
                         continue;
                 }
                 c.minute = m;
-                return time_from_civil(&c);
+                return jt_time_from_civil(&c);
         }
         return JT_CRON_NONE;
 }
@@ -504,7 +437,7 @@ int64_t jt_cron_prev(const jt_cron_t *cron, int64_t at_or_before) {
 
         if (is_empty(cron) || at_or_before < JT_CRON_TIME_MIN)
                 return JT_CRON_NONE;
-        civil_from_time(at_or_before > JT_CRON_TIME_MAX ? JT_CRON_TIME_MAX : at_or_before, &c);
+        jt_time_to_civil(at_or_before > JT_CRON_TIME_MAX ? JT_CRON_TIME_MAX : at_or_before, &c);
         c.second = 0;
         while (c.year >= YEAR_MIN) {
                 int h, m;
@@ -531,16 +464,9 @@ int64_t jt_cron_prev(const jt_cron_t *cron, int64_t at_or_before) {
                         continue;
                 }
                 c.minute = m;
-                return time_from_civil(&c);
+                return jt_time_from_civil(&c);
         }
         return JT_CRON_NONE;
-}
-
-int64_t jt_cron_month_start(int64_t t) {
-        civil_t c;
-
-        civil_from_time(t, &c);
-        return days_from_civil(c.year, c.month, 1) * 86400;
 }
 
 size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, int64_t *out,
@@ -561,7 +487,7 @@ size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, i
                 if (*written < max)
                         out[(*written)++] = t;
                 months++;
-                t = jt_cron_prev(cron, jt_cron_month_start(t) - 1);
+                t = jt_cron_prev(cron, jt_time_month_start(t) - 1);
         }
         for (size_t i = 0; i < *written / 2; i++) {
                 int64_t swap = out[i];
@@ -569,89 +495,4 @@ size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, i
                 out[*written - 1 - i] = swap;
         }
         return months;
-}
-
-/* --- ISO 8601 ------------------------------------------------------------------------------- */
-
-size_t jt_cron_format_time(int64_t t, char *buf, size_t size) {
-        civil_t c;
-        int n;
-
-        civil_from_time(t, &c);
-        n = snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day,
-                     c.hour, c.minute, c.second);
-        return n < 0 ? 0 : (size_t)n;
-}
-
-/* Reads exactly `width` digits. */
-static bool read_digits(const char **p, int width, int *value) {
-        int n = 0;
-
-        for (int i = 0; i < width; i++) {
-                if (!isdigit((unsigned char)(*p)[i]))
-                        return false;
-                n = n * 10 + ((*p)[i] - '0');
-        }
-        *value = n;
-        *p += width;
-        return true;
-}
-
-static bool expect(const char **p, char ch) {
-        if (**p != ch)
-                return false;
-        (*p)++;
-        return true;
-}
-
-bool jt_cron_parse_time(const char *text, int64_t *t, jt_error_t *err) {
-        const char *p = text;
-        int year, second = 0;
-        civil_t c;
-
-        *t = 0;
-        if (!text)
-                return jt_error_set(err, JT_ERR_CONFIG, 0, "time is missing");
-        if (!read_digits(&p, 4, &year) || !expect(&p, '-') || !read_digits(&p, 2, &c.month) ||
-            !expect(&p, '-') || !read_digits(&p, 2, &c.day) || !expect(&p, 'T') ||
-            !read_digits(&p, 2, &c.hour) || !expect(&p, ':') || !read_digits(&p, 2, &c.minute) ||
-            (expect(&p, ':') && !read_digits(&p, 2, &second)))
-                goto malformed;
-        if (*p == '+' || *p == '-') {
-                /* Only the zero offset: a scheduler in UTC should not quietly shift a time. */
-                if (strcmp(p, "+00:00") != 0)
-                        return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                            "time \"%s\": offset %s is not accepted (times are "
-                                            "UTC: write Z or +00:00)",
-                                            text, p);
-        } else if (strcmp(p, "Z") != 0) {
-                goto malformed;
-        }
-        c.year = year;
-        c.second = second;
-        if (c.month < 1 || c.month > 12)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    "time \"%s\": month %02d is out of range 01-12", text, c.month);
-        if (c.day < 1 || c.day > days_in_month(c.year, c.month))
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    "time \"%s\": day %02d is out of range 01-%02d for %04d-%02d",
-                                    text, c.day, days_in_month(c.year, c.month), year, c.month);
-        if (c.hour > 23)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    "time \"%s\": hour %02d is out of range 00-23", text, c.hour);
-        if (c.minute > 59)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    "time \"%s\": minute %02d is out of range 00-59", text,
-                                    c.minute);
-        if (c.second > 59)
-                return jt_error_set(err, JT_ERR_CONFIG, 0,
-                                    "time \"%s\": second %02d is out of range 00-59", text,
-                                    c.second);
-        *t = time_from_civil(&c);
-        return true;
-malformed:
-        return jt_error_set(err, JT_ERR_CONFIG, 0,
-                            "time \"%s\": expected YYYY-MM-DDTHH:MM[:SS]Z in UTC, such as "
-                            "2026-11-23T04:00Z",
-                            text);
 }

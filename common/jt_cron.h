@@ -14,12 +14,9 @@
 #define JT_CRON_NONE INT64_MIN
 
 /* The supported range, 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z: fire times outside it are
- * not searched for, and jt_cron_parse_time only reads four-digit years. */
+ * not searched for (jt_time_parse_iso only reads four-digit years). */
 #define JT_CRON_TIME_MIN (-62167219200LL)
 #define JT_CRON_TIME_MAX 253402300799LL
-
-/* Enough for jt_cron_format_time of any int64_t, with its terminating NUL. */
-#define JT_CRON_TIME_BUF 32
 
 /* A parsed expression: one bit per allowed value. Plain data, no allocation, copy freely. */
 typedef struct {
@@ -57,17 +54,5 @@ int64_t jt_cron_prev(const jt_cron_t *cron, int64_t at_or_before);
  * test schedule down for a week catches up once per month, not 2,016 times. */
 size_t jt_cron_month_fires(const jt_cron_t *cron, int64_t after, int64_t upto, int64_t *out,
                            size_t max, size_t *written);
-
-/* The first second of t's UTC calendar month. */
-int64_t jt_cron_month_start(int64_t t);
-
-/* Writes t as ISO 8601 UTC, "2026-11-23T04:00:00Z", truncated to fit size as snprintf does.
- * Returns the length of the full text (20 for years 0000-9999). */
-size_t jt_cron_format_time(int64_t t, char *buf, size_t size);
-
-/* Reads "YYYY-MM-DDTHH:MM[:SS]" followed by "Z" or "+00:00" into seconds since the epoch.
- * Impossible dates such as 2026-02-30 and other offsets are errors (JT_ERR_CONFIG); *t is 0
- * on failure. */
-bool jt_cron_parse_time(const char *text, int64_t *t, jt_error_t *err);
 
 #endif

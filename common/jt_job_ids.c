@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 
 static void utc_year_month(int64_t now_ms, int *year, int *month) {
         time_t secs = (time_t)(now_ms / 1000);
@@ -81,10 +81,10 @@ void jt_job_ids_stats(const char *month, bool test_mode, const char *run_id, cha
 /* 2026-11-23T04:00:00Z -> 2026-11-23T0400Z: the minute, without ':' (ids become Kafka keys
  * and file names in operators' hands). */
 static void fire_minute(int64_t fire_s, char out[32]) {
-        char iso[JT_CRON_TIME_BUF];
+        char iso[JT_TIME_ISO_BUF];
         int64_t rem = fire_s % 60;
 
-        jt_cron_format_time(fire_s - (rem < 0 ? rem + 60 : rem), iso, sizeof(iso));
+        jt_time_format_iso(fire_s - (rem < 0 ? rem + 60 : rem), iso, sizeof(iso));
         snprintf(out, 32, "%.11s%.2s%.2sZ", iso, iso + 11, iso + 14);
 }
 
@@ -145,15 +145,6 @@ void jt_job_ids_notification_oid(const char *job_id, uint8_t out[12]) {
                 out[8 + i] = (uint8_t)(h32 >> (24 - 8 * i));
 }
 
-void jt_job_ids_month_bounds(int year, int month, int64_t *start_ms, int64_t *end_ms) {
-        struct tm start = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = 1};
-        struct tm end = {.tm_year = month == 12 ? year + 1 - 1900 : year - 1900,
-                         .tm_mon = month == 12 ? 0 : month,
-                         .tm_mday = 1};
-        *start_ms = (int64_t)timegm(&start) * 1000;
-        *end_ms = (int64_t)timegm(&end) * 1000;
-}
-
 bool jt_job_ids_month_range(const char *month, int64_t *start_ms, int64_t *end_ms,
                             jt_error_t *err) {
         int year, mon;
@@ -164,6 +155,6 @@ bool jt_job_ids_month_range(const char *month, int64_t *start_ms, int64_t *end_m
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "month must be YYYY-MM from 1970 (got %s)",
                                     month ? month : "(none)");
-        jt_job_ids_month_bounds(year, mon, start_ms, end_ms);
+        jt_time_month_bounds_ms(year, mon, start_ms, end_ms);
         return true;
 }

@@ -16,10 +16,6 @@
  * at now_ms), else the previous complete UTC month. */
 bool jt_job_ids_month(const char *arg, int64_t now_ms, char out[8], jt_error_t *err);
 
-/* A run id is 1-40 characters of A-Z a-z 0-9 _ - (it becomes part of ids and keys). */
-/* [start, end) of month (1-12) of year in UTC milliseconds; no checks. */
-void jt_job_ids_month_bounds(int year, int month, int64_t *start_ms, int64_t *end_ms);
-
 /* [start, end) of a YYYY-MM month (as jt_job_ids_month writes it) in UTC milliseconds. */
 bool jt_job_ids_month_range(const char *month, int64_t *start_ms, int64_t *end_ms, jt_error_t *err);
 

@@ -430,6 +430,22 @@ bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
         return ok;
 }
 
+bool jt_kafka_store_offset(rd_kafka_t *consumer, const rd_kafka_message_t *msg) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_resp_err_t rc;
+
+        rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
+            ->offset = msg->offset + 1;
+        rc = rd_kafka_offsets_store(consumer, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (rc)
+                jt_log_warn("storing offset %" PRId64 " of %s [%" PRId32 "]: %s (the message may "
+                            "come again; its effects are idempotent)",
+                            msg->offset + 1, rd_kafka_topic_name(msg->rkt), msg->partition,
+                            rd_kafka_err2str(rc));
+        return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 bool jt_kafka_flush(rd_kafka_t *rk, int timeout_ms, jt_error_t *err) {
         delivery_state_t *state = rd_kafka_opaque(rk);
         rd_kafka_resp_err_t rc = rd_kafka_flush(rk, timeout_ms);

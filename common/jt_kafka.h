@@ -72,6 +72,11 @@ bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, cons
 bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                               int32_t *partitions, jt_error_t *err);
 
+/* Stores msg's offset + 1 in consumer for the next commit: the message is done (its effects
+ * durable, or it went to the DLQ). A failure is logged as a warning and returned: the message
+ * may come again, which every handler treats as a repeat. */
+bool jt_kafka_store_offset(rd_kafka_t *consumer, const rd_kafka_message_t *msg);
+
 /* Waits until every queued message is delivered; false if the wait timed out, or if a delivery
  * failed since the calling thread's first send after its last flush (the last failure in err;
  * with threads sharing the producer, possibly another thread's message). */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_jobs.h"
 #include "jt_mongo.h"
 
@@ -68,7 +68,7 @@ static bool newest_cutoff_after(mongoc_client_t *client, const char *db, bool te
 bool jt_retention_month_safe(mongoc_client_t *client, const char *db, bool test_mode,
                              int64_t month_start_ms, int retention_days, int64_t now_ms, bool *safe,
                              char *reason, size_t reason_size, jt_error_t *err) {
-        char month[8], start[JT_CRON_TIME_BUF], bound[JT_CRON_TIME_BUF], job_id[128];
+        char month[8], start[JT_TIME_ISO_BUF], bound[JT_TIME_ISO_BUF], job_id[128];
         int64_t keep_from = now_ms - retention_days * DAY_MS;
         int64_t cutoff_ms;
         bool found;
@@ -77,9 +77,9 @@ bool jt_retention_month_safe(mongoc_client_t *client, const char *db, bool test_
         if (reason_size)
                 reason[0] = '\0';
         month_name(month_start_ms, month);
-        jt_cron_format_time(month_start_ms / 1000, start, sizeof(start));
+        jt_time_format_iso(month_start_ms / 1000, start, sizeof(start));
         if (month_start_ms < keep_from) {
-                jt_cron_format_time(keep_from / 1000, bound, sizeof(bound));
+                jt_time_format_iso(keep_from / 1000, bound, sizeof(bound));
                 snprintf(reason, reason_size,
                          "month %s starts %s, before %s (now - %d days of retention): a cleanup "
                          "may already have deleted some of its playbacks, so its statistics are "
@@ -91,7 +91,7 @@ bool jt_retention_month_safe(mongoc_client_t *client, const char *db, bool test_
                                  sizeof(job_id), &cutoff_ms, err))
                 return false;
         if (found) {
-                jt_cron_format_time(cutoff_ms / 1000, bound, sizeof(bound));
+                jt_time_format_iso(cutoff_ms / 1000, bound, sizeof(bound));
                 snprintf(reason, reason_size,
                          "month %s starts %s, before the cutoff %s of cleanup job %s in the "
                          "ledger: some of its playbacks may be deleted, so its statistics are not "

@@ -16,7 +16,7 @@
 
 #include "jt_bson.h"
 #include "jt_cleanup_result.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -165,7 +165,7 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
         int64_t batch = jt_config_int(cfg, "batch-size");
         int64_t delay_ms = jt_config_int(cfg, "batch-delay-ms");
         double budget_s = (double)jt_config_int(cfg, "time-budget"), t0 = jt_lt_mono_s();
-        char cutoff_iso[JT_CRON_TIME_BUF];
+        char cutoff_iso[JT_TIME_ISO_BUF];
         const char *mode = "none";
         bool timed_out = false;
         mongoc_collection_t *playbacks = jt_lt_collection(client, cfg, "playbacks");

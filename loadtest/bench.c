@@ -21,7 +21,7 @@
 #include "bench_report.h"
 #include "bench_scrape.h"
 #include "bench_state.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -76,7 +76,7 @@ typedef struct {
         mongoc_client_pool_t *pool;
         const char *db, *out;
         char producer[1024], worker[1024], loadtest[1024];
-        char month[8], now_arg[32], at_arg[32], cutoff_iso[JT_CRON_TIME_BUF];
+        char month[8], now_arg[32], at_arg[32], cutoff_iso[JT_TIME_ISO_BUF];
         int year, mon;
         int64_t at_s, cutoff_ms, month_playbacks;
         int workers[MAX_WORKER_COUNTS], worker_counts;
@@ -789,9 +789,9 @@ static bool setup(bench_t *b) {
         snprintf(b->now_arg, sizeof(b->now_arg), "%04d-%02d-01T00:00Z", tm.tm_year + 1900,
                  tm.tm_mon + 1);
         b->at_s = (int64_t)now - (int64_t)now % 60;
-        jt_cron_format_time(b->at_s, b->at_arg, sizeof(b->at_arg));
+        jt_time_format_iso(b->at_s, b->at_arg, sizeof(b->at_arg));
         b->cutoff_ms = (b->at_s - 60 * 86400) * 1000;
-        jt_cron_format_time(b->cutoff_ms / 1000, b->cutoff_iso, sizeof(b->cutoff_iso));
+        jt_time_format_iso(b->cutoff_ms / 1000, b->cutoff_iso, sizeof(b->cutoff_iso));
         jt_error_clear(&err);
         if (!jt_job_ids_month(NULL, (int64_t)now * 1000, b->month, &err)) {
                 fprintf(stderr, "joytify-loadtest bench: %s\n", err.message);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -75,7 +75,7 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
 
 static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
         int64_t cutoff_ms;
-        char cutoff_iso[JT_CRON_TIME_BUF];
+        char cutoff_iso[JT_TIME_ISO_BUF];
         bson_error_t error;
         bson_t reply, *filter;
         mongoc_collection_t *coll;

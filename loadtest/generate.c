@@ -18,7 +18,7 @@
 #include "gen_progress.h"
 #include "gen_rng.h"
 #include "jt_cleanup_job.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_indexes.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
@@ -352,7 +352,7 @@ static bool parse_time(const jt_config_t *cfg, const char *opt, int64_t fallback
                 *ms = fallback_ms;
                 return true;
         }
-        if (!jt_cron_parse_time(text, &t, &err)) {
+        if (!jt_time_parse_iso(text, &t, &err)) {
                 fprintf(stderr, "joytify-loadtest generate: --%s %s: %s\n", opt, text, err.message);
                 return false;
         }

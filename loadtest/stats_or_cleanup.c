@@ -46,18 +46,17 @@ bool jt_lt_month(const jt_config_t *cfg, const char *command, char month[8], int
 }
 
 bool jt_lt_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_ms,
-                  char iso[JT_CRON_TIME_BUF]) {
+                  char iso[JT_TIME_ISO_BUF]) {
         int64_t at_s = time(NULL);
         jt_error_t err;
 
-        if (jt_config_str(cfg, "at") &&
-            !jt_cron_parse_time(jt_config_str(cfg, "at"), &at_s, &err)) {
+        if (jt_config_str(cfg, "at") && !jt_time_parse_iso(jt_config_str(cfg, "at"), &at_s, &err)) {
                 fprintf(stderr, "joytify-loadtest %s: --at %s: %s\n", command,
                         jt_config_str(cfg, "at"), err.message);
                 return false;
         }
         *cutoff_ms = at_s * 1000 - jt_config_int(cfg, "retention-days") * 86400 * INT64_C(1000);
-        jt_cron_format_time(*cutoff_ms / 1000, iso, JT_CRON_TIME_BUF);
+        jt_time_format_iso(*cutoff_ms / 1000, iso, JT_TIME_ISO_BUF);
         return true;
 }
 

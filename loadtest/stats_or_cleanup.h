@@ -8,7 +8,7 @@
 #include <mongoc/mongoc.h>
 
 #include "jt_config.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 
 typedef int (*jt_db_step_fn)(const jt_config_t *cfg, mongoc_client_t *client);
 
@@ -25,7 +25,7 @@ bool jt_lt_month(const jt_config_t *cfg, const char *command, char month[8], int
 /* The cutoff: --at (default now) minus --retention-days, also as ISO text; false after saying
  * why on stderr. */
 bool jt_lt_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_ms,
-                  char iso[JT_CRON_TIME_BUF]);
+                  char iso[JT_TIME_ISO_BUF]);
 
 /* The collection `base` of --db, with the test- prefix under --test-mode. */
 mongoc_collection_t *jt_lt_collection(mongoc_client_t *client, const jt_config_t *cfg,

@@ -265,11 +265,6 @@ void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_prog
                                                0.0, JT_PROGRESS_ETA_MAX_S);
 }
 
-const char *jt_job_state_name(jt_job_state_t state) {
-        static const char *const names[] = {"running", "finalizing", "finished", "failed"};
-        return (unsigned)state < 4 ? names[state] : "unknown";
-}
-
 const char *jt_progress_unit(jt_job_kind_t kind) {
         return kind == JT_JOB_KIND_STATS ? "users" : "playbacks";
 }

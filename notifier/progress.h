@@ -10,13 +10,7 @@
 #include <stdint.h>
 
 #include "jt_avro.h"
-
-typedef enum {
-        JT_JOB_RUNNING = 0,
-        JT_JOB_FINALIZING, /* every task done, the finishing step not seen yet */
-        JT_JOB_FINISHED,
-        JT_JOB_FAILED,
-} jt_job_state_t;
+#include "jt_job_state.h"
 
 typedef struct {
         char *id; /* the task id without a cleanup continuation's ".cN" */
@@ -81,7 +75,6 @@ jt_job_progress_t *jt_progress_find(jt_progress_t *p, const char *job_id);
 void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_progress_summary_t *s);
 
 bool jt_job_ended(const jt_job_progress_t *job);
-const char *jt_job_state_name(jt_job_state_t state);   /* "running", ... */
 const char *jt_progress_unit(jt_job_kind_t kind);      /* "users", "playbacks" */
 const char *jt_progress_task_kind(jt_job_kind_t kind); /* "shards", "ranges" */
 

@@ -5,7 +5,7 @@
 
 #include "job_report.h"
 #include "jt_cleanup_job.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_emit.h"
 #include "jt_job_ids.h"
 #include "jt_kafka.h"
@@ -23,7 +23,7 @@ static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) 
                 *fire_s = now_s - now_s % 60;
                 return true;
         }
-        if (!jt_cron_parse_time(at, fire_s, err))
+        if (!jt_time_parse_iso(at, fire_s, err))
                 return jt_error_prefix(err, "--at");
         /* Job ids name the minute, so the cutoff counts from the minute too. */
         *fire_s -= *fire_s % 60;

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 
 jt_stats_job_params_t jt_report_stats_params(const jt_config_t *cfg, const char *month,
                                              bool test_mode, const char *run_id) {
@@ -79,14 +79,14 @@ int jt_report_stats(const jt_config_t *cfg, bool ok, const jt_stats_job_result_t
 int jt_report_cleanup(const jt_config_t *cfg, bool ok, const jt_cleanup_job_result_t *r,
                       const jt_error_t *err) {
         if (r->planned) {
-                char cutoff[JT_CRON_TIME_BUF];
+                char cutoff[JT_TIME_ISO_BUF];
                 int retention = (int)jt_config_int(cfg, "retention-days");
                 int max_ranges = (int)jt_config_int(cfg, "max-ranges");
                 if (r->older)
                         printf("playbacks older than %d ranges before the cutoff: one task covers "
                                "everything before the first range (--max-ranges %d)\n",
                                max_ranges - 1, max_ranges);
-                jt_cron_format_time(r->cutoff_ms / 1000, cutoff, sizeof(cutoff));
+                jt_time_format_iso(r->cutoff_ms / 1000, cutoff, sizeof(cutoff));
                 printf("cutoff %s (retention %d days): %s\n", cutoff, retention,
                        r->found ? "playbacks older than the cutoff found"
                                 : "nothing older than the cutoff");

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -30,7 +30,7 @@ typedef enum {
 typedef struct {
         target_kind_t kind;
         int64_t value;
-        char text[JT_CRON_TIME_BUF]; /* the time as ISO 8601, for TARGET_TIMESTAMP */
+        char text[JT_TIME_ISO_BUF]; /* the time as ISO 8601, for TARGET_TIMESTAMP */
 } target_t;
 
 /* One partition's move: what the group had, where it goes, what the broker says after. */
@@ -128,7 +128,7 @@ static bool parse_target(const jt_config_t *cfg, target_t *t, jt_error_t *err) {
                                     ts ? "both" : "neither");
         if (ts) {
                 int64_t secs;
-                if (!jt_cron_parse_time(ts, &secs, err))
+                if (!jt_time_parse_iso(ts, &secs, err))
                         return jt_error_prefix(err, "--to-timestamp");
                 /* ListOffsets reads negative times as "latest"/"earliest": never send one. */
                 if (secs < 0)
@@ -138,7 +138,7 @@ static bool parse_target(const jt_config_t *cfg, target_t *t, jt_error_t *err) {
                                             ts);
                 t->kind = TARGET_TIMESTAMP;
                 t->value = secs * 1000;
-                jt_cron_format_time(secs, t->text, sizeof(t->text));
+                jt_time_format_iso(secs, t->text, sizeof(t->text));
                 return true;
         }
         if (strcmp(off, "beginning") == 0) {

@@ -23,6 +23,7 @@
 #include "jt_cleanup_job.h"
 #include "jt_job_emit.h"
 #include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -82,7 +83,7 @@ static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err)
                 return true;
         x = strchr(text, 'x');
         snprintf(start, sizeof(start), "%.*s", x ? (int)(x - text) : (int)strlen(text), text);
-        if (!jt_cron_parse_time(start, &start_s, err))
+        if (!jt_time_parse_iso(start, &start_s, err))
                 return jt_error_prefix(err, "--clock");
         if (x) {
                 char *end = NULL;
@@ -103,13 +104,13 @@ static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err)
  * exit code the one-shot command would have; *busy and *refused as the outcome says. */
 static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule_t *s,
                 int64_t due_s, bool test_mode, bool *busy, bool *refused) {
-        char when[JT_CRON_TIME_BUF];
+        char when[JT_TIME_ISO_BUF];
         jt_error_t err;
         bool ok;
         int rc;
 
         jt_error_clear(&err);
-        jt_cron_format_time(due_s, when, sizeof(when));
+        jt_time_format_iso(due_s, when, sizeof(when));
         jt_log_info("%s schedule fires for %s", s->name, when);
         if (strcmp(s->name, "stats") == 0) {
                 jt_stats_job_result_t result;
@@ -177,17 +178,17 @@ static void plan(schedule_t *s, int64_t due, int catch_up_months) {
                 return;
         }
         if (s->pending_count > 1 || months > s->pending_count) {
-                char first[8], last[8], when[JT_CRON_TIME_BUF];
+                char first[8], last[8], when[JT_TIME_ISO_BUF];
                 fire_month(s->pending[0], first);
                 fire_month(s->pending[s->pending_count - 1], last);
-                jt_cron_format_time(s->pending[0], when, sizeof(when));
+                jt_time_format_iso(s->pending[0], when, sizeof(when));
                 jt_log_info("stats schedule catches up %zu month(s), oldest first: %s to %s "
                             "(first fire %s)",
                             s->pending_count, first, last, when);
         }
         if (months > s->pending_count) {
                 char oldest[8], newest[8];
-                fire_month(jt_cron_prev(&s->cron, jt_cron_month_start(s->pending[0]) - 1), newest);
+                fire_month(jt_cron_prev(&s->cron, jt_time_month_start(s->pending[0]) - 1), newest);
                 /* The oldest left out is the month after the one the fires began after. */
                 fire_month(jt_cron_next(&s->cron, after), oldest);
                 jt_log_warn("stats schedule: %zu missed month(s) %s to %s lie beyond "
@@ -302,9 +303,9 @@ int jt_schedule_run(const jt_config_t *cfg) {
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         for (int i = 0; i < 2; i++) {
-                char next[JT_CRON_TIME_BUF];
-                jt_cron_format_time(jt_cron_next(&schedules[i].cron, clock_now_ms(&clock) / 1000),
-                                    next, sizeof(next));
+                char next[JT_TIME_ISO_BUF];
+                jt_time_format_iso(jt_cron_next(&schedules[i].cron, clock_now_ms(&clock) / 1000),
+                                   next, sizeof(next));
                 jt_log_info("%s schedule \"%s\" (UTC), next fire %s%s", schedules[i].name, exprs[i],
                             next, clock.simulated ? " (simulated clock)" : "");
         }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_jobs.h"
 #include "jt_mongo.h"
@@ -59,5 +60,5 @@ int64_t jt_catchup_after_month(const char *month) {
         if (!jt_job_ids_month_range(month, &start_ms, &end_ms, &err))
                 return JT_CRON_NONE;
         /* end_ms is the start of M+1; the start of M+2 is the month after it. */
-        return jt_cron_month_start(end_ms / 1000 + 32 * 86400) - 1;
+        return jt_time_month_start(end_ms / 1000 + 32 * 86400) - 1;
 }

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "jt_cleanup_result.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
@@ -353,15 +353,15 @@ static bool inside_retention(const jt_task_env_t *env, const jt_cleanup_task_t *
         int worker_days = (int)jt_config_int(env->cfg, "retention-days");
         int days = task->retention_days > worker_days ? task->retention_days : worker_days;
         int64_t keep_from = jt_task_now_ms() - days * DAY_MS;
-        char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
+        char a[JT_TIME_ISO_BUF], b[JT_TIME_ISO_BUF];
 
         if (task->retention_days >= worker_days && task->range_end_ms <= keep_from &&
             task->cutoff_ms <= keep_from && task->range_start_ms < task->range_end_ms)
                 return false;
-        jt_cron_format_time(
+        jt_time_format_iso(
             (task->range_end_ms > task->cutoff_ms ? task->range_end_ms : task->cutoff_ms) / 1000, a,
             sizeof(a));
-        jt_cron_format_time(keep_from / 1000, b, sizeof(b));
+        jt_time_format_iso(keep_from / 1000, b, sizeof(b));
         if (task->range_start_ms >= task->range_end_ms)
                 jt_error_set(err, JT_ERR_INPUT, 0,
                              "refused: the range of task %s is empty or "

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
 
@@ -82,7 +82,7 @@ static int64_t max_skew_ms(const jt_task_env_t *env) {
 /* Measures into *state and reports it: the gauge, and a log line (an error when over). */
 static bool measure(const jt_task_env_t *env, jt_clock_check_t *state, jt_error_t *err) {
         mongoc_client_t *client = mongoc_client_pool_pop(env->pool);
-        char local[JT_CRON_TIME_BUF], server[JT_CRON_TIME_BUF];
+        char local[JT_TIME_ISO_BUF], server[JT_TIME_ISO_BUF];
         bool ok = jt_clock_check_measure(client, &state->skew_ms, &state->local_ms,
                                          &state->server_ms, err);
 
@@ -92,8 +92,8 @@ static bool measure(const jt_task_env_t *env, jt_clock_check_t *state, jt_error_
         state->measured = true;
         state->at_mono_ms = jt_task_mono_ms();
         jt_metrics_set_clock_skew(env->metrics, (double)state->skew_ms / 1e3);
-        jt_cron_format_time(state->local_ms / 1000, local, sizeof(local));
-        jt_cron_format_time(state->server_ms / 1000, server, sizeof(server));
+        jt_time_format_iso(state->local_ms / 1000, local, sizeof(local));
+        jt_time_format_iso(state->server_ms / 1000, server, sizeof(server));
         if (llabs(state->skew_ms) > max_skew_ms(env))
                 jt_log_error("clock skew: this host's clock (%s) differs from the database "
                              "server's (%s) by %.1f s, more than --max-clock-skew %" PRId64
@@ -120,7 +120,7 @@ void jt_clock_check_start(jt_task_env_t *env, jt_clock_check_t *state) {
 /* Under state->lock. */
 static jt_task_outcome_t check_locked(const jt_task_env_t *env, jt_clock_check_t *state,
                                       jt_error_t *err) {
-        char local[JT_CRON_TIME_BUF], server[JT_CRON_TIME_BUF];
+        char local[JT_TIME_ISO_BUF], server[JT_TIME_ISO_BUF];
 
         /* A skew over the limit is measured again at once: a corrected clock is seen by the
          * next task, not ten minutes later. */
@@ -137,8 +137,8 @@ static jt_task_outcome_t check_locked(const jt_task_env_t *env, jt_clock_check_t
         }
         if (llabs(state->skew_ms) <= max_skew_ms(env))
                 return JT_TASK_DONE;
-        jt_cron_format_time(state->local_ms / 1000, local, sizeof(local));
-        jt_cron_format_time(state->server_ms / 1000, server, sizeof(server));
+        jt_time_format_iso(state->local_ms / 1000, local, sizeof(local));
+        jt_time_format_iso(state->server_ms / 1000, server, sizeof(server));
         jt_error_set(err, JT_ERR_INPUT, 0,
                      "refused: this worker's clock (%s) differs from the database server's (%s) "
                      "by %.1f s, more than --max-clock-skew %" PRId64 " s; nothing deleted",

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 
 /* Exact sums: a duration in [0.001, 2678400] s is a multiple of 2^-62 below 2^22, so scaled by
@@ -159,7 +159,7 @@ bool jt_stats_month_range(int year, int month, int64_t *start_ms, int64_t *end_m
                 return jt_error_set(err, JT_ERR_INPUT, 0,
                                     "statistics month must be 1970-01..9999-12 (got %d-%02d)", year,
                                     month);
-        jt_job_ids_month_bounds(year, month, start_ms, end_ms);
+        jt_time_month_bounds_ms(year, month, start_ms, end_ms);
         return true;
 }
 
@@ -200,7 +200,7 @@ void jt_stats_acc_reset(jt_stats_acc_t *acc) {
 /* "2026-10-01T00:00:00Z" for a time in milliseconds, rounded down to the second. */
 static void format_ms(int64_t ms, char *buf, size_t size) {
         int64_t s = ms / 1000 - (ms % 1000 < 0);
-        jt_cron_format_time(s, buf, size);
+        jt_time_format_iso(s, buf, size);
 }
 
 bool jt_stats_acc_add(jt_stats_acc_t *acc, const bson_oid_t *song, const bson_oid_t *artist,
@@ -214,7 +214,7 @@ bool jt_stats_acc_add(jt_stats_acc_t *acc, const bson_oid_t *song, const bson_oi
                                     "playback duration must be %g..%g seconds (got %g)",
                                     JT_STATS_MIN_DURATION_S, JT_STATS_MAX_DURATION_S, duration_s);
         if (created_at_ms < acc->start_ms || created_at_ms >= acc->end_ms) {
-                char at[JT_CRON_TIME_BUF], start[JT_CRON_TIME_BUF], end[JT_CRON_TIME_BUF];
+                char at[JT_TIME_ISO_BUF], start[JT_TIME_ISO_BUF], end[JT_TIME_ISO_BUF];
                 format_ms(created_at_ms, at, sizeof(at));
                 format_ms(acc->start_ms, start, sizeof(start));
                 format_ms(acc->end_ms, end, sizeof(end));

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_jobs.h"
 #include "jt_log.h"
@@ -23,9 +23,9 @@ bool jt_stats_notification_window(const char *month, int64_t *from_ms, int64_t *
         if (sscanf(month, "%4d-%2d", &year, &mon) != 2 || mon < 1 || mon > 12)
                 return jt_error_set(err, JT_ERR_INPUT, 0, "month must be YYYY-MM (got \"%s\")",
                                     month);
-        jt_job_ids_month_bounds(mon == 12 ? year + 1 : year, mon == 12 ? 1 : mon + 1, from_ms,
+        jt_time_month_bounds_ms(mon == 12 ? year + 1 : year, mon == 12 ? 1 : mon + 1, from_ms,
                                 &ignored);
-        jt_job_ids_month_bounds(mon >= 11 ? year + 1 : year, mon >= 11 ? mon - 10 : mon + 2, to_ms,
+        jt_time_month_bounds_ms(mon >= 11 ? year + 1 : year, mon >= 11 ? mon - 10 : mon + 2, to_ms,
                                 &ignored);
         return true;
 }
@@ -189,7 +189,7 @@ static jt_task_outcome_t choose(mongoc_client_t *client, const char *db,
         uint8_t raw[12];
         int64_t lambda_at = 0;
         bool found = false, stored = false, lambdas = false;
-        char hex[25], when[JT_CRON_TIME_BUF];
+        char hex[25], when[JT_TIME_ISO_BUF];
 
         if (!read_entry(client, db, task, entry, &found, err))
                 return JT_TASK_RETRY;
@@ -212,7 +212,7 @@ static jt_task_outcome_t choose(mongoc_client_t *client, const char *db,
         if (stored) {
                 bson_oid_to_string(&out->id, hex);
                 if (out->reused) {
-                        jt_cron_format_time(lambda_at / 1000, when, sizeof(when));
+                        jt_time_format_iso(lambda_at / 1000, when, sizeof(when));
                         jt_log_info("job=%s: %s's notification is the original's %s (created %s):"
                                     " reused, not made again",
                                     task->job_id, task->month, hex, when);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_fuzz.h"
 
 static const int64_t times[] = {
@@ -14,14 +15,14 @@ static const int64_t times[] = {
     INT64_MAX, INT64_MIN};
 
 static void check(const jt_cron_t *cron, int64_t t) {
-        char buf[JT_CRON_TIME_BUF];
+        char buf[JT_TIME_ISO_BUF];
         int64_t next = jt_cron_next(cron, t), prev = jt_cron_prev(cron, t);
 
         if (next != JT_CRON_NONE && (next <= t || next % 60 != 0))
                 jt_fuzz_finding("cron-next", "next after %" PRId64 " is %" PRId64, t, next);
         if (prev != JT_CRON_NONE && (prev > t || prev % 60 != 0))
                 jt_fuzz_finding("cron-prev", "prev at or before %" PRId64 " is %" PRId64, t, prev);
-        if (jt_cron_format_time(t, buf, sizeof(buf)) >= sizeof(buf))
+        if (jt_time_format_iso(t, buf, sizeof(buf)) >= sizeof(buf))
                 jt_fuzz_finding("cron-format", "%" PRId64 " does not fit", t);
 }
 

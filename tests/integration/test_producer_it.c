@@ -24,7 +24,7 @@
 #include "it_clients.h"
 #include "it_kafka.h"
 #include "jt_avro.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 
 #define OUT_MAX 32768
 #define HOUR_MS (3600 * 1000LL)
@@ -96,18 +96,18 @@ static int64_t iso_ms(const char *iso) {
         jt_error_t err;
 
         jt_error_clear(&err);
-        if (!jt_cron_parse_time(iso, &secs, &err))
+        if (!jt_time_parse_iso(iso, &secs, &err))
                 fail_msg("test data: %s", err.message);
         return secs * 1000;
 }
 
 static const char *ms_iso(int64_t ms, char *buf) {
-        jt_cron_format_time(ms / 1000, buf, JT_CRON_TIME_BUF);
+        jt_time_format_iso(ms / 1000, buf, JT_TIME_ISO_BUF);
         return buf;
 }
 
 static void expect_time(const char *what, int64_t expected_ms, int64_t actual_ms) {
-        char e[JT_CRON_TIME_BUF], a[JT_CRON_TIME_BUF];
+        char e[JT_TIME_ISO_BUF], a[JT_TIME_ISO_BUF];
         if (expected_ms != actual_ms)
                 fail_msg("%s: expected %s (%" PRId64 "), actual %s (%" PRId64 ")", what,
                          ms_iso(expected_ms, e), expected_ms, ms_iso(actual_ms, a), actual_ms);
@@ -784,7 +784,7 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
         snprintf(next_month, sizeof(next_month), "%04d-%02d",
                  tm.tm_mon == 11 ? tm.tm_year + 1901 : tm.tm_year + 1900,
                  tm.tm_mon == 11 ? 1 : tm.tm_mon + 2);
-        jt_cron_format_time((int64_t)now + 86400, tomorrow, sizeof(tomorrow));
+        jt_time_format_iso((int64_t)now + 86400, tomorrow, sizeof(tomorrow));
         snprintf(not_complete, sizeof(not_complete), "--month %s is not complete", next_month);
         {
                 const bad_case_t cases[] = {

@@ -29,7 +29,7 @@
 #include "it_kafka.h"
 #include "it_proc.h"
 #include "jt_avro.h"
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
 
@@ -103,7 +103,7 @@ static void expect_opt_long(const char *what, int64_t expected, jt_opt_long_t ac
 }
 
 static const char *ms_iso(int64_t ms, char *buf) {
-        jt_cron_format_time(ms / 1000, buf, JT_CRON_TIME_BUF);
+        jt_time_format_iso(ms / 1000, buf, JT_TIME_ISO_BUF);
         return buf;
 }
 
@@ -112,7 +112,7 @@ static int64_t iso_ms(const char *iso) {
         jt_error_t err;
 
         jt_error_clear(&err);
-        if (!jt_cron_parse_time(iso, &secs, &err))
+        if (!jt_time_parse_iso(iso, &secs, &err))
                 fail_msg("test data %s: %s", iso, err.message);
         return secs * 1000;
 }
@@ -595,7 +595,7 @@ static void expect_job_finished(const ctx_t *c, const events_t *e, int64_t delet
                                 const char *mode) {
         const jt_status_event_t *f = NULL;
         size_t n = 0;
-        char a[JT_CRON_TIME_BUF], b[JT_CRON_TIME_BUF];
+        char a[JT_TIME_ISO_BUF], b[JT_TIME_ISO_BUF];
 
         for (size_t i = 0; i < e->count; i++)
                 if (e->ev[i].type == JT_STATUS_JOB_FINISHED) {

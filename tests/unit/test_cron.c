@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_test.h"
 
 #define STATS   "0 2 1 * *" /* joytify-producer schedule --stats-cron */
@@ -27,7 +28,7 @@ static int64_t at(const char *iso) {
         int64_t t;
 
         jt_error_clear(&err);
-        assert_ok(jt_cron_parse_time(iso, &t, &err), err);
+        assert_ok(jt_time_parse_iso(iso, &t, &err), err);
         return t;
 }
 
@@ -42,14 +43,14 @@ static jt_cron_t cron_of(const char *expr) {
 
 static void show(int64_t t, char *buf) {
         if (t == JT_CRON_NONE)
-                snprintf(buf, JT_CRON_TIME_BUF, "none");
+                snprintf(buf, JT_TIME_ISO_BUF, "none");
         else
-                jt_cron_format_time(t, buf, JT_CRON_TIME_BUF);
+                jt_time_format_iso(t, buf, JT_TIME_ISO_BUF);
 }
 
 /* Compares as ISO strings, so a failure shows both times and the case that produced them. */
 static void assert_time_equal(int64_t expected, int64_t actual, const char *context) {
-        char e[JT_CRON_TIME_BUF], a[JT_CRON_TIME_BUF];
+        char e[JT_TIME_ISO_BUF], a[JT_TIME_ISO_BUF];
 
         show(expected, e);
         show(actual, a);
@@ -305,11 +306,11 @@ static void month_fires_catch_up_one_per_month(void **state) {
                 for (size_t j = 0; j < written; j++)
                         assert_time_equal(at(k->fires[j]), out[j], context);
         }
-        assert_time_equal(at("2026-11-01T00:00Z"), jt_cron_month_start(at("2026-11-30T23:59:59Z")),
+        assert_time_equal(at("2026-11-01T00:00Z"), jt_time_month_start(at("2026-11-30T23:59:59Z")),
                           "month_start(2026-11-30T23:59:59Z)");
-        assert_time_equal(at("2024-02-01T00:00Z"), jt_cron_month_start(at("2024-02-29T12:00Z")),
+        assert_time_equal(at("2024-02-01T00:00Z"), jt_time_month_start(at("2024-02-29T12:00Z")),
                           "month_start(2024-02-29T12:00Z)");
-        assert_time_equal(at("1969-12-01T00:00Z"), jt_cron_month_start(at("1969-12-31T23:59Z")),
+        assert_time_equal(at("1969-12-01T00:00Z"), jt_time_month_start(at("1969-12-31T23:59Z")),
                           "month_start(1969-12-31T23:59Z)");
 }
 
@@ -342,7 +343,7 @@ static void next_and_prev_agree_with_brute_force(void **state) {
                         int64_t t = lo + (int64_t)(rng() % (uint64_t)(hi - lo));
                         int64_t next = jt_cron_next(&cron, t);
                         int64_t prev = jt_cron_prev(&cron, t);
-                        char context[128], when[JT_CRON_TIME_BUF];
+                        char context[128], when[JT_TIME_ISO_BUF];
 
                         show(t, when);
                         snprintf(context, sizeof(context), "\"%s\" at %s", exprs[e], when);
@@ -395,7 +396,7 @@ static void day_fields_follow_vixie_semantics(void **state) {
                             d == 13 || w == 5,    d == 13, w == 5,
                             d % 2 == 1 && w == 5, true,    d == 1 || d == 15 || (w >= 1 && w <= 5)};
                         bool got = jt_cron_next(&cron, day - 1) == day;
-                        char context[96], when[JT_CRON_TIME_BUF];
+                        char context[96], when[JT_TIME_ISO_BUF];
 
                         show(day, when);
                         snprintf(context, sizeof(context), "\"%s\" on %s", cases[i].expr, when);
@@ -571,11 +572,11 @@ static void times_round_trip(void **state) {
             {"0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z", JT_CRON_TIME_MIN},
             {"9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z", JT_CRON_TIME_MAX},
         };
-        char buf[JT_CRON_TIME_BUF];
+        char buf[JT_TIME_ISO_BUF];
 
         for (size_t i = 0; i < N(cases); i++) {
                 assert_int_equal(at(cases[i].text), cases[i].t);
-                assert_int_equal(jt_cron_format_time(cases[i].t, buf, sizeof(buf)), 20);
+                assert_int_equal(jt_time_format_iso(cases[i].t, buf, sizeof(buf)), 20);
                 assert_string_equal(buf, cases[i].canonical);
         }
         /* Random times: our calendar against libc's, and back. */
@@ -587,16 +588,16 @@ static void times_round_trip(void **state) {
 
                 snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-                jt_cron_format_time(t, buf, sizeof(buf));
+                jt_time_format_iso(t, buf, sizeof(buf));
                 assert_string_equal(buf, want);
                 assert_int_equal(at(buf), t);
         }
         /* Truncated like snprintf, and the extremes of int64_t do not overflow. */
-        assert_int_equal(jt_cron_format_time(1795406400, buf, 8), 20);
+        assert_int_equal(jt_time_format_iso(1795406400, buf, 8), 20);
         assert_string_equal(buf, "2026-11");
-        assert_int_equal(jt_cron_format_time(1795406400, NULL, 0), 20);
-        assert_true(jt_cron_format_time(INT64_MIN, buf, sizeof(buf)) < sizeof(buf));
-        assert_true(jt_cron_format_time(INT64_MAX, buf, sizeof(buf)) < sizeof(buf));
+        assert_int_equal(jt_time_format_iso(1795406400, NULL, 0), 20);
+        assert_true(jt_time_format_iso(INT64_MIN, buf, sizeof(buf)) < sizeof(buf));
+        assert_true(jt_time_format_iso(INT64_MAX, buf, sizeof(buf)) < sizeof(buf));
 }
 
 static void impossible_times_are_rejected(void **state) {
@@ -636,7 +637,7 @@ static void impossible_times_are_rejected(void **state) {
                 snprintf(want, sizeof(want), "time \"%s\": %s", cases[i].text,
                          cases[i].message ? cases[i].message : malformed);
                 jt_error_clear(&err);
-                assert_false(jt_cron_parse_time(cases[i].text, &t, &err));
+                assert_false(jt_time_parse_iso(cases[i].text, &t, &err));
                 assert_int_equal(err.domain, JT_ERR_CONFIG);
                 assert_string_equal(err.message, want);
                 assert_int_equal(t, 0);

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "jt_cron.h"
+#include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_jobs.h"
 #include "jt_test.h"
@@ -22,7 +22,7 @@ static int64_t at(const char *iso) {
         int64_t t;
 
         jt_error_clear(&err);
-        assert_ok(jt_cron_parse_time(iso, &t, &err), err);
+        assert_ok(jt_time_parse_iso(iso, &t, &err), err);
         return t;
 }
 

@@ -15,6 +15,7 @@
 
 #include "jt_job_ids.h"
 #include "jt_test.h"
+#include "jt_time.h"
 #include "stats_notification.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -110,7 +111,7 @@ static void fleet_ids_are_not_driver_made(void **state) {
         for (int year = 2020; year <= 2035; year++) {
                 for (int mon = 1; mon <= 12; mon++) {
                         snprintf(month, sizeof(month), "%04d-%02d", year, mon);
-                        jt_job_ids_month_bounds(year, mon, &start, &end);
+                        jt_time_month_bounds_ms(year, mon, &start, &end);
                         for (int test_mode = 0; test_mode <= 1; test_mode++) {
                                 for (size_t r = 0; r < N(runs); r++) {
                                         jt_job_ids_stats(month, test_mode, runs[r], job_id,
