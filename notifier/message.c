@@ -1,5 +1,5 @@
 /* Outcome, foreign and rendering parts of the notifier's messages (message.h). The wording
- * follows the original Discord function's messages (reference/), with the fleet's additions:
+ * follows the original Discord function's messages, with the fleet's additions:
  * the month, the job id, the cutoff and trigger of a cleanup, and what happens next. */
 #include "message.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "text.h"
 
 static const int tone_colour[] = {
     [JT_TONE_SUCCESS] = 0x2ECC71, [JT_TONE_TEST] = 0x3498DB,  [JT_TONE_PARTIAL] = 0xF1C40F,
@@ -17,6 +18,20 @@ static const int tone_colour[] = {
 
 #define ERROR_TEXT_MAX 900 /* an error message inside one line of the description */
 
+bool jt_message_style_parse(const char *name, jt_message_style_t *style, jt_error_t *err) {
+        *style = JT_MESSAGE_STYLE_EMBED;
+        if (name && strcmp(name, "embed") == 0)
+                return true;
+        if (name && strcmp(name, "original") == 0) {
+                *style = JT_MESSAGE_STYLE_ORIGINAL;
+                return true;
+        }
+        return jt_error_set(err, JT_ERR_CONFIG, 0,
+                            "--message-style must be original or embed (got \"%s\")",
+                            name ? name : "");
+}
+
+/* The time, then the blank line that comes before the note or the logs link. */
 void jt_message_init(jt_message_t *msg, char *title, char *body, jt_tone_t tone, int64_t ts_ms) {
         memset(msg, 0, sizeof(*msg));
         msg->title = title;
@@ -105,47 +120,12 @@ char *jt_message_error_text(const char *s) {
         return cut;
 }
 
-typedef struct {
-        FILE *f;
-        char *text;
-        size_t len;
-} body_t;
-
-static void body_open(body_t *b) {
-        b->text = NULL;
-        b->len = 0;
-        b->f = open_memstream(&b->text, &b->len);
-}
-
-static char *body_close(body_t *b) {
-        if (b->f)
-                fclose(b->f);
-        if (!b->text)
-                b->text = strdup("");
-        /* No trailing line break: the renderers add their own. */
-        while (b->text && b->len && b->text[b->len - 1] == '\n')
-                b->text[--b->len] = '\0';
-        return b->text;
-}
-
-static void line_count(body_t *b, const char *label, const jt_opt_long_t *v) {
-        char n[JT_FORMAT_BUF];
-        fprintf(b->f, "%s: %s\n", label, jt_format_thousands(v->set ? v->value : 0, n, sizeof(n)));
-}
-
-static void line_time(body_t *b, const char *label, int64_t ms) {
+static void line_time(jt_text_t *b, const char *label, int64_t ms) {
         char t[JT_FORMAT_BUF];
-        fprintf(b->f, "%s: %s\n", label, jt_format_time(ms, t, sizeof(t)));
+        jt_text_line(b, label, jt_format_time(ms, t, sizeof(t)));
 }
 
-static void line_duration(body_t *b, const jt_opt_long_t *ms) {
-        char d[JT_FORMAT_BUF];
-        if (ms->set)
-                fprintf(b->f, "⏱️ **Execution Time**: %s\n",
-                        jt_format_duration(ms->value, d, sizeof(d)));
-}
-
-static void line_logs(body_t *b, const jt_message_opts_t *opts, const char *what) {
+static void line_logs(jt_text_t *b, const jt_message_opts_t *opts, const char *what) {
         if (opts && opts->logs_url && *opts->logs_url)
                 fprintf(b->f, "\n📋 [%s](%s)\n", what, opts->logs_url);
 }
@@ -159,7 +139,7 @@ static void job_fields(jt_message_t *msg, const jt_status_event_t *ev) {
 }
 
 /* The app push's outcome (status event v2), only when the job had one configured. */
-static void line_pushed(body_t *b, const jt_status_event_t *ev) {
+static void line_pushed(jt_text_t *b, const jt_status_event_t *ev) {
         char n[JT_FORMAT_BUF], f[JT_FORMAT_BUF];
 
         if (!ev->users_pushed.set)
@@ -172,18 +152,16 @@ static void line_pushed(body_t *b, const jt_status_event_t *ev) {
         fputc('\n', b->f);
 }
 
-static void stats_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+static void stats_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, jt_text_t *b) {
         fprintf(b->f, "✅ **Status**: Completed%s\n", ev->test_mode ? " (Test Mode)" : "");
         if (ev->month)
                 fprintf(b->f, "📅 **Month**: %s\n", ev->month);
-        line_count(b, "🔔 **Notifications Created**", &ev->notifications_created);
-        line_count(b, "👥 **Users Processed**", &ev->users_processed);
-        line_count(b, "📝 **Users Updated**", &ev->users_updated);
+        jt_text_count(b, "🔔 **Notifications Created**", &ev->notifications_created);
+        jt_text_count(b, "👥 **Users Processed**", &ev->users_processed);
+        jt_text_count(b, "📝 **Users Updated**", &ev->users_updated);
         line_pushed(b, ev);
-        fprintf(b->f, "🧹 **Cleanup Status**: %s\n",
-                ev->cleanup_triggered.set && ev->cleanup_triggered.value ? "✅ Triggered"
-                                                                         : "❌ Failed");
-        line_duration(b, &ev->execution_ms);
+        jt_text_cleanup_status(b, &ev->cleanup_triggered);
+        jt_text_duration(b, &ev->execution_ms);
         line_time(b, "🕐 **Completed At**", ev->timestamp_ms);
         line_logs(b, o, "View Detailed Logs");
 }
@@ -193,7 +171,8 @@ static bool cleanup_partial(const jt_status_event_t *ev) {
                (ev->remaining_records.set && ev->remaining_records.value > 0);
 }
 
-static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_t *o,
+                             jt_text_t *b) {
         char n[JT_FORMAT_BUF], p[JT_FORMAT_BUF];
         bool partial = cleanup_partial(ev);
 
@@ -201,8 +180,8 @@ static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_
                 partial         ? "⏰ Partially Completed"
                 : ev->test_mode ? "Test Mode"
                                 : "Completed");
-        line_count(b, "📦 **Records Deleted**", &ev->records_deleted);
-        line_count(b, "📊 **Total Found**", &ev->total_records_found);
+        jt_text_count(b, "📦 **Records Deleted**", &ev->records_deleted);
+        jt_text_count(b, "📊 **Total Found**", &ev->total_records_found);
         if (partial)
                 fprintf(b->f, "📋 **Remaining**: %s (%s%% complete)\n",
                         jt_format_thousands(ev->remaining_records.value, n, sizeof(n)),
@@ -215,7 +194,7 @@ static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_
                 line_time(b, "✂️ **Cutoff**", ev->cutoff_date_ms.value);
         if (ev->triggered_by)
                 fprintf(b->f, "🚀 **Triggered By**: %s\n", ev->triggered_by);
-        line_duration(b, &ev->execution_ms);
+        jt_text_duration(b, &ev->execution_ms);
         line_time(b, "🕐 **Completed At**", ev->timestamp_ms);
         if (partial)
                 fprintf(b->f,
@@ -226,12 +205,12 @@ static void cleanup_finished(const jt_status_event_t *ev, const jt_message_opts_
         line_logs(b, o, "View Detailed Logs");
 }
 
-static void job_failed(const jt_status_event_t *ev, const jt_message_opts_t *o, body_t *b) {
+static void job_failed(const jt_status_event_t *ev, const jt_message_opts_t *o, jt_text_t *b) {
         char *text = jt_message_error_text(ev->error_message);
 
         fprintf(b->f, "❌ **Status**: Error\n");
         fprintf(b->f, "⚠️ **Error Message**: `%s`\n", text ? text : "");
-        line_duration(b, &ev->execution_ms);
+        jt_text_duration(b, &ev->execution_ms);
         line_time(b, "🕐 **Failed At**", ev->timestamp_ms);
         fprintf(b->f,
                 "\n🔧 **Next Steps**: the failed task is in the dead-letter topic. Fix the "
@@ -247,12 +226,11 @@ bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t
         bool stats = ev->job_kind == JT_JOB_KIND_STATS;
         const char *title;
         jt_tone_t tone;
-        body_t b;
+        jt_text_t b;
 
         if (ev->type != JT_STATUS_JOB_FINISHED && ev->type != JT_STATUS_JOB_FAILED)
                 return false;
-        body_open(&b);
-        if (!b.f)
+        if (!jt_text_open(&b))
                 return false;
         if (ev->type == JT_STATUS_JOB_FAILED) {
                 title = stats ? "🚨 Monthly Statistics Processing Failed"
@@ -272,7 +250,7 @@ bool jt_message_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t
                 tone = ev->test_mode ? JT_TONE_TEST : JT_TONE_SUCCESS;
                 cleanup_finished(ev, opts, &b);
         }
-        jt_message_init(msg, strdup(title), body_close(&b), tone, ev->timestamp_ms);
+        jt_message_init(msg, strdup(title), jt_text_close_trimmed(&b), tone, ev->timestamp_ms);
         job_fields(msg, ev);
         return true;
 }
@@ -282,13 +260,13 @@ void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
         char *text = jt_message_code_text(doc->text);
         char title[JT_DISCORD_TITLE_MAX * 4];
         char n[JT_FORMAT_BUF];
-        body_t b;
+        jt_text_t b;
 
         if (doc->alarm)
                 snprintf(title, sizeof(title), "🚨 CloudWatch Alarm: %s", doc->alarm);
         else
                 snprintf(title, sizeof(title), "📢 Status Notification");
-        body_open(&b);
+        jt_text_open(&b);
         if (b.f) {
                 /* First: a long JSON text is cut to fit Discord, this line must stay. */
                 if (!doc->parsed)
@@ -300,7 +278,7 @@ void jt_message_for_foreign(const jt_foreign_t *doc, int64_t received_ms,
                 line_time(&b, "🕐 **Received At**", received_ms);
                 line_logs(&b, opts, "View Logs");
         }
-        jt_message_init(msg, strdup(title), body_close(&b), JT_TONE_OTHER, received_ms);
+        jt_message_init(msg, strdup(title), jt_text_close_trimmed(&b), JT_TONE_OTHER, received_ms);
         free(text);
 }
 
@@ -313,7 +291,7 @@ char *jt_message_code_text(const char *s) {
 }
 
 char *jt_message_markdown(const jt_message_t *msg) {
-        body_t b;
+        jt_text_t b;
 
         if (msg->content) {
                 size_t len = strlen(msg->content);
@@ -324,16 +302,14 @@ char *jt_message_markdown(const jt_message_t *msg) {
                 }
                 return md;
         }
-        body_open(&b);
-        if (!b.f)
+        if (!jt_text_open(&b))
                 return NULL;
         fprintf(b.f, "## %s\n\n%s\n", msg->title ? msg->title : "", msg->body ? msg->body : "");
         if (msg->field_count)
                 fputc('\n', b.f);
         for (int i = 0; i < msg->field_count; i++)
                 fprintf(b.f, "**%s**: %s\n", msg->fields[i].name, msg->fields[i].value);
-        fclose(b.f);
-        return b.text;
+        return jt_text_close(&b);
 }
 
 size_t jt_message_chars(const char *s) {
@@ -400,13 +376,13 @@ void jt_message_for_progress(const jt_job_progress_t *job, int64_t now_ms, jt_me
         char bar[128], pct[JT_FORMAT_BUF], a[JT_FORMAT_BUF], b2[JT_FORMAT_BUF], title[300];
         char code[300];
         bool stats = job->kind == JT_JOB_KIND_STATS;
-        body_t b;
+        jt_text_t b;
 
         jt_progress_summarize(job, now_ms, &s);
         snprintf(title, sizeof(title), "%s %s%s: %s", state_icon[job->state],
                  stats ? "Monthly Statistics" : "Playback Data Cleanup",
                  job->test_mode ? " (Test Mode)" : "", jt_job_state_name(job->state));
-        body_open(&b);
+        jt_text_open(&b);
         if (b.f) {
                 fprintf(b.f, "📈 **Progress**: `%s` %s%%\n",
                         jt_progress_bar(s.fraction, 20, bar, sizeof(bar)),
@@ -433,7 +409,7 @@ void jt_message_for_progress(const jt_job_progress_t *job, int64_t now_ms, jt_me
                 }
                 line_time(&b, "🕐 **Updated At**", job->last_ms ? job->last_ms : now_ms);
         }
-        jt_message_init(msg, strdup(title), body_close(&b),
+        jt_message_init(msg, strdup(title), jt_text_close_trimmed(&b),
                         job->state == JT_JOB_FAILED     ? JT_TONE_FAILURE
                         : job->state == JT_JOB_FINISHED ? JT_TONE_SUCCESS
                                                         : JT_TONE_TEST,

@@ -13,6 +13,7 @@
 
 #include "foreign.h"
 #include "jt_avro.h"
+#include "jt_error.h"
 #include "progress.h"
 
 typedef enum {
@@ -45,13 +46,23 @@ typedef struct {
         const char *logs_url; /* "📋 [View Detailed Logs](...)" when set */
 } jt_message_opts_t;
 
-/* Discord's limits (DESIGN.md, Notifier). */
+/* Discord's limits on a webhook message, as its API documentation gives them. */
 #define JT_DISCORD_TITLE_MAX       256
 #define JT_DISCORD_DESCRIPTION_MAX 4096
 #define JT_DISCORD_FIELD_NAME_MAX  256
 #define JT_DISCORD_FIELD_VALUE_MAX 1024
 #define JT_DISCORD_EMBED_TOTAL_MAX 6000
 #define JT_DISCORD_CONTENT_MAX     2000
+
+/* The messages of outcomes and foreign JSON (--message-style); progress messages are always
+ * embeds. */
+typedef enum {
+        JT_MESSAGE_STYLE_EMBED = 0, /* the fleet's embeds (this file) */
+        JT_MESSAGE_STYLE_ORIGINAL,  /* the original's content (original.h) */
+} jt_message_style_t;
+
+/* "embed" or "original"; anything else is a configuration error naming --message-style. */
+bool jt_message_style_parse(const char *name, jt_message_style_t *style, jt_error_t *err);
 
 /* The outcome message of a JOB_FINISHED or JOB_FAILED event. False (msg untouched) for any
  * other event type: those are progress, not outcomes. */

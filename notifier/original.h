@@ -13,14 +13,6 @@
 #include "jt_error.h"
 #include "message.h"
 
-typedef enum {
-        JT_MESSAGE_STYLE_EMBED = 0, /* the fleet's embeds (message.h) */
-        JT_MESSAGE_STYLE_ORIGINAL,  /* the original's content */
-} jt_message_style_t;
-
-/* "embed" or "original"; anything else is a configuration error naming --message-style. */
-bool jt_message_style_parse(const char *name, jt_message_style_t *style, jt_error_t *err);
-
 /* The original's message for a JOB_FINISHED or JOB_FAILED event (a content message, at most
  * JT_DISCORD_CONTENT_MAX characters). False (msg untouched) for any other event type. */
 bool jt_original_for_outcome(const jt_status_event_t *ev, const jt_message_opts_t *opts,

@@ -87,12 +87,22 @@ done:
         return ok;
 }
 
+/* The posts collection on a client from the pool; posts_close gives both back. */
+static mongoc_collection_t *posts_open(const jt_posts_t *p, mongoc_client_t **client) {
+        *client = mongoc_client_pool_pop(p->pool);
+        return mongoc_client_get_collection(*client, p->db, JT_POSTS_COLLECTION);
+}
+
+static void posts_close(const jt_posts_t *p, mongoc_client_t *client, mongoc_collection_t *coll) {
+        mongoc_collection_destroy(coll);
+        mongoc_client_pool_push(p->pool, client);
+}
+
 bool jt_posts_claim(const jt_posts_t *p, const char *job_id, const char *what, int64_t now_ms,
                     jt_post_claim_t *claim, bool *retaken, char *message_id, jt_error_t *err) {
         char id[512];
-        mongoc_client_t *client = mongoc_client_pool_pop(p->pool);
-        mongoc_collection_t *coll =
-            mongoc_client_get_collection(client, p->db, JT_POSTS_COLLECTION);
+        mongoc_client_t *client;
+        mongoc_collection_t *coll = posts_open(p, &client);
         bson_t *doc;
         bson_error_t error;
         bool ok = true;
@@ -113,17 +123,15 @@ bool jt_posts_claim(const jt_posts_t *p, const char *job_id, const char *what, i
         else
                 ok = db_error(&error, "claiming a post", err);
         bson_destroy(doc);
-        mongoc_collection_destroy(coll);
-        mongoc_client_pool_push(p->pool, client);
+        posts_close(p, client, coll);
         return ok;
 }
 
 static bool update_mine(const jt_posts_t *p, const char *job_id, const char *what,
                         const bson_t *update, const char *doing, jt_error_t *err) {
         char id[512];
-        mongoc_client_t *client = mongoc_client_pool_pop(p->pool);
-        mongoc_collection_t *coll =
-            mongoc_client_get_collection(client, p->db, JT_POSTS_COLLECTION);
+        mongoc_client_t *client;
+        mongoc_collection_t *coll = posts_open(p, &client);
         bson_t *filter;
         bson_error_t error;
         bool ok;
@@ -135,8 +143,7 @@ static bool update_mine(const jt_posts_t *p, const char *job_id, const char *wha
         if (!ok)
                 db_error(&error, doing, err);
         bson_destroy(filter);
-        mongoc_collection_destroy(coll);
-        mongoc_client_pool_push(p->pool, client);
+        posts_close(p, client, coll);
         return ok;
 }
 

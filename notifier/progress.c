@@ -57,7 +57,7 @@ jt_job_progress_t *jt_progress_find(jt_progress_t *p, const char *job_id) {
         return NULL;
 }
 
-bool jt_job_ended(const jt_job_progress_t *job) {
+bool jt_progress_job_ended(const jt_job_progress_t *job) {
         return job->state == JT_JOB_FINISHED || job->state == JT_JOB_FAILED;
 }
 
@@ -68,7 +68,7 @@ static void make_room(jt_progress_t *p) {
         if (p->count < p->max_jobs)
                 return;
         for (size_t i = 0; i < p->count; i++)
-                if (jt_job_ended(p->jobs[i])) {
+                if (jt_progress_job_ended(p->jobs[i])) {
                         victim = i;
                         break;
                 }
@@ -194,7 +194,7 @@ jt_job_progress_t *jt_progress_apply(jt_progress_t *p, const jt_status_event_t *
                 return NULL;
         switch (ev->type) {
         case JT_STATUS_JOB_STARTED:
-                if (jt_job_ended(job))
+                if (jt_progress_job_ended(job))
                         job_restart(job);
                 job->started_ms = ev->timestamp_ms;
                 if (ev->tasks_total.set)
@@ -225,7 +225,7 @@ jt_job_progress_t *jt_progress_apply(jt_progress_t *p, const jt_status_event_t *
                 set_text(&job->error, ev->error_message);
                 break;
         }
-        if (!jt_job_ended(job))
+        if (!jt_progress_job_ended(job))
                 job->state = job->tasks_total > 0 && tasks_finished(job) >= job->tasks_total
                                  ? JT_JOB_FINALIZING
                                  : JT_JOB_RUNNING;
@@ -251,7 +251,8 @@ void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_prog
                       : denominator > 0             ? sum / (double)denominator
                                                     : 0.0;
         s->fraction = jt_sat_clamp_double(s->fraction, 0.0, 1.0);
-        s->elapsed_ms = jt_sat_sub_i64(jt_job_ended(job) ? job->last_ms : now_ms, job->started_ms);
+        s->elapsed_ms =
+            jt_sat_sub_i64(jt_progress_job_ended(job) ? job->last_ms : now_ms, job->started_ms);
         if (s->elapsed_ms < 0)
                 s->elapsed_ms = 0;
         if (s->elapsed_ms > 0)
@@ -259,7 +260,7 @@ void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_prog
                     jt_sat_clamp_double((double)s->items_done * 1000.0 / (double)s->elapsed_ms, 0.0,
                                         JT_PROGRESS_RATE_MAX);
         s->eta_s = -1;
-        if (!jt_job_ended(job) && s->fraction > 0 && s->elapsed_ms > 0)
+        if (!jt_progress_job_ended(job) && s->fraction > 0 && s->elapsed_ms > 0)
                 s->eta_s = jt_sat_clamp_double((double)s->elapsed_ms / 1000.0 *
                                                    (1.0 - s->fraction) / s->fraction,
                                                0.0, JT_PROGRESS_ETA_MAX_S);

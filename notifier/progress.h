@@ -74,7 +74,8 @@ jt_job_progress_t *jt_progress_find(jt_progress_t *p, const char *job_id);
 
 void jt_progress_summarize(const jt_job_progress_t *job, int64_t now_ms, jt_progress_summary_t *s);
 
-bool jt_job_ended(const jt_job_progress_t *job);
+/* FINISHED or FAILED: its last state, nothing more to show. */
+bool jt_progress_job_ended(const jt_job_progress_t *job);
 const char *jt_progress_unit(jt_job_kind_t kind);      /* "users", "playbacks" */
 const char *jt_progress_task_kind(jt_job_kind_t kind); /* "shards", "ranges" */
 

@@ -4,11 +4,9 @@
 #include "watch.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -16,7 +14,9 @@
 #include "jt_kafka.h"
 #include "jt_log.h"
 #include "jt_options.h"
+#include "jt_signal.h"
 #include "jt_startup.h"
+#include "jt_time.h"
 #include "progress.h"
 
 #define MAX_JOBS  64
@@ -24,13 +24,6 @@
 /* A job or worker id from the topic, escaped (jt_log_escape) for the terminal: room for 256
  * bytes each shown as \xNN. */
 #define WIRE_TEXT_MAX 1025
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop_requested = 1;
-}
 
 typedef struct {
         const jt_config_t *cfg;
@@ -41,12 +34,6 @@ typedef struct {
         bool tty;
         int drawn_lines;
 } watch_t;
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The statistics job's chained cleanup: triggered by the statistics job (triggeredBy as the
  * original sends it, or as the fleet sent it before), started after it. */
@@ -77,7 +64,7 @@ static bool all_done(watch_t *w, bool *any_failed) {
                 if (!shown(w, job))
                         continue;
                 seen++;
-                if (!jt_job_ended(job))
+                if (!jt_progress_job_ended(job))
                         return false;
                 *any_failed = *any_failed || job->state == JT_JOB_FAILED;
                 if (job->kind != JT_JOB_KIND_STATS || !job->cleanup_triggered)
@@ -92,7 +79,7 @@ static bool all_done(watch_t *w, bool *any_failed) {
 
 static void format_eta(const jt_progress_summary_t *s, const jt_job_progress_t *job, char *buf,
                        size_t size) {
-        if (jt_job_ended(job))
+        if (jt_progress_job_ended(job))
                 snprintf(buf, size, "in %.1fs", (double)s->elapsed_ms / 1000.0);
         else if (s->eta_s >= 0)
                 snprintf(buf, size, "ETA %.0fs", s->eta_s);
@@ -114,7 +101,7 @@ static void draw_tty(watch_t *w) {
                 jt_progress_summary_t s;
                 if (!shown(w, job))
                         continue;
-                jt_progress_summarize(job, now_ms(), &s);
+                jt_progress_summarize(job, jt_time_wall_ms(), &s);
                 format_eta(&s, job, eta, sizeof(eta));
                 snprintf(pct, sizeof(pct), "%3.0f%%", s.fraction * 100.0);
                 printf("\033[2K%-30s %-6s %s %s %4" PRId64 "/%-4" PRId64 " %s/%s %s  %s/s  %s  "
@@ -150,7 +137,7 @@ static void emit_json(watch_t *w, jt_job_progress_t *job) {
         char ts[JT_FORMAT_BUF], id[WIRE_TEXT_MAX], worker[WIRE_TEXT_MAX];
         char *text;
 
-        jt_progress_summarize(job, now_ms(), &s);
+        jt_progress_summarize(job, jt_time_wall_ms(), &s);
         /* Escaped here too: `watch | jq -r .job` would print a raw ESC that JSON's \u001b
          * carried, and an id that is not UTF-8 would make no line at all. */
         for (int i = 0; i < job->worker_count; i++)
@@ -159,7 +146,7 @@ static void emit_json(watch_t *w, jt_job_progress_t *job) {
         line = json_pack(
             "{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:I, s:I, s:I, s:I, s:s, s:f, s:o, "
             "s:o}",
-            "ts", jt_format_iso_utc(now_ms(), ts, sizeof(ts)), "job",
+            "ts", jt_format_iso_utc(jt_time_wall_ms(), ts, sizeof(ts)), "job",
             jt_log_escape(job->job_id, id, sizeof(id)), "kind",
             job->kind == JT_JOB_KIND_STATS ? "stats" : "cleanup", "task_kind",
             jt_progress_task_kind(job->kind), "state", jt_job_state_name(job->state), "test_mode",
@@ -201,8 +188,8 @@ static bool assign_from_since(watch_t *w, const char *topic, int64_t since_min, 
         parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
         for (int i = 0; i < md->topics[0].partition_cnt; i++)
                 rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)
-                    ->offset =
-                    since_min > 0 ? now_ms() - since_min * 60000 : RD_KAFKA_OFFSET_BEGINNING;
+                    ->offset = since_min > 0 ? jt_time_wall_ms() - since_min * 60000
+                                             : RD_KAFKA_OFFSET_BEGINNING;
         if (since_min > 0 && (rc = rd_kafka_offsets_for_times(w->rk, parts, timeout)) != 0) {
                 jt_error_set(err, JT_ERR_KAFKA, rc, "looking up offsets of %s by time: %s", topic,
                              rd_kafka_err2str(rc));
@@ -257,9 +244,8 @@ int jt_notifier_watch(const jt_config_t *cfg) {
         const char *topic = jt_config_str(cfg, "status-topic");
         int64_t interval = jt_config_int(cfg, "interval"),
                 timeout_s = jt_config_int(cfg, "timeout");
-        int64_t started = now_ms(), last_draw = 0;
+        int64_t started = jt_time_mono_ms(), last_draw = started - interval; /* draw at once */
         bool until_done = jt_config_bool(cfg, "until-done"), failed = false, done = false;
-        struct sigaction sa;
         jt_error_t err;
         int rc = JT_EXIT_FAILURE;
 
@@ -274,12 +260,9 @@ int jt_notifier_watch(const jt_config_t *cfg) {
                 rc = err.domain == JT_ERR_CONFIG || err.transient ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
                 goto out;
         }
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        jt_signal_install_stop();
 
-        while (!stop_requested) {
+        while (!jt_signal_stop_requested()) {
                 rd_kafka_message_t *msg = jt_kafka_poll_message(w.rk, 50);
                 if (msg) {
                         jt_status_event_t ev = {0};
@@ -293,9 +276,9 @@ int jt_notifier_watch(const jt_config_t *cfg) {
                 if (msg)
                         rd_kafka_message_destroy(msg);
                 done = until_done && all_done(&w, &failed);
-                if (!done && now_ms() - last_draw < interval)
+                if (!done && jt_time_mono_ms() - last_draw < interval)
                         continue;
-                last_draw = now_ms();
+                last_draw = jt_time_mono_ms();
                 if (w.tty) {
                         draw_tty(&w);
                 } else {
@@ -309,7 +292,7 @@ int jt_notifier_watch(const jt_config_t *cfg) {
                 }
                 if (done)
                         break;
-                if (timeout_s > 0 && now_ms() - started > timeout_s * 1000) {
+                if (timeout_s > 0 && jt_time_mono_ms() - started > timeout_s * 1000) {
                         fprintf(stderr,
                                 "%s: --timeout %" PRId64 " s passed before the jobs ended\n",
                                 jt_config_command_line_name(cfg), timeout_s);

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "jt_sat.h"
 #include "jt_secret.h"
+#include "jt_time.h"
 #include "jt_url.h"
 
 #define MAX_BODY        (64 * 1024)
@@ -34,12 +34,6 @@ typedef struct {
         bool truncated;
         jt_webhook_limits_t limits;
 } answer_t;
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void jt_webhook_redact(const char *url, char *out, size_t size) {
         const char *hooks = strstr(url, "/webhooks/");
@@ -145,7 +139,7 @@ const char *jt_webhook_redacted(const jt_webhook_t *w) {
 }
 
 int64_t jt_webhook_ready_in_ms(const jt_webhook_t *w) {
-        int64_t left = jt_sat_sub_i64(w->ready_at_ms, mono_ms());
+        int64_t left = jt_sat_sub_i64(w->ready_at_ms, jt_time_mono_ms());
         return left > 0 ? left : 0;
 }
 
@@ -407,7 +401,7 @@ void jt_webhook_send(jt_webhook_t *w, const char *message_id, const json_t *payl
         if (http >= 300 && http < 400)
                 add_redirect_target(w, res);
         if (res->hold_ms > 0)
-                w->ready_at_ms = jt_sat_add_i64(mono_ms(), res->hold_ms);
+                w->ready_at_ms = jt_sat_add_i64(jt_time_mono_ms(), res->hold_ms);
 done:
         scrub(w, res->detail);
         curl_slist_free_all(headers);

@@ -67,7 +67,7 @@ static void run_answer(const uint8_t *data, size_t size) {
         hook->ready_at_ms = 0;
         jt_webhook_classify(http, a.data, a.len, &a.limits, &res);
         if (res.hold_ms > 0)
-                hook->ready_at_ms = jt_sat_add_i64(mono_ms(), res.hold_ms);
+                hook->ready_at_ms = jt_sat_add_i64(jt_time_mono_ms(), res.hold_ms);
         scrub(hook, res.detail);
         check_result(&res);
         free(a.data);
