@@ -1,8 +1,8 @@
-/* `joytify-loadtest baseline stats|cleanup`: the original Lambda functions' algorithms
- * (reference/SYSTEM-TO-REPLACE.md), single process, on the same data, so the fleet is compared
- * with what it replaces. stats: the users with a stats entry for the month (the app kept the
- * entries up to date itself; nothing was recomputed), ONE notification, $addToSet to the
- * opted-in ones. cleanup: count before the cutoff; one deleteMany when it fits one batch,
+/* `joytify-loadtest baseline stats|cleanup`: the original Lambda functions' algorithms (the
+ * system this repository replaces, README.md), single process, on the same data, so the fleet
+ * is compared with what it replaces. stats: the users with a stats entry for the month (the app
+ * kept the entries up to date itself; nothing was recomputed), ONE notification, $addToSet to
+ * the opted-in ones. cleanup: count before the cutoff; one deleteMany when it fits one batch,
  * otherwise a cursor over the _ids deleted by unordered bulks of --batch-size deleteOne with
  * --batch-delay-ms between them, stopping after --time-budget. */
 #include "baseline.h"
@@ -21,7 +21,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_or_cleanup.h"
+#include "db_command.h"
 
 #define USERS_PER_PUSH 1000 /* user ids per updateMany (the original passed them all at once) */
 
@@ -76,23 +76,23 @@ static bool push_notification(mongoc_collection_t *users, const bson_oid_t *nid,
 static int baseline_stats(const jt_config_t *cfg, mongoc_client_t *client) {
         char month[8];
         int64_t start_ms, end_ms, processed = 0, updated = 0;
-        mongoc_collection_t *stats = jt_lt_collection(client, cfg, "stats"),
-                            *users = jt_lt_collection(client, cfg, "users"),
-                            *notifications = jt_lt_collection(client, cfg, "notifications");
+        mongoc_collection_t *stats = jt_db_command_collection(client, cfg, "stats"),
+                            *users = jt_db_command_collection(client, cfg, "users"),
+                            *notifications = jt_db_command_collection(client, cfg, "notifications");
         bson_oid_t nid, *ids = malloc(USERS_PER_PUSH * sizeof(*ids));
         size_t n = 0;
         bson_error_t error;
         const bson_t *doc;
         mongoc_cursor_t *cursor = NULL;
         bson_t *filter = NULL, *opts = NULL, *note = NULL;
-        double t0 = jt_lt_mono_s();
+        int64_t t0 = jt_time_mono_ms();
         int rc = JT_EXIT_FAILURE;
 
         if (!ids) {
                 fprintf(stderr, "joytify-loadtest baseline: out of memory\n");
                 goto done;
         }
-        if (!jt_lt_month(cfg, "baseline", month, &start_ms, &end_ms)) {
+        if (!jt_db_command_month(cfg, "baseline", month, &start_ms, &end_ms)) {
                 rc = JT_EXIT_USAGE;
                 goto done;
         }
@@ -129,7 +129,7 @@ static int baseline_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                 goto done;
         printf("baseline stats %s: usersProcessed %" PRId64 ", usersUpdated %" PRId64
                ", notificationsCreated 1 in %.2f s\n",
-               month, processed, updated, jt_lt_mono_s() - t0);
+               month, processed, updated, (double)(jt_time_mono_ms() - t0) / 1000);
         rc = JT_EXIT_OK;
 done:
         if (cursor)
@@ -160,105 +160,112 @@ static bool run_bulk(mongoc_bulk_operation_t *bulk, int64_t *deleted) {
         return ok || fail_db("deleting a batch", &error);
 }
 
-static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
-        int64_t cutoff_ms, found, deleted = 0;
+/* Everything found fits one batch: one deleteMany. */
+static bool delete_direct(mongoc_collection_t *playbacks, const bson_t *filter, int64_t *deleted) {
+        bson_t reply;
+        bson_error_t error;
+        bson_iter_t it;
+        bool ok = mongoc_collection_delete_many(playbacks, filter, NULL, &reply, &error);
+
+        if (ok && bson_iter_init_find(&it, &reply, "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it))
+                *deleted = bson_iter_as_int64(&it);
+        bson_destroy(&reply);
+        return ok || fail_db("deleteMany", &error);
+}
+
+/* The original's batch mode: a cursor over the _ids, unordered bulks of --batch-size deleteOne
+ * with --batch-delay-ms between them, stopping once --time-budget (counted from t0_ms) is
+ * spent. */
+static bool delete_in_batches(const jt_config_t *cfg, mongoc_collection_t *playbacks,
+                              const bson_t *filter, int64_t t0_ms, int64_t *deleted,
+                              bool *timed_out) {
         int64_t batch = jt_config_int(cfg, "batch-size");
         int64_t delay_ms = jt_config_int(cfg, "batch-delay-ms");
-        double budget_s = (double)jt_config_int(cfg, "time-budget"), t0 = jt_lt_mono_s();
+        int64_t budget_ms = jt_config_int(cfg, "time-budget") * 1000;
+        bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+        bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(playbacks, filter, opts, NULL);
+        mongoc_bulk_operation_t *bulk = NULL;
+        const bson_t *doc;
+        bson_error_t error;
+        int64_t queued = 0;
+        bool ok = true;
+
+        while (ok && mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                bson_t sel = BSON_INITIALIZER;
+                if (!bson_iter_init_find(&it, doc, "_id"))
+                        continue;
+                if (!bulk)
+                        bulk =
+                            mongoc_collection_create_bulk_operation_with_opts(playbacks, bulk_opts);
+                bson_append_iter(&sel, "_id", -1, &it);
+                mongoc_bulk_operation_remove_one_with_opts(bulk, &sel, NULL, NULL);
+                bson_destroy(&sel);
+                if (++queued < batch)
+                        continue;
+                ok = run_bulk(bulk, deleted);
+                bulk = NULL;
+                queued = 0;
+                if (jt_time_mono_ms() - t0_ms >= budget_ms) {
+                        *timed_out = true;
+                        break;
+                }
+                if (delay_ms > 0)
+                        usleep((useconds_t)delay_ms * 1000);
+        }
+        if (ok && bulk && queued > 0) {
+                ok = run_bulk(bulk, deleted);
+                bulk = NULL;
+        }
+        if (bulk)
+                mongoc_bulk_operation_destroy(bulk);
+        if (ok && mongoc_cursor_error(cursor, &error))
+                ok = fail_db("reading the _ids", &error);
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(bulk_opts);
+        bson_destroy(opts);
+        return ok;
+}
+
+static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
+        int64_t cutoff_ms, found, deleted = 0, t0 = jt_time_mono_ms();
         char cutoff_iso[JT_TIME_ISO_BUF];
         const char *mode = "none";
-        bool timed_out = false;
-        mongoc_collection_t *playbacks = jt_lt_collection(client, cfg, "playbacks");
-        bson_t *filter, *opts = NULL, *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+        bool timed_out = false, ok;
+        mongoc_collection_t *playbacks;
+        bson_t *filter;
         bson_error_t error;
-        int rc = JT_EXIT_FAILURE;
 
-        if (!jt_lt_cutoff(cfg, "baseline", &cutoff_ms, cutoff_iso)) {
-                bson_destroy(bulk_opts);
-                mongoc_collection_destroy(playbacks);
+        if (!jt_db_command_cutoff(cfg, "baseline", &cutoff_ms, cutoff_iso))
                 return JT_EXIT_USAGE;
-        }
+        playbacks = jt_db_command_collection(client, cfg, "playbacks");
         filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
         found = mongoc_collection_count_documents(playbacks, filter, NULL, NULL, NULL, &error);
         if (found < 0) {
-                fail_db("counting", &error);
+                ok = fail_db("counting", &error);
         } else if (found == 0) {
-                rc = JT_EXIT_OK;
-        } else if (found <= batch) {
-                bson_t reply;
-                bson_iter_t it;
+                ok = true;
+        } else if (found <= jt_config_int(cfg, "batch-size")) {
                 mode = "direct";
-                if (mongoc_collection_delete_many(playbacks, filter, NULL, &reply, &error)) {
-                        if (bson_iter_init_find(&it, &reply, "deletedCount") &&
-                            BSON_ITER_HOLDS_NUMBER(&it))
-                                deleted = bson_iter_as_int64(&it);
-                        rc = JT_EXIT_OK;
-                } else {
-                        fail_db("deleteMany", &error);
-                }
-                bson_destroy(&reply);
+                ok = delete_direct(playbacks, filter, &deleted);
         } else {
-                /* The original's batch mode: a cursor over the _ids, bulks of deleteOne. */
-                mongoc_cursor_t *cursor;
-                mongoc_bulk_operation_t *bulk = NULL;
-                const bson_t *doc;
-                int64_t queued = 0;
-                bool ok = true;
                 mode = "batch";
-                opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
-                cursor = mongoc_collection_find_with_opts(playbacks, filter, opts, NULL);
-                while (ok && mongoc_cursor_next(cursor, &doc)) {
-                        bson_iter_t it;
-                        if (!bson_iter_init_find(&it, doc, "_id"))
-                                continue;
-                        if (!bulk)
-                                bulk = mongoc_collection_create_bulk_operation_with_opts(playbacks,
-                                                                                         bulk_opts);
-                        {
-                                bson_t sel = BSON_INITIALIZER;
-                                bson_append_iter(&sel, "_id", -1, &it);
-                                mongoc_bulk_operation_remove_one_with_opts(bulk, &sel, NULL, NULL);
-                                bson_destroy(&sel);
-                        }
-                        if (++queued < batch)
-                                continue;
-                        ok = run_bulk(bulk, &deleted);
-                        bulk = NULL;
-                        queued = 0;
-                        if (jt_lt_mono_s() - t0 >= budget_s) {
-                                timed_out = true;
-                                break;
-                        }
-                        if (delay_ms > 0)
-                                usleep((useconds_t)delay_ms * 1000);
-                }
-                if (ok && bulk && queued > 0) {
-                        ok = run_bulk(bulk, &deleted);
-                        bulk = NULL;
-                }
-                if (bulk)
-                        mongoc_bulk_operation_destroy(bulk);
-                if (ok && mongoc_cursor_error(cursor, &error))
-                        ok = fail_db("reading the _ids", &error);
-                mongoc_cursor_destroy(cursor);
-                rc = ok ? JT_EXIT_OK : JT_EXIT_FAILURE;
+                ok = delete_in_batches(cfg, playbacks, filter, t0, &deleted, &timed_out);
         }
-        if (rc == JT_EXIT_OK)
+        if (ok)
                 printf("baseline cleanup (cutoff %s): recordsDeleted %" PRId64
                        ", totalRecordsFound %" PRId64 ", remainingRecords %" PRId64
                        ", completionPercentage %.1f, wasTimeoutStopped %s, processingMode %s in "
                        "%.2f s\n",
                        cutoff_iso, deleted, found, found - deleted,
                        jt_cleanup_completion_percentage(deleted, found),
-                       timed_out ? "true" : "false", mode, jt_lt_mono_s() - t0);
-        if (opts)
-                bson_destroy(opts);
-        bson_destroy(bulk_opts);
+                       timed_out ? "true" : "false", mode, (double)(jt_time_mono_ms() - t0) / 1000);
         bson_destroy(filter);
         mongoc_collection_destroy(playbacks);
-        return rc;
+        return ok ? JT_EXIT_OK : JT_EXIT_FAILURE;
 }
 
 int jt_baseline_run(const jt_config_t *cfg) {
-        return jt_run_stats_or_cleanup(cfg, "baseline", baseline_stats, baseline_cleanup);
+        return jt_db_command_run(cfg, "baseline", baseline_stats, baseline_cleanup);
 }

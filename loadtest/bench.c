@@ -7,7 +7,6 @@
 #include "bench.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_proc.h"
 #include "bench_dataset.h"
+#include "bench_fleet.h"
+#include "bench_private.h"
+#include "bench_proc.h"
 #include "bench_report.h"
-#include "bench_scrape.h"
 #include "bench_state.h"
 #include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_or_cleanup.h"
 
-#define MAX_WORKER_COUNTS 8
-#define JOB_TIMEOUT_S     7200
 #define RAW_INSERT_SAMPLE 200000
 #define RAW_INSERT_BATCH  5000
 
@@ -71,29 +68,7 @@ static const jt_opt_t bench_opts[] = {
 const jt_opt_t *const jt_bench_tables[] = {bench_opts, jt_opts_kafka, jt_opts_mongo, jt_opts_log,
                                            NULL};
 
-typedef struct {
-        const jt_config_t *cfg;
-        mongoc_client_pool_t *pool;
-        const char *db, *out;
-        char producer[1024], worker[1024], loadtest[1024];
-        char month[8], now_arg[32], at_arg[32], cutoff_iso[JT_TIME_ISO_BUF];
-        int year, mon;
-        int64_t at_s, cutoff_ms, month_playbacks;
-        int workers[MAX_WORKER_COUNTS], worker_counts;
-        int run_seq;
-        bool do_stats, do_cleanup;
-        bool generated;
-        jt_bench_results_t results;
-} bench_t;
-
-static double wall_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) {
+void jt_bench_say(const char *fmt, ...) {
         va_list ap;
         printf("bench: ");
         va_start(ap, fmt);
@@ -106,7 +81,7 @@ static void say(const char *fmt, ...) {
 /* --users-per-task, 0 meaning: one range per partition of the task topic, up to 2,000 users
  * each. With fewer ranges than partitions, placement (task i on partition i % P) leaves
  * partitions without work, and a worker given only those idles. */
-static int64_t users_per_task(const jt_config_t *cfg) {
+int64_t jt_bench_users_per_task(const jt_config_t *cfg) {
         int64_t k = jt_config_int(cfg, "users-per-task");
         int64_t users = jt_config_int(cfg, "users");
         int64_t parts = jt_config_int(cfg, "task-partitions");
@@ -117,7 +92,7 @@ static int64_t users_per_task(const jt_config_t *cfg) {
         return k < 1 ? 1 : (k > 2000 ? 2000 : k);
 }
 
-static bool parse_workers(bench_t *b, const char *list) {
+static bool parse_workers(jt_bench_t *b, const char *list) {
         char *copy = strdup(list), *save = NULL;
         int last = 0;
 
@@ -125,11 +100,12 @@ static bool parse_workers(bench_t *b, const char *list) {
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 char *end;
                 long n = strtol(t, &end, 10);
-                if (*end || n < 1 || n > 64 || n <= last || b->worker_counts == MAX_WORKER_COUNTS) {
+                if (*end || n < 1 || n > 64 || n <= last ||
+                    b->worker_counts == JT_BENCH_MAX_WORKER_COUNTS) {
                         fprintf(stderr,
                                 "joytify-loadtest bench: --workers takes up to %d "
                                 "increasing counts 1..64 like 1,2,4 (got \"%s\")\n",
-                                MAX_WORKER_COUNTS, list);
+                                JT_BENCH_MAX_WORKER_COUNTS, list);
                         free(copy);
                         return false;
                 }
@@ -149,7 +125,7 @@ static bool check_playback_reads(const char *how) {
         return false;
 }
 
-static bool parse_jobs(bench_t *b, const char *list) {
+static bool parse_jobs(jt_bench_t *b, const char *list) {
         b->do_stats = strcmp(list, "stats") == 0 || strcmp(list, "stats,cleanup") == 0 ||
                       strcmp(list, "cleanup,stats") == 0;
         b->do_cleanup = strcmp(list, "cleanup") == 0 || strcmp(list, "stats,cleanup") == 0 ||
@@ -162,12 +138,12 @@ static bool parse_jobs(bench_t *b, const char *list) {
         return b->do_stats || b->do_cleanup;
 }
 
-static void log_path(const bench_t *b, const char *name, char *path, size_t size) {
+void jt_bench_log_path(const jt_bench_t *b, const char *name, char *path, size_t size) {
         snprintf(path, size, "%s/logs/%s.log", b->out, name);
 }
 
 /* Common arguments of every child: the stack and the bench database. */
-static int mongo_args(const bench_t *b, char **argv, int n) {
+static int mongo_args(const jt_bench_t *b, char **argv, int n) {
         argv[n++] = "--mongo-uri";
         argv[n++] = (char *)jt_config_str(b->cfg, "mongo-uri");
         argv[n++] = "--db";
@@ -175,15 +151,15 @@ static int mongo_args(const bench_t *b, char **argv, int n) {
         return n;
 }
 
-static int common_args(const bench_t *b, char **argv, int n) {
+int jt_bench_common_args(const jt_bench_t *b, char **argv, int n) {
         argv[n++] = "--brokers";
         argv[n++] = (char *)jt_config_str(b->cfg, "brokers");
         return mongo_args(b, argv, n);
 }
 
-static mongoc_client_t *own_client(bench_t *b);
+static mongoc_client_t *own_client(jt_bench_t *b);
 
-static jt_bench_dataset_t dataset_of(const bench_t *b) {
+static jt_bench_dataset_t dataset_of(const jt_bench_t *b) {
         return (jt_bench_dataset_t){.users = jt_config_int(b->cfg, "users"),
                                     .playbacks_per_user =
                                         jt_config_int(b->cfg, "playbacks-per-user"),
@@ -194,7 +170,7 @@ static jt_bench_dataset_t dataset_of(const bench_t *b) {
 
 /* With --reuse-data: whether the dataset in the database is the one this bench would generate,
  * whole; then it is kept (the report says so, with no generation row). */
-static bool reuse_dataset(bench_t *b) {
+static bool reuse_dataset(jt_bench_t *b) {
         jt_bench_dataset_t d = dataset_of(b);
         mongoc_client_t *client;
         char why[256];
@@ -205,18 +181,18 @@ static bool reuse_dataset(bench_t *b) {
         same = jt_bench_dataset_matches(client, b->db, &d, why, sizeof(why));
         mongoc_client_pool_push(b->pool, client);
         if (!same) {
-                say("--reuse-data: generating anyway: %s", why);
+                jt_bench_say("--reuse-data: generating anyway: %s", why);
                 return false;
         }
-        say("--reuse-data: keeping the dataset in %s (%" PRId64 " users x %" PRId64
-            " playbacks, seed %" PRId64 ", generated for %s)",
-            b->db, d.users, d.playbacks_per_user, d.seed, d.now);
+        jt_bench_say("--reuse-data: keeping the dataset in %s (%" PRId64 " users x %" PRId64
+                     " playbacks, seed %" PRId64 ", generated for %s)",
+                     b->db, d.users, d.playbacks_per_user, d.seed, d.now);
         b->generated = b->results.reused = true;
         return true;
 }
 
 /* The dataset's record: removed before a generation, written after it succeeded. */
-static bool dataset_record(bench_t *b, bool generated) {
+static bool dataset_record(jt_bench_t *b, bool generated) {
         jt_bench_dataset_t d = dataset_of(b);
         mongoc_client_t *client = own_client(b);
         jt_error_t err;
@@ -235,14 +211,14 @@ static bool dataset_record(bench_t *b, bool generated) {
 
 /* The dataset, generated afresh; or, with restore, only the playbacks a cleanup deleted put
  * back. */
-static bool generate(bench_t *b, const char *why, bool restore) {
+static bool generate(jt_bench_t *b, const char *why, bool restore) {
         char users[16], per[16], seed[16], history[16], logp[1024];
         char *argv[32] = {b->loadtest, "generate", "--users", users,   "--playbacks-per-user",
                           per,         "--seed",   seed,      "--now", b->now_arg};
         int n = 10;
         jt_bench_usage_t u = {0};
         jt_bench_row_t *row;
-        double t0 = wall_s();
+        int64_t t0 = jt_time_mono_ms();
 
         snprintf(users, sizeof(users), "%lld", jt_config_int(b->cfg, "users"));
         snprintf(per, sizeof(per), "%lld", jt_config_int(b->cfg, "playbacks-per-user"));
@@ -261,19 +237,19 @@ static bool generate(bench_t *b, const char *why, bool restore) {
         }
         n = mongo_args(b, argv, n);
         argv[n] = NULL;
-        log_path(b, restore ? "restore" : "generate", logp, sizeof(logp));
+        jt_bench_log_path(b, restore ? "restore" : "generate", logp, sizeof(logp));
         if (restore)
-                say("putting back the playbacks older than %s (%s)", b->cutoff_iso, why);
+                jt_bench_say("putting back the playbacks older than %s (%s)", b->cutoff_iso, why);
         else
-                say("generating %s users x %s playbacks (%s)", users, per, why);
-        if (!jt_bench_run(argv, logp, &u)) {
+                jt_bench_say("generating %s users x %s playbacks (%s)", users, per, why);
+        if (!jt_bench_proc_run(argv, logp, &u)) {
                 fprintf(stderr, "joytify-loadtest bench: generate failed (exit %d), see %s\n",
                         u.exit_code, logp);
                 return false;
         }
         /* The first generation is measured against the raw insert floor. */
-        if (!b->generated && (row = jt_bench_add(&b->results, "generate", "generator", 0))) {
-                row->seconds = wall_s() - t0;
+        if (!b->generated && (row = jt_bench_report_add(&b->results, "generate", "generator", 0))) {
+                row->seconds = (double)(jt_time_mono_ms() - t0) / 1000;
                 row->documents =
                     jt_config_int(b->cfg, "users") * jt_config_int(b->cfg, "playbacks-per-user");
                 row->peak_rss_mb = u.peak_rss_kb / 1024.0;
@@ -289,15 +265,15 @@ static bool generate(bench_t *b, const char *why, bool restore) {
 
 /* Unordered bulk inserts of playback-shaped documents into a scratch collection: the fastest
  * this server takes such documents, to judge the generator by. */
-static bool raw_insert_floor(bench_t *b) {
+static bool raw_insert_floor(jt_bench_t *b) {
         mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
         mongoc_collection_t *c = mongoc_client_get_collection(client, b->db, "bench_raw_insert");
         int64_t total =
             jt_config_int(b->cfg, "users") * jt_config_int(b->cfg, "playbacks-per-user");
         int64_t n = total < RAW_INSERT_SAMPLE ? total : RAW_INSERT_SAMPLE, done = 0;
         bson_error_t error;
-        jt_bench_row_t *row = jt_bench_add(&b->results, "insert", "raw", 0);
-        double t0;
+        jt_bench_row_t *row = jt_bench_report_add(&b->results, "insert", "raw", 0);
+        int64_t t0;
         bool ok = true;
 
         mongoc_collection_drop(c, NULL);
@@ -308,7 +284,7 @@ static bool raw_insert_floor(bench_t *b) {
                               "}", "name", "createdAt", "}", "]");
         ok = mongoc_client_command_simple(client, b->db, ix, NULL, NULL, &error);
         bson_destroy(ix);
-        t0 = wall_s();
+        t0 = jt_time_mono_ms();
         while (ok && done < n) {
                 bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
                 mongoc_bulk_operation_t *bulk =
@@ -332,7 +308,7 @@ static bool raw_insert_floor(bench_t *b) {
                 mongoc_bulk_operation_destroy(bulk);
         }
         if (row) {
-                row->seconds = wall_s() - t0;
+                row->seconds = (double)(jt_time_mono_ms() - t0) / 1000;
                 row->documents = done;
         }
         if (!ok)
@@ -342,17 +318,17 @@ static bool raw_insert_floor(bench_t *b) {
         mongoc_collection_destroy(c);
         mongoc_client_pool_push(b->pool, client);
         if (ok)
-                say("raw bulk insert: %" PRId64 " playbacks in %.2f s (%.0f/s)", done,
-                    row ? row->seconds : 0, row && row->seconds > 0 ? done / row->seconds : 0);
+                jt_bench_say("raw bulk insert: %" PRId64 " playbacks in %.2f s (%.0f/s)", done,
+                             row ? row->seconds : 0,
+                             row && row->seconds > 0 ? done / row->seconds : 0);
         return ok;
 }
 
 /* A client for the bench's own reads and resets, from a pool made anew: the old pool's
- * connections sat idle while a child worked (a generation takes 15-25 minutes at full scale),
- * the server may have closed them, and a pooled client does not check a socket before using
- * it (a full-scale run died so: "Broken pipe" on the first reset after generating). NULL after
- * saying why. */
-static mongoc_client_t *own_client(bench_t *b) {
+ * connections sat idle while a child worked (a generation at full scale is long), the server
+ * may have closed them, and a pooled client does not check a socket before using it (the first
+ * reset after a long generation then failed with "Broken pipe"). NULL after saying why. */
+static mongoc_client_t *own_client(jt_bench_t *b) {
         mongoc_client_pool_t *pool;
         jt_error_t err;
 
@@ -367,8 +343,8 @@ static mongoc_client_t *own_client(bench_t *b) {
 }
 
 /* With playbacks false, the playbacks are not counted (statistics runs delete none, and the
- * local server reads every document it counts: minutes at the full scale). */
-static bool read_state(bench_t *b, bool playbacks, jt_bench_state_t *s) {
+ * local server reads every document it counts: slow at full scale). */
+static bool read_state(jt_bench_t *b, bool playbacks, jt_bench_state_t *s) {
         mongoc_client_t *client = own_client(b);
         jt_error_t err;
         bool ok;
@@ -385,12 +361,12 @@ static bool read_state(bench_t *b, bool playbacks, jt_bench_state_t *s) {
 }
 
 /* A floor or baseline run: the loadtest's own command as a child. */
-static bool run_single(bench_t *b, const char *variant, const char *job, jt_bench_row_t *row) {
+static bool run_single(jt_bench_t *b, const char *variant, const char *job, jt_bench_row_t *row) {
         char logp[1024], name[64];
         char *argv[40] = {b->loadtest, (char *)variant, (char *)job};
         int n = 3;
         jt_bench_usage_t u = {0};
-        double t0;
+        int64_t t0;
 
         if (strcmp(job, "stats") == 0) {
                 argv[n++] = "--month";
@@ -405,255 +381,18 @@ static bool run_single(bench_t *b, const char *variant, const char *job, jt_benc
         argv[n++] = (char *)b->db;
         argv[n] = NULL;
         snprintf(name, sizeof(name), "%s-%s", job, variant);
-        log_path(b, name, logp, sizeof(logp));
-        say("%s %s", variant, job);
-        t0 = wall_s();
-        if (!jt_bench_run(argv, logp, &u)) {
+        jt_bench_log_path(b, name, logp, sizeof(logp));
+        jt_bench_say("%s %s", variant, job);
+        t0 = jt_time_mono_ms();
+        if (!jt_bench_proc_run(argv, logp, &u)) {
                 fprintf(stderr, "joytify-loadtest bench: %s %s failed (exit %d), see %s\n", variant,
                         job, u.exit_code, logp);
                 return false;
         }
-        row->seconds = wall_s() - t0;
+        row->seconds = (double)(jt_time_mono_ms() - t0) / 1000;
         row->peak_rss_mb = u.peak_rss_kb / 1024.0;
         row->cpu_s = u.cpu_s;
         return true;
-}
-
-/* The fleet's workers during a run: their metrics ports and counters at the start, and the
- * largest resident set any of them had (sampled, in case one dies before it can be read). */
-typedef struct {
-        pid_t pids[64];
-        int count;
-        int ports[64];
-        double db_requests[64], users_read[64]; /* at the start */
-        bool have_db, have_users;               /* every worker exported the metric */
-        long max_rss_kb;
-} fleet_t;
-
-static void sample_rss(fleet_t *fl) {
-        for (int w = 0; w < fl->count; w++) {
-                long hwm, rss;
-                if (jt_bench_proc_mem(fl->pids[w], &hwm, &rss) && rss > fl->max_rss_kb)
-                        fl->max_rss_kb = rss;
-        }
-}
-
-/* Each worker's counters now; with start, the increase since fl's start figures go into the
- * row (an absent metric on any worker leaves its figure unknown, -1). */
-static void scrape(fleet_t *fl, bool start, jt_bench_row_t *row) {
-        double db_total = 0, users_total = 0;
-
-        if (start)
-                fl->have_db = fl->have_users = true;
-        for (int w = 0; w < fl->count; w++) {
-                char *body = jt_bench_scrape_get(fl->ports[w]);
-                double db = 0, users = 0;
-                bool has_db = body && jt_bench_scrape_sum(body, JT_BENCH_METRIC_DB_REQUESTS, &db);
-                bool has_users =
-                    body && jt_bench_scrape_sum(body, JT_BENCH_METRIC_USERS_READ, &users);
-                free(body);
-                fl->have_db = fl->have_db && has_db;
-                fl->have_users = fl->have_users && has_users;
-                if (start) {
-                        fl->db_requests[w] = db;
-                        fl->users_read[w] = users;
-                } else {
-                        db_total += db - fl->db_requests[w];
-                        users_total += users - fl->users_read[w];
-                }
-        }
-        if (!start) {
-                row->db_requests = fl->have_db ? (int64_t)(db_total + 0.5) : -1;
-                row->users_read = fl->have_users ? (int64_t)(users_total + 0.5) : -1;
-        }
-}
-
-/* Waits for the ledger to say the job ended, sampling the workers' memory every second; its
- * finish time, or < 0. */
-static double wait_job(bench_t *b, const char *job_id, bool *failed, fleet_t *fl) {
-        mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
-        mongoc_collection_t *jobs = mongoc_client_get_collection(client, b->db, "jobs");
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
-        double deadline = wall_s() + JOB_TIMEOUT_S, finished = -1, sampled = 0;
-
-        *failed = false;
-        while (finished < 0 && wall_s() < deadline) {
-                if (wall_s() - sampled >= 1) {
-                        sample_rss(fl);
-                        sampled = wall_s();
-                }
-                mongoc_cursor_t *cur = mongoc_collection_find_with_opts(jobs, filter, NULL, NULL);
-                const bson_t *doc;
-                bson_iter_t it;
-                if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "state") &&
-                    BSON_ITER_HOLDS_UTF8(&it)) {
-                        const char *state = bson_iter_utf8(&it, NULL);
-                        *failed = strcmp(state, "failed") == 0;
-                        if (strcmp(state, "finished") == 0 || *failed)
-                                finished = bson_iter_init_find(&it, doc, "finishedAt") &&
-                                                   BSON_ITER_HOLDS_DATE_TIME(&it)
-                                               ? bson_iter_date_time(&it) / 1000.0
-                                               : wall_s();
-                }
-                mongoc_cursor_destroy(cur);
-                if (finished < 0)
-                        usleep(100 * 1000);
-        }
-        bson_destroy(filter);
-        mongoc_collection_destroy(jobs);
-        mongoc_client_pool_push(b->pool, client);
-        return finished;
-}
-
-/* The fleet: `workers` joytify-workers in a fresh group on fresh topics, then the producer;
- * timed from the producer's start to the ledger's finish. */
-static bool run_fleet(bench_t *b, const char *job, int workers, jt_bench_row_t *row) {
-        char prefix[160], topics[4][200], group[200], logp[1024], name[64], job_id[128];
-        const char *kinds[4] = {"stats", "cleanup", "status", "dlq"};
-        fleet_t *fl = calloc(1, sizeof(*fl));
-        pid_t *pids;
-        char *argv[64];
-        int n, started = 0;
-        jt_bench_usage_t u = {0};
-        double t0, end;
-        bool ok = true, failed = false;
-
-        if (!fl)
-                return false;
-        pids = fl->pids;
-        snprintf(prefix, sizeof(prefix), "%s.r%d-%d", b->db, getpid(), ++b->run_seq);
-        for (int i = 0; i < 4; i++)
-                snprintf(topics[i], sizeof(topics[i]), "%s.%s", prefix, kinds[i]);
-        snprintf(group, sizeof(group), "%s.workers", prefix);
-        say("fleet %s with %d worker%s", job, workers, workers == 1 ? "" : "s");
-        for (int w = 0; w < workers && ok; w++) {
-                n = 0;
-                argv[n++] = b->worker;
-                argv[n++] = "--group";
-                argv[n++] = group;
-                for (int i = 0; i < 4; i++) {
-                        static const char *const opt[] = {"--stats-topic", "--cleanup-topic",
-                                                          "--status-topic", "--dlq-topic"};
-                        argv[n++] = (char *)opt[i];
-                        argv[n++] = topics[i];
-                }
-                /* Statistics runs: the cleanup job a finished statistics job starts must find
-                 * nothing to delete, so that every statistics run works on the same data. */
-                argv[n++] = "--retention-days";
-                argv[n++] = strcmp(job, "stats") == 0 ? "36500" : "60";
-                argv[n++] = "--metrics-addr";
-                argv[n++] = "127.0.0.1:0";
-                argv[n++] = "--playback-reads";
-                argv[n++] = (char *)jt_config_str(b->cfg, "playback-reads");
-                n = common_args(b, argv, n);
-                argv[n] = NULL;
-                snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
-                log_path(b, name, logp, sizeof(logp));
-                unlink(logp);
-                if ((pids[w] = jt_bench_spawn(argv, logp)) < 0)
-                        ok = false;
-                else
-                        fl->count = ++started;
-        }
-        /* Every worker has its partitions before the clock starts. */
-        for (double deadline = wall_s() + 60; ok && wall_s() < deadline;) {
-                int ready = 0;
-                for (int w = 0; w < workers; w++) {
-                        snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
-                        log_path(b, name, logp, sizeof(logp));
-                        ready += jt_bench_log_has(logp, "rebalance assigned: ") ? 1 : 0;
-                }
-                if (ready == workers)
-                        break;
-                usleep(200 * 1000);
-        }
-        sleep(2); /* the last joiner's rebalance settles */
-        for (int w = 0; w < started; w++) {
-                snprintf(name, sizeof(name), "%s-fleet%d-worker%d", job, workers, w + 1);
-                log_path(b, name, logp, sizeof(logp));
-                fl->ports[w] = jt_bench_scrape_port(logp);
-        }
-        scrape(fl, true, row);
-
-        n = 0;
-        argv[n++] = b->producer;
-        argv[n++] = (char *)job;
-        if (strcmp(job, "stats") == 0) {
-                static char shards[16], per_task[16];
-                snprintf(shards, sizeof(shards), "%lld", jt_config_int(b->cfg, "shards"));
-                snprintf(per_task, sizeof(per_task), "%lld", (long long)users_per_task(b->cfg));
-                argv[n++] = "--month";
-                argv[n++] = b->month;
-                argv[n++] = "--shards";
-                argv[n++] = shards;
-                argv[n++] = "--users-per-task";
-                argv[n++] = per_task;
-                if (jt_config_int(b->cfg, "task-budget") > 0) {
-                        static char budget[16];
-                        snprintf(budget, sizeof(budget), "%lld",
-                                 jt_config_int(b->cfg, "task-budget"));
-                        argv[n++] = "--task-budget";
-                        argv[n++] = budget;
-                }
-                snprintf(job_id, sizeof(job_id), "stats-%s", b->month);
-        } else {
-                argv[n++] = "--at";
-                argv[n++] = b->at_arg;
-                jt_job_ids_cleanup(b->at_s - b->at_s % 60, false, NULL, job_id, sizeof(job_id));
-        }
-        for (int i = 0; i < 4; i++) {
-                static const char *const opt[] = {"--stats-topic", "--cleanup-topic",
-                                                  "--status-topic", "--dlq-topic"};
-                argv[n++] = (char *)opt[i];
-                argv[n++] = topics[i];
-        }
-        n = common_args(b, argv, n);
-        argv[n] = NULL;
-        snprintf(name, sizeof(name), "%s-fleet%d-producer", job, workers);
-        log_path(b, name, logp, sizeof(logp));
-        unlink(logp);
-        t0 = wall_s();
-        if (ok && !jt_bench_run(argv, logp, &u)) {
-                fprintf(stderr, "joytify-loadtest bench: the producer failed (exit %d), see %s\n",
-                        u.exit_code, logp);
-                ok = false;
-        }
-        row->cpu_s += u.cpu_s;
-        if (ok && strcmp(job, "stats") == 0) {
-                /* What the producer made of --users-per-task and --shards (the most tasks): its
-                 * line "N user(s) in R range(s) of up to K users". */
-                long long k = jt_bench_log_number_after(logp, "range(s) of up to ");
-                if (k > 0)
-                        b->results.users_per_task = (int)k;
-        }
-        end = ok ? wait_job(b, job_id, &failed, fl) : -1;
-        if (ok && (end < 0 || failed)) {
-                fprintf(stderr, "joytify-loadtest bench: job %s %s, see %s/logs\n", job_id,
-                        end < 0 ? "did not finish in time" : "failed", b->out);
-                ok = false;
-        }
-        row->seconds = ok ? end - t0 : 0;
-        if (ok)
-                scrape(fl, false, row);
-        /* Each worker's peak (VmHWM) just before it stops; with the samples and wait4's
-         * figure, the largest of them. */
-        sample_rss(fl);
-        for (int w = 0; w < started; w++) {
-                long hwm, rss;
-                if (jt_bench_proc_mem(pids[w], &hwm, &rss) && hwm > fl->max_rss_kb)
-                        fl->max_rss_kb = hwm;
-                kill(pids[w], SIGTERM);
-        }
-        for (int w = 0; w < started; w++) {
-                if (!jt_bench_wait(pids[w], &u))
-                        continue;
-                row->cpu_s += u.cpu_s;
-                if (u.peak_rss_kb > fl->max_rss_kb)
-                        fl->max_rss_kb = u.peak_rss_kb;
-        }
-        row->peak_rss_mb = fl->max_rss_kb / 1024.0;
-        free(fl);
-        return ok;
 }
 
 static bool same_state(const jt_bench_state_t *a, const jt_bench_state_t *b) {
@@ -662,7 +401,7 @@ static bool same_state(const jt_bench_state_t *a, const jt_bench_state_t *b) {
                a->playbacks == b->playbacks && a->older == b->older;
 }
 
-static bool count_month(bench_t *b) {
+static bool count_month(jt_bench_t *b) {
         mongoc_client_t *client = own_client(b);
         mongoc_collection_t *c;
         int64_t start, end;
@@ -683,7 +422,7 @@ static bool count_month(bench_t *b) {
         return b->month_playbacks >= 0;
 }
 
-static bool reset(bench_t *b, bool entries_too) {
+static bool reset(jt_bench_t *b, bool entries_too) {
         mongoc_client_t *client = own_client(b);
         jt_error_t err;
         bool ok;
@@ -691,8 +430,8 @@ static bool reset(bench_t *b, bool entries_too) {
         if (!client)
                 return false;
         jt_error_clear(&err);
-        ok = entries_too ? jt_bench_reset_stats(client, b->db, b->year, b->mon, &err)
-                         : jt_bench_reset_notifications(client, b->db, &err);
+        ok = entries_too ? jt_bench_state_reset_stats(client, b->db, b->year, b->mon, &err)
+                         : jt_bench_state_reset_notifications(client, b->db, &err);
         mongoc_client_pool_push(b->pool, client);
         if (!ok)
                 fprintf(stderr, "joytify-loadtest bench: resetting: %s\n", err.message);
@@ -701,17 +440,17 @@ static bool reset(bench_t *b, bool entries_too) {
 
 /* Each run's row is written as soon as it is known (results.csv and report.md), so that a
  * bench stopped after hours keeps what it measured. */
-static void note_state(bench_t *b, jt_bench_row_t *row, const jt_bench_state_t *s,
+static void note_state(jt_bench_t *b, jt_bench_row_t *row, const jt_bench_state_t *s,
                        const jt_bench_state_t *ref, bool *all_ok) {
         jt_bench_state_describe(s, row->state, sizeof(row->state));
         row->state_ok = same_state(s, ref);
         *all_ok = *all_ok && row->state_ok;
-        say("  %.2f s; state %s%s", row->seconds, row->state,
-            row->state_ok ? "" : "  <-- DIFFERENT from the first run");
-        jt_bench_write_rows(&b->results, b->out, *all_ok);
+        jt_bench_say("  %.2f s; state %s%s", row->seconds, row->state,
+                     row->state_ok ? "" : "  <-- DIFFERENT from the first run");
+        jt_bench_report_write_rows(&b->results, b->out, *all_ok);
 }
 
-static bool stats_phase(bench_t *b, bool *states_ok) {
+static bool stats_phase(jt_bench_t *b, bool *states_ok) {
         jt_bench_state_t ref, s;
         jt_bench_row_t *row;
 
@@ -719,8 +458,9 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
                 return false;
         for (int i = 0; i < b->worker_counts; i++) {
                 if (!reset(b, true) ||
-                    !(row = jt_bench_add(&b->results, "stats", "fleet", b->workers[i])) ||
-                    !run_fleet(b, "stats", b->workers[i], row) || !read_state(b, false, &s))
+                    !(row = jt_bench_report_add(&b->results, "stats", "fleet", b->workers[i])) ||
+                    !jt_bench_fleet_run(b, "stats", b->workers[i], row) ||
+                    !read_state(b, false, &s))
                         return false;
                 row->documents = b->month_playbacks;
                 if (i == 0)
@@ -728,12 +468,12 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
                 note_state(b, row, &s, &ref, states_ok);
         }
         /* The floor reads; the original's step needs the entries the fleet wrote. */
-        if (!(row = jt_bench_add(&b->results, "stats", "floor", 0)) ||
+        if (!(row = jt_bench_report_add(&b->results, "stats", "floor", 0)) ||
             !run_single(b, "floor", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = b->month_playbacks;
         note_state(b, row, &s, &ref, states_ok);
-        if (!reset(b, false) || !(row = jt_bench_add(&b->results, "stats", "baseline", 0)) ||
+        if (!reset(b, false) || !(row = jt_bench_report_add(&b->results, "stats", "baseline", 0)) ||
             !run_single(b, "baseline", "stats", row) || !read_state(b, false, &s))
                 return false;
         row->documents = 0; /* the original read no playbacks: the app kept entries up to date */
@@ -741,7 +481,7 @@ static bool stats_phase(bench_t *b, bool *states_ok) {
         return true;
 }
 
-static bool cleanup_phase(bench_t *b, bool *states_ok) {
+static bool cleanup_phase(jt_bench_t *b, bool *states_ok) {
         jt_bench_state_t ref = {0}, s;
         jt_bench_row_t *row;
         int runs = 2 + b->worker_counts;
@@ -753,9 +493,9 @@ static bool cleanup_phase(bench_t *b, bool *states_ok) {
                  * ledger go, and from the second run on the deleted playbacks come back. */
                 if ((i == 0 && !b->generated && !generate(b, "the cleanup runs", false)) ||
                     (i > 0 && !generate(b, "the next cleanup run", true)) || !reset(b, true) ||
-                    !(row = jt_bench_add(&b->results, "cleanup", variant, workers)))
+                    !(row = jt_bench_report_add(&b->results, "cleanup", variant, workers)))
                         return false;
-                if (!(workers ? run_fleet(b, "cleanup", workers, row)
+                if (!(workers ? jt_bench_fleet_run(b, "cleanup", workers, row)
                               : run_single(b, variant, "cleanup", row)) ||
                     !read_state(b, true, &s))
                         return false;
@@ -771,14 +511,14 @@ static bool cleanup_phase(bench_t *b, bool *states_ok) {
         return true;
 }
 
-static bool setup(bench_t *b) {
+static bool setup(jt_bench_t *b) {
         time_t now = time(NULL);
         struct tm tm;
         jt_error_t err;
 
-        if (!jt_bench_program("joytify-producer", b->producer, sizeof(b->producer)) ||
-            !jt_bench_program("joytify-worker", b->worker, sizeof(b->worker)) ||
-            !jt_bench_program("joytify-loadtest", b->loadtest, sizeof(b->loadtest))) {
+        if (!jt_bench_proc_program("joytify-producer", b->producer, sizeof(b->producer)) ||
+            !jt_bench_proc_program("joytify-worker", b->worker, sizeof(b->worker)) ||
+            !jt_bench_proc_program("joytify-loadtest", b->loadtest, sizeof(b->loadtest))) {
                 fprintf(stderr, "joytify-loadtest bench: joytify-producer and joytify-worker must "
                                 "be beside joytify-loadtest (installed) or in the build tree\n");
                 return false;
@@ -801,7 +541,7 @@ static bool setup(bench_t *b) {
         return true;
 }
 
-static void mongo_server_name(bench_t *b) {
+static void mongo_server_name(jt_bench_t *b) {
         mongoc_client_t *client = mongoc_client_pool_pop(b->pool);
         bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
         bson_t reply;
@@ -817,13 +557,13 @@ static void mongo_server_name(bench_t *b) {
         mongoc_client_pool_push(b->pool, client);
 }
 
-int jt_bench_run_command(const jt_config_t *cfg) {
-        bench_t *b = calloc(1, sizeof(*b));
+int jt_bench_run(const jt_config_t *cfg) {
+        jt_bench_t *b = calloc(1, sizeof(*b));
         char dir[1100];
         jt_error_t err;
         bool states_ok = true, ok = false;
         int rc = JT_EXIT_FAILURE;
-        double t0 = wall_s();
+        int64_t t0 = jt_time_mono_ms();
 
         if (!b)
                 return JT_EXIT_FAILURE;
@@ -864,21 +604,22 @@ int jt_bench_run_command(const jt_config_t *cfg) {
         b->results.users = (int)jt_config_int(cfg, "users");
         b->results.history_months = (int)jt_config_int(cfg, "history-months");
         b->results.playbacks_per_user = (int)jt_config_int(cfg, "playbacks-per-user");
-        b->results.users_per_task = (int)users_per_task(cfg);
+        b->results.users_per_task = (int)jt_bench_users_per_task(cfg);
         b->results.task_budget_s = (int)jt_config_int(cfg, "task-budget");
         snprintf(b->results.playback_reads, sizeof(b->results.playback_reads), "%s",
                  jt_config_str(cfg, "playback-reads"));
         snprintf(b->results.month, sizeof(b->results.month), "%s", b->month);
         snprintf(b->results.cutoff, sizeof(b->results.cutoff), "%s", b->cutoff_iso);
         mongo_server_name(b);
-        say("database %s, statistics for %s, cleanup at %s (cutoff %s), report in %s", b->db,
-            b->month, b->at_arg, b->cutoff_iso, b->out);
+        jt_bench_say("database %s, statistics for %s, cleanup at %s (cutoff %s), report in %s",
+                     b->db, b->month, b->at_arg, b->cutoff_iso, b->out);
         ok = raw_insert_floor(b) && (!b->do_stats || stats_phase(b, &states_ok)) &&
              (!b->do_cleanup || cleanup_phase(b, &states_ok));
-        if (!jt_bench_write(&b->results, b->out, states_ok))
+        if (!jt_bench_report_write(&b->results, b->out, states_ok))
                 ok = false;
         if (ok && states_ok) {
-                say("done in %.0f s: %s/report.md", wall_s() - t0, b->out);
+                jt_bench_say("done in %.0f s: %s/report.md",
+                             (double)(jt_time_mono_ms() - t0) / 1000, b->out);
                 rc = JT_EXIT_OK;
         } else if (ok) {
                 fprintf(stderr,

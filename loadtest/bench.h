@@ -1,8 +1,7 @@
 /* joytify-loadtest bench: in one run, on identical data each time (generated once, reset between
- * runs), the
- * database floor, the original algorithms (baseline) and the fleet (producer + N workers over
- * real Kafka) for both jobs; every run's final state must match before times are compared.
- * Writes DIR/report.md, DIR/results.csv and gnuplot plots. */
+ * runs), the database floor, the original algorithms (baseline) and the fleet (producer + N
+ * workers over real Kafka) for both jobs; every run's final state must match before times are
+ * compared. Writes DIR/report.md, DIR/results.csv and gnuplot plots. */
 #ifndef JT_LOADTEST_BENCH_H
 #define JT_LOADTEST_BENCH_H
 
@@ -10,6 +9,6 @@
 
 extern const jt_opt_t *const jt_bench_tables[];
 
-int jt_bench_run_command(const jt_config_t *cfg);
+int jt_bench_run(const jt_config_t *cfg);
 
 #endif

@@ -1,6 +1,6 @@
 /* The benchmark's record of the dataset it generated, so that a bench run again after one was
- * stopped can keep a whole dataset instead of generating it again (--reuse-data): at 200,000
- * users x 20 playbacks a generation takes over half an hour on the local stack. */
+ * stopped can keep a whole dataset instead of generating it again (--reuse-data): at full scale
+ * a generation is the longest part of a bench. */
 #ifndef JT_LOADTEST_BENCH_DATASET_H
 #define JT_LOADTEST_BENCH_DATASET_H
 

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-bool jt_bench_program(const char *program, char *path, size_t size) {
+bool jt_bench_proc_program(const char *program, char *path, size_t size) {
         char self[PATH_MAX], *dir;
         const char *sub = strchr(program, '-') ? strchr(program, '-') + 1 : program;
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -29,7 +29,7 @@ bool jt_bench_program(const char *program, char *path, size_t size) {
         return access(path, X_OK) == 0;
 }
 
-pid_t jt_bench_spawn(char *const argv[], const char *log_path) {
+pid_t jt_bench_proc_spawn(char *const argv[], const char *log_path) {
         pid_t pid = fork();
 
         if (pid != 0)
@@ -44,7 +44,7 @@ pid_t jt_bench_spawn(char *const argv[], const char *log_path) {
         _exit(127);
 }
 
-bool jt_bench_wait(pid_t pid, jt_bench_usage_t *usage) {
+bool jt_bench_proc_wait(pid_t pid, jt_bench_usage_t *usage) {
         struct rusage ru;
         int status = 0;
         pid_t r;
@@ -62,9 +62,9 @@ bool jt_bench_wait(pid_t pid, jt_bench_usage_t *usage) {
         return true;
 }
 
-bool jt_bench_run(char *const argv[], const char *log_path, jt_bench_usage_t *usage) {
-        pid_t pid = jt_bench_spawn(argv, log_path);
-        return pid > 0 && jt_bench_wait(pid, usage) && usage->exit_code == 0;
+bool jt_bench_proc_run(char *const argv[], const char *log_path, jt_bench_usage_t *usage) {
+        pid_t pid = jt_bench_proc_spawn(argv, log_path);
+        return pid > 0 && jt_bench_proc_wait(pid, usage) && usage->exit_code == 0;
 }
 
 bool jt_bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb) {
@@ -86,7 +86,7 @@ bool jt_bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb) {
         return found;
 }
 
-bool jt_bench_log_has(const char *log_path, const char *text) {
+bool jt_bench_proc_log_has(const char *log_path, const char *text) {
         FILE *f = fopen(log_path, "r");
         char line[4096];
         bool found = false;
@@ -99,7 +99,7 @@ bool jt_bench_log_has(const char *log_path, const char *text) {
         return found;
 }
 
-long long jt_bench_log_number_after(const char *log_path, const char *text) {
+long long jt_bench_proc_log_number_after(const char *log_path, const char *text) {
         FILE *f = fopen(log_path, "r");
         char line[4096];
         long long n = -1;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-jt_bench_row_t *jt_bench_add(jt_bench_results_t *r, const char *job, const char *variant,
-                             int workers) {
+jt_bench_row_t *jt_bench_report_add(jt_bench_results_t *r, const char *job, const char *variant,
+                                    int workers) {
         jt_bench_row_t *row;
 
         if (r->count >= JT_BENCH_MAX_ROWS)
@@ -460,7 +460,7 @@ static bool write_plots(const jt_bench_results_t *r, const char *dir) {
         return true;
 }
 
-bool jt_bench_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+bool jt_bench_report_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok) {
         if (!write_csv(r, dir) || !write_md(r, dir, states_ok)) {
                 fprintf(stderr, "joytify-loadtest bench: cannot write into %s\n", dir);
                 return false;
@@ -468,6 +468,6 @@ bool jt_bench_write_rows(const jt_bench_results_t *r, const char *dir, bool stat
         return true;
 }
 
-bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok) {
-        return jt_bench_write_rows(r, dir, states_ok) && write_plots(r, dir);
+bool jt_bench_report_write(const jt_bench_results_t *r, const char *dir, bool states_ok) {
+        return jt_bench_report_write_rows(r, dir, states_ok) && write_plots(r, dir);
 }

@@ -36,17 +36,17 @@ typedef struct {
         char month[8], cutoff[32], mongo_server[64];
 } jt_bench_results_t;
 
-jt_bench_row_t *jt_bench_add(jt_bench_results_t *r, const char *job, const char *variant,
-                             int workers);
+jt_bench_row_t *jt_bench_report_add(jt_bench_results_t *r, const char *job, const char *variant,
+                                    int workers);
 
 /* The workers' counters the fleet's rows are made of, read by name from /metrics. */
 #define JT_BENCH_METRIC_DB_REQUESTS "joytify_db_requests_total"
 #define JT_BENCH_METRIC_USERS_READ  "joytify_users_read_total"
 
 /* results.csv and report.md of the rows so far (after each run); false after saying why. */
-bool jt_bench_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok);
+bool jt_bench_report_write_rows(const jt_bench_results_t *r, const char *dir, bool states_ok);
 
 /* results.csv, report.md, plots.gp and the PNGs (gnuplot) in dir; false after saying why. */
-bool jt_bench_write(const jt_bench_results_t *r, const char *dir, bool states_ok);
+bool jt_bench_report_write(const jt_bench_results_t *r, const char *dir, bool states_ok);
 
 #endif

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "jt_time.h"
 
 #define SCRAPE_TIMEOUT_MS 5000
 #define SCRAPE_MAX_BYTES  (4 << 20)
@@ -30,18 +31,12 @@ int jt_bench_scrape_port(const char *log_path) {
         return port;
 }
 
-static long now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 char *jt_bench_scrape_get(int port) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         static const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
         size_t len = 0, cap = 65536;
         char *buf = NULL, *body = NULL;
-        long deadline = now_ms() + SCRAPE_TIMEOUT_MS;
+        int64_t deadline = jt_time_mono_ms() + SCRAPE_TIMEOUT_MS;
         int fd = -1;
 
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -51,7 +46,7 @@ char *jt_bench_scrape_get(int port) {
                 goto done;
         for (;;) {
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                long left = deadline - now_ms();
+                int64_t left = deadline - jt_time_mono_ms();
                 ssize_t n;
                 if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
                         goto done;

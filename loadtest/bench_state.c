@@ -161,7 +161,7 @@ static bool run(mongoc_database_t *d, const char *coll, const bson_t *filter, co
         return ok || db_fail(&error, doing, err);
 }
 
-bool jt_bench_reset_notifications(mongoc_client_t *client, const char *db, jt_error_t *err) {
+bool jt_bench_state_reset_notifications(mongoc_client_t *client, const char *db, jt_error_t *err) {
         mongoc_database_t *d = mongoc_client_get_database(client, db);
         bson_t all = BSON_INITIALIZER;
         bson_t *clear = BCON_NEW("$set", "{", "notifications", "[", "]", "}");
@@ -172,8 +172,8 @@ bool jt_bench_reset_notifications(mongoc_client_t *client, const char *db, jt_er
         return ok;
 }
 
-bool jt_bench_reset_stats(mongoc_client_t *client, const char *db, int year, int month,
-                          jt_error_t *err) {
+bool jt_bench_state_reset_stats(mongoc_client_t *client, const char *db, int year, int month,
+                                jt_error_t *err) {
         mongoc_database_t *d = mongoc_client_get_database(client, db);
         bson_t all = BSON_INITIALIZER;
         bson_t *pull = BCON_NEW("$pull", "{", "stats", "{", "summary.year", BCON_INT32(year),
@@ -182,5 +182,5 @@ bool jt_bench_reset_stats(mongoc_client_t *client, const char *db, int year, int
                   run(d, "jobs", &all, NULL, "clearing the job ledger", err);
         bson_destroy(pull);
         mongoc_database_destroy(d);
-        return ok && jt_bench_reset_notifications(client, db, err);
+        return ok && jt_bench_state_reset_notifications(client, db, err);
 }

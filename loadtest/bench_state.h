@@ -28,10 +28,10 @@ void jt_bench_state_describe(const jt_bench_state_t *state, char *buf, size_t si
 
 /* Before a statistics run: the month's entries, the users' notifications, the notifications
  * and the job ledger go (the generated state again). */
-bool jt_bench_reset_stats(mongoc_client_t *client, const char *db, int year, int month,
-                          jt_error_t *err);
+bool jt_bench_state_reset_stats(mongoc_client_t *client, const char *db, int year, int month,
+                                jt_error_t *err);
 
 /* Before the baseline's statistics: only the notifications go (it needs the entries). */
-bool jt_bench_reset_notifications(mongoc_client_t *client, const char *db, jt_error_t *err);
+bool jt_bench_state_reset_notifications(mongoc_client_t *client, const char *db, jt_error_t *err);
 
 #endif

@@ -7,14 +7,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "jt_time.h"
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_or_cleanup.h"
+#include "db_command.h"
 
 static const jt_opt_t floor_opts[] = {
     {"month", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "YYYY-MM",
@@ -34,21 +33,22 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
         int64_t start_ms, end_ms, n = 0;
         bson_error_t error;
         const bson_t *doc;
-        double sum = 0, t0;
+        double sum = 0;
+        int64_t t0;
         bson_t *filter, *opts;
         mongoc_collection_t *coll;
         mongoc_cursor_t *cursor;
         int rc = JT_EXIT_OK;
 
-        if (!jt_lt_month(cfg, "floor", month, &start_ms, &end_ms))
+        if (!jt_db_command_month(cfg, "floor", month, &start_ms, &end_ms))
                 return JT_EXIT_USAGE;
         filter = BCON_NEW("createdAt", "{", "$gte", BCON_DATE_TIME(start_ms), "$lt",
                           BCON_DATE_TIME(end_ms), "}");
         opts = BCON_NEW("projection", "{", "user", BCON_INT32(1), "song", BCON_INT32(1), "artist",
                         BCON_INT32(1), "duration", BCON_INT32(1), "createdAt", BCON_INT32(1), "}",
                         "batchSize", BCON_INT32(10000));
-        coll = jt_lt_collection(client, cfg, "playbacks");
-        t0 = jt_lt_mono_s();
+        coll = jt_db_command_collection(client, cfg, "playbacks");
+        t0 = jt_time_mono_ms();
         cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
         while (mongoc_cursor_next(cursor, &doc)) {
                 bson_iter_t it;
@@ -61,7 +61,7 @@ static int floor_stats(const jt_config_t *cfg, mongoc_client_t *client) {
                         jt_mongo_error_text(&error, error.message, sizeof(error.message)));
                 rc = JT_EXIT_FAILURE;
         } else {
-                double s = jt_lt_mono_s() - t0;
+                double s = (double)(jt_time_mono_ms() - t0) / 1000;
                 printf("floor stats %s: %" PRId64 " playbacks read in %.2f s (%.0f/s), total "
                        "duration %.0f s\n",
                        month, n, s, s > 0 ? (double)n / s : 0.0, sum);
@@ -79,20 +79,20 @@ static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
         bson_error_t error;
         bson_t reply, *filter;
         mongoc_collection_t *coll;
-        double t0;
+        int64_t t0;
         int rc = JT_EXIT_OK;
 
-        if (!jt_lt_cutoff(cfg, "floor", &cutoff_ms, cutoff_iso))
+        if (!jt_db_command_cutoff(cfg, "floor", &cutoff_ms, cutoff_iso))
                 return JT_EXIT_USAGE;
         filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(cutoff_ms), "}");
-        coll = jt_lt_collection(client, cfg, "playbacks");
-        t0 = jt_lt_mono_s();
+        coll = jt_db_command_collection(client, cfg, "playbacks");
+        t0 = jt_time_mono_ms();
         if (!mongoc_collection_delete_many(coll, filter, NULL, &reply, &error)) {
                 fprintf(stderr, "joytify-loadtest floor: deleting before %s: %s\n", cutoff_iso,
                         jt_mongo_error_text(&error, error.message, sizeof(error.message)));
                 rc = JT_EXIT_FAILURE;
         } else {
-                double s = jt_lt_mono_s() - t0;
+                double s = (double)(jt_time_mono_ms() - t0) / 1000;
                 bson_iter_t it;
                 int64_t n =
                     bson_iter_init_find(&it, &reply, "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)
@@ -109,5 +109,5 @@ static int floor_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
 }
 
 int jt_floor_run(const jt_config_t *cfg) {
-        return jt_run_stats_or_cleanup(cfg, "floor", floor_stats, floor_cleanup);
+        return jt_db_command_run(cfg, "floor", floor_stats, floor_cleanup);
 }

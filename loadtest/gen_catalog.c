@@ -1,3 +1,4 @@
+/* The generator's catalogue of artists and songs (gen_catalog.h). */
 #include "gen_catalog.h"
 
 #include <math.h>
@@ -48,10 +49,10 @@ static size_t pick(const double *cumul, size_t n, double u) {
         return lo;
 }
 
-gen_catalog_t *gen_catalog_new(uint64_t seed, size_t artists, size_t songs) {
-        gen_catalog_t *c = calloc(1, sizeof(*c));
+jt_gen_catalog_t *jt_gen_catalog_new(uint64_t seed, size_t artists, size_t songs) {
+        jt_gen_catalog_t *c = calloc(1, sizeof(*c));
         double *artist_cumul = NULL;
-        gen_rng_t rng;
+        jt_gen_rng_t rng;
 
         if (!c)
                 return NULL;
@@ -66,15 +67,15 @@ gen_catalog_t *gen_catalog_new(uint64_t seed, size_t artists, size_t songs) {
         if (!c->artists || !c->artist_names || !c->songs || !c->song_artist || !c->song_cumul ||
             !artist_cumul) {
                 free(artist_cumul);
-                gen_catalog_destroy(c);
+                jt_gen_catalog_destroy(c);
                 return NULL;
         }
-        gen_rng_seed(&rng, seed, 'C', 0);
+        jt_gen_rng_seed(&rng, seed, 'C', 0);
         for (size_t a = 0; a < artists; a++) {
                 char name[96];
-                size_t k = (size_t)gen_rng_below(&rng, N_FIRST * N_SECOND);
+                size_t k = (size_t)jt_gen_rng_below(&rng, N_FIRST * N_SECOND);
                 size_t round = a / (N_FIRST * N_SECOND);
-                gen_oid(&c->artists[a], 1700000000, seed, 'A', a, 0);
+                jt_gen_rng_oid(&c->artists[a], 1700000000, seed, 'A', a, 0);
                 if (round == 0)
                         snprintf(name, sizeof(name), "The %s %s", first_words[k % N_FIRST],
                                  second_words[k / N_FIRST]);
@@ -83,19 +84,19 @@ gen_catalog_t *gen_catalog_new(uint64_t seed, size_t artists, size_t songs) {
                                  second_words[k / N_FIRST], round + 1);
                 if (!(c->artist_names[a] = strdup(name))) {
                         free(artist_cumul);
-                        gen_catalog_destroy(c);
+                        jt_gen_catalog_destroy(c);
                         return NULL;
                 }
         }
         /* Every artist has at least one song; the rest go to artists by popularity. Song ranks
          * are shuffled against artist ranks so a popular song may be by a smaller artist. */
         for (size_t s = 0; s < songs; s++) {
-                gen_oid(&c->songs[s], 1700000000, seed, 'S', s, 0);
+                jt_gen_rng_oid(&c->songs[s], 1700000000, seed, 'S', s, 0);
                 c->song_artist[s] =
-                    s < artists ? s : pick(artist_cumul, artists, gen_rng_unit(&rng));
+                    s < artists ? s : pick(artist_cumul, artists, jt_gen_rng_unit(&rng));
         }
         for (size_t s = songs - 1; s > 0; s--) {
-                size_t j = (size_t)gen_rng_below(&rng, s + 1), t = c->song_artist[s];
+                size_t j = (size_t)jt_gen_rng_below(&rng, s + 1), t = c->song_artist[s];
                 c->song_artist[s] = c->song_artist[j];
                 c->song_artist[j] = t;
         }
@@ -103,7 +104,7 @@ gen_catalog_t *gen_catalog_new(uint64_t seed, size_t artists, size_t songs) {
         return c;
 }
 
-void gen_catalog_destroy(gen_catalog_t *c) {
+void jt_gen_catalog_destroy(jt_gen_catalog_t *c) {
         if (!c)
                 return;
         for (size_t a = 0; c->artist_names && a < c->artist_count; a++)
@@ -116,6 +117,6 @@ void gen_catalog_destroy(gen_catalog_t *c) {
         free(c);
 }
 
-size_t gen_catalog_pick_song(const gen_catalog_t *c, gen_rng_t *rng) {
-        return pick(c->song_cumul, c->song_count, gen_rng_unit(rng));
+size_t jt_gen_catalog_pick_song(const jt_gen_catalog_t *c, jt_gen_rng_t *rng) {
+        return pick(c->song_cumul, c->song_count, jt_gen_rng_unit(rng));
 }

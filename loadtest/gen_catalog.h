@@ -16,13 +16,13 @@ typedef struct {
         bson_oid_t *songs;
         size_t *song_artist; /* index into artists */
         double *song_cumul;  /* cumulative popularity, song_cumul[song_count-1] == 1 */
-} gen_catalog_t;
+} jt_gen_catalog_t;
 
 /* NULL when out of memory. */
-gen_catalog_t *gen_catalog_new(uint64_t seed, size_t artists, size_t songs);
-void gen_catalog_destroy(gen_catalog_t *c);
+jt_gen_catalog_t *jt_gen_catalog_new(uint64_t seed, size_t artists, size_t songs);
+void jt_gen_catalog_destroy(jt_gen_catalog_t *c);
 
 /* A song index drawn by popularity. */
-size_t gen_catalog_pick_song(const gen_catalog_t *c, gen_rng_t *rng);
+size_t jt_gen_catalog_pick_song(const jt_gen_catalog_t *c, jt_gen_rng_t *rng);
 
 #endif

@@ -2,20 +2,19 @@
 #include "gen_history.h"
 
 #include <stdio.h>
-#include <time.h>
 
 #include "gen_rng.h"
+#include "jt_time.h"
 #include "stats_compute.h"
 
-void gen_history_init(gen_history_t *h, const gen_catalog_t *catalog, uint64_t seed, int months,
-                      int64_t plays_per_month, int64_t generated_from_ms) {
-        time_t t = (time_t)(generated_from_ms / 1000);
-        struct tm tm;
+void jt_gen_history_init(jt_gen_history_t *h, const jt_gen_catalog_t *catalog, uint64_t seed,
+                         int months, int64_t plays_per_month, int64_t generated_from_ms) {
+        jt_time_civil_t c;
         int index;
 
-        gmtime_r(&t, &tm);
-        /* Months counted from year 0: the oldest history month is `months` before tm's. */
-        index = (tm.tm_year + 1900) * 12 + tm.tm_mon - months;
+        jt_time_to_civil(generated_from_ms / 1000, &c);
+        /* Months counted from year 0: the oldest history month is `months` before c's. */
+        index = (int)c.year * 12 + c.month - 1 - months;
         h->catalog = catalog;
         h->seed = seed;
         h->months = months;
@@ -24,20 +23,20 @@ void gen_history_init(gen_history_t *h, const gen_catalog_t *catalog, uint64_t s
         h->first_month = index % 12 + 1;
 }
 
-void gen_history_month(const gen_history_t *h, int i, int *year, int *month) {
+void jt_gen_history_month(const jt_gen_history_t *h, int i, int *year, int *month) {
         int index = h->first_year * 12 + (h->first_month - 1) + i;
 
         *year = index / 12;
         *month = index % 12 + 1;
 }
 
-bool gen_history_append(const gen_history_t *h, uint64_t user_index, bson_t *entries,
-                        jt_error_t *err) {
-        gen_rng_t rng;
+bool jt_gen_history_append(const jt_gen_history_t *h, uint64_t user_index, bson_t *entries,
+                           jt_error_t *err) {
+        jt_gen_rng_t rng;
         double prev_total = 0;
         bool have_prev = false;
 
-        gen_rng_seed(&rng, h->seed, 'H', user_index);
+        jt_gen_rng_seed(&rng, h->seed, 'H', user_index);
         for (int i = 0; i < h->months; i++) {
                 jt_stats_acc_t *acc;
                 bson_oid_t top;
@@ -49,21 +48,22 @@ bool gen_history_append(const gen_history_t *h, uint64_t user_index, bson_t *ent
                 const char *top_name = NULL;
                 bool ok;
 
-                gen_history_month(h, i, &year, &month);
+                jt_gen_history_month(h, i, &year, &month);
                 if (!jt_stats_month_range(year, month, &start, &end, err) ||
                     !(acc = jt_stats_acc_new(year, month, err)))
                         return false;
                 /* Months differ, as listening does: half to one and a half times the mean. */
                 plays = h->plays_per_month / 2 +
-                        (int64_t)gen_rng_below(&rng, (uint64_t)h->plays_per_month + 1);
+                        (int64_t)jt_gen_rng_below(&rng, (uint64_t)h->plays_per_month + 1);
                 if (plays < 1)
                         plays = 1;
                 ok = true;
                 for (int64_t p = 0; ok && p < plays; p++) {
-                        size_t song = gen_catalog_pick_song(h->catalog, &rng);
-                        int64_t at = start + (int64_t)gen_rng_below(&rng, (uint64_t)(end - start));
+                        size_t song = jt_gen_catalog_pick_song(h->catalog, &rng);
+                        int64_t at =
+                            start + (int64_t)jt_gen_rng_below(&rng, (uint64_t)(end - start));
                         /* Durations in the generator's playbacks' range: 30..329 s. */
-                        double duration = 30.0 + (double)gen_rng_below(&rng, 300);
+                        double duration = 30.0 + (double)jt_gen_rng_below(&rng, 300);
                         ok = jt_stats_acc_add(acc, &h->catalog->songs[song],
                                               &h->catalog->artists[h->catalog->song_artist[song]],
                                               duration, at, err);

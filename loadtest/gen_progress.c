@@ -1,16 +1,12 @@
+/* Progress of a long insert (gen_progress.h). */
 #include "gen_progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-#define BAR_WIDTH 30
+#include "jt_time.h"
 
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define BAR_WIDTH 30
 
 static void format_eta(double s, char *buf, size_t size) {
         long t = (long)(s + 0.5);
@@ -20,8 +16,8 @@ static void format_eta(double s, char *buf, size_t size) {
                 snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
 }
 
-static void draw(gen_progress_t *p, bool final) {
-        double elapsed = now_s() - p->start_s;
+static void draw(jt_gen_progress_t *p, bool final) {
+        double elapsed = (double)(jt_time_mono_ms() - p->start_ms) / 1000;
         double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
         double frac = p->total > 0 ? (double)p->done / (double)p->total : 1;
         char eta[32];
@@ -44,17 +40,17 @@ static void draw(gen_progress_t *p, bool final) {
         fflush(stderr);
 }
 
-void gen_progress_start(gen_progress_t *p, const char *what, int64_t total) {
-        *p = (gen_progress_t){.what = what, .total = total, .tty = isatty(STDERR_FILENO) == 1};
-        p->start_s = p->last_draw_s = now_s();
+void jt_gen_progress_start(jt_gen_progress_t *p, const char *what, int64_t total) {
+        *p = (jt_gen_progress_t){.what = what, .total = total, .tty = isatty(STDERR_FILENO) == 1};
+        p->start_ms = p->last_draw_ms = jt_time_mono_ms();
         p->next_line = total / 10;
 }
 
-void gen_progress_add(gen_progress_t *p, int64_t n) {
+void jt_gen_progress_add(jt_gen_progress_t *p, int64_t n) {
         p->done += n;
         if (p->tty) {
-                if (now_s() - p->last_draw_s >= 0.2) {
-                        p->last_draw_s = now_s();
+                if (jt_time_mono_ms() - p->last_draw_ms >= 200) {
+                        p->last_draw_ms = jt_time_mono_ms();
                         draw(p, false);
                 }
         } else if (p->total >= 100000 && p->done >= p->next_line && p->done < p->total) {
@@ -63,7 +59,7 @@ void gen_progress_add(gen_progress_t *p, int64_t n) {
         }
 }
 
-void gen_progress_end(gen_progress_t *p) {
+void jt_gen_progress_end(jt_gen_progress_t *p) {
         if (p->tty || p->total >= 100000)
                 draw(p, true);
 }

@@ -9,12 +9,12 @@
 typedef struct {
         const char *what;
         int64_t total, done, next_line;
-        double start_s, last_draw_s;
+        int64_t start_ms, last_draw_ms; /* monotonic */
         bool tty;
-} gen_progress_t;
+} jt_gen_progress_t;
 
-void gen_progress_start(gen_progress_t *p, const char *what, int64_t total);
-void gen_progress_add(gen_progress_t *p, int64_t n);
-void gen_progress_end(gen_progress_t *p);
+void jt_gen_progress_start(jt_gen_progress_t *p, const char *what, int64_t total);
+void jt_gen_progress_add(jt_gen_progress_t *p, int64_t n);
+void jt_gen_progress_end(jt_gen_progress_t *p);
 
 #endif

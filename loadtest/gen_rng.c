@@ -1,3 +1,4 @@
+/* The generator's seeded random streams and ObjectIds (gen_rng.h). */
 #include "gen_rng.h"
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -20,13 +21,13 @@ static uint64_t mix(uint64_t seed, char kind, uint64_t a, uint64_t b) {
         return h ^ splitmix64(&x);
 }
 
-void gen_rng_seed(gen_rng_t *rng, uint64_t seed, char kind, uint64_t index) {
+void jt_gen_rng_seed(jt_gen_rng_t *rng, uint64_t seed, char kind, uint64_t index) {
         uint64_t x = mix(seed, kind, index, 0);
         for (int i = 0; i < 4; i++)
                 rng->s[i] = splitmix64(&x);
 }
 
-uint64_t gen_rng_next(gen_rng_t *rng) {
+uint64_t jt_gen_rng_next(jt_gen_rng_t *rng) {
         uint64_t *s = rng->s;
         uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
 
@@ -39,19 +40,20 @@ uint64_t gen_rng_next(gen_rng_t *rng) {
         return result;
 }
 
-uint64_t gen_rng_below(gen_rng_t *rng, uint64_t n) {
+uint64_t jt_gen_rng_below(jt_gen_rng_t *rng, uint64_t n) {
         uint64_t limit = UINT64_MAX - UINT64_MAX % n, r;
         do
-                r = gen_rng_next(rng);
+                r = jt_gen_rng_next(rng);
         while (r >= limit);
         return r % n;
 }
 
-double gen_rng_unit(gen_rng_t *rng) {
-        return (double)(gen_rng_next(rng) >> 11) * 0x1.0p-53;
+double jt_gen_rng_unit(jt_gen_rng_t *rng) {
+        return (double)(jt_gen_rng_next(rng) >> 11) * 0x1.0p-53;
 }
 
-void gen_oid(bson_oid_t *oid, int64_t time_s, uint64_t seed, char kind, uint64_t a, uint64_t b) {
+void jt_gen_rng_oid(bson_oid_t *oid, int64_t time_s, uint64_t seed, char kind, uint64_t a,
+                    uint64_t b) {
         uint64_t h = mix(seed, kind, a, b);
         uint32_t t = (uint32_t)time_s;
 

@@ -1,8 +1,8 @@
 /* `joytify-loadtest generate`: users, their stats documents, musicians and playbacks shaped like
- * the original generator's (reference/SYSTEM-TO-REPLACE.md, "Test data generator"), but with a
- * catalogue of songs and artists of skewed popularity so that per-song and per-artist figures
- * mean something. Every id and value comes from the seed: the same seed gives the same
- * documents, whatever the batch sizes, so benchmark runs compare like with like. */
+ * those of the original system's test data generator, but with a catalogue of songs and artists
+ * of skewed popularity so that per-song and per-artist figures mean something. Every id and
+ * value comes from the seed: the same seed gives the same documents, whatever the batch sizes,
+ * so benchmark runs compare like with like. */
 #include "generate.h"
 
 #include <inttypes.h>
@@ -23,8 +23,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_compute.h"
-#include "stats_or_cleanup.h"
+#include "db_command.h"
 
 #define DAY_MS            (86400 * INT64_C(1000))
 #define PLAYBACK_BULK     10000 /* documents per unordered insert */
@@ -70,10 +69,10 @@ typedef struct {
         int64_t only_before_ms; /* INT64_MAX: everything; else only playbacks before it */
         int64_t users, per_user;
         int64_t inserted; /* playbacks */
-        gen_catalog_t *catalog;
-        gen_history_t history;
+        jt_gen_catalog_t *catalog;
+        jt_gen_history_t history;
         mongoc_collection_t *users_coll, *stats_coll, *playbacks_coll;
-        gen_progress_t progress;
+        jt_gen_progress_t progress;
 } gen_t;
 
 static bool fail_mongo(const char *what, const bson_error_t *error) {
@@ -89,7 +88,7 @@ static bool drop_all(gen_t *g) {
         bson_error_t error;
 
         for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-                mongoc_collection_t *c = jt_lt_collection(g->client, g->cfg, bases[i]);
+                mongoc_collection_t *c = jt_db_command_collection(g->client, g->cfg, bases[i]);
                 bool ok =
                     mongoc_collection_drop(c, &error) || error.code == 26; /* NamespaceNotFound */
                 mongoc_collection_destroy(c);
@@ -184,9 +183,9 @@ static bool insert_musicians(gen_t *g) {
 }
 
 /* The template user of the original generator, with its own email, username and preferences. */
-static void user_doc(gen_t *g, int64_t i, const bson_oid_t *id, gen_rng_t *rng, bson_t *doc) {
+static void user_doc(gen_t *g, int64_t i, const bson_oid_t *id, jt_gen_rng_t *rng, bson_t *doc) {
         char email[64], username[32];
-        bool monthly = gen_rng_below(rng, 100) < OPTED_IN_PERCENT;
+        bool monthly = jt_gen_rng_below(rng, 100) < OPTED_IN_PERCENT;
         int64_t joined = g->now_ms - 120 * DAY_MS;
         bson_t notifications, prefs, inner;
 
@@ -214,25 +213,25 @@ static void user_doc(gen_t *g, int64_t i, const bson_oid_t *id, gen_rng_t *rng, 
 }
 
 /* One user's playbacks into bulk (flushed every PLAYBACK_BULK documents). */
-static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user, gen_rng_t *rng,
+static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user, jt_gen_rng_t *rng,
                            mongoc_bulk_operation_t **bulk, size_t *queued) {
         int64_t old_n = g->per_user * OLD_SHARE_PERCENT / 100;
 
         for (int64_t i = 0; i < g->per_user; i++) {
                 /* 70%: evenly over 90..60 days ago (all due for cleanup); 30%: the last 30 days. */
                 int64_t from = i < old_n ? g->now_ms - 90 * DAY_MS : g->now_ms - 30 * DAY_MS;
-                int64_t at = from + (int64_t)gen_rng_below(rng, (uint64_t)(30 * DAY_MS));
-                size_t song = gen_catalog_pick_song(g->catalog, rng);
+                int64_t at = from + (int64_t)jt_gen_rng_below(rng, (uint64_t)(30 * DAY_MS));
+                size_t song = jt_gen_catalog_pick_song(g->catalog, rng);
                 bson_oid_t id;
                 bson_t doc = BSON_INITIALIZER;
 
                 if (at >=
                     g->only_before_ms) { /* drawn all the same: the next ones stay identical */
-                        gen_progress_add(&g->progress, 1);
+                        jt_gen_progress_add(&g->progress, 1);
                         continue;
                 }
 
-                gen_oid(&id, at / 1000, g->seed, 'P', (uint64_t)user_index, (uint64_t)i);
+                jt_gen_rng_oid(&id, at / 1000, g->seed, 'P', (uint64_t)user_index, (uint64_t)i);
                 BSON_APPEND_OID(&doc, "_id", &id);
                 BSON_APPEND_OID(&doc, "user", user);
                 BSON_APPEND_OID(&doc, "song", &g->catalog->songs[song]);
@@ -248,7 +247,7 @@ static bool user_playbacks(gen_t *g, int64_t user_index, const bson_oid_t *user,
                 if (++*queued == PLAYBACK_BULK) {
                         if (!run_bulk(*bulk, "inserting playbacks"))
                                 return false;
-                        gen_progress_add(&g->progress, (int64_t)*queued);
+                        jt_gen_progress_add(&g->progress, (int64_t)*queued);
                         *bulk = new_bulk(g->playbacks_coll);
                         *queued = 0;
                 }
@@ -264,24 +263,25 @@ static bool stats_doc(gen_t *g, int64_t u, const bson_oid_t *user, bson_t *doc) 
         int64_t created = g->now_ms - 120 * DAY_MS;
         bool ok;
 
-        gen_oid(&stats_id, created / 1000, g->seed, 'T', (uint64_t)u, 0);
+        jt_gen_rng_oid(&stats_id, created / 1000, g->seed, 'T', (uint64_t)u, 0);
         BSON_APPEND_OID(doc, "_id", &stats_id);
         BSON_APPEND_OID(doc, "user", user);
         BSON_APPEND_ARRAY_BEGIN(doc, "stats", &entries);
         jt_error_clear(&err);
-        ok = gen_history_append(&g->history, (uint64_t)u, &entries, &err);
+        ok = jt_gen_history_append(&g->history, (uint64_t)u, &entries, &err);
         bson_append_array_end(doc, &entries);
         if (!ok) {
                 fprintf(stderr, "joytify-loadtest generate: history of user %" PRId64 ": %s\n", u,
                         err.message);
                 return false;
         }
-        /* The document existed since its user's first stored month. */
+        /* The document existed since its user's first stored month (a valid month: its entry
+         * was built). */
         if (g->history.months > 0) {
                 int64_t start, end;
-                if (jt_stats_month_range(g->history.first_year, g->history.first_month, &start,
-                                         &end, &err) &&
-                    start < created)
+                jt_time_month_bounds_ms(g->history.first_year, g->history.first_month, &start,
+                                        &end);
+                if (start < created)
                         created = start;
         }
         BSON_APPEND_DATE_TIME(doc, "createdAt", created);
@@ -301,12 +301,13 @@ static bool insert_users(gen_t *g) {
         bool ok = true;
 
         for (int64_t u = 0; ok && u < g->users; u++) {
-                gen_rng_t rng;
+                jt_gen_rng_t rng;
                 bson_oid_t id;
                 bson_t doc = BSON_INITIALIZER;
 
-                gen_rng_seed(&rng, g->seed, 'U', (uint64_t)u); /* per user: order-free */
-                gen_oid(&id, (g->now_ms - 120 * DAY_MS) / 1000, g->seed, 'U', (uint64_t)u, 0);
+                jt_gen_rng_seed(&rng, g->seed, 'U', (uint64_t)u); /* per user: order-free */
+                jt_gen_rng_oid(&id, (g->now_ms - 120 * DAY_MS) / 1000, g->seed, 'U', (uint64_t)u,
+                               0);
                 user_doc(g, u, &id, &rng, &doc);
                 if (restoring(g)) { /* the user's document is there: only its draws are needed */
                         bson_destroy(&doc);
@@ -331,7 +332,7 @@ static bool insert_users(gen_t *g) {
                 ok = run_bulk(plays, "inserting playbacks");
                 plays = NULL;
                 if (ok)
-                        gen_progress_add(&g->progress, (int64_t)queued);
+                        jt_gen_progress_add(&g->progress, (int64_t)queued);
         }
         if (users)
                 mongoc_bulk_operation_destroy(users);
@@ -379,23 +380,12 @@ static bool check_restorable(gen_t *g) {
         return !there;
 }
 
-int jt_generate_run(const jt_config_t *cfg) {
-        gen_t g = {.cfg = cfg,
-                   .db = jt_config_str(cfg, "db"),
-                   .test_mode = jt_config_bool(cfg, "test-mode"),
-                   .seed = (uint64_t)jt_config_int(cfg, "seed"),
-                   .users = jt_config_int(cfg, "users"),
-                   .per_user = jt_config_int(cfg, "playbacks-per-user")};
-        mongoc_client_pool_t *pool;
-        jt_error_t err;
-        int rc = JT_EXIT_FAILURE;
-        struct timespec t0, t1;
-
-        jt_error_clear(&err);
-        if (!parse_time(cfg, "now", (int64_t)time(NULL) * 1000, &g.now_ms) ||
-            !parse_time(cfg, "only-playbacks-before", INT64_MAX, &g.only_before_ms))
+/* The options that cannot be checked one by one; an exit code, or -1 when they are fine. */
+static int check_options(const jt_config_t *cfg, gen_t *g) {
+        if (!parse_time(cfg, "now", (int64_t)time(NULL) * 1000, &g->now_ms) ||
+            !parse_time(cfg, "only-playbacks-before", INT64_MAX, &g->only_before_ms))
                 return JT_EXIT_USAGE;
-        if (restoring(&g) && jt_config_bool(cfg, "drop")) {
+        if (restoring(g) && jt_config_bool(cfg, "drop")) {
                 fprintf(stderr, "joytify-loadtest generate: --only-playbacks-before puts playbacks "
                                 "back into a dataset: it cannot be combined with --drop\n");
                 return JT_EXIT_USAGE;
@@ -407,73 +397,100 @@ int jt_generate_run(const jt_config_t *cfg) {
                         jt_config_int(cfg, "songs"), jt_config_int(cfg, "artists"));
                 return JT_EXIT_USAGE;
         }
-        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
-                return jt_startup_fail(cfg, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        g.catalog = gen_catalog_new(g.seed, (size_t)jt_config_int(cfg, "artists"),
-                                    (size_t)jt_config_int(cfg, "songs"));
-        g.client = mongoc_client_pool_pop(pool);
-        g.users_coll = jt_lt_collection(g.client, cfg, "users");
-        g.stats_coll = jt_lt_collection(g.client, cfg, "stats");
-        g.playbacks_coll = jt_lt_collection(g.client, cfg, "playbacks");
-        if (!g.catalog) {
+        return -1;
+}
+
+/* What was written, in s seconds. */
+static void print_summary(const gen_t *g, double s) {
+        int64_t total = g->users * g->per_user;
+
+        if (restoring(g)) {
+                printf("put back %" PRId64 " playbacks created before %s into %s%s in %.1f "
+                       "s (%.0f playbacks/s)\n",
+                       g->inserted, jt_config_str(g->cfg, "only-playbacks-before"),
+                       g->test_mode ? "test-* collections of " : "", g->db, s,
+                       s > 0 ? (double)g->inserted / s : 0.0);
+                return;
+        }
+        printf("generated %" PRId64 " users, %" PRId64 " stats documents, %" PRId64
+               " playbacks, %zu musicians, %zu songs in %s%s in %.1f s (%.0f playbacks/s)\n",
+               g->users, g->users, total, g->catalog->artist_count, g->catalog->song_count,
+               g->test_mode ? "test-* collections of " : "", g->db, s,
+               s > 0 ? (double)total / s : 0.0);
+        if (g->history.months > 0) {
+                int y, m;
+                jt_gen_history_month(&g->history, g->history.months - 1, &y, &m);
+                printf("every stats document has %d monthly entries, %04d-%02d to %04d-%02d\n",
+                       g->history.months, g->history.first_year, g->history.first_month, y, m);
+        }
+}
+
+/* Everything after the connection: the catalogue, the checks (or the drop), the indexes, the
+ * musicians, then the users with their stats documents and playbacks. */
+static bool generate(gen_t *g, mongoc_client_pool_t *pool) {
+        const jt_config_t *cfg = g->cfg;
+        jt_error_t err;
+        bool ok;
+
+        if (!g->catalog) {
                 fprintf(stderr, "joytify-loadtest generate: out of memory for the catalogue\n");
-                goto done;
+                return false;
         }
         /* History ends before the oldest generated playback's month (90 days back). */
-        gen_history_init(&g.history, g.catalog, g.seed, (int)jt_config_int(cfg, "history-months"),
-                         g.per_user * (100 - OLD_SHARE_PERCENT) / 100, g.now_ms - 90 * DAY_MS);
-        if (restoring(&g) ? !check_restorable(&g)
-                          : (jt_config_bool(cfg, "drop") && !drop_all(&g)) || !check_empty(&g))
-                goto done;
-        if (!jt_indexes_ensure(pool, g.db, g.test_mode, &err)) {
+        jt_gen_history_init(&g->history, g->catalog, g->seed,
+                            (int)jt_config_int(cfg, "history-months"),
+                            g->per_user * (100 - OLD_SHARE_PERCENT) / 100, g->now_ms - 90 * DAY_MS);
+        if (restoring(g) ? !check_restorable(g)
+                         : (jt_config_bool(cfg, "drop") && !drop_all(g)) || !check_empty(g))
+                return false;
+        jt_error_clear(&err);
+        if (!jt_indexes_ensure(pool, g->db, g->test_mode, &err)) {
                 fprintf(stderr, "joytify-loadtest generate: %s\n", err.message);
-                goto done;
+                return false;
         }
-        if (!restoring(&g) && !insert_musicians(&g))
-                goto done;
+        if (!restoring(g) && !insert_musicians(g))
+                return false;
         /* Restoring: the bar counts every playback drawn, inserted or not. */
-        gen_progress_start(&g.progress, "playbacks", g.users * g.per_user);
-        if (!insert_users(&g)) {
-                gen_progress_end(&g.progress);
-                goto done;
+        jt_gen_progress_start(&g->progress, "playbacks", g->users * g->per_user);
+        ok = insert_users(g);
+        jt_gen_progress_end(&g->progress);
+        return ok;
+}
+
+int jt_generate_run(const jt_config_t *cfg) {
+        gen_t g = {.cfg = cfg,
+                   .db = jt_config_str(cfg, "db"),
+                   .test_mode = jt_config_bool(cfg, "test-mode"),
+                   .seed = (uint64_t)jt_config_int(cfg, "seed"),
+                   .users = jt_config_int(cfg, "users"),
+                   .per_user = jt_config_int(cfg, "playbacks-per-user")};
+        mongoc_client_pool_t *pool;
+        jt_error_t err;
+        int rc = check_options(cfg, &g);
+        int64_t t0;
+
+        if (rc >= 0)
+                return rc;
+        jt_error_clear(&err);
+        if (!(pool = jt_startup_mongo(cfg, "joytify-loadtest", &err)))
+                return jt_startup_fail(cfg, &err);
+        t0 = jt_time_mono_ms();
+        g.catalog = jt_gen_catalog_new(g.seed, (size_t)jt_config_int(cfg, "artists"),
+                                       (size_t)jt_config_int(cfg, "songs"));
+        g.client = mongoc_client_pool_pop(pool);
+        g.users_coll = jt_db_command_collection(g.client, cfg, "users");
+        g.stats_coll = jt_db_command_collection(g.client, cfg, "stats");
+        g.playbacks_coll = jt_db_command_collection(g.client, cfg, "playbacks");
+        rc = JT_EXIT_FAILURE;
+        if (generate(&g, pool)) {
+                print_summary(&g, (double)(jt_time_mono_ms() - t0) / 1000);
+                rc = JT_EXIT_OK;
         }
-        gen_progress_end(&g.progress);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        {
-                double s =
-                    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-                int64_t total = g.users * g.per_user;
-                if (restoring(&g)) {
-                        printf("put back %" PRId64 " playbacks created before %s into %s%s in %.1f "
-                               "s (%.0f playbacks/s)\n",
-                               g.inserted, jt_config_str(cfg, "only-playbacks-before"),
-                               g.test_mode ? "test-* collections of " : "", g.db, s,
-                               s > 0 ? (double)g.inserted / s : 0.0);
-                        rc = JT_EXIT_OK;
-                        goto done;
-                }
-                printf(
-                    "generated %" PRId64 " users, %" PRId64 " stats documents, %" PRId64
-                    " playbacks, %zu musicians, %zu songs in %s%s in %.1f s (%.0f playbacks/s)\n",
-                    g.users, g.users, total, g.catalog->artist_count, g.catalog->song_count,
-                    g.test_mode ? "test-* collections of " : "", g.db, s,
-                    s > 0 ? (double)total / s : 0.0);
-                if (g.history.months > 0) {
-                        int y, m;
-                        gen_history_month(&g.history, g.history.months - 1, &y, &m);
-                        printf("every stats document has %d monthly entries, %04d-%02d to "
-                               "%04d-%02d\n",
-                               g.history.months, g.history.first_year, g.history.first_month, y, m);
-                }
-        }
-        rc = JT_EXIT_OK;
-done:
         mongoc_collection_destroy(g.users_coll);
         mongoc_collection_destroy(g.stats_coll);
         mongoc_collection_destroy(g.playbacks_coll);
         mongoc_client_pool_push(pool, g.client);
-        gen_catalog_destroy(g.catalog);
+        jt_gen_catalog_destroy(g.catalog);
         jt_mongo_pool_destroy(pool);
         return rc;
 }

@@ -30,7 +30,7 @@ static const jt_command_t commands[] = {
      "cleanup (one deleteMany of everything older than the cutoff). Cleanup deletes: run it on\n"
      "generated data only."},
     {"bench", "floor, baseline and the fleet at 1..N workers, with a report", jt_bench_tables,
-     jt_bench_run_command,
+     jt_bench_run,
      "In one run, on identical data each time (database joytify-bench unless --db names\n"
      "another; it is dropped and generated once, and between runs the statistics' writes are\n"
      "removed and the playbacks a cleanup deleted put back): a raw bulk-insert floor, then for "

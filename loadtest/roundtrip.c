@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jt_avro.h"
@@ -15,6 +14,7 @@
 #include "jt_log.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "jt_time.h"
 
 static const jt_opt_t roundtrip_opts[] = {
     {"count", 'c', JT_OPT_INT, "10", 1, 1000000, NULL, false, "N", "tasks to send and read back"},
@@ -26,12 +26,6 @@ static const jt_opt_t roundtrip_opts[] = {
 const jt_opt_t *const jt_roundtrip_tables[] = {roundtrip_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 #define ROUNDTRIP_PARTITIONS 3
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool tasks_equal(const jt_stats_task_t *a, const jt_stats_task_t *b) {
         return strcmp(a->job_id, b->job_id) == 0 && strcmp(a->task_id, b->task_id) == 0 &&
@@ -48,7 +42,7 @@ static bool assign_at_end(rd_kafka_t *consumer, const char *topic, int timeout_m
             rd_kafka_topic_partition_list_new(ROUNDTRIP_PARTITIONS);
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = jt_time_mono_ms() + timeout_ms;
 
         for (int32_t p = 0; p < ROUNDTRIP_PARTITIONS && !rc; p++) {
                 int64_t low = 0, high = 0;
@@ -63,7 +57,7 @@ static bool assign_at_end(rd_kafka_t *consumer, const char *topic, int timeout_m
                                 usleep(100 * 1000);
                         else
                                 break;
-                } while (now_ms() < deadline);
+                } while (jt_time_mono_ms() < deadline);
                 rd_kafka_topic_partition_list_add(parts, topic, p)->offset = high;
         }
         if (!rc)
@@ -75,113 +69,153 @@ static bool assign_at_end(rd_kafka_t *consumer, const char *topic, int timeout_m
         return true;
 }
 
+/* One run: the tasks sent and which of them came back. */
+typedef struct {
+        jt_avro_registry_t *reg;
+        rd_kafka_t *producer, *consumer;
+        const char *topic;
+        char job_id[64];
+        int count, matched, mismatched;
+        jt_stats_task_t *sent;
+        bool *seen;
+        size_t bytes;
+} roundtrip_t;
+
+/* Encodes and sends the run's tasks, created at created_ms, and flushes; false after logging
+ * why. */
+static bool send_tasks(roundtrip_t *r, int64_t created_ms, int timeout_ms) {
+        jt_error_t err;
+
+        jt_error_clear(&err);
+        for (int i = 0; i < r->count; i++) {
+                char task_id[96];
+                void *buf = NULL;
+                size_t len = 0;
+
+                snprintf(task_id, sizeof(task_id), "%s/%04d", r->job_id, i);
+                r->sent[i] = (jt_stats_task_t){.job_id = strdup(r->job_id),
+                                               .task_id = strdup(task_id),
+                                               .kind = JT_STATS_TASK_SHARD,
+                                               .shard = i,
+                                               .shard_count = r->count,
+                                               .month = strdup("2026-10"),
+                                               .created_at_ms = created_ms};
+                if (!jt_stats_task_encode(r->reg, &r->sent[i], &buf, &len, &err) ||
+                    !jt_kafka_send(r->producer, r->topic, task_id, buf, len, NULL, &err)) {
+                        free(buf);
+                        jt_log_error("task %s: %s", task_id, err.message);
+                        return false;
+                }
+                r->bytes += len;
+                free(buf);
+        }
+        if (!jt_kafka_flush(r->producer, timeout_ms, &err)) {
+                jt_log_error("%s", err.message);
+                return false;
+        }
+        return true;
+}
+
+/* One message read back: a task of this run seen for the first time is matched or not. */
+static void check_message(roundtrip_t *r, const rd_kafka_message_t *msg) {
+        jt_stats_task_t got = {0};
+        jt_error_t err;
+
+        if (!jt_stats_task_decode(r->reg, msg->payload, msg->len, &got, &err)) {
+                jt_log_error("partition %d offset %" PRId64 ": %s", msg->partition, msg->offset,
+                             err.message);
+                r->mismatched++;
+        } else if (strcmp(got.job_id, r->job_id) == 0 && got.shard >= 0 && got.shard < r->count &&
+                   !r->seen[got.shard]) {
+                r->seen[got.shard] = true;
+                if (tasks_equal(&got, &r->sent[got.shard])) {
+                        r->matched++;
+                } else {
+                        jt_log_error("task %s came back different", got.task_id);
+                        r->mismatched++;
+                }
+        }
+        jt_stats_task_clear(&got);
+}
+
+/* Reads until every task came back or timeout_ms passed. */
+static void read_back(roundtrip_t *r, int timeout_ms) {
+        int64_t start = jt_time_mono_ms();
+
+        while (r->matched + r->mismatched < r->count && jt_time_mono_ms() - start < timeout_ms) {
+                rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->consumer, 100);
+
+                if (!msg)
+                        continue;
+                if (!msg->err)
+                        check_message(r, msg);
+                rd_kafka_message_destroy(msg);
+        }
+}
+
+/* Creates the scratch topic if needed and assigns a fresh consumer at its end. */
+static bool connect_run(const jt_config_t *cfg, const jt_kafka_opts_t *opts, roundtrip_t *r,
+                        jt_error_t *err) {
+        char group[96];
+
+        snprintf(group, sizeof(group), "joytify-%s", r->job_id);
+        return (r->reg = jt_avro_registry_new(err)) &&
+               (r->producer = jt_kafka_producer_new(opts, err)) &&
+               jt_kafka_check_reachable(r->producer, opts, err) &&
+               jt_kafka_ensure_topics(r->producer, &r->topic, 1, ROUNDTRIP_PARTITIONS,
+                                      (int)jt_config_int(cfg, "replication-factor"),
+                                      opts->timeout_ms, err) &&
+               (r->consumer = jt_kafka_consumer_new(opts, group, err)) &&
+               assign_at_end(r->consumer, r->topic, opts->timeout_ms, err);
+}
+
 int jt_roundtrip_run(const jt_config_t *cfg) {
         jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
-        const char *topic = jt_config_str(cfg, "topic");
-        int count = (int)jt_config_int(cfg, "count");
-        jt_avro_registry_t *reg = NULL;
-        rd_kafka_t *producer = NULL, *consumer = NULL;
-        jt_stats_task_t *sent = NULL;
-        bool *seen = NULL;
-        char job_id[64], group[96];
+        roundtrip_t r = {.topic = jt_config_str(cfg, "topic"),
+                         .count = (int)jt_config_int(cfg, "count")};
         jt_error_t err;
-        int rc = JT_EXIT_FAILURE, matched = 0, mismatched = 0;
-        size_t bytes = 0;
+        int rc = JT_EXIT_FAILURE;
         int64_t t0, t_sent, t_read;
 
         jt_error_clear(&err);
         if (!jt_options_apply_log(cfg, "loadtest", &err))
                 return jt_startup_fail(cfg, &err);
-        snprintf(job_id, sizeof(job_id), "roundtrip-%" PRId64 "-%d", now_ms(), (int)getpid());
-        snprintf(group, sizeof(group), "joytify-%s", job_id);
-        if (!(reg = jt_avro_registry_new(&err)) ||
-            !(producer = jt_kafka_producer_new(&opts, &err)) ||
-            !jt_kafka_check_reachable(producer, &opts, &err) ||
-            !jt_kafka_ensure_topics(producer, &topic, 1, ROUNDTRIP_PARTITIONS,
-                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
-                                    &err) ||
-            !(consumer = jt_kafka_consumer_new(&opts, group, &err)) ||
-            !assign_at_end(consumer, topic, opts.timeout_ms, &err)) {
+        snprintf(r.job_id, sizeof(r.job_id), "roundtrip-%" PRId64 "-%d", jt_time_wall_ms(),
+                 (int)getpid());
+        if (!connect_run(cfg, &opts, &r, &err)) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-
-        sent = calloc((size_t)count, sizeof(*sent));
-        seen = calloc((size_t)count, sizeof(*seen));
-        t0 = now_ms();
-        for (int i = 0; i < count; i++) {
-                char task_id[96];
-                void *buf = NULL;
-                size_t len = 0;
-
-                snprintf(task_id, sizeof(task_id), "%s/%04d", job_id, i);
-                sent[i] = (jt_stats_task_t){.job_id = strdup(job_id),
-                                            .task_id = strdup(task_id),
-                                            .kind = JT_STATS_TASK_SHARD,
-                                            .shard = i,
-                                            .shard_count = count,
-                                            .month = strdup("2026-10"),
-                                            .created_at_ms = t0};
-                if (!jt_stats_task_encode(reg, &sent[i], &buf, &len, &err) ||
-                    !jt_kafka_send(producer, topic, task_id, buf, len, NULL, &err)) {
-                        free(buf);
-                        jt_log_error("task %s: %s", task_id, err.message);
-                        goto done;
-                }
-                bytes += len;
-                free(buf);
-        }
-        if (!jt_kafka_flush(producer, opts.timeout_ms, &err)) {
-                jt_log_error("%s", err.message);
+        r.sent = calloc((size_t)r.count, sizeof(*r.sent));
+        r.seen = calloc((size_t)r.count, sizeof(*r.seen));
+        if (!r.sent || !r.seen) {
+                jt_log_error("out of memory for %d tasks", r.count);
                 goto done;
         }
-        t_sent = now_ms();
-
-        while (matched + mismatched < count && now_ms() - t_sent < opts.timeout_ms) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 100);
-                jt_stats_task_t got = {0};
-
-                if (!msg)
-                        continue;
-                if (msg->err) {
-                        rd_kafka_message_destroy(msg);
-                        continue;
-                }
-                if (!jt_stats_task_decode(reg, msg->payload, msg->len, &got, &err)) {
-                        jt_log_error("partition %d offset %" PRId64 ": %s", msg->partition,
-                                     msg->offset, err.message);
-                        mismatched++;
-                } else if (strcmp(got.job_id, job_id) == 0 && got.shard >= 0 && got.shard < count &&
-                           !seen[got.shard]) {
-                        seen[got.shard] = true;
-                        if (tasks_equal(&got, &sent[got.shard])) {
-                                matched++;
-                        } else {
-                                jt_log_error("task %s came back different", got.task_id);
-                                mismatched++;
-                        }
-                }
-                jt_stats_task_clear(&got);
-                rd_kafka_message_destroy(msg);
-        }
-        t_read = now_ms();
+        t0 = jt_time_mono_ms();
+        if (!send_tasks(&r, jt_time_wall_ms(), opts.timeout_ms))
+                goto done;
+        t_sent = jt_time_mono_ms();
+        read_back(&r, opts.timeout_ms);
+        t_read = jt_time_mono_ms();
 
         printf("sent %d Avro stats tasks (%zu bytes, %.0f bytes each) to %s in %" PRId64 " ms\n",
-               count, bytes, (double)bytes / count, topic, t_sent - t0);
-        printf("read back %d of %d, decoded and equal field by field, in %" PRId64 " ms\n", matched,
-               count, t_read - t_sent);
-        if (matched == count && mismatched == 0)
+               r.count, r.bytes, (double)r.bytes / r.count, r.topic, t_sent - t0);
+        printf("read back %d of %d, decoded and equal field by field, in %" PRId64 " ms\n",
+               r.matched, r.count, t_read - t_sent);
+        if (r.matched == r.count && r.mismatched == 0)
                 rc = JT_EXIT_OK;
         else
                 fprintf(stderr, "%s: %d missing, %d different or undecodable\n",
-                        jt_config_command_line_name(cfg), count - matched - mismatched, mismatched);
+                        jt_config_command_line_name(cfg), r.count - r.matched - r.mismatched,
+                        r.mismatched);
 done:
-        for (int i = 0; sent && i < count; i++)
-                jt_stats_task_clear(&sent[i]);
-        free(sent);
-        free(seen);
-        jt_kafka_destroy(consumer);
-        jt_kafka_destroy(producer);
-        jt_avro_registry_destroy(reg);
+        for (int i = 0; r.sent && i < r.count; i++)
+                jt_stats_task_clear(&r.sent[i]);
+        free(r.sent);
+        free(r.seen);
+        jt_kafka_destroy(r.consumer);
+        jt_kafka_destroy(r.producer);
+        jt_avro_registry_destroy(r.reg);
         return rc;
 }

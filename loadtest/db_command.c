@@ -1,15 +1,15 @@
-#include "stats_or_cleanup.h"
+/* What the loadtest's database commands share (db_command.h). */
+#include "db_command.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "jt_job_ids.h"
 #include "jt_mongo.h"
 #include "jt_startup.h"
 
-int jt_run_stats_or_cleanup(const jt_config_t *cfg, const char *command, jt_db_step_fn stats,
-                            jt_db_step_fn cleanup) {
+int jt_db_command_run(const jt_config_t *cfg, const char *command, jt_db_command_step_fn stats,
+                      jt_db_command_step_fn cleanup) {
         int argc = 0;
         char *const *argv = jt_config_args(cfg, &argc);
         mongoc_client_pool_t *pool;
@@ -33,21 +33,20 @@ int jt_run_stats_or_cleanup(const jt_config_t *cfg, const char *command, jt_db_s
         return rc;
 }
 
-bool jt_lt_month(const jt_config_t *cfg, const char *command, char month[8], int64_t *start_ms,
-                 int64_t *end_ms) {
+bool jt_db_command_month(const jt_config_t *cfg, const char *command, char month[8],
+                         int64_t *start_ms, int64_t *end_ms) {
         jt_error_t err;
 
-        if (jt_job_ids_month(jt_config_str(cfg, "month"), (int64_t)time(NULL) * 1000, month,
-                             &err) &&
+        if (jt_job_ids_month(jt_config_str(cfg, "month"), jt_time_wall_ms(), month, &err) &&
             jt_job_ids_month_range(month, start_ms, end_ms, &err))
                 return true;
         fprintf(stderr, "joytify-loadtest %s: %s\n", command, err.message);
         return false;
 }
 
-bool jt_lt_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_ms,
-                  char iso[JT_TIME_ISO_BUF]) {
-        int64_t at_s = time(NULL);
+bool jt_db_command_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_ms,
+                          char iso[JT_TIME_ISO_BUF]) {
+        int64_t at_s = jt_time_wall_ms() / 1000;
         jt_error_t err;
 
         if (jt_config_str(cfg, "at") && !jt_time_parse_iso(jt_config_str(cfg, "at"), &at_s, &err)) {
@@ -60,15 +59,9 @@ bool jt_lt_cutoff(const jt_config_t *cfg, const char *command, int64_t *cutoff_m
         return true;
 }
 
-mongoc_collection_t *jt_lt_collection(mongoc_client_t *client, const jt_config_t *cfg,
-                                      const char *base) {
+mongoc_collection_t *jt_db_command_collection(mongoc_client_t *client, const jt_config_t *cfg,
+                                              const char *base) {
         char name[64];
         snprintf(name, sizeof(name), "%s%s", jt_config_bool(cfg, "test-mode") ? "test-" : "", base);
         return mongoc_client_get_collection(client, jt_config_str(cfg, "db"), name);
-}
-
-double jt_lt_mono_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
