@@ -17,6 +17,7 @@
 
 #include "it_clients.h"
 #include "it_env.h"
+#include "jt_test.h"
 #include "it_kafka.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"

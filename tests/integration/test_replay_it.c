@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
 

@@ -4,9 +4,6 @@
 #ifndef JT_IT_CLIENTS_H
 #define JT_IT_CLIENTS_H
 
-#include <stdio.h>
-#include <stdlib.h>
-
 #include <mongoc/mongoc.h>
 
 #include "it_kafka.h"
@@ -19,35 +16,8 @@ typedef struct {
 } it_clients_t;
 
 /* 0, or -1 after saying on stderr what is missing (a cmocka group setup's convention). */
-static inline int it_clients_open(it_clients_t *c) {
-        jt_error_t err;
+int it_clients_open(it_clients_t *c);
 
-        if (!getenv("JT_KAFKA_BROKERS") || !getenv("JT_MONGO_URI")) {
-                fprintf(stderr, "JT_KAFKA_BROKERS and JT_MONGO_URI must be set (ctest fixture "
-                                "jt_stack)\n");
-                return -1;
-        }
-        jt_error_clear(&err);
-        c->reg = jt_avro_registry_new(&err);
-        if (!c->reg) {
-                fprintf(stderr, "registry: %s\n", err.message);
-                return -1;
-        }
-        mongoc_init();
-        c->mongo = mongoc_client_new(getenv("JT_MONGO_URI"));
-        if (!c->mongo) {
-                fprintf(stderr, "bad JT_MONGO_URI %s\n", getenv("JT_MONGO_URI"));
-                return -1;
-        }
-        c->reader = it_kafka_new(getenv("JT_KAFKA_BROKERS"));
-        return 0;
-}
-
-static inline void it_clients_close(it_clients_t *c) {
-        it_kafka_destroy(c->reader);
-        mongoc_client_destroy(c->mongo);
-        mongoc_cleanup();
-        jt_avro_registry_destroy(c->reg);
-}
+void it_clients_close(it_clients_t *c);
 
 #endif

@@ -1,17 +1,17 @@
-/* What every integration test needs from the fixture: the stack's addresses. */
+/* What every integration test needs from the fixture: the stack's addresses and the built
+ * programs. */
 #ifndef JT_IT_ENV_H
 #define JT_IT_ENV_H
 
-#include <stdlib.h>
-
-#include "jt_test.h"
+#include <stdbool.h>
+#include <stddef.h>
 
 /* The value of an environment variable the jt_stack fixture sets; fails the test without it. */
-static inline const char *it_env(const char *name) {
-        const char *v = getenv(name);
-        if (!v || !*v)
-                fail_msg("%s is not set: run this test through ctest (fixture jt_stack)", name);
-        return v;
-}
+const char *it_env(const char *name);
+
+/* The path of a built program, rel below the build directory (build_dir, or $JT_BUILD_DIR when
+ * build_dir is NULL or empty), into path. false after saying on stderr what is missing (a
+ * cmocka group setup's convention): no build directory, or no executable there. */
+bool it_env_program(char *path, size_t size, const char *build_dir, const char *rel);
 
 #endif
