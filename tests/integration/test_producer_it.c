@@ -420,7 +420,6 @@ static void expect_ledger_task_ids(const bson_t *doc, const char *const *ids, si
 /* Fixtures. */
 
 static int group_setup(void **state) {
-        (void)state;
         if (producer_arg) {
                 snprintf(producer_path, sizeof(producer_path), "%s", producer_arg);
                 if (access(producer_path, X_OK) != 0) {
@@ -431,13 +430,7 @@ static int group_setup(void **state) {
                                    "producer/joytify-producer")) {
                 return -1;
         }
-        return it_clients_open(&clients);
-}
-
-static int group_teardown(void **state) {
-        (void)state;
-        it_clients_close(&clients);
-        return 0;
+        return it_clients_group_open(&clients, state);
 }
 
 static int test_setup(void **state) {
@@ -1173,5 +1166,5 @@ int main(int argc, char **argv) {
 
         producer_arg = argc > 1 ? argv[1] : NULL;
         setvbuf(stdout, NULL, _IOLBF, 0);
-        return cmocka_run_group_tests(tests, group_setup, group_teardown) ? 1 : 0;
+        return cmocka_run_group_tests(tests, group_setup, it_clients_group_close) ? 1 : 0;
 }

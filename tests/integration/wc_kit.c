@@ -592,18 +592,11 @@ size_t wc_expect_range_results(const wc_ctx_t *c, const wc_events_t *e, const wc
 /* Fixtures. */
 
 static int group_setup(void **state) {
-        (void)state;
         if (!it_env_program(worker_path, sizeof(worker_path), build_dir, "worker/joytify-worker") ||
             !it_env_program(producer_path, sizeof(producer_path), build_dir,
                             "producer/joytify-producer"))
                 return -1;
-        return it_clients_open(&wc_clients);
-}
-
-static int group_teardown(void **state) {
-        (void)state;
-        it_clients_close(&wc_clients);
-        return 0;
+        return it_clients_group_open(&wc_clients, state);
 }
 
 static int test_setup(void **state) {
@@ -642,7 +635,7 @@ int wc_main(int argc, char **argv, const struct CMUnitTest *tests, size_t count)
         if (getenv("JT_IT_SKIP"))
                 cmocka_set_skip_filter(getenv("JT_IT_SKIP"));
         setvbuf(stdout, NULL, _IOLBF, 0);
-        failed = _cmocka_run_group_tests("tests", run, count, group_setup, group_teardown);
+        failed = _cmocka_run_group_tests("tests", run, count, group_setup, it_clients_group_close);
         free(run);
         return failed ? 1 : 0;
 }

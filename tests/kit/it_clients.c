@@ -36,3 +36,13 @@ void it_clients_close(it_clients_t *c) {
         mongoc_cleanup();
         jt_avro_registry_destroy(c->reg);
 }
+
+int it_clients_group_open(it_clients_t *c, void **state) {
+        *state = c;
+        return it_clients_open(c);
+}
+
+int it_clients_group_close(void **state) {
+        it_clients_close(*state);
+        return 0;
+}

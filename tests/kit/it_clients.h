@@ -20,4 +20,8 @@ int it_clients_open(it_clients_t *c);
 
 void it_clients_close(it_clients_t *c);
 
+/* The cmocka group fixtures around them: open makes c the group state, close closes it. */
+int it_clients_group_open(it_clients_t *c, void **state);
+int it_clients_group_close(void **state);
+
 #endif

@@ -14,6 +14,14 @@ const char *it_env(const char *name) {
         return v;
 }
 
+jt_kafka_opts_t it_env_kafka_opts(void) {
+        jt_kafka_opts_t opts = {.brokers = it_env("JT_KAFKA_BROKERS"),
+                                .settings = NULL,
+                                .setting_count = 0,
+                                .timeout_ms = 15000};
+        return opts;
+}
+
 bool it_env_program(char *path, size_t size, const char *build_dir, const char *rel) {
         if (!build_dir || !*build_dir)
                 build_dir = getenv("JT_BUILD_DIR");

@@ -6,8 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "jt_kafka.h"
+
 /* The value of an environment variable the jt_stack fixture sets; fails the test without it. */
 const char *it_env(const char *name);
+
+/* jt_kafka options for the fixture's broker ($JT_KAFKA_BROKERS, a 15 s timeout, no settings). */
+jt_kafka_opts_t it_env_kafka_opts(void);
 
 /* The path of a built program, rel below the build directory (build_dir, or $JT_BUILD_DIR when
  * build_dir is NULL or empty), into path. false after saying on stderr what is missing (a

@@ -84,13 +84,23 @@ int it_topic_partitions(rd_kafka_t *rk, const char *topic) {
         return n;
 }
 
+/* A topic a command has just created may not have its partition leaders yet: "Not leader for
+ * partition" (seen once from test_producer_it's marks right after a run) or "Leader not
+ * available" are waited out for IT_KAFKA_TIMEOUT_MS; any other error fails at once. */
 void it_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
                    int64_t *high) {
-        rd_kafka_resp_err_t rc =
-            rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, IT_KAFKA_TIMEOUT_MS);
-        if (rc)
-                fail_msg("watermarks of %s [%" PRId32 "]: %s", topic, partition,
-                         rd_kafka_err2str(rc));
+        int64_t deadline = jt_time_mono_ms() + IT_KAFKA_TIMEOUT_MS;
+        rd_kafka_resp_err_t rc;
+
+        while ((rc = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high,
+                                                      IT_KAFKA_TIMEOUT_MS)) != 0) {
+                bool leaderless = rc == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                                  rc == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+                if (!leaderless || jt_time_mono_ms() > deadline)
+                        fail_msg("watermarks of %s [%" PRId32 "]: %s", topic, partition,
+                                 rd_kafka_err2str(rc));
+                it_sleep_ms(100);
+        }
 }
 
 void it_mark_capture(rd_kafka_t *rk, const char *topic, it_mark_t *mark) {
