@@ -1,4 +1,4 @@
-/* Fuzz target: ISO 8601 times in and out (common/jt_cron.c's jt_time_parse_iso, read from
+/* Fuzz target: ISO 8601 times in and out (common/jt_time.c's jt_time_parse_iso, read from
  * --at, --start, --now and replay filters; jt_time_format_iso; the notifier's
  * jt_format_iso_utc and jt_format_time for wire timestamps). A time that parses must format
  * and parse back to itself; formatting any int64_t must not overflow. */
@@ -10,14 +10,7 @@
 #include "jt_time.h"
 #include "jt_fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        jt_error_t err;
-        (void)argc;
-        (void)argv;
-        if (!jt_format_set_zone("UTC", &err))
-                jt_fuzz_finding("setup", "%s", err.message);
-        return 0;
-}
+/* LLVMFuzzerInitialize (UTC): jt_fuzz_utc.c. */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = jt_fuzz_cstr(data, size), buf[JT_TIME_ISO_BUF], out[JT_FORMAT_BUF];

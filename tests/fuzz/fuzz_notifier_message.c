@@ -96,14 +96,7 @@ static void notifier_handle(const uint8_t *payload, size_t len) {
         }
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        jt_error_t err;
-        (void)argc;
-        (void)argv;
-        if (!jt_format_set_zone("UTC", &err))
-                jt_fuzz_finding("setup", "%s", err.message);
-        return 0;
-}
+/* LLVMFuzzerInitialize (UTC): jt_fuzz_utc.c. */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *msg;

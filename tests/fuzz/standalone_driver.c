@@ -2,6 +2,7 @@
  * replays every file of the corpus directories given, then a bounded number of deterministic
  * random mutations of them, and on a crash writes the input that caused it to a file. */
 #include "jt_fuzz.h"
+#include "jt_avro_zigzag.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -278,21 +279,6 @@ static void put_bytes(uint8_t *buf, size_t *len, size_t max_len, const uint8_t *
         }
 }
 
-/* zigzag varint, as Avro writes int and long */
-static size_t avro_varint(int64_t v, uint8_t out[10]) {
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-
-        do {
-                out[n] = (uint8_t)(z & 0x7f);
-                z >>= 7;
-                if (z)
-                        out[n] |= 0x80;
-                n++;
-        } while (z);
-        return n;
-}
-
 static void mutate_once(uint8_t *buf, size_t *len, size_t max_len, const inputs_t *corpus,
                         const inputs_t *dict) {
         uint8_t tmp[16];
@@ -363,7 +349,7 @@ static void mutate_once(uint8_t *buf, size_t *len, size_t max_len, const inputs_
                 v = interesting[below(sizeof(interesting) / sizeof(interesting[0]))];
                 if (below(4) == 0)
                         v = (int64_t)(0 - (uint64_t)v); /* INT64_MIN stays */
-                n = avro_varint(v, tmp);
+                n = jt_avro_zigzag_encode(v, tmp);      /* as Avro writes int and long */
                 put_bytes(buf, len, max_len, tmp, n, below(2));
                 break;
         case 8: /* a dictionary token */

@@ -23,12 +23,10 @@ Usage: cleanup_resume_it.py [--only 1,2,3]; under ctest (labels integration;safe
 jt_stack fixture's environment. Exit 0 when everything holds, 1 otherwise.
 """
 
-import argparse
 import glob
 import os
 import re
 import sys
-import time
 import urllib.request
 
 sys.dont_write_bytecode = True
@@ -37,31 +35,17 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
+import it_safety  # noqa: E402
+from it_safety import insert_playbacks, now_ms, spread, wait_in_group  # noqa: E402
 
 DAY_MS = 86400 * 1000
 HOUR_MS = 3600 * 1000
 WAIT_S = 180
 # A killed worker's partitions move to another within seconds (the broker's minimum timeout).
 FAST_GROUP = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000")
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def insert(db, label, times):
-    docs = [{"_id": ObjectId(), "label": label, "createdAt": DatetimeMS(t)} for t in times]
-    if docs:
-        db.playbacks.insert_many(docs)
-    return [d["_id"] for d in docs]
-
-
-def spread(n, start, end):
-    return [start + (end - start) * i // n for i in range(n)]
 
 
 def ms(v):
@@ -104,11 +88,6 @@ def requests(worker):
     if not found:
         fail(f"{worker.name}: expected joytify_db_requests_total series in /metrics, actual none")
     return found
-
-
-def wait_started(sc, worker):
-    wait_until(f"{worker.name} in its group", lambda: "in group" in worker.log_text(), 90,
-               on_timeout=lambda: sc.fleet.logs([worker]))
 
 
 def start_job(sc, *extra):
@@ -168,10 +147,10 @@ def continuations(fleet, client, dbs, n):
     db = client[sc.db]
     t = now_ms()
     cutoff = t - 60 * DAY_MS
-    old = insert(db, "old", spread(500, cutoff - 40 * HOUR_MS, cutoff - HOUR_MS))
-    recent = insert(db, "recent", spread(50, cutoff + HOUR_MS, t - HOUR_MS))
+    old = insert_playbacks(db, "old", spread(500, cutoff - 40 * HOUR_MS, cutoff - HOUR_MS))
+    recent = insert_playbacks(db, "recent", spread(50, cutoff + HOUR_MS, t - HOUR_MS))
     w = sc.start_worker("--topics", "cleanup")
-    wait_started(sc, w)
+    wait_in_group(sc, w)
     before = requests(w)
     start_job(sc, "--batch-size", "25", "--batch-delay-ms", "250", "--time-budget", "1")
     job = wait_finished(fleet, sc, db)
@@ -236,10 +215,10 @@ def interrupted(fleet, client, dbs, n, kill):
     t = now_ms()
     cutoff = t - 60 * DAY_MS
     count = 1200
-    old = insert(db, "old", spread(count, cutoff - 20 * HOUR_MS, cutoff - HOUR_MS))
-    recent = insert(db, "recent", spread(30, cutoff + HOUR_MS, t - HOUR_MS))
+    old = insert_playbacks(db, "old", spread(count, cutoff - 20 * HOUR_MS, cutoff - HOUR_MS))
+    recent = insert_playbacks(db, "recent", spread(30, cutoff + HOUR_MS, t - HOUR_MS))
     w1 = sc.start_worker("--topics", "cleanup", *FAST_GROUP)
-    wait_started(sc, w1)
+    wait_in_group(sc, w1)
     start_job(sc, "--batch-size", "30", "--batch-delay-ms", "150", "--time-budget", "600")
     left = half_deleted(sc, db, count)
     if kill:
@@ -294,17 +273,8 @@ NAMES = {1: "continuations resume at the point reached, two counts per range",
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="1,2,3")
-    args = ap.parse_args()
-    chosen = [int(x) for x in args.only.split(",")]
-
-    def body(fleet, client, dbs):
-        for i in chosen:
-            log(f"--- scenario {i}: {NAMES[i]}")
-            SCENARIOS[i](fleet, client, dbs, i)
-
-    return it_fleet.run_main("cleanup_resume_it", body, datetime_conversion="DATETIME_MS")
+    return it_safety.run_scenarios("cleanup_resume_it", SCENARIOS, NAMES.__getitem__,
+                                   datetime_conversion="DATETIME_MS")
 
 
 if __name__ == "__main__":

@@ -17,51 +17,19 @@ consumed one per request, "ok" once the queue is empty:
 A batch counts as acknowledged when the "ok" answer was written to a client still there."""
 
 import json
-import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fake_http import ScriptedHttpFake
 
 PATH = "/api/notifications/socket"
 
 
-class FakeAppApi:
+class FakeAppApi(ScriptedHttpFake):
     def __init__(self):
-        self.lock = threading.Lock()
-        self.script = deque()
         self.requests = []  # dict(t, path, key, body (parsed or None), action, status, acked)
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_POST(self):
-                fake._handle(self, "POST")
-
-            def do_GET(self):  # only a client following a redirect would GET
-                fake._handle(self, "GET")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        # GET: only a client following a redirect would GET
+        super().__init__(("POST", "GET"))
         self.url = f"http://127.0.0.1:{self.port}{PATH}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def push(self, *actions):
-        with self.lock:
-            self.script.extend(actions)
-
-    def clear_script(self):
-        with self.lock:
-            self.script.clear()
 
     def snapshot(self):
         with self.lock:
@@ -91,7 +59,7 @@ class FakeAppApi:
         except ValueError:
             body = None
         with self.lock:
-            action = self.script.popleft() if self.script else "ok"
+            action = self._next_action()
             rec = {"t": time.monotonic(), "method": method, "path": h.path,
                    "key": h.headers.get("X-API-Key"), "content_type": h.headers.get("Content-Type"),
                    "idempotency_key": h.headers.get("Idempotency-Key"),

@@ -29,8 +29,8 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fake_http import ScriptedHttpFake
 
 WEBHOOK_ID = "4242"
 LIMITS = {"title": 256, "description": 4096, "field_name": 256, "field_value": 1024,
@@ -68,51 +68,17 @@ def _limit_error(payload):
     return None
 
 
-class FakeDiscord:
+class FakeDiscord(ScriptedHttpFake):
     def __init__(self, token="fakeTOKEN-9d8c7b6a5f4e3d2c1b0a"):
         self.token = token
-        self.lock = threading.Lock()
         self._local = threading.local()  # per request thread: the headers of ("headers", ...)
-        self.script = deque()
         self.requests = []   # every request: dict(method, path, query, body, t, action, status)
         self.messages = {}   # message id -> its payload after the latest edit
         self.created = []    # (message id, payload as posted), in order
         self._next_id = 1300000000000000000
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_POST(self):
-                fake._handle(self, "POST")
-
-            def do_PATCH(self):
-                fake._handle(self, "PATCH")
-
-            def do_GET(self):  # only a client following a redirect would GET
-                fake._handle(self, "GET")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        # GET: only a client following a redirect would GET
+        super().__init__(("POST", "PATCH", "GET"))
         self.url = f"http://127.0.0.1:{self.port}/api/webhooks/{WEBHOOK_ID}/{token}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def push(self, *actions):
-        with self.lock:
-            self.script.extend(actions)
-
-    def clear_script(self):
-        with self.lock:
-            self.script.clear()
 
     def snapshot(self):
         with self.lock:
@@ -138,7 +104,7 @@ class FakeDiscord:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         with self.lock:
-            action = self.script.popleft() if self.script else "ok"
+            action = self._next_action()
             rec = {"method": method, "path": path, "query": query, "t": time.monotonic(),
                    "action": action, "status": None, "raw": raw}
             self.requests.append(rec)

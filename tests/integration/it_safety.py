@@ -1,8 +1,10 @@
 """Helpers shared by the data-safety tests (import after it_fleet.require_venv: needs bson): a
 small seeded month of playbacks, tasks encoded as a producer of any version would write them,
-the ledger and the dead-letter queue as the tests read them, and the checks of a finished
-statistics job (every opted-in user with an entry notified exactly once)."""
+the ledger and the dead-letter queue as the tests read them, the checks of a finished
+statistics job (every opted-in user with an entry notified exactly once), and the main of a
+script of numbered scenarios."""
 
+import argparse
 import os
 import random
 import time
@@ -11,7 +13,7 @@ from bson import ObjectId
 from bson.datetime_ms import DatetimeMS  # noqa: F401 (also for the tests)
 
 import it_fleet
-from it_fleet import fail, read_topic
+from it_fleet import fail, log, read_topic, wait_until
 from it_stats import add_months, month_start_ms
 
 DAY_MS = 86400 * 1000
@@ -177,3 +179,43 @@ def start_assigned_worker(scenario, *args):
     if not w.running():
         fail(f"{w.name} exited: {w.log_tail()}")
     return w
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def insert_playbacks(db, label, times):
+    """Playbacks created at each of times (ms), labelled; returns their ids."""
+    docs = [{"_id": ObjectId(), "label": label, "createdAt": DatetimeMS(t)} for t in times]
+    if docs:
+        db.playbacks.insert_many(docs)
+    return [d["_id"] for d in docs]
+
+
+def spread(n, start, end):
+    """n times from start, evenly spaced, before end."""
+    return [start + (end - start) * i // n for i in range(n)]
+
+
+def wait_in_group(sc, worker, timeout_s=90):
+    """Waits until the worker has joined its consumer group."""
+    wait_until(f"{worker.name} in its group", lambda: "in group" in worker.log_text(), timeout_s,
+               on_timeout=lambda: sc.fleet.logs([worker]))
+
+
+def run_scenarios(name, scenarios, describe, **client_kwargs):
+    """The main of a script of numbered scenarios: --only 1,2,... (default: all), each logged as
+    "--- scenario i: describe(i)" and run as scenarios[i](fleet, client, dbs, i) within
+    it_fleet.run_main (client_kwargs passed on)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default=",".join(str(i) for i in sorted(scenarios)))
+    args = ap.parse_args()
+    chosen = [int(x) for x in args.only.split(",")]
+
+    def body(fleet, client, dbs):
+        for i in chosen:
+            log(f"--- scenario {i}: {describe(i)}")
+            scenarios[i](fleet, client, dbs, i)
+
+    return it_fleet.run_main(name, body, **client_kwargs)

@@ -17,6 +17,7 @@
 
 #include "it_clients.h"
 #include "it_env.h"
+#include "jt_test.h"
 #include "it_kafka.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
@@ -30,14 +31,7 @@
 static it_clients_t clients;
 
 static int open_clients(void **state) {
-        (void)state;
-        return it_clients_open(&clients);
-}
-
-static int close_clients(void **state) {
-        (void)state;
-        it_clients_close(&clients);
-        return 0;
+        return it_clients_group_open(&clients, state);
 }
 
 static void fresh_db(char *db, size_t size, const char *what) {
@@ -307,5 +301,5 @@ int main(void) {
             cmocka_unit_test(send_claim_is_taken_again_by_its_owner),
             cmocka_unit_test(job_is_announced_once_when_its_state_write_fails),
         };
-        return cmocka_run_group_tests(tests, open_clients, close_clients);
+        return cmocka_run_group_tests(tests, open_clients, it_clients_group_close);
 }

@@ -12,16 +12,9 @@
 #include <cmocka.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "jt_avro.h"
 #include "jt_kafka.h"
-
-static jt_kafka_opts_t broker_opts(void) {
-        jt_kafka_opts_t opts = {.brokers = it_env("JT_KAFKA_BROKERS"),
-                                .settings = NULL,
-                                .setting_count = 0,
-                                .timeout_ms = 15000};
-        return opts;
-}
 
 static int partition_count(rd_kafka_t *rk, const char *topic) {
         const struct rd_kafka_metadata *md = NULL;
@@ -38,7 +31,7 @@ static int partition_count(rd_kafka_t *rk, const char *topic) {
 }
 
 static void topics_are_created_once(void **state) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         char a[64], b[64];
         const char *topics[2] = {a, b};
         jt_error_t err;
@@ -63,7 +56,7 @@ static void topics_are_created_once(void **state) {
 }
 
 static void encoded_task_round_trips_through_a_group(void **state) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         char topic[64], group[64];
         const char *topics[1] = {topic};
         jt_stats_task_t task = {.job_id = "stats-2026-10",

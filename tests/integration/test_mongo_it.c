@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "jt_mongo.h"
 
 static void document_round_trips(void **state) {

@@ -20,8 +20,10 @@
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
 
-#include "it_env.h"
 #include "it_clients.h"
+#include "it_env.h"
+#include "it_expect.h"
+#include "it_fixture.h"
 #include "it_kafka.h"
 #include "jt_avro.h"
 #include "jt_time.h"
@@ -33,21 +35,11 @@ extern char **environ;
 
 static char producer_path[1024];
 static const char *producer_arg; /* argv[1], when given */
-static jt_avro_registry_t *reg;
-static mongoc_client_t *mongo;
-static rd_kafka_t *reader;
 static it_clients_t clients;
 static int test_seq;
 
-enum { T_STATS, T_CLEANUP, T_STATUS, T_DLQ, T_COUNT };
-static const char *const topic_roles[T_COUNT] = {"stats", "cleanup", "status", "dlq"};
-
 /* One test's own database and topics, and the topics' end offsets before the last command. */
-typedef struct {
-        char db[64];
-        char topic[T_COUNT][96];
-        it_mark_t mark[T_COUNT];
-} ctx_t;
+typedef it_fixture_t ctx_t;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Expectations that say what was expected and what came instead. */
@@ -62,20 +54,6 @@ static void expect_output(const char *out, const char *wanted, const char *what)
         if (!strstr(out, wanted))
                 fail_msg("%s: output expected to contain \"%s\", actual output:\n%s", what, wanted,
                          out);
-}
-
-static void expect_int(const char *what, int64_t expected, int64_t actual) {
-        if (expected != actual)
-                fail_msg("%s: expected %" PRId64 ", actual %" PRId64, what, expected, actual);
-}
-
-static void expect_str(const char *what, const char *expected, const char *actual) {
-        if (!expected && !actual)
-                return;
-        if (!expected || !actual || strcmp(expected, actual) != 0)
-                fail_msg("%s: expected %s%s%s, actual %s%s%s", what, expected ? "\"" : "",
-                         expected ? expected : "null", expected ? "\"" : "", actual ? "\"" : "",
-                         actual ? actual : "null", actual ? "\"" : "");
 }
 
 static void expect_bool(const char *what, bool expected, bool actual) {
@@ -138,13 +116,13 @@ static void proc_start(proc_t *p, const ctx_t *c, const char *mongo_uri, const c
         argv[n++] = "--db";
         argv[n++] = c->db;
         argv[n++] = "--stats-topic";
-        argv[n++] = c->topic[T_STATS];
+        argv[n++] = c->topic[IT_T_STATS];
         argv[n++] = "--cleanup-topic";
-        argv[n++] = c->topic[T_CLEANUP];
+        argv[n++] = c->topic[IT_T_CLEANUP];
         argv[n++] = "--status-topic";
-        argv[n++] = c->topic[T_STATUS];
+        argv[n++] = c->topic[IT_T_STATUS];
         argv[n++] = "--dlq-topic";
-        argv[n++] = c->topic[T_DLQ];
+        argv[n++] = c->topic[IT_T_DLQ];
         argv[n++] = "--task-partitions";
         argv[n++] = "3";
         argv[n] = NULL;
@@ -224,22 +202,17 @@ static int run_producer(const ctx_t *c, const char *mongo_uri, const char *const
 /* ---------------------------------------------------------------------------------------- */
 /* Kafka: marks before a command, messages after it. */
 
-static void mark_all(ctx_t *c) {
-        for (int t = 0; t < T_COUNT; t++)
-                it_mark_capture(reader, c->topic[t], &c->mark[t]);
-}
-
 static void read_new(ctx_t *c, int t, it_msgs_t *out) {
-        it_read_since(reader, &c->mark[t], out);
+        it_read_since(clients.reader, &c->mark[t], out);
 }
 
 static void expect_nothing_sent(ctx_t *c, const char *what) {
-        for (int t = 0; t < T_COUNT; t++) {
+        for (int t = 0; t < IT_T_COUNT; t++) {
                 it_msgs_t m;
                 char label[256];
                 read_new(c, t, &m);
                 snprintf(label, sizeof(label), "%s: new messages on the %s topic %s", what,
-                         topic_roles[t], c->topic[t]);
+                         it_topic_roles[t], c->topic[t]);
                 expect_count(label, &m, 0);
                 it_msgs_free(&m);
         }
@@ -249,7 +222,7 @@ static void decode_stats(const it_msg_t *m, jt_stats_task_t *task) {
         jt_error_t err;
         jt_error_clear(&err);
         memset(task, 0, sizeof(*task));
-        if (!jt_stats_task_decode(reg, m->value, m->len, task, &err))
+        if (!jt_stats_task_decode(clients.reg, m->value, m->len, task, &err))
                 fail_msg("stats task %s (partition %" PRId32 ", offset %" PRId64 "): %s", m->key,
                          m->partition, m->offset, err.message);
 }
@@ -258,7 +231,7 @@ static void decode_cleanup(const it_msg_t *m, jt_cleanup_task_t *task) {
         jt_error_t err;
         jt_error_clear(&err);
         memset(task, 0, sizeof(*task));
-        if (!jt_cleanup_task_decode(reg, m->value, m->len, task, &err))
+        if (!jt_cleanup_task_decode(clients.reg, m->value, m->len, task, &err))
                 fail_msg("cleanup task %s (partition %" PRId32 ", offset %" PRId64 "): %s", m->key,
                          m->partition, m->offset, err.message);
 }
@@ -267,7 +240,7 @@ static void decode_status(const it_msg_t *m, jt_status_event_t *event) {
         jt_error_t err;
         jt_error_clear(&err);
         memset(event, 0, sizeof(*event));
-        if (!jt_status_event_decode(reg, m->value, m->len, event, &err))
+        if (!jt_status_event_decode(clients.reg, m->value, m->len, event, &err))
                 fail_msg("status event %s (partition %" PRId32 ", offset %" PRId64 "): %s", m->key,
                          m->partition, m->offset, err.message);
 }
@@ -282,10 +255,10 @@ static void expect_one_job_started(const it_msgs_t *status, const char *job_id,
                 jt_status_event_t e;
                 char what[256];
 
-                expect_str("status event key", job_id, status->msgs[i].key);
+                it_expect_str("status event key", job_id, status->msgs[i].key);
                 decode_status(&status->msgs[i], &e);
                 snprintf(what, sizeof(what), "job_id of status event %zu", i);
-                expect_str(what, job_id, e.job_id);
+                it_expect_str(what, job_id, e.job_id);
                 if (e.type == JT_STATUS_JOB_STARTED) {
                         if (found++)
                                 jt_status_event_clear(event);
@@ -304,13 +277,9 @@ static void expect_one_job_started(const it_msgs_t *status, const char *job_id,
 /* ---------------------------------------------------------------------------------------- */
 /* MongoDB: playbacks in, ledger out. */
 
-static mongoc_collection_t *collection(const ctx_t *c, const char *name) {
-        return mongoc_client_get_collection(mongo, c->db, name);
-}
-
 static void insert_playbacks(const ctx_t *c, const char *coll_name, const char *const *iso,
                              size_t n) {
-        mongoc_collection_t *coll = collection(c, coll_name);
+        mongoc_collection_t *coll = it_fixture_collection(&clients, c, coll_name);
         bson_t **docs = calloc(n, sizeof(*docs));
         bson_error_t error;
 
@@ -332,7 +301,7 @@ static void insert_playbacks(const ctx_t *c, const char *coll_name, const char *
 }
 
 static int64_t count_docs(const ctx_t *c, const char *coll_name) {
-        mongoc_collection_t *coll = collection(c, coll_name);
+        mongoc_collection_t *coll = it_fixture_collection(&clients, c, coll_name);
         bson_t filter = BSON_INITIALIZER;
         bson_error_t error;
         int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
@@ -346,7 +315,7 @@ static int64_t count_docs(const ctx_t *c, const char *coll_name) {
 
 /* n users with fresh ObjectIds into coll_name (users or test-users). */
 static void insert_users(const ctx_t *c, const char *coll_name, size_t n) {
-        mongoc_collection_t *coll = collection(c, coll_name);
+        mongoc_collection_t *coll = it_fixture_collection(&clients, c, coll_name);
         bson_error_t error;
 
         for (size_t i = 0; i < n; i++) {
@@ -359,29 +328,8 @@ static void insert_users(const ctx_t *c, const char *coll_name, size_t n) {
         mongoc_collection_destroy(coll);
 }
 
-/* The ledger entry of job_id into *doc (initialised here); false when there is none. */
-static bool ledger_get(const ctx_t *c, const char *job_id, bson_t *doc) {
-        mongoc_collection_t *coll = collection(c, "jobs");
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-        const bson_t *found;
-        bson_error_t error;
-        bool ok = mongoc_cursor_next(cursor, &found);
-
-        if (ok)
-                bson_copy_to(found, doc);
-        else
-                bson_init(doc);
-        if (!ok && mongoc_cursor_error(cursor, &error))
-                fail_msg("reading %s.jobs %s: %s", c->db, job_id, error.message);
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(filter);
-        mongoc_collection_destroy(coll);
-        return ok;
-}
-
 static void expect_ledger(const ctx_t *c, const char *job_id, bson_t *doc) {
-        if (!ledger_get(c, job_id, doc))
+        if (!it_fixture_ledger_get(&clients, c, job_id, doc))
                 fail_msg("ledger %s.jobs: expected a document with _id %s, actual none", c->db,
                          job_id);
 }
@@ -405,7 +353,7 @@ static void expect_ledger_str(const bson_t *doc, const char *path, const char *e
         if (!BSON_ITER_HOLDS_UTF8(&it))
                 fail_msg("%s: expected the string \"%s\", actual BSON type 0x%02x", what,
                          expected ? expected : "(null)", (unsigned)bson_iter_type(&it));
-        expect_str(what, expected, bson_iter_utf8(&it, NULL));
+        it_expect_str(what, expected, bson_iter_utf8(&it, NULL));
 }
 
 static void expect_ledger_int(const bson_t *doc, const char *path, int64_t expected) {
@@ -417,7 +365,7 @@ static void expect_ledger_int(const bson_t *doc, const char *path, int64_t expec
         if (!BSON_ITER_HOLDS_INT32(&it) && !BSON_ITER_HOLDS_INT64(&it))
                 fail_msg("%s: expected the integer %" PRId64 ", actual BSON type 0x%02x", what,
                          expected, (unsigned)bson_iter_type(&it));
-        expect_int(what, expected, bson_iter_as_int64(&it));
+        it_expect_int(what, expected, bson_iter_as_int64(&it));
 }
 
 static void expect_ledger_bool(const bson_t *doc, const char *path, bool expected) {
@@ -461,69 +409,42 @@ static void expect_ledger_task_ids(const bson_t *doc, const char *const *ids, si
                                  BSON_ITER_HOLDS_UTF8(&child) ? bson_iter_utf8(&child, NULL)
                                                               : "(not a string)");
                 snprintf(what, sizeof(what), "ledger taskIds[%zu]", i);
-                expect_str(what, ids[i],
-                           BSON_ITER_HOLDS_UTF8(&child) ? bson_iter_utf8(&child, NULL) : NULL);
+                it_expect_str(what, ids[i],
+                              BSON_ITER_HOLDS_UTF8(&child) ? bson_iter_utf8(&child, NULL) : NULL);
                 i++;
         }
-        expect_int("ledger taskIds: number of ids", (int64_t)n, (int64_t)i);
+        it_expect_int("ledger taskIds: number of ids", (int64_t)n, (int64_t)i);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Fixtures. */
 
 static int group_setup(void **state) {
-        const char *build = getenv("JT_BUILD_DIR");
-
-        (void)state;
-        if (producer_arg)
+        if (producer_arg) {
                 snprintf(producer_path, sizeof(producer_path), "%s", producer_arg);
-        else if (build && *build)
-                snprintf(producer_path, sizeof(producer_path), "%s/producer/joytify-producer",
-                         build);
-        else {
-                fprintf(stderr, "JT_BUILD_DIR is not set and no producer path was given\n");
+                if (access(producer_path, X_OK) != 0) {
+                        fprintf(stderr, "%s is not an executable\n", producer_path);
+                        return -1;
+                }
+        } else if (!it_env_program(producer_path, sizeof(producer_path), NULL,
+                                   "producer/joytify-producer")) {
                 return -1;
         }
-        if (access(producer_path, X_OK) != 0) {
-                fprintf(stderr, "%s is not an executable\n", producer_path);
-                return -1;
-        }
-        if (it_clients_open(&clients) != 0)
-                return -1;
-        reg = clients.reg;
-        mongo = clients.mongo;
-        reader = clients.reader;
-        return 0;
-}
-
-static int group_teardown(void **state) {
-        (void)state;
-        it_clients_close(&clients);
-        return 0;
+        return it_clients_group_open(&clients, state);
 }
 
 static int test_setup(void **state) {
         ctx_t *c = calloc(1, sizeof(*c));
-        int pid = (int)getpid(), n = ++test_seq;
 
-        snprintf(c->db, sizeof(c->db), "jt_it_prod_%d_%d", pid, n);
-        for (int t = 0; t < T_COUNT; t++)
-                snprintf(c->topic[t], sizeof(c->topic[t]), "jt.it.prod.%d.%d.%s", pid, n,
-                         topic_roles[t]);
+        it_fixture_init(c, "prod", ++test_seq, false);
         *state = c;
         return 0;
 }
 
 static int test_teardown(void **state) {
         ctx_t *c = *state;
-        const char *topics[T_COUNT];
-        mongoc_database_t *db = mongoc_client_get_database(mongo, c->db);
 
-        mongoc_database_drop(db, NULL);
-        mongoc_database_destroy(db);
-        for (int t = 0; t < T_COUNT; t++)
-                topics[t] = c->topic[t];
-        it_delete_topics(reader, topics, T_COUNT);
+        it_fixture_drop(&clients, c);
         free(c);
         return 0;
 }
@@ -538,7 +459,7 @@ static void expect_stats_tasks(ctx_t *c, const char *job_id, int n, bool test_mo
         char prev_to[32] = "";
         it_msgs_t m;
 
-        read_new(c, T_STATS, &m);
+        read_new(c, IT_T_STATS, &m);
         expect_count("stats topic", &m, (size_t)n);
         it_msgs_sort_by_key(&m);
         *min_ts = INT64_MAX;
@@ -548,26 +469,26 @@ static void expect_stats_tasks(ctx_t *c, const char *job_id, int n, bool test_mo
 
                 snprintf(key, sizeof(key), "%s/%04d", job_id, i);
                 snprintf(what, sizeof(what), "key of stats task %d", i);
-                expect_str(what, key, m.msgs[i].key);
+                it_expect_str(what, key, m.msgs[i].key);
                 snprintf(what, sizeof(what), "partition of stats task %d", i);
-                expect_int(what, i % 3, m.msgs[i].partition);
+                it_expect_int(what, i % 3, m.msgs[i].partition);
                 decode_stats(&m.msgs[i], &task);
-                expect_str("task job_id", job_id, task.job_id);
-                expect_str("task task_id", key, task.task_id);
-                expect_str("task kind", "RANGE", jt_stats_task_kind_name(task.kind));
-                expect_str("task month", "2026-10", task.month);
-                expect_int("task shard", i, task.shard);
-                expect_int("task shard_count", n, task.shard_count);
+                it_expect_str("task job_id", job_id, task.job_id);
+                it_expect_str("task task_id", key, task.task_id);
+                it_expect_str("task kind", "RANGE", jt_stats_task_kind_name(task.kind));
+                it_expect_str("task month", "2026-10", task.month);
+                it_expect_int("task shard", i, task.shard);
+                it_expect_int("task shard_count", n, task.shard_count);
                 expect_bool("task test_mode", test_mode, task.test_mode);
-                expect_str("task run_id", run_id, task.run_id);
-                expect_str("task user_from (the previous range's user_to)", i == 0 ? NULL : prev_to,
-                           task.user_from);
+                it_expect_str("task run_id", run_id, task.run_id);
+                it_expect_str("task user_from (the previous range's user_to)",
+                              i == 0 ? NULL : prev_to, task.user_from);
                 if (i == n - 1)
-                        expect_str("last task user_to", NULL, task.user_to);
+                        it_expect_str("last task user_to", NULL, task.user_to);
                 else if (!task.user_to)
                         fail_msg("task %s: user_to expected a bound, actual null", key);
                 snprintf(prev_to, sizeof(prev_to), "%s", task.user_to ? task.user_to : "");
-                expect_int("task time_budget_s (--task-budget default)", 30, task.time_budget_s);
+                it_expect_int("task time_budget_s (--task-budget default)", 30, task.time_budget_s);
                 jt_stats_task_clear(&task);
                 if (m.msgs[i].timestamp_ms < *min_ts)
                         *min_ts = m.msgs[i].timestamp_ms;
@@ -581,15 +502,15 @@ static void expect_stats_started(ctx_t *c, const char *job_id, int shards, bool 
         jt_status_event_t e;
         int64_t ts = 0;
 
-        read_new(c, T_STATUS, &m);
+        read_new(c, IT_T_STATUS, &m);
         expect_one_job_started(&m, job_id, &e, &ts);
         expect_count("status topic (JOB_STARTED only)", &m, 1);
-        expect_str("JOB_STARTED job_kind", "STATS", jt_job_kind_name(e.job_kind));
+        it_expect_str("JOB_STARTED job_kind", "STATS", jt_job_kind_name(e.job_kind));
         expect_bool("JOB_STARTED tasks_total present", true, e.tasks_total.set);
-        expect_int("JOB_STARTED tasks_total", shards, e.tasks_total.value);
-        expect_str("JOB_STARTED month", "2026-10", e.month);
+        it_expect_int("JOB_STARTED tasks_total", shards, e.tasks_total.value);
+        it_expect_str("JOB_STARTED month", "2026-10", e.month);
         expect_bool("JOB_STARTED test_mode", test_mode, e.test_mode);
-        expect_str("JOB_STARTED task_id", NULL, e.task_id);
+        it_expect_str("JOB_STARTED task_id", NULL, e.task_id);
         /* Flushed before the first task was produced: never later than any task. */
         if (ts < 0 || first_task_ts < 0 || ts > first_task_ts)
                 fail_msg("JOB_STARTED of %s: expected written before the tasks (timestamp <= "
@@ -617,7 +538,7 @@ static void expect_stats_ledger(ctx_t *c, const char *job_id, int n, int users_p
                          (unsigned)bson_iter_type(&it));
         while (bson_iter_next(&child))
                 bounds++;
-        expect_int("ledger params.bounds: inner range bounds", n - 1, bounds);
+        it_expect_int("ledger params.bounds: inner range bounds", n - 1, bounds);
         for (int i = 0; i < n; i++) {
                 ids[i] = malloc(160);
                 snprintf(ids[i], 160, "%s/%04d", job_id, i);
@@ -641,7 +562,7 @@ static void stats_sends_job_started_then_one_task_per_range(void **state) {
         int64_t first_task_ts = 0;
 
         insert_users(c, "users", 9);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "2"),
                     0, "stats", out);
@@ -649,7 +570,7 @@ static void stats_sends_job_started_then_one_task_per_range(void **state) {
         expect_output(out, "5 task(s)", "stats");
         expect_stats_tasks(c, "stats-2026-10", 5, false, NULL, &first_task_ts);
         expect_stats_started(c, "stats-2026-10", 5, false, first_task_ts);
-        read_new(c, T_CLEANUP, &cleanup);
+        read_new(c, IT_T_CLEANUP, &cleanup);
         expect_count("cleanup topic", &cleanup, 0);
         it_msgs_free(&cleanup);
         expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
@@ -665,7 +586,7 @@ static void stats_same_job_again_sends_nothing(void **state) {
                              "--users-per-task", "2"),
                     0, "first stats", out);
         expect_ledger(c, "stats-2026-10", &before);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "2"),
                     0, "same stats again", out);
@@ -678,7 +599,7 @@ static void stats_same_job_again_sends_nothing(void **state) {
                          "before %s after %s",
                          bson_as_relaxed_extended_json(&before, NULL),
                          bson_as_relaxed_extended_json(&after, NULL));
-        expect_int("ledger documents", 1, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 1, count_docs(c, "jobs"));
         bson_destroy(&before);
         bson_destroy(&after);
 }
@@ -692,7 +613,7 @@ static void stats_other_params_need_a_run_id(void **state) {
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "2"),
                     0, "first stats", out);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "3"),
                     2, "same month, other users per task", out);
@@ -700,7 +621,7 @@ static void stats_other_params_need_a_run_id(void **state) {
         expect_nothing_sent(c, "same month, other users per task");
         expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
 
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "3", "--run-id", "r2"),
                     0, "--run-id r2", out);
@@ -710,7 +631,7 @@ static void stats_other_params_need_a_run_id(void **state) {
         expect_stats_started(c, "stats-2026-10-run-r2", 3, false, first_task_ts);
         expect_stats_ledger(c, "stats-2026-10-run-r2", 3, 3, false, "r2");
         expect_stats_ledger(c, "stats-2026-10", 5, 2, false, NULL);
-        expect_int("ledger documents", 2, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 2, count_docs(c, "jobs"));
 }
 
 static void stats_test_mode_is_its_own_job(void **state) {
@@ -720,7 +641,7 @@ static void stats_test_mode_is_its_own_job(void **state) {
 
         insert_users(c, "test-users", 5);
         insert_users(c, "users", 9); /* not read in test mode */
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "2", "--test-mode"),
                     0, "stats --test-mode", out);
@@ -728,7 +649,7 @@ static void stats_test_mode_is_its_own_job(void **state) {
         expect_stats_tasks(c, "test-stats-2026-10", 3, true, NULL, &first_task_ts);
         expect_stats_started(c, "test-stats-2026-10", 3, true, first_task_ts);
         expect_stats_ledger(c, "test-stats-2026-10", 3, 2, true, NULL);
-        expect_int("ledger documents", 1, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -742,7 +663,7 @@ static void dry_run_prints_the_tasks_and_sends_nothing(void **state) {
 
         insert_playbacks(c, "playbacks", old, 2);
         insert_users(c, "users", 9);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "stats", "--month", "2026-10", "--retention-days", "36500",
                              "--users-per-task", "2", "--dry-run"),
                     0, "stats --dry-run", out);
@@ -759,11 +680,11 @@ static void dry_run_prints_the_tasks_and_sends_nothing(void **state) {
         expect_output(out, "cleanup-2026-11-02T0400Z/20260902T0700", "cleanup --dry-run");
         expect_output(out, "nothing sent", "cleanup --dry-run");
         expect_nothing_sent(c, "dry runs");
-        if (ledger_get(c, "stats-2026-10", &doc))
+        if (it_fixture_ledger_get(&clients, c, "stats-2026-10", &doc))
                 fail_msg("dry run: expected no ledger document, actual %s",
                          bson_as_relaxed_extended_json(&doc, NULL));
         bson_destroy(&doc);
-        expect_int("ledger documents after dry runs", 0, count_docs(c, "jobs"));
+        it_expect_int("ledger documents after dry runs", 0, count_docs(c, "jobs"));
 }
 
 typedef struct {
@@ -848,7 +769,7 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
 
                 /* Something to send if a check let the command through. */
                 insert_playbacks(c, "playbacks", old, 1);
-                mark_all(c);
+                it_fixture_mark_all(&clients, c);
                 for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                         double secs = 0;
                         int rc = run_producer(c, cases[i].mongo_uri, cases[i].args, out,
@@ -864,7 +785,7 @@ static void bad_input_exits_2_and_sends_nothing(void **state) {
                 }
         }
         expect_nothing_sent(c, "bad input");
-        expect_int("ledger documents after bad input", 0, count_docs(c, "jobs"));
+        it_expect_int("ledger documents after bad input", 0, count_docs(c, "jobs"));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -886,7 +807,7 @@ static void expect_cleanup_tasks(ctx_t *c, const cleanup_expect_t *x, int64_t fi
         it_msgs_t m;
         int64_t expected_start = first_start_ms;
 
-        read_new(c, T_CLEANUP, &m);
+        read_new(c, IT_T_CLEANUP, &m);
         expect_count("cleanup topic", &m, n);
         it_msgs_sort_by_key(&m);
         *min_ts = INT64_MAX;
@@ -898,25 +819,25 @@ static void expect_cleanup_tasks(ctx_t *c, const cleanup_expect_t *x, int64_t fi
                 if (expected_end > x->cutoff_ms)
                         expected_end = x->cutoff_ms;
                 snprintf(what, sizeof(what), "key of cleanup task %zu", i);
-                expect_str(what, want_ids[i], m.msgs[i].key);
+                it_expect_str(what, want_ids[i], m.msgs[i].key);
                 decode_cleanup(&m.msgs[i], &t);
-                expect_str("task task_id (= key)", m.msgs[i].key, t.task_id);
-                expect_str("task job_id", x->job_id, t.job_id);
+                it_expect_str("task task_id (= key)", m.msgs[i].key, t.task_id);
+                it_expect_str("task job_id", x->job_id, t.job_id);
                 snprintf(what, sizeof(what), "range_start of %s", t.task_id);
                 expect_time(what, expected_start, t.range_start_ms);
                 snprintf(what, sizeof(what), "range_end of %s", t.task_id);
                 expect_time(what, expected_end, t.range_end_ms);
                 expect_time("task cutoff", x->cutoff_ms, t.cutoff_ms);
-                expect_int("task retention_days", x->retention_days, t.retention_days);
-                expect_int("task batch_size", x->batch_size, t.batch_size);
-                expect_int("task batch_delay_ms", x->batch_delay_ms, t.batch_delay_ms);
-                expect_int("task time_budget_s", x->time_budget_s, t.time_budget_s);
+                it_expect_int("task retention_days", x->retention_days, t.retention_days);
+                it_expect_int("task batch_size", x->batch_size, t.batch_size);
+                it_expect_int("task batch_delay_ms", x->batch_delay_ms, t.batch_delay_ms);
+                it_expect_int("task time_budget_s", x->time_budget_s, t.time_budget_s);
                 expect_bool("task test_mode", x->test_mode, t.test_mode);
-                expect_str("task triggered_by", x->triggered_by, t.triggered_by);
-                expect_str("task parent_task_id", NULL, t.parent_task_id);
-                expect_int("task continuation_seq", 0, t.continuation_seq);
-                expect_str("task resume_after_id", NULL, t.resume_after_id);
-                expect_int("task deleted_so_far", 0, t.deleted_so_far);
+                it_expect_str("task triggered_by", x->triggered_by, t.triggered_by);
+                it_expect_str("task parent_task_id", NULL, t.parent_task_id);
+                it_expect_int("task continuation_seq", 0, t.continuation_seq);
+                it_expect_str("task resume_after_id", NULL, t.resume_after_id);
+                it_expect_int("task deleted_so_far", 0, t.deleted_so_far);
                 jt_cleanup_task_clear(&t);
                 if (m.msgs[i].timestamp_ms < *min_ts)
                         *min_ts = m.msgs[i].timestamp_ms;
@@ -933,12 +854,12 @@ static void expect_cleanup_started(const it_msgs_t *status, const cleanup_expect
         int64_t ts = 0;
 
         expect_one_job_started(status, x->job_id, &e, &ts);
-        expect_str("JOB_STARTED job_kind", "CLEANUP", jt_job_kind_name(e.job_kind));
+        it_expect_str("JOB_STARTED job_kind", "CLEANUP", jt_job_kind_name(e.job_kind));
         expect_bool("JOB_STARTED tasks_total present", true, e.tasks_total.set);
-        expect_int("JOB_STARTED tasks_total", (int64_t)tasks, e.tasks_total.value);
+        it_expect_int("JOB_STARTED tasks_total", (int64_t)tasks, e.tasks_total.value);
         expect_bool("JOB_STARTED cutoff_date present", true, e.cutoff_date_ms.set);
         expect_time("JOB_STARTED cutoff_date", x->cutoff_ms, e.cutoff_date_ms.value);
-        expect_str("JOB_STARTED triggered_by", x->triggered_by, e.triggered_by);
+        it_expect_str("JOB_STARTED triggered_by", x->triggered_by, e.triggered_by);
         expect_bool("JOB_STARTED test_mode", x->test_mode, e.test_mode);
         if (tasks && (ts < 0 || ts > first_task_ts))
                 fail_msg("JOB_STARTED of %s: expected written before the tasks (timestamp <= "
@@ -996,7 +917,7 @@ static void cleanup_sends_contiguous_windows_up_to_the_cutoff(void **state) {
         int64_t first_task_ts = 0;
 
         insert_playbacks(c, "playbacks", playbacks, sizeof(playbacks) / sizeof(playbacks[0]));
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "cleanup", "--at", CLEANUP_AT, "--range-hours", "24",
                              "--batch-size", "500", "--batch-delay-ms", "25", "--time-budget",
                              "30"),
@@ -1004,18 +925,18 @@ static void cleanup_sends_contiguous_windows_up_to_the_cutoff(void **state) {
         expect_output(out, "cleanup-2026-11-02T0400Z", "cleanup");
         expect_output(out, "4 task(s)", "cleanup");
         expect_cleanup_tasks(c, &x, iso_ms("2026-08-30T07:00:00Z"), 24, ids, 4, &first_task_ts);
-        read_new(c, T_STATUS, &status);
+        read_new(c, IT_T_STATUS, &status);
         expect_count("status topic (JOB_STARTED only)", &status, 1);
         expect_cleanup_started(&status, &x, 4, first_task_ts);
         it_msgs_free(&status);
-        read_new(c, T_STATS, &other);
+        read_new(c, IT_T_STATS, &other);
         expect_count("stats topic", &other, 0);
         it_msgs_free(&other);
         expect_cleanup_ledger(c, &x, 24, ids, 4, "running");
         /* The producer reads playbacks; it never deletes one. */
-        expect_int("playbacks after cleanup was sent", 7, count_docs(c, "playbacks"));
+        it_expect_int("playbacks after cleanup was sent", 7, count_docs(c, "playbacks"));
 
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "cleanup", "--at", CLEANUP_AT, "--range-hours", "24",
                              "--batch-size", "500", "--batch-delay-ms", "25", "--time-budget",
                              "30"),
@@ -1023,7 +944,7 @@ static void cleanup_sends_contiguous_windows_up_to_the_cutoff(void **state) {
         expect_output(out, "already exists", "same cleanup again");
         expect_output(out, "nothing sent", "same cleanup again");
         expect_nothing_sent(c, "same cleanup again");
-        expect_int("ledger documents", 1, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
 /* The oldest playback's hour is found whatever its place: in the last hour before the cutoff
@@ -1070,16 +991,16 @@ static void cleanup_with_nothing_older_finishes_at_once(void **state) {
         int finished_at = -1, started_at = -1;
 
         insert_playbacks(c, "playbacks", playbacks, 2);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "cleanup", "--at", CLEANUP_AT), 0, "cleanup, nothing old",
                     out);
         expect_output(out, "cleanup-2026-11-02T0400Z", "cleanup, nothing old");
         expect_output(out, "finished at once", "cleanup, nothing old");
-        read_new(c, T_CLEANUP, &tasks);
+        read_new(c, IT_T_CLEANUP, &tasks);
         expect_count("cleanup topic", &tasks, 0);
         it_msgs_free(&tasks);
 
-        read_new(c, T_STATUS, &status);
+        read_new(c, IT_T_STATUS, &status);
         expect_count("status topic (JOB_STARTED, JOB_FINISHED)", &status, 2);
         expect_cleanup_started(&status, &x, 0, 0);
         for (int i = 0; i < 2; i++) {
@@ -1096,21 +1017,21 @@ static void cleanup_with_nothing_older_finishes_at_once(void **state) {
         if (finished_at < 0)
                 fail_msg("JOB_FINISHED of %s: expected one, actual none", x.job_id);
         /* One key, one partition: JOB_STARTED comes first in the log. */
-        expect_int("partition of JOB_FINISHED (= JOB_STARTED's)", status.msgs[started_at].partition,
-                   status.msgs[finished_at].partition);
+        it_expect_int("partition of JOB_FINISHED (= JOB_STARTED's)",
+                      status.msgs[started_at].partition, status.msgs[finished_at].partition);
         if (status.msgs[finished_at].offset < status.msgs[started_at].offset)
                 fail_msg("JOB_FINISHED: expected after JOB_STARTED, actual offset %" PRId64
                          " before %" PRId64,
                          status.msgs[finished_at].offset, status.msgs[started_at].offset);
-        expect_str("JOB_FINISHED job_kind", "CLEANUP", jt_job_kind_name(fin.job_kind));
+        it_expect_str("JOB_FINISHED job_kind", "CLEANUP", jt_job_kind_name(fin.job_kind));
         expect_bool("JOB_FINISHED records_deleted present", true, fin.records_deleted.set);
-        expect_int("JOB_FINISHED records_deleted", 0, fin.records_deleted.value);
-        expect_int("JOB_FINISHED total_records_found", 0, fin.total_records_found.value);
-        expect_int("JOB_FINISHED remaining_records", 0, fin.remaining_records.value);
-        expect_str("JOB_FINISHED processing_mode", "none", fin.processing_mode);
+        it_expect_int("JOB_FINISHED records_deleted", 0, fin.records_deleted.value);
+        it_expect_int("JOB_FINISHED total_records_found", 0, fin.total_records_found.value);
+        it_expect_int("JOB_FINISHED remaining_records", 0, fin.remaining_records.value);
+        it_expect_str("JOB_FINISHED processing_mode", "none", fin.processing_mode);
         expect_bool("JOB_FINISHED cutoff_date present", true, fin.cutoff_date_ms.set);
         expect_time("JOB_FINISHED cutoff_date", x.cutoff_ms, fin.cutoff_date_ms.value);
-        expect_str("JOB_FINISHED triggered_by", "manual", fin.triggered_by);
+        it_expect_str("JOB_FINISHED triggered_by", "manual", fin.triggered_by);
         jt_status_event_clear(&fin);
         it_msgs_free(&status);
 
@@ -1149,19 +1070,19 @@ static void cleanup_test_mode_reads_test_playbacks(void **state) {
 
         insert_playbacks(c, "test-playbacks", test_playbacks, 3);
         insert_playbacks(c, "playbacks", real_playbacks, 2);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         expect_exit(PRODUCER(c, out, "cleanup", "--test-mode", "--at", CLEANUP_AT, "--range-hours",
                              "48", "--triggered-by", "ops-check"),
                     0, "cleanup --test-mode", out);
         expect_output(out, "test-cleanup-2026-11-02T0400Z", "cleanup --test-mode");
         expect_output(out, "7 task(s)", "cleanup --test-mode");
         expect_cleanup_tasks(c, &x, iso_ms("2026-08-20T10:00:00Z"), 48, ids, 7, &first_task_ts);
-        read_new(c, T_STATUS, &status);
+        read_new(c, IT_T_STATUS, &status);
         expect_count("status topic (JOB_STARTED only)", &status, 1);
         expect_cleanup_started(&status, &x, 7, first_task_ts);
         it_msgs_free(&status);
         expect_cleanup_ledger(c, &x, 48, ids, 7, "running");
-        expect_int("ledger documents", 1, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1180,7 +1101,7 @@ static void two_producers_at_once_send_the_job_once(void **state) {
         bson_t doc;
 
         insert_users(c, "users", 9);
-        mark_all(c);
+        it_fixture_mark_all(&clients, c);
         proc_start(&p[0], c, NULL, args);
         proc_start(&p[1], c, NULL, args);
         for (int i = 0; i < 2; i++) {
@@ -1195,17 +1116,17 @@ static void two_producers_at_once_send_the_job_once(void **state) {
                 fail_msg("two producers: expected one to send and one to say the job exists or "
                          "is being sent, actual %d sent, %d skipped; outputs:\n%s\n---\n%s",
                          sent, skipped, out[0], out[1]);
-        read_new(c, T_STATS, &tasks);
+        read_new(c, IT_T_STATS, &tasks);
         expect_count("stats topic after two producers", &tasks, 5);
         it_msgs_sort_by_key(&tasks);
         for (int i = 0; i < 5; i++) {
                 char key[64], what[64];
                 snprintf(key, sizeof(key), "stats-2026-09/%04d", i);
                 snprintf(what, sizeof(what), "key of stats task %d", i);
-                expect_str(what, key, tasks.msgs[i].key);
+                it_expect_str(what, key, tasks.msgs[i].key);
         }
         it_msgs_free(&tasks);
-        read_new(c, T_STATUS, &status);
+        read_new(c, IT_T_STATUS, &status);
         expect_one_job_started(&status, "stats-2026-09", &e, &ts);
         expect_count("status topic after two producers", &status, 1);
         jt_status_event_clear(&e);
@@ -1214,7 +1135,7 @@ static void two_producers_at_once_send_the_job_once(void **state) {
         expect_ledger_date(&doc, "tasksSentAt", -1);
         expect_ledger_int(&doc, "tasksTotal", 5);
         bson_destroy(&doc);
-        expect_int("ledger documents", 1, count_docs(c, "jobs"));
+        it_expect_int("ledger documents", 1, count_docs(c, "jobs"));
 }
 
 int main(int argc, char **argv) {
@@ -1245,5 +1166,5 @@ int main(int argc, char **argv) {
 
         producer_arg = argc > 1 ? argv[1] : NULL;
         setvbuf(stdout, NULL, _IOLBF, 0);
-        return cmocka_run_group_tests(tests, group_setup, group_teardown) ? 1 : 0;
+        return cmocka_run_group_tests(tests, group_setup, it_clients_group_close) ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
 
@@ -34,14 +35,6 @@ static struct {
         char topic[96];
         char between[32];
 } fx;
-
-static jt_kafka_opts_t broker_opts(void) {
-        jt_kafka_opts_t opts = {.brokers = it_env("JT_KAFKA_BROKERS"),
-                                .settings = NULL,
-                                .setting_count = 0,
-                                .timeout_ms = 15000};
-        return opts;
-}
 
 /* Runs joytify-producer with args (NULL-terminated), stdout and stderr into out; returns the
  * exit code. The command and its output are echoed so a failed test shows what the user saw. */
@@ -141,7 +134,7 @@ static void leave_and_close(rd_kafka_t *rk) {
 
 /* Waits (60 s at most) until the broker says group has no member, as after stopping workers. */
 static void wait_group_empty(const char *group) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         const struct rd_kafka_group_list *groups = NULL;
         int members = -1;
         jt_error_t err;
@@ -167,7 +160,7 @@ static void wait_group_empty(const char *group) {
 /* Consumes topic in group until `expected` messages came and then 2 s more (to catch any extra
  * one), commits what it read, leaves the group. */
 static void consume(const char *group, const char *topic, int expected, seen_t *seen) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
         int64_t deadline = 0;
         jt_error_t err;
@@ -257,7 +250,7 @@ static void expect_keys(const seen_t *seen, const char *prefix1, int n1, const c
 
 /* The group's committed offsets on the fixture topic (-1 for none). */
 static void committed(const char *group, const char *topic, int parts, int64_t *offsets) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts);
         jt_error_t err;
         rd_kafka_t *rk;
@@ -287,7 +280,7 @@ static void expect_offsets_equal(const int64_t *expected, const int64_t *actual,
 }
 
 static int64_t topic_total(const char *topic, int parts) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         int64_t total = 0, low, high;
         jt_error_t err;
         rd_kafka_t *rk;
@@ -312,7 +305,7 @@ static void iso_time(time_t t, char *buf, size_t size) {
 
 /* A fresh topic with batch 1 (keys b1-0..8), then, strictly later in time, batch 2 (b2-0..5). */
 static int make_two_batches(void **state) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         const char *topics[1] = {fx.topic};
         struct timespec now;
         time_t between;
@@ -434,7 +427,7 @@ static void *member_poll(void *arg) {
 }
 
 static void an_active_group_is_refused_and_left_alone(void **state) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         char group[96], out[OUT_MAX];
         int64_t before[PARTS], after[PARTS];
         rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
@@ -515,7 +508,7 @@ static void bad_input_exits_2_with_a_message(void **state) {
 /* DLQ: jobA's three tasks (one with a trace header), jobB's two, and one jobA message without
  * the original-topic header. Values carry NUL and 0xff bytes to prove byte identity. */
 static void dlq_messages_go_back_once(void **state) {
-        jt_kafka_opts_t opts = broker_opts();
+        jt_kafka_opts_t opts = it_env_kafka_opts();
         char dlq[96], orig[96], job_a[48], job_b[48], key[96], out[OUT_MAX];
         const char *topics[2] = {dlq, orig};
         char values[3][16];

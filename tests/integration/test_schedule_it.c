@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "it_kafka.h"
 #include "jt_avro.h"
 #include "jt_mongo.h"

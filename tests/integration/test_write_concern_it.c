@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "it_env.h"
+#include "jt_test.h"
 #include "jt_indexes.h"
 #include "jt_jobs.h"
 #include "jt_mongo.h"

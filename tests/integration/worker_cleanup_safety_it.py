@@ -27,13 +27,11 @@ Usage: worker_cleanup_safety_it.py [--only 1,2,3,4]; under ctest (labels integra
 with the jt_stack fixture's environment. Exit 0 when everything holds, 1 otherwise.
 """
 
-import argparse
 import glob
 import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 
 sys.dont_write_bytecode = True
@@ -47,25 +45,11 @@ from bson import ObjectId  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 from it_fleet import fail, log, wait_until  # noqa: E402
+import it_safety  # noqa: E402
+from it_safety import insert_playbacks, now_ms, spread, wait_in_group  # noqa: E402
 
 DAY_MS = 86400 * 1000
 WAIT_S = 90
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def insert(db, label, times):
-    """Playbacks created at each of times (ms); returns their ids."""
-    docs = [{"_id": ObjectId(), "label": label, "createdAt": DatetimeMS(t)} for t in times]
-    if docs:
-        db.playbacks.insert_many(docs)
-    return [d["_id"] for d in docs]
-
-
-def spread(n, start, end):
-    return [start + (end - start) * i // n for i in range(n)]
 
 
 def present(db, ids):
@@ -94,11 +78,6 @@ def dlq(fleet, sc):
         h = dict(kv.split("=", 1) for kv in re.split(r",(?=jt-[a-z-]+=)", hdrs) if "=" in kv)
         out.append((key, h))
     return out
-
-
-def wait_started(sc, worker):
-    wait_until(f"{worker.name} in its group", lambda: "in group" in worker.log_text(), WAIT_S,
-               on_timeout=lambda: sc.fleet.logs([worker]))
 
 
 def wait_dead_letter(fleet, sc, key, reasons, db, guarded):
@@ -145,9 +124,9 @@ def forged_retention(fleet, client, dbs, n):
     dbs.append(sc.db)
     db = client[sc.db]
     t = now_ms()
-    ids = insert(db, "recent", spread(40, t - 20 * DAY_MS, t - 2 * DAY_MS))
+    ids = insert_playbacks(db, "recent", spread(40, t - 20 * DAY_MS, t - 2 * DAY_MS))
     w = sc.start_worker("--topics", "cleanup")
-    wait_started(sc, w)
+    wait_in_group(sc, w)
     key = "cleanup-forged-r1/20261101T0000"
     publish(fleet, sc, cleanup_task("cleanup-forged-r1", key, t - 20 * DAY_MS, t - 2 * DAY_MS,
                                     t - 2 * DAY_MS, 1), db)
@@ -163,9 +142,9 @@ def worker_retention(fleet, client, dbs, n):
     dbs.append(sc.db)
     db = client[sc.db]
     t = now_ms()
-    ids = insert(db, "kept by the worker", spread(30, t - 85 * DAY_MS, t - 70 * DAY_MS))
+    ids = insert_playbacks(db, "kept by the worker", spread(30, t - 85 * DAY_MS, t - 70 * DAY_MS))
     w = sc.start_worker("--topics", "cleanup", "--retention-days", "90")
-    wait_started(sc, w)
+    wait_in_group(sc, w)
     key = "cleanup-forged-r60/20260901T0000"
     publish(fleet, sc, cleanup_task("cleanup-forged-r60", key, t - 85 * DAY_MS,
                                     t - 70 * DAY_MS, t - 70 * DAY_MS, 60), db)
@@ -174,7 +153,7 @@ def worker_retention(fleet, client, dbs, n):
     expect_kept(db, "playbacks 70-85 days old after a task of retention 60", ids)
     # A task keeping more than the worker is held to its own: 100 days, range to 95 days back.
     key = "cleanup-forged-r100/20260801T0000"
-    older = insert(db, "95-99 days old", spread(10, t - 99 * DAY_MS, t - 95 * DAY_MS))
+    older = insert_playbacks(db, "95-99 days old", spread(10, t - 99 * DAY_MS, t - 95 * DAY_MS))
     publish(fleet, sc, cleanup_task("cleanup-forged-r100", key, t - 99 * DAY_MS,
                                     t - 95 * DAY_MS, t - 95 * DAY_MS, 100), db)
     wait_dead_letter(fleet, sc, key, ["inside the 100-day retention window", "worker 90 days",
@@ -212,15 +191,15 @@ def clock_skew(fleet, client, dbs, n):
     dbs.append(sc.db)
     db = client[sc.db]
     t = now_ms()
-    inside = insert(db, "inside the real retention", spread(30, t - 59 * DAY_MS,
-                                                            t - 51 * DAY_MS))
+    inside = insert_playbacks(db, "inside the real retention",
+                              spread(30, t - 59 * DAY_MS, t - 51 * DAY_MS))
     argv = [fleet.worker_path, "--group", sc.group, *sc.target_args(), "--topics", "cleanup",
             "--max-attempts", "4", "--retry-backoff-ms", "200"]
     w = fleet.start("worker +10d", argv, env={
         "LD_PRELOAD": faketime_preload(fleet), "FAKETIME": "+10d",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     sc.workers.append(w)
-    wait_started(sc, w)
+    wait_in_group(sc, w)
     # What a producer with the same clock sends: cutoff = (now + 10 d) - 60 d.
     key = "cleanup-skewed/20261001T0000"
     publish(fleet, sc, cleanup_task("cleanup-skewed", key, t - 60 * DAY_MS, t - 50 * DAY_MS,
@@ -248,15 +227,15 @@ def odd_dates(fleet, client, dbs, n):
     cutoff = t - 60 * DAY_MS
     gone, kept = [], []
     year1, epoch, year9999 = -62135596800000, 0, 253402300799000
-    gone += insert(db, "0001-01-01", [year1, year1 + 1])
-    gone += insert(db, "1970-01-01", [epoch, epoch, epoch + 1])
-    gone += insert(db, "old", spread(40, cutoff - 5 * DAY_MS, cutoff - 1000))
-    kept += insert(db, "recent", spread(20, cutoff + DAY_MS, t - 1000))
-    kept += insert(db, "9999-12-31", [year9999])
+    gone += insert_playbacks(db, "0001-01-01", [year1, year1 + 1])
+    gone += insert_playbacks(db, "1970-01-01", [epoch, epoch, epoch + 1])
+    gone += insert_playbacks(db, "old", spread(40, cutoff - 5 * DAY_MS, cutoff - 1000))
+    kept += insert_playbacks(db, "recent", spread(20, cutoff + DAY_MS, t - 1000))
+    kept += insert_playbacks(db, "9999-12-31", [year9999])
     for label, when, bucket in (("INT64_MIN", -2**63, gone), ("INT64_MIN+1", -2**63 + 1, gone),
                                 ("INT64_MAX", 2**63 - 1, kept)):
         try:
-            bucket += insert(db, label, [when])
+            bucket += insert_playbacks(db, label, [when])
         except Exception as e:  # noqa: BLE001 (the server's refusal, whatever its class)
             log(f"{label}: the server refuses to store it ({str(e)[:80]}): not in this run")
     odd = [{"label": "missing"}, {"label": "null", "createdAt": None},
@@ -269,7 +248,7 @@ def odd_dates(fleet, client, dbs, n):
     kept += [d["_id"] for d in odd]
 
     w = sc.start_worker("--topics", "cleanup")
-    wait_started(sc, w)
+    wait_in_group(sc, w)
     rc, out = sc.producer("cleanup", "--range-hours", "24", "--batch-delay-ms", "0",
                           timeout_s=120)
     if rc != 0:
@@ -311,17 +290,9 @@ SCENARIOS = {1: forged_retention, 2: worker_retention, 3: clock_skew, 4: odd_dat
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="1,2,3,4")
-    args = ap.parse_args()
-    chosen = [int(x) for x in args.only.split(",")]
-
-    def body(fleet, client, dbs):
-        for i in chosen:
-            log(f"--- scenario {i}: {SCENARIOS[i].__doc__.strip()}")
-            SCENARIOS[i](fleet, client, dbs, i)
-
-    return it_fleet.run_main("worker_cleanup_safety_it", body, datetime_conversion="DATETIME_MS")
+    return it_safety.run_scenarios("worker_cleanup_safety_it", SCENARIOS,
+                                   lambda i: SCENARIOS[i].__doc__.strip(),
+                                   datetime_conversion="DATETIME_MS")
 
 
 if __name__ == "__main__":

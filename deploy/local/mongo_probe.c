@@ -1,5 +1,6 @@
-/* mongo_probe: runs every kind of MongoDB operation the fleet needs against a server, checks
- * each result and times the heavy ones; used to choose and to keep checking the local server. */
+/* mongo_probe (jt_mongo_probe): runs every kind of MongoDB operation the fleet needs against a
+ * server, checks each result and times the heavy ones; deploy/local/mongo-bench runs it to choose
+ * the local server, the ctest mongo_compat_probe to keep checking it. */
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -1,25 +1,12 @@
-/* The clients a cmocka integration program shares across its tests: the Avro registry, a
- * MongoDB client and a Kafka reader on the jt_stack fixture's stack. Opened in a group setup,
- * closed in its teardown. */
-#ifndef JT_IT_CLIENTS_H
-#define JT_IT_CLIENTS_H
+/* The clients an integration program shares across its tests (it_clients.h). */
+#include "it_clients.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mongoc/mongoc.h>
+#include "it_cmocka.h"
 
-#include "it_kafka.h"
-#include "jt_avro.h"
-
-typedef struct {
-        jt_avro_registry_t *reg;
-        mongoc_client_t *mongo;
-        rd_kafka_t *reader;
-} it_clients_t;
-
-/* 0, or -1 after saying on stderr what is missing (a cmocka group setup's convention). */
-static inline int it_clients_open(it_clients_t *c) {
+int it_clients_open(it_clients_t *c) {
         jt_error_t err;
 
         if (!getenv("JT_KAFKA_BROKERS") || !getenv("JT_MONGO_URI")) {
@@ -43,11 +30,19 @@ static inline int it_clients_open(it_clients_t *c) {
         return 0;
 }
 
-static inline void it_clients_close(it_clients_t *c) {
+void it_clients_close(it_clients_t *c) {
         it_kafka_destroy(c->reader);
         mongoc_client_destroy(c->mongo);
         mongoc_cleanup();
         jt_avro_registry_destroy(c->reg);
 }
 
-#endif
+int it_clients_group_open(it_clients_t *c, void **state) {
+        *state = c;
+        return it_clients_open(c);
+}
+
+int it_clients_group_close(void **state) {
+        it_clients_close(*state);
+        return 0;
+}
