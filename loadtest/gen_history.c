@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "gen_rng.h"
-#include "stats_compute.h"
+#include "stats.h"
 
 void gen_history_init(gen_history_t *h, const gen_catalog_t *catalog, uint64_t seed, int months,
                       int64_t plays_per_month, int64_t generated_from_ms) {

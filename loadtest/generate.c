@@ -23,7 +23,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
-#include "stats_compute.h"
+#include "stats.h"
 #include "stats_or_cleanup.h"
 
 #define DAY_MS            (86400 * INT64_C(1000))
