@@ -5,7 +5,7 @@
 
 #include "gen_rng.h"
 #include "jt_time.h"
-#include "stats_compute.h"
+#include "stats.h"
 
 void jt_gen_history_init(jt_gen_history_t *h, const jt_gen_catalog_t *catalog, uint64_t seed,
                          int months, int64_t plays_per_month, int64_t generated_from_ms) {

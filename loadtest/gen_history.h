@@ -1,6 +1,6 @@
 /* Stored statistics history for the generator (`generate --history-months N`): N monthly
  * entries per user, before the generated months, built by the worker's own entry builder
- * (worker/stats_compute.h) from playbacks drawn for each month, so that they have every field
+ * (worker/stats.h) from playbacks drawn for each month, so that they have every field
  * and the size of the entries the fleet writes. The benchmark measures the worker's memory on
  * stats documents that carry a year of entries, as the application's do. */
 #ifndef JT_LOADTEST_GEN_HISTORY_H

@@ -14,6 +14,7 @@
 
 #include "jt_backoff.h"
 #include "jt_log.h"
+#include "jt_time.h"
 #include "jt_mongo.h"
 #include "jt_secret.h"
 #include "jt_url.h"
@@ -336,19 +337,19 @@ static jt_task_outcome_t record(push_run_t *run, const jt_push_progress_t *next,
         bool held;
 
         if (!jt_jobs_push_record(run->client, run->env->db, run->job->job_id, run->env->worker_id,
-                                 &run->prog, next, jt_task_now_ms(), lease_ms, &held, err))
+                                 &run->prog, next, jt_time_wall_ms(), lease_ms, &held, err))
                 return JT_TASK_RETRY;
         if (!held)
                 return lost(run, err);
         run->prog = *next;
-        run->renewed_mono = jt_task_mono_ms();
+        run->renewed_mono = jt_time_mono_ms();
         return JT_TASK_DONE;
 }
 
 static jt_task_outcome_t renew_if_due(push_run_t *run, jt_error_t *err) {
         jt_push_progress_t same = run->prog;
 
-        if (jt_task_mono_ms() - run->renewed_mono < run->job->lease_ms / 4)
+        if (jt_time_mono_ms() - run->renewed_mono < run->job->lease_ms / 4)
                 return JT_TASK_DONE;
         return record(run, &same, run->job->lease_ms, err);
 }
@@ -423,7 +424,7 @@ static int64_t users_left(push_run_t *run) {
  * are spent (a wait that would end past that bound is not started). */
 static jt_task_outcome_t post_batch(push_run_t *run, const char *body, const char *idem_header,
                                     post_result_t *res, jt_error_t *err) {
-        int64_t started = jt_task_mono_ms();
+        int64_t started = jt_time_mono_ms();
         jt_task_outcome_t o;
 
         for (int attempt = 1;; attempt++) {
@@ -438,11 +439,11 @@ static jt_task_outcome_t post_batch(push_run_t *run, const char *body, const cha
                     jt_backoff_ms(run->p->backoff_base_ms, run->p->backoff_max_ms, attempt);
                 if (res->retry_after_ms > wait)
                         wait = res->retry_after_ms;
-                if (jt_task_mono_ms() - started + wait > run->p->retry_for_ms) {
+                if (jt_time_mono_ms() - started + wait > run->p->retry_for_ms) {
                         size_t used = strlen(res->detail);
                         snprintf(res->detail + used, sizeof(res->detail) - used,
                                  " (retries stopped after %" PRId64 " s, --app-push-retry-for)",
-                                 (jt_task_mono_ms() - started) / 1000);
+                                 (jt_time_mono_ms() - started) / 1000);
                         return JT_TASK_DONE;
                 }
                 jt_log_warn("job=%s app push: batch %" PRId64 " attempt %d of %d: %s; again in "
@@ -552,7 +553,7 @@ jt_task_outcome_t jt_app_push_run(const jt_task_env_t *env, mongoc_client_t *cli
                             job->job_id, run.prog.batches, run.prog.users);
         snprintf(name, sizeof(name), "%susers", job->test_mode ? "test-" : "");
         run.users = mongoc_client_get_collection(client, env->db, name);
-        run.renewed_mono = jt_task_mono_ms();
+        run.renewed_mono = jt_time_mono_ms();
         if (!(run.curl = curl_easy_init())) {
                 jt_error_set(err, JT_ERR_SYSTEM, 0, "cannot set up libcurl");
                 o = JT_TASK_RETRY;

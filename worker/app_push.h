@@ -13,7 +13,7 @@
 #include "jt_config.h"
 #include "jt_error.h"
 #include "jt_jobs_push.h"
-#include "task_env.h"
+#include "task.h"
 
 /* --app-api-url, JT_APP_API_KEY (environment only), --app-push-batch, --app-push-attempts. */
 extern const jt_opt_t jt_app_push_opts[];

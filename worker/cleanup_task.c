@@ -47,7 +47,7 @@ static jt_status_event_t base_event(const cleanup_run_t *run, jt_status_type_t t
                                 .task_id = run->task->task_id,
                                 .type = type,
                                 .job_kind = JT_JOB_KIND_CLEANUP,
-                                .timestamp_ms = jt_task_now_ms(),
+                                .timestamp_ms = jt_time_wall_ms(),
                                 .worker_id = (char *)run->env->worker_id,
                                 .test_mode = run->task->test_mode,
                                 .cutoff_date_ms = {true, run->task->cutoff_ms},
@@ -130,7 +130,7 @@ static bool send_continuation(cleanup_run_t *run, int64_t resume_ms, int64_t del
         next.resume_after_id = NULL;
         next.resume_from_ms = (jt_opt_long_t){true, resume_ms};
         next.found = run->found;
-        next.created_at_ms = jt_task_now_ms();
+        next.created_at_ms = jt_time_wall_ms();
         ok = jt_cleanup_task_encode(run->env->reg, &next, &buf, &len, err) &&
              jt_kafka_send(run->env->producer, run->env->cleanup_topic, task_id, buf, len, NULL,
                            err) &&
@@ -153,7 +153,7 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, int64_t tasks_total, jt_
         jt_status_event_t ev;
 
         if (!jt_jobs_claim_finalize(run->client, env->db, run->task->job_id, run->task->run_nonce,
-                                    tasks_total, env->worker_id, jt_task_now_ms(),
+                                    tasks_total, env->worker_id, jt_time_wall_ms(),
                                     FINALIZE_LEASE_MS, &claimed, &entry, err)) {
                 bson_destroy(&entry);
                 return JT_TASK_RETRY;
@@ -187,7 +187,7 @@ static jt_task_outcome_t finish_job(cleanup_run_t *run, int64_t tasks_total, jt_
         ev = base_event(run, JT_STATUS_JOB_FINISHED);
         ev.task_id = NULL;
         jt_cleanup_result_fill(&ev, found, deleted, left, run->task->batch_size);
-        ev.execution_ms = (jt_opt_long_t){true, created_ms ? jt_task_now_ms() - created_ms : 0};
+        ev.execution_ms = (jt_opt_long_t){true, created_ms ? jt_time_wall_ms() - created_ms : 0};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
                 return JT_TASK_RETRY;
         jt_log_info("job=%s finished: %" PRId64 " of %" PRId64 " playbacks deleted",
@@ -246,15 +246,58 @@ static void range_start(cleanup_run_t *run, const jt_job_view_t *view) {
                             run->deleted_before);
 }
 
-static jt_task_outcome_t run_range(cleanup_run_t *run, const jt_job_view_t *view, jt_error_t *err) {
+/* The end of a range whose batches are all done: what is left counted, the result recorded,
+ * TASK_FINISHED sent, and the job finished when this was its last task. */
+static jt_task_outcome_t range_end(cleanup_run_t *run, const jt_job_view_t *view, jt_error_t *err) {
         const jt_task_env_t *env = run->env;
         const jt_cleanup_task_t *task = run->task;
-        int64_t started = jt_task_mono_ms(), last_progress = 0, left = 0, batch = 0, deleted = 0;
-        int batches = 0;
-        jt_cleanup_slice_t slice;
+        int64_t left = 0;
         jt_status_event_t ev;
         bool recorded = false, complete = false;
         bson_t *result;
+
+        /* The range's second and last count. The slices tile the range and each deleteMany
+         * removes all it matches, so after a pass this is 0 but for playbacks written into a
+         * slice after it was deleted; "remaining = 0, deleted = found" would stay exact under
+         * SIGKILL as well (nothing accumulated). It is kept because it measures rather than
+         * assumes: a late write into an old range, or a delete lost to a failover rollback,
+         * shows as remaining instead of being reported deleted. Once the range is empty it
+         * reads nothing through the createdAt index, so it costs one request and no scan. */
+        jt_log_debug("job=%s task=%s counting what is left", task->job_id, task->task_id);
+        if (!count_left(run, &left, err))
+                return JT_TASK_RETRY;
+        result = BCON_NEW("found", BCON_INT64(run->found), "deleted", BCON_INT64(run->found - left),
+                          "remaining", BCON_INT64(left), "finishedBy", BCON_UTF8(env->worker_id),
+                          "continuations", BCON_INT32(task->continuation_seq));
+        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
+                                   run->root_id, run->key, result, jt_time_wall_ms(), &recorded,
+                                   &complete, err)) {
+                bson_destroy(result);
+                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
+        }
+        bson_destroy(result);
+        ev = base_event(run, JT_STATUS_TASK_FINISHED);
+        ev.records_deleted = (jt_opt_long_t){true, run->found - left};
+        ev.total_records_found = (jt_opt_long_t){true, run->found};
+        ev.remaining_records = (jt_opt_long_t){true, left};
+        ev.progress_total = (jt_opt_long_t){true, run->found};
+        ev.progress_done = (jt_opt_long_t){true, run->found - left};
+        if (!send_event(run, &ev, err) ||
+            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
+                return JT_TASK_RETRY;
+        jt_log_info("job=%s task=%s done: %" PRId64 " of %" PRId64 " deleted%s", task->job_id,
+                    task->task_id, run->found - left, run->found,
+                    recorded ? "" : " (result recorded before: a redelivery)");
+        return complete ? finish_job(run, view->tasks_total, err) : JT_TASK_DONE;
+}
+
+static jt_task_outcome_t run_range(cleanup_run_t *run, const jt_job_view_t *view, jt_error_t *err) {
+        const jt_task_env_t *env = run->env;
+        const jt_cleanup_task_t *task = run->task;
+        int64_t started = jt_time_mono_ms(), last_progress = 0, left = 0, batch = 0, deleted = 0;
+        int batches = 0;
+        jt_cleanup_slice_t slice;
+        jt_status_event_t ev;
         jt_task_outcome_t outcome;
 
         if (!range_found(run, view, err))
@@ -276,17 +319,17 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, const jt_job_view_t *view
                 /* After one batch at least: a task that only handed its range on would never
                  * end it. No count here: the continuation carries the figures. */
                 if (batches > 0 &&
-                    jt_task_mono_ms() - started >= (int64_t)task->time_budget_s * 1000)
+                    jt_time_mono_ms() - started >= (int64_t)task->time_budget_s * 1000)
                         return send_continuation(run, slice.from_ms, deleted, err) ? JT_TASK_DONE
                                                                                    : JT_TASK_RETRY;
-                int64_t batch_started = jt_task_mono_ms();
+                int64_t batch_started = jt_time_mono_ms();
                 jt_log_debug("job=%s task=%s deleting from %" PRId64, task->job_id, task->task_id,
                              slice.from_ms);
                 outcome = delete_slice(run, &slice, &batch, err);
                 if (outcome != JT_TASK_DONE)
                         return outcome;
                 batches++;
-                jt_metrics_batch(env->metrics, (double)(jt_task_mono_ms() - batch_started) / 1e3);
+                jt_metrics_batch(env->metrics, (double)(jt_time_mono_ms() - batch_started) / 1e3);
                 jt_metrics_documents(env->metrics, "deleted", batch);
                 /* Progress from what the batches report, not from a count of the range: the
                  * local server reads every matching document to count. The figures recorded at
@@ -294,54 +337,21 @@ static jt_task_outcome_t run_range(cleanup_run_t *run, const jt_job_view_t *view
                 deleted += batch;
                 left = left > batch ? left - batch : 0;
                 jt_cleanup_slice_next(&slice, batch, left, task->batch_size, run->end_ms);
-                if (jt_task_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
+                if (jt_time_mono_ms() - last_progress >= PROGRESS_EVERY_MS) {
                         ev = base_event(run, JT_STATUS_TASK_PROGRESS);
                         ev.progress_total = (jt_opt_long_t){true, run->found};
                         ev.progress_done = (jt_opt_long_t){true, run->found - left};
                         if (!send_event(run, &ev, err))
                                 return JT_TASK_RETRY;
                         rd_kafka_poll(env->producer, 0);
-                        last_progress = jt_task_mono_ms();
+                        last_progress = jt_time_mono_ms();
                 }
                 /* The pause spares the database after work; an empty slice was next to none. */
                 if (task->batch_delay_ms > 0 && batch > 0 && slice.from_ms < run->end_ms &&
                     !jt_task_sleep(env, task->batch_delay_ms))
                         return stop_at(run, slice.from_ms, deleted, err);
         }
-
-        /* The range's second and last count. The slices tile the range and each deleteMany
-         * removes all it matches, so after a pass this is 0 but for playbacks written into a
-         * slice after it was deleted; "remaining = 0, deleted = found" would stay exact under
-         * SIGKILL as well (nothing accumulated). It is kept because it measures rather than
-         * assumes: a late write into an old range, or a delete lost to a failover rollback,
-         * shows as remaining instead of being reported deleted. Once the range is empty it
-         * reads nothing through the createdAt index, so it costs one request and no scan. */
-        jt_log_debug("job=%s task=%s counting what is left", task->job_id, task->task_id);
-        if (!count_left(run, &left, err))
-                return JT_TASK_RETRY;
-        result = BCON_NEW("found", BCON_INT64(run->found), "deleted", BCON_INT64(run->found - left),
-                          "remaining", BCON_INT64(left), "finishedBy", BCON_UTF8(env->worker_id),
-                          "continuations", BCON_INT32(task->continuation_seq));
-        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
-                                   run->root_id, run->key, result, jt_task_now_ms(), &recorded,
-                                   &complete, err)) {
-                bson_destroy(result);
-                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
-        }
-        bson_destroy(result);
-        ev = base_event(run, JT_STATUS_TASK_FINISHED);
-        ev.records_deleted = (jt_opt_long_t){true, run->found - left};
-        ev.total_records_found = (jt_opt_long_t){true, run->found};
-        ev.remaining_records = (jt_opt_long_t){true, left};
-        ev.progress_total = (jt_opt_long_t){true, run->found};
-        ev.progress_done = (jt_opt_long_t){true, run->found - left};
-        if (!send_event(run, &ev, err) ||
-            !jt_kafka_flush(env->producer, env->kafka_timeout_ms, err))
-                return JT_TASK_RETRY;
-        jt_log_info("job=%s task=%s done: %" PRId64 " of %" PRId64 " deleted%s", task->job_id,
-                    task->task_id, run->found - left, run->found,
-                    recorded ? "" : " (result recorded before: a redelivery)");
-        return complete ? finish_job(run, view->tasks_total, err) : JT_TASK_DONE;
+        return range_end(run, view, err);
 }
 
 /* The worker's own safety check: the producer computed the cutoff, but a task replayed late,
@@ -352,7 +362,7 @@ static bool inside_retention(const jt_task_env_t *env, const jt_cleanup_task_t *
                              jt_error_t *err) {
         int worker_days = (int)jt_config_int(env->cfg, "retention-days");
         int days = task->retention_days > worker_days ? task->retention_days : worker_days;
-        int64_t keep_from = jt_task_now_ms() - days * DAY_MS;
+        int64_t keep_from = jt_time_wall_ms() - days * DAY_MS;
         char a[JT_TIME_ISO_BUF], b[JT_TIME_ISO_BUF];
 
         if (task->retention_days >= worker_days && task->range_end_ms <= keep_from &&

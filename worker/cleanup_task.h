@@ -2,7 +2,7 @@
 #ifndef JT_WORKER_CLEANUP_TASK_H
 #define JT_WORKER_CLEANUP_TASK_H
 
-#include "task_env.h"
+#include "task.h"
 
 /* Runs the task (or the continuation of one). Refuses, deleting nothing (JT_TASK_PERMANENT),
  * a range that reaches inside the retention window by this worker's clock. When the time

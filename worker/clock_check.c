@@ -33,12 +33,12 @@ static bool timed_command(mongoc_client_t *client, const bson_t *cmd, int64_t *l
                           int64_t *server_ms, bool *found, jt_error_t *err) {
         bson_t reply;
         bson_error_t error;
-        int64_t before = jt_task_now_ms(), after, mono = jt_task_mono_ms();
+        int64_t before = jt_time_wall_ms(), after, mono = jt_time_mono_ms();
         bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, &error);
 
         /* The server read its clock somewhere in the round trip: its middle is the best guess,
          * off by at most half the round trip (measured on the monotonic clock). */
-        after = before + (jt_task_mono_ms() - mono);
+        after = before + (jt_time_mono_ms() - mono);
         *found = ok && reply_time(&reply, server_ms);
         *local_ms = before + (after - before) / 2;
         bson_destroy(&reply);
@@ -90,7 +90,7 @@ static bool measure(const jt_task_env_t *env, jt_clock_check_t *state, jt_error_
         if (!ok)
                 return false;
         state->measured = true;
-        state->at_mono_ms = jt_task_mono_ms();
+        state->at_mono_ms = jt_time_mono_ms();
         jt_metrics_set_clock_skew(env->metrics, (double)state->skew_ms / 1e3);
         jt_time_format_iso(state->local_ms / 1000, local, sizeof(local));
         jt_time_format_iso(state->server_ms / 1000, server, sizeof(server));
@@ -125,7 +125,7 @@ static jt_task_outcome_t check_locked(const jt_task_env_t *env, jt_clock_check_t
         /* A skew over the limit is measured again at once: a corrected clock is seen by the
          * next task, not ten minutes later. */
         if (!state->measured || llabs(state->skew_ms) > max_skew_ms(env) ||
-            jt_task_mono_ms() - state->at_mono_ms >= JT_CLOCK_CHECK_EVERY_MS) {
+            jt_time_mono_ms() - state->at_mono_ms >= JT_CLOCK_CHECK_EVERY_MS) {
                 state->measured = false;
                 if (!measure(env, state, err)) {
                         if (err->transient)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "jt_error.h"
-#include "task_env.h"
+#include "task.h"
 
 #define JT_CLOCK_CHECK_EVERY_MS (10 * 60 * 1000)
 

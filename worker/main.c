@@ -1,5 +1,6 @@
 /* joytify-worker: consumes statistics and cleanup tasks and runs them against MongoDB. main()
- * holds the option table; the loop is in loop.c, each task kind in its own file. */
+ * holds the option table; the loop is in worker.c and its parts (worker_private.h), each task
+ * kind in its own file. */
 #include <stdio.h>
 
 #include "jt_config.h"
@@ -8,7 +9,7 @@
 #include "jt_options.h"
 #include "jt_startup.h"
 #include "app_push.h"
-#include "loop.h"
+#include "worker.h"
 
 static const jt_opt_t worker_opts[] = {
     {"group", 'g', JT_OPT_STRING, "joytify-workers", 0, 0, "JT_WORKER_GROUP", false, "GROUP",

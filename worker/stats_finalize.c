@@ -18,9 +18,10 @@
 #include "jt_jobs.h"
 #include "jt_kafka.h"
 #include "jt_log.h"
+#include "jt_time.h"
 #include "jt_mongo.h"
 #include "jt_status.h"
-#include "stats_compute.h"
+#include "stats.h"
 #include "stats_notification.h"
 
 #define FINALIZE_LEASE_MS 120000
@@ -112,7 +113,7 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
         ev = (jt_status_event_t){.job_id = run->task->job_id,
                                  .type = JT_STATUS_JOB_FINISHED,
                                  .job_kind = JT_JOB_KIND_STATS,
-                                 .timestamp_ms = jt_task_now_ms(),
+                                 .timestamp_ms = jt_time_wall_ms(),
                                  .worker_id = (char *)env->worker_id,
                                  .test_mode = run->task->test_mode,
                                  .month = run->task->month,
@@ -121,7 +122,7 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
                                  .notifications_created = {true, run->notification_created},
                                  .notification_id = run->have_notification ? nid_hex : NULL,
                                  .cleanup_triggered = {true, true},
-                                 .execution_ms = {true, jt_task_now_ms() - created_ms}};
+                                 .execution_ms = {true, jt_time_wall_ms() - created_ms}};
         ev.users_pushed = (jt_opt_long_t){run->push.configured, run->push.done.users};
         ev.push_failures = (jt_opt_long_t){run->push.configured, run->push.done.failed_users};
         if (jt_task_finish_job(env, run->client, &ev, err) != JT_TASK_DONE)
@@ -257,7 +258,7 @@ jt_task_outcome_t jt_stats_finalize_run(const jt_task_env_t *env, const jt_stats
                              task->job_id, view.tasks_done, view.tasks_total);
                 outcome = JT_TASK_REJECTED;
         } else if (!jt_jobs_claim_finalize(run.client, env->db, task->job_id, task->run_nonce,
-                                           view.tasks_total, env->worker_id, jt_task_now_ms(),
+                                           view.tasks_total, env->worker_id, jt_time_wall_ms(),
                                            FINALIZE_LEASE_MS, &claimed, &entry, err)) {
                 outcome = JT_TASK_RETRY;
         } else if (!claimed) {

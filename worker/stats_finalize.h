@@ -6,7 +6,7 @@
 #ifndef JT_WORKER_STATS_FINALIZE_H
 #define JT_WORKER_STATS_FINALIZE_H
 
-#include "task_env.h"
+#include "task.h"
 
 /* Queues the FINALIZE task of shard's job (the caller flushes it with its own events). */
 bool jt_stats_finalize_send(const jt_task_env_t *env, const jt_stats_task_t *shard,

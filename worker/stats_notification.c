@@ -18,15 +18,16 @@ bool jt_stats_notification_window(const char *month, int64_t *from_ms, int64_t *
                                   jt_error_t *err) {
         int year = 0, mon = 0;
         int64_t ignored;
+        jt_time_civil_t next;
 
         *from_ms = *to_ms = 0;
         if (sscanf(month, "%4d-%2d", &year, &mon) != 2 || mon < 1 || mon > 12)
                 return jt_error_set(err, JT_ERR_INPUT, 0, "month must be YYYY-MM (got \"%s\")",
                                     month);
-        jt_time_month_bounds_ms(mon == 12 ? year + 1 : year, mon == 12 ? 1 : mon + 1, from_ms,
-                                &ignored);
-        jt_time_month_bounds_ms(mon >= 11 ? year + 1 : year, mon >= 11 ? mon - 10 : mon + 2, to_ms,
-                                &ignored);
+        /* From the start of the next month to the end of the one after it. */
+        jt_time_month_bounds_ms(year, mon, &ignored, from_ms);
+        jt_time_to_civil(*from_ms / 1000, &next);
+        jt_time_month_bounds_ms((int)next.year, next.month, &ignored, to_ms);
         return true;
 }
 
@@ -161,7 +162,7 @@ static bool record_choice(mongoc_client_t *client, const char *db, const jt_stat
                                   BCON_BOOL(false), "}");
         bson_t *update =
             BCON_NEW("$set", "{", "notification", "{", "id", BCON_OID(&choice->id), "reused",
-                     BCON_BOOL(choice->reused), "at", BCON_DATE_TIME(jt_task_now_ms()), "}", "}");
+                     BCON_BOOL(choice->reused), "at", BCON_DATE_TIME(jt_time_wall_ms()), "}", "}");
         bson_t reply;
         bson_error_t error;
         bson_iter_t it;

@@ -16,7 +16,7 @@
 
 #include <mongoc/mongoc.h>
 
-#include "task_env.h"
+#include "task.h"
 
 #define JT_STATS_NOTIFICATION_DRIFT_S 60
 

@@ -4,17 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "stats.h"
+
 #define DUPLICATE_KEY 11000
-
-bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to) {
-        bson_iter_t it;
-        int64_t t;
-
-        if (!bson_iter_init_find(&it, entry, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
-                return false;
-        t = bson_iter_date_time(&it);
-        return t >= from && t < to;
-}
 
 /* Sends one bulk and checks that each of its `ops` writes matched (or inserted) its document. */
 static jt_task_outcome_t execute_bulk(mongoc_bulk_operation_t *bulk, size_t ops, bool *changed,

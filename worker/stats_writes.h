@@ -9,7 +9,7 @@
 #include <mongoc/mongoc.h>
 
 #include "jt_error.h"
-#include "task_env.h"
+#include "task.h"
 
 typedef struct {
         mongoc_collection_t *stats;
@@ -35,8 +35,5 @@ jt_task_outcome_t jt_stats_writes_flush(jt_stats_writes_t *w, bool *changed, jt_
 
 /* Drops the queued writes. */
 void jt_stats_writes_discard(jt_stats_writes_t *w);
-
-/* Whether entry's createdAt is in [from, to). */
-bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to);
 
 #endif

@@ -339,7 +339,7 @@ def scenario_rerun(fleet, client, dbs, decoder, m, rng):
 
     db.jobs.drop()
     before = after
-    # A new worker: a process announces a job id once (task_env.c's ring of announced jobs).
+    # A new worker: a process announces a job id once (task.c's ring of announced jobs).
     job_id, fin2 = run_job(sc, db, m, decoder, "scenario 4, run again on a dropped ledger")
     after = snapshot(db)
     problems = check_counts(before, after, fin2, "scenario 4, second run")

@@ -21,7 +21,7 @@
 #include "it_kafka.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
-#include "task_env.h"
+#include "task.h"
 
 #define LEASE_MS 60000
 #define NOW_MS   1790000000000LL

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent implementation of a user's monthly statistics entry
-(reference/SYSTEM-TO-REPLACE.md, `stats`), to check worker/stats_compute.c against. Plain
+(reference/SYSTEM-TO-REPLACE.md, `stats`), to check worker/stats.c against. Plain
 Python, standard library only; it shares no code with the C module, only the rules written in
-worker/stats_compute.h:
+worker/stats.h:
 
   * sums are exact, correctly rounded once (math.fsum), whatever the order of the playbacks;
   * songs/artists: totalDuration descending, then id ascending; peakHour: hour ascending, only

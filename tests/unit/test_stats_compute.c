@@ -1,4 +1,4 @@
-/* Monthly statistics entries (worker/stats_compute.c): entries computed by hand for three users,
+/* Monthly statistics entries (worker/stats.c): entries computed by hand for three users,
  * the rules that make entries reproducible (exact sums in any order, ties by id, rounding half
  * away from zero, -0), bad data and month boundaries, a heavy user, and a seeded random dataset
  * cross-checked against tests/tools/stats_oracle.py, an independent Python implementation run
@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "jt_test.h"
-#include "stats_compute.h"
+#include "stats.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

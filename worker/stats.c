@@ -1,6 +1,6 @@
 /* One user's monthly statistics entry from their playbacks of the month: exact per-song,
- * per-artist and per-hour sums, then the sorted, rounded BSON entry (see stats_compute.h). */
-#include "stats_compute.h"
+ * per-artist and per-hour sums, then the sorted, rounded BSON entry (see stats.h). */
+#include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static double exact_to_double(exact_t sum) {
         return ldexp((double)sum, -EXACT_SCALE);
 }
 
-/* round2 of stats_compute.h. Adding 0 turns a -0 (a small negative growth) into +0, so that an
+/* round2 of stats.h. Adding 0 turns a -0 (a small negative growth) into +0, so that an
  * entry never depends on the sign of a zero. */
 static double round2(double x) {
         return round(x * 100.0) / 100.0 + 0.0;
@@ -409,4 +409,14 @@ bool jt_stats_entry_total(const bson_t *entry, double *total_s, jt_error_t *err)
                                     total);
         *total_s = total;
         return true;
+}
+
+bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to) {
+        bson_iter_t it;
+        int64_t t;
+
+        if (!bson_iter_init_find(&it, entry, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it))
+                return false;
+        t = bson_iter_date_time(&it);
+        return t >= from && t < to;
 }

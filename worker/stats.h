@@ -1,4 +1,4 @@
-/* One user's monthly statistics entry (reference/SYSTEM-TO-REPLACE.md, `stats`), computed from
+/* One user's monthly statistics entry (an element of the user's document in `stats`), computed from
  * that user's playbacks of the month: the worker streams a user's playbacks into an accumulator,
  * builds the entry, resets the accumulator and goes on with the next user, so memory holds one
  * user's data at a time. Pure computation: no database, no Kafka.
@@ -32,8 +32,8 @@
  * made by playbacks): the caller writes nothing for them, and since the original's
  * usersProcessed counts the users that have an entry for the month, they count in neither
  * usersProcessed nor usersUpdated. */
-#ifndef JT_WORKER_STATS_COMPUTE_H
-#define JT_WORKER_STATS_COMPUTE_H
+#ifndef JT_WORKER_STATS_H
+#define JT_WORKER_STATS_H
 
 #include <bson/bson.h>
 #include <stdbool.h>
@@ -92,5 +92,8 @@ bool jt_stats_acc_build(const jt_stats_acc_t *acc, const double *prev_total_s,
  * app's driver stores whole numbers as int32, so int32 and int64 are accepted as well as double.
  * Missing, another type, negative or not finite: JT_ERR_INPUT, *total_s = 0. */
 bool jt_stats_entry_total(const bson_t *entry, double *total_s, jt_error_t *err);
+
+/* Whether a stored entry's createdAt is in [from, to): the month it belongs to. */
+bool jt_stats_entry_in(const bson_t *entry, int64_t from, int64_t to);
 
 #endif

@@ -4,8 +4,8 @@
  * batch boundary. Everything in jt_task_env_t is shared by those threads: the producer, the
  * mongoc pool (a client popped per task), the metrics and the logger are thread-safe; the
  * announced ring and the clock check carry their own locks. */
-#ifndef JT_WORKER_TASK_ENV_H
-#define JT_WORKER_TASK_ENV_H
+#ifndef JT_WORKER_TASK_H
+#define JT_WORKER_TASK_H
 
 #include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>
@@ -110,9 +110,5 @@ jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *er
 
 /* Sleeps ms milliseconds unless a stop is requested (checked every 100 ms); false when it was. */
 bool jt_task_sleep(const jt_task_env_t *env, int ms);
-
-/* Milliseconds since the epoch (UTC) and a monotonic clock in milliseconds. */
-int64_t jt_task_now_ms(void);
-int64_t jt_task_mono_ms(void);
 
 #endif

@@ -1,6 +1,7 @@
-/* Clocks for task handlers, what a finalize step does when another worker holds the claim, and
- * how it announces the job once. */
-#include "task_env.h"
+/* What every task handler shares: the gate a task passes before it acts (its job's ledger
+ * entry), a stop-aware sleep, database failures as outcomes, what a finalize step does when
+ * another worker holds the claim, and how it announces the job once. */
+#include "task.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,16 +13,6 @@
 #include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_time.h"
-
-int64_t jt_task_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t jt_task_mono_ms(void) {
-        return jt_time_mono_ms();
-}
 
 bool jt_task_sleep(const jt_task_env_t *env, int ms) {
         while (ms > 0 && !*env->stop) {
@@ -107,7 +98,7 @@ jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *
         pthread_mutex_unlock(&a->lock);
         if (!sent)
                 return JT_TASK_RETRY;
-        if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_task_now_ms(), err))
+        if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_time_wall_ms(), err))
                 return JT_TASK_RETRY;
         return JT_TASK_DONE;
 }
@@ -148,8 +139,8 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                 return JT_TASK_DONE;
         }
         if (strcmp(view->state, "failed") == 0 && strcmp(view->failed_task, task_id) == 0) {
-                if (!jt_jobs_reopen(client, env->db, job_id, run_nonce, jt_task_now_ms(), &reopened,
-                                    err))
+                if (!jt_jobs_reopen(client, env->db, job_id, run_nonce, jt_time_wall_ms(),
+                                    &reopened, err))
                         return JT_TASK_RETRY;
                 if (reopened) {
                         jt_log_info("job=%s re-opened: %s, whose failure failed it, is back",
