@@ -8,16 +8,15 @@ set -u
 limit=${1:-2.0}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 units=$root/deploy/systemd
+if ! command -v systemd-analyze >/dev/null; then
+        echo "SKIP systemd-analyze is missing (Debian package systemd): units not scored"
+        exit 77
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 ok() { echo "ok   $*"; }
-
-if ! command -v systemd-analyze >/dev/null; then
-        echo "SKIP systemd-analyze is missing (Debian package systemd): units not scored"
-        exit 77
-fi
 
 # The overall exposure of a unit file, e.g. 1.1 (empty when systemd-analyze did not score it).
 score() {
