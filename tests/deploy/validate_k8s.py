@@ -329,6 +329,9 @@ def check_tree(k8s, build):
             schema_check(doc, f"{name}[{i}] {doc.get('kind')}/{doc['metadata']['name']}")
             docs.append(doc)
             print(f"ok   base/{name}: {doc['kind']}/{doc['metadata']['name']} ({K8S_VERSION}, strict)")
+    for i, doc in enumerate(load(os.path.join(k8s, "secret.example.yaml"))):
+        schema_check(doc, f"secret.example.yaml[{i}]")
+        print(f"ok   secret.example.yaml: {doc['kind']}/{doc['metadata']['name']} ({K8S_VERSION}, strict)")
     fleet_rules(docs, build)
     print("ok   fleet rules: scaling target, no worker replicas, max replicas <= partitions, "
           "triggers from the environment, probes, memory, secrets, tokens, image, budget, "
