@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import Invalid, expect_refused, verdict  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROM = os.path.join(ROOT, "deploy", "prometheus")
 RULES = os.path.join(PROM, "joytify-alerts.yml")
@@ -26,10 +29,6 @@ DASHBOARD = os.path.join(PROM, "joytify-fleet-dashboard.json")
 EXTERNAL = {"keda_scaler_active"}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
                 "and", "or", "unless", "inf", "nan"}
-
-
-class Invalid(Exception):
-    pass
 
 
 def program_metrics():
@@ -144,13 +143,38 @@ def check_rule_metrics(known):
     print(f"ok   alert rules: {len(exprs)} rules ask only served metrics (and {sorted(EXTERNAL)})")
 
 
-def expect_refused(what, check):
-    try:
-        check()
-    except Invalid as e:
-        print(f"ok   refused {what}: {str(e).splitlines()[0]}")
-        return
-    raise Invalid(f"expected {what} to be refused, actual accepted")
+def checks():
+    known = program_metrics()
+    print(f"ok   {len(known)} metric names rendered by common/: {' '.join(sorted(known))}")
+    check_rules()
+    check_manifest()
+    with open(DASHBOARD, encoding="utf-8") as f:
+        dash = json.load(f)
+    check_dashboard(dash, known)
+    check_rule_metrics(known)
+
+    # The checks can fail.
+    typo = json.loads(json.dumps(dash))
+    typo["panels"][4]["targets"][0]["expr"] = "sum(joytify_consumer_lags)"
+    expect_refused("a dashboard query of a metric no program serves",
+                   lambda: check_dashboard(typo, known))
+    bad = json.loads(json.dumps(dash))
+    bad["panels"][4]["targets"][0]["expr"] = "sum(rate(joytify_tasks_total[5m])"
+    expect_refused("a dashboard query that is not PromQL", lambda: check_dashboard(bad, known))
+    with tempfile.TemporaryDirectory() as tmp:
+        # render-prometheusrule against a rules file that differs from the manifest.
+        os.makedirs(os.path.join(tmp, "prometheus"))
+        os.makedirs(os.path.join(tmp, "k8s", "monitoring"))
+        with open(RULES, encoding="utf-8") as f:
+            rules = f.read()
+        with open(os.path.join(tmp, "prometheus", "joytify-alerts.yml"), "w") as f:
+            f.write(rules.replace("for: 15m", "for: 16m", 1))
+        shutil.copy(os.path.join(ROOT, "deploy", "k8s", "monitoring", "prometheusrule.yaml"),
+                    os.path.join(tmp, "k8s", "monitoring"))
+        shutil.copy(os.path.join(PROM, "render-prometheusrule"),
+                    os.path.join(tmp, "prometheus"))
+        expect_refused("a PrometheusRule older than the rules", lambda: check_manifest(
+            os.path.join(tmp, "prometheus", "render-prometheusrule")))
 
 
 def main():
@@ -168,43 +192,7 @@ def main():
         print("check_prometheus: FAIL: promtool not found: install the prometheus package "
               "(deploy/local/install-deps)")
         return 1
-    try:
-        known = program_metrics()
-        print(f"ok   {len(known)} metric names rendered by common/: {' '.join(sorted(known))}")
-        check_rules()
-        check_manifest()
-        with open(DASHBOARD, encoding="utf-8") as f:
-            dash = json.load(f)
-        check_dashboard(dash, known)
-        check_rule_metrics(known)
-
-        # The checks can fail.
-        typo = json.loads(json.dumps(dash))
-        typo["panels"][4]["targets"][0]["expr"] = "sum(joytify_consumer_lags)"
-        expect_refused("a dashboard query of a metric no program serves",
-                       lambda: check_dashboard(typo, known))
-        bad = json.loads(json.dumps(dash))
-        bad["panels"][4]["targets"][0]["expr"] = "sum(rate(joytify_tasks_total[5m])"
-        expect_refused("a dashboard query that is not PromQL", lambda: check_dashboard(bad, known))
-        with tempfile.TemporaryDirectory() as tmp:
-            # render-prometheusrule against a rules file that differs from the manifest.
-            os.makedirs(os.path.join(tmp, "prometheus"))
-            os.makedirs(os.path.join(tmp, "k8s", "monitoring"))
-            with open(RULES, encoding="utf-8") as f:
-                rules = f.read()
-            with open(os.path.join(tmp, "prometheus", "joytify-alerts.yml"), "w") as f:
-                f.write(rules.replace("for: 15m", "for: 16m", 1))
-            shutil.copy(os.path.join(ROOT, "deploy", "k8s", "monitoring", "prometheusrule.yaml"),
-                        os.path.join(tmp, "k8s", "monitoring"))
-            shutil.copy(os.path.join(PROM, "render-prometheusrule"),
-                        os.path.join(tmp, "prometheus"))
-            expect_refused("a PrometheusRule older than the rules", lambda: check_manifest(
-                os.path.join(tmp, "prometheus", "render-prometheusrule")))
-    except Invalid as e:
-        print(f"check_prometheus: FAIL: {e}")
-        return 1
-    print("check_prometheus: PASS")
-    return 0
+    return verdict("check_prometheus", checks)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,6 @@ except ImportError:
              "(deploy/local/install-deps puts them in the project venv)")
 
 
-class Invalid(Exception):
-    pass
-
-
 def strict(schema):
     """Unknown properties become errors, like kubectl --validate=strict."""
     if isinstance(schema, dict):
@@ -62,6 +58,7 @@ def strict(schema):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kustomize_lite  # noqa: E402 (needs PyYAML, imported above)
+from checklib import Invalid, expect_refused, verdict  # noqa: E402
 
 
 def crd_validator(name):
@@ -254,16 +251,6 @@ def fleet_rules(docs, build, image=IMAGE_PLACEHOLDER):
                               f"refused: {r.stdout.decode().strip()}")
 
 
-def expect_refused(what, check):
-    """The check must refuse a broken copy (so it can fail at all)."""
-    try:
-        check()
-    except Invalid as e:
-        print(f"ok   refused {what}: {e}")
-        return
-    raise Invalid(f"expected {what} to be refused, actual accepted")
-
-
 def load(path):
     with open(path, encoding="utf-8") as f:
         return [d for d in yaml.safe_load_all(f) if d]
@@ -363,84 +350,82 @@ def worker_container(ds):
     return first(ds, "Deployment", "joytify-worker")["spec"]["template"]["spec"]["containers"][0]
 
 
+def checks(build):
+    k8s = os.path.join(ROOT, "deploy", "k8s")
+    rendered = check_tree(k8s, build)
+    prod = rendered["production"]
+    image = worker_container(prod)["image"]
+
+    # The checks can fail: broken copies must be refused.
+    broken = [
+        ("a misspelt Deployment field", "Deployment", lambda d: d["spec"].update(replica=3)),
+        ("a misspelt ScaledObject field", "ScaledObject",
+         lambda d: d["spec"].update(maxReplicas=3)),
+        ("a port that is not a number", "Deployment",
+         lambda d: d["spec"]["template"]["spec"]["containers"][0].update(
+             ports=[{"name": "metrics", "containerPort": "nine"}])),
+        ("a ScaledObject without triggers", "ScaledObject",
+         lambda d: d["spec"].pop("triggers")),
+        ("a misspelt PodMonitor field", "PodMonitor",
+         lambda d: d["spec"].update(podMetricEndpoints=[])),
+        ("a PrometheusRule rule without expr", "PrometheusRule",
+         lambda d: d["spec"]["groups"][0]["rules"][0].pop("expr")),
+    ]
+    for what, kind, mutate in broken:
+        doc = copy.deepcopy(next(d for d in prod if d["kind"] == kind))
+        mutate(doc)
+        expect_refused(what, lambda: schema_check(doc, what))
+    trigger = lambda ds: first(ds, "ScaledObject")["spec"]["triggers"][0]["metadata"]  # noqa: E731
+    config = lambda ds: first(ds, "ConfigMap", "joytify-config")["data"]  # noqa: E731
+    rules = [
+        ("more replicas than partitions",
+         lambda ds: first(ds, "ScaledObject")["spec"].update(maxReplicaCount=13)),
+        ("replicas on the worker Deployment",
+         lambda ds: first(ds, "Deployment", "joytify-worker")["spec"].update(replicas=2)),
+        ("liveness asking /metrics",
+         lambda ds: worker_container(ds)["livenessProbe"]["httpGet"].update(path="/metrics")),
+        ("an option the worker does not know",
+         lambda ds: worker_container(ds)["args"].append("--no-such-option")),
+        ("brokers written in the trigger",
+         lambda ds: trigger(ds).update(bootstrapServers=config(ds)["JT_KAFKA_BROKERS"])),
+        ("a worker environment without the brokers KEDA reads",
+         lambda ds: config(ds).pop("JT_KAFKA_BROKERS")),
+        ("a pod with a service-account token",
+         lambda ds: first(ds, "Deployment", "joytify-scheduler")["spec"]["template"]["spec"]
+         .update(automountServiceAccountToken=True)),
+        ("a second image",
+         lambda ds: first(ds, "Deployment", "joytify-notifier")["spec"]["template"]["spec"]
+         ["containers"][0].update(image=image + "-debug")),
+        ("a budget selecting no worker",
+         lambda ds: first(ds, "PodDisruptionBudget")["spec"]["selector"].update(
+             matchLabels={"app.kubernetes.io/name": "worker"})),
+        ("a budget with minAvailable 1",
+         lambda ds: first(ds, "PodDisruptionBudget")["spec"].update(minAvailable=1)),
+        ("min.insync.replicas equal to the replication factor",
+         lambda ds: config(ds).update(JT_MIN_INSYNC_REPLICAS=config(ds)["JT_REPLICATION_FACTOR"])),
+        ("a PodMonitor on another port",
+         lambda ds: first(ds, "PodMonitor")["spec"]["podMetricsEndpoints"][0].update(port="web")),
+        ("a PrometheusRule drifted from joytify-alerts.yml",
+         lambda ds: first(ds, "PrometheusRule")["spec"]["groups"][0]["rules"].pop()),
+    ]
+    for what, mutate in rules:
+        ds = copy.deepcopy(prod)
+        mutate(ds)
+        expect_refused(what, lambda: fleet_rules(ds, build, image))
+    for what, mutate in [
+        ("production with single-replica topics",
+         lambda ds: config(ds).update(JT_REPLICATION_FACTOR="1", JT_MIN_INSYNC_REPLICAS="1")),
+        ("production without a warm worker",
+         lambda ds: first(ds, "ScaledObject")["spec"].update(minReplicaCount=0)),
+    ]:
+        ds = copy.deepcopy(prod)
+        mutate(ds)
+        expect_refused(what, lambda: overlay_rules("production", ds))
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
-    k8s = os.path.join(ROOT, "deploy", "k8s")
-    try:
-        rendered = check_tree(k8s, build)
-        prod = rendered["production"]
-        image = worker_container(prod)["image"]
-
-        # The checks can fail: broken copies must be refused.
-        broken = [
-            ("a misspelt Deployment field", "Deployment", lambda d: d["spec"].update(replica=3)),
-            ("a misspelt ScaledObject field", "ScaledObject",
-             lambda d: d["spec"].update(maxReplicas=3)),
-            ("a port that is not a number", "Deployment",
-             lambda d: d["spec"]["template"]["spec"]["containers"][0].update(
-                 ports=[{"name": "metrics", "containerPort": "nine"}])),
-            ("a ScaledObject without triggers", "ScaledObject",
-             lambda d: d["spec"].pop("triggers")),
-            ("a misspelt PodMonitor field", "PodMonitor",
-             lambda d: d["spec"].update(podMetricEndpoints=[])),
-            ("a PrometheusRule rule without expr", "PrometheusRule",
-             lambda d: d["spec"]["groups"][0]["rules"][0].pop("expr")),
-        ]
-        for what, kind, mutate in broken:
-            doc = copy.deepcopy(next(d for d in prod if d["kind"] == kind))
-            mutate(doc)
-            expect_refused(what, lambda: schema_check(doc, what))
-        trigger = lambda ds: first(ds, "ScaledObject")["spec"]["triggers"][0]["metadata"]  # noqa: E731
-        config = lambda ds: first(ds, "ConfigMap", "joytify-config")["data"]  # noqa: E731
-        rules = [
-            ("more replicas than partitions",
-             lambda ds: first(ds, "ScaledObject")["spec"].update(maxReplicaCount=13)),
-            ("replicas on the worker Deployment",
-             lambda ds: first(ds, "Deployment", "joytify-worker")["spec"].update(replicas=2)),
-            ("liveness asking /metrics",
-             lambda ds: worker_container(ds)["livenessProbe"]["httpGet"].update(path="/metrics")),
-            ("an option the worker does not know",
-             lambda ds: worker_container(ds)["args"].append("--no-such-option")),
-            ("brokers written in the trigger",
-             lambda ds: trigger(ds).update(bootstrapServers=config(ds)["JT_KAFKA_BROKERS"])),
-            ("a worker environment without the brokers KEDA reads",
-             lambda ds: config(ds).pop("JT_KAFKA_BROKERS")),
-            ("a pod with a service-account token",
-             lambda ds: first(ds, "Deployment", "joytify-scheduler")["spec"]["template"]["spec"]
-             .update(automountServiceAccountToken=True)),
-            ("a second image",
-             lambda ds: first(ds, "Deployment", "joytify-notifier")["spec"]["template"]["spec"]
-             ["containers"][0].update(image=image + "-debug")),
-            ("a budget selecting no worker",
-             lambda ds: first(ds, "PodDisruptionBudget")["spec"]["selector"].update(
-                 matchLabels={"app.kubernetes.io/name": "worker"})),
-            ("a budget with minAvailable 1",
-             lambda ds: first(ds, "PodDisruptionBudget")["spec"].update(minAvailable=1)),
-            ("min.insync.replicas equal to the replication factor",
-             lambda ds: config(ds).update(JT_MIN_INSYNC_REPLICAS=config(ds)["JT_REPLICATION_FACTOR"])),
-            ("a PodMonitor on another port",
-             lambda ds: first(ds, "PodMonitor")["spec"]["podMetricsEndpoints"][0].update(port="web")),
-            ("a PrometheusRule drifted from joytify-alerts.yml",
-             lambda ds: first(ds, "PrometheusRule")["spec"]["groups"][0]["rules"].pop()),
-        ]
-        for what, mutate in rules:
-            ds = copy.deepcopy(prod)
-            mutate(ds)
-            expect_refused(what, lambda: fleet_rules(ds, build, image))
-        for what, mutate in [
-            ("production with single-replica topics",
-             lambda ds: config(ds).update(JT_REPLICATION_FACTOR="1", JT_MIN_INSYNC_REPLICAS="1")),
-            ("production without a warm worker",
-             lambda ds: first(ds, "ScaledObject")["spec"].update(minReplicaCount=0)),
-        ]:
-            ds = copy.deepcopy(prod)
-            mutate(ds)
-            expect_refused(what, lambda: overlay_rules("production", ds))
-    except Invalid as e:
-        print(f"validate_k8s: FAIL: {e}")
-        return 1
-    print("validate_k8s: PASS")
-    return 0
+    return verdict("validate_k8s", lambda: checks(build))
 
 
 if __name__ == "__main__":
