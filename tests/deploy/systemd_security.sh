@@ -37,6 +37,16 @@ for u in "$units"/*.service; do
         fi
 done
 
+# One sandbox for the three (tests/deploy/systemd_syscalls.sh traces the programs against it).
+block() { sed -n '/^# Hardening:/,/^\[Install\]/p' "$1"; }
+for u in "$units"/*.service; do
+        if [ "$(block "$u")" = "$(block "$units/joytify-worker@.service")" ]; then
+                ok "$(basename "$u"): the same hardening block as the worker"
+        else
+                fail "$(basename "$u"): its hardening block differs from the worker's"
+        fi
+done
+
 # The check can fail: the worker without its hardening block (from the line that opens it up
 # to [Install]) scores above the limit.
 sed '/^# Hardening:/,/^\[Install\]/{/^\[Install\]/!d}' "$units/joytify-worker@.service" \
