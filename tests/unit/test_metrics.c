@@ -448,13 +448,16 @@ static void exact_samples(void **state) {
         expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"2.5\"}", "3");
         expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"5\"}", "4");
         expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"10\"}", "4");
+        expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"60\"}", "4");
+        expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"120\"}", "5");
+        expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"3600\"}", "5");
         expect_sample(body, "joytify_batch_duration_seconds_bucket{le=\"+Inf\"}", "5");
         expect_sample(body, "joytify_batch_duration_seconds_count", "5");
         snprintf(expected_sum, sizeof(expected_sum), "%.15g", sum);
         if (strtod(expected_sum, NULL) != sum)
                 snprintf(expected_sum, sizeof(expected_sum), "%.17g", sum);
         expect_sample(body, "joytify_batch_duration_seconds_sum", expected_sum);
-        expect_long("histogram bucket lines (11 bounds + +Inf)", 12,
+        expect_long("histogram bucket lines (18 bounds + +Inf)", 19,
                     count_prefix(body, "joytify_batch_duration_seconds_bucket{"));
 
         expect_sample(body, "joytify_consumer_lag{topic=\"joytify.tasks.stats\",partition=\"3\"}",
