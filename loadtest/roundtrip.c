@@ -12,6 +12,7 @@
 
 #include "jt_avro.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_log.h"
 #include "jt_options.h"
 #include "jt_startup.h"
@@ -96,10 +97,10 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
         snprintf(group, sizeof(group), "joytify-%s", job_id);
         if (!(reg = jt_avro_registry_new(&err)) ||
             !(producer = jt_kafka_producer_new(&opts, &err)) ||
-            !jt_kafka_check_reachable(producer, &opts, &err) ||
-            !jt_kafka_ensure_topics(producer, &topic, 1, ROUNDTRIP_PARTITIONS,
-                                    (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms,
-                                    &err) ||
+            !jt_kafka_admin_check_reachable(producer, &opts, &err) ||
+            !jt_kafka_admin_ensure_topics(producer, &topic, 1, ROUNDTRIP_PARTITIONS,
+                                          (int)jt_config_int(cfg, "replication-factor"),
+                                          opts.timeout_ms, &err) ||
             !(consumer = jt_kafka_consumer_new(&opts, group, &err)) ||
             !assign_at_end(consumer, topic, opts.timeout_ms, &err)) {
                 rc = jt_startup_fail(cfg, &err);
@@ -123,7 +124,8 @@ int jt_roundtrip_run(const jt_config_t *cfg) {
                                             .month = strdup("2026-10"),
                                             .created_at_ms = t0};
                 if (!jt_stats_task_encode(reg, &sent[i], &buf, &len, &err) ||
-                    !jt_kafka_send(producer, topic, task_id, buf, len, NULL, &err)) {
+                    !jt_kafka_send(producer, topic, task_id, strlen(task_id), buf, len, NULL,
+                                   &err)) {
                         free(buf);
                         jt_log_error("task %s: %s", task_id, err.message);
                         goto done;

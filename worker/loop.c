@@ -360,7 +360,7 @@ static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *
 
         memcpy(key, msg->key ? msg->key : "", klen);
         key[klen] = '\0';
-        if (!jt_kafka_send(w->env.producer, w->dlq_topic, msg->key ? key : NULL, msg->payload,
+        if (!jt_kafka_send(w->env.producer, w->dlq_topic, msg->key, msg->key_len, msg->payload,
                            msg->len, hdrs, err)) {
                 rd_kafka_headers_destroy(hdrs);
                 return false;

@@ -14,6 +14,7 @@
 #include "it_env.h"
 #include "jt_avro.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 
 static jt_kafka_opts_t broker_opts(void) {
         jt_kafka_opts_t opts = {.brokers = it_env("JT_KAFKA_BROKERS"),
@@ -49,15 +50,15 @@ static void topics_are_created_once(void **state) {
         jt_error_clear(&err);
         rk = jt_kafka_producer_new(&opts, &err);
         assert_ok(rk, err);
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 2, 5, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 2, 5, 1, 10000, &err), err);
         assert_int_equal(partition_count(rk, a), 5);
         assert_int_equal(partition_count(rk, b), 5);
         /* A second call, with another partition count, leaves existing topics alone. */
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 2, 7, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 2, 7, 1, 10000, &err), err);
         assert_int_equal(partition_count(rk, a), 5);
         /* An impossible replication factor is refused by the broker, with the topic named. */
         snprintf(a, sizeof(a), "jt.it.%d.c", (int)getpid());
-        assert_false(jt_kafka_ensure_topics(rk, topics, 1, 1, 3, 10000, &err));
+        assert_false(jt_kafka_admin_ensure_topics(rk, topics, 1, 1, 3, 10000, &err));
         assert_non_null(strstr(err.message, a));
         jt_kafka_destroy(rk);
 }
@@ -91,9 +92,11 @@ static void encoded_task_round_trips_through_a_group(void **state) {
         assert_ok(reg, err);
         producer = jt_kafka_producer_new(&opts, &err);
         assert_ok(producer, err);
-        assert_ok(jt_kafka_ensure_topics(producer, topics, 1, 3, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(producer, topics, 1, 3, 1, 10000, &err), err);
         assert_ok(jt_stats_task_encode(reg, &task, &buf, &len, &err), err);
-        assert_ok(jt_kafka_send(producer, topic, task.task_id, buf, len, NULL, &err), err);
+        assert_ok(jt_kafka_send(producer, topic, task.task_id, strlen(task.task_id), buf, len, NULL,
+                                &err),
+                  err);
         assert_ok(jt_kafka_flush(producer, 10000, &err), err);
         free(buf);
 

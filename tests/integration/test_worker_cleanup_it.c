@@ -32,6 +32,7 @@
 #include "jt_time.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 
 #define HOUR_MS (3600 * 1000LL)
 #define DAY_MS  (24 * HOUR_MS)
@@ -1338,7 +1339,7 @@ static void bad_tasks_go_to_the_dlq_and_the_worker_keeps_going(void **state) {
         for (int i = 0; i < T_COUNT; i++)
                 topics[i] = c->topic[i];
         jt_error_clear(&err);
-        if (!jt_kafka_ensure_topics(reader, topics, T_COUNT, 1, 1, IT_KAFKA_TIMEOUT_MS, &err))
+        if (!jt_kafka_admin_ensure_topics(reader, topics, T_COUNT, 1, 1, IT_KAFKA_TIMEOUT_MS, &err))
                 fail_msg("creating the test's topics: %s", err.message);
         wait_topics_ready(topics, T_COUNT);
         mark_all(c);
