@@ -249,8 +249,7 @@ static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_
         return o;
 }
 
-/* Sends one Admin API request through `call` and waits for its result; the event is the
- * caller's to destroy. */
+/* Waits for the result of one Admin API request; the event is the caller's to destroy. */
 static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *queue, int timeout_ms, const char *what,
                                     jt_error_t *err) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
