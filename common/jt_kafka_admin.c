@@ -240,32 +240,40 @@ bool jt_kafka_admin_offsets_for_time(rd_kafka_t *rk, const char *topic,
         return true;
 }
 
-static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
-                                              int timeout_ms) {
-        rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+/* One Admin API request in flight: its reply queue, its options (the request timeout) and,
+ * once answered, its result event. */
+typedef struct {
+        rd_kafka_queue_t *queue;
+        rd_kafka_AdminOptions_t *options;
+        rd_kafka_event_t *ev;
+} admin_call_t;
+
+static admin_call_t admin_call_new(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms) {
+        admin_call_t c = {rd_kafka_queue_new(rk), rd_kafka_AdminOptions_new(rk, op), NULL};
         char errstr[256];
 
-        rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, errstr, sizeof(errstr));
-        return o;
+        rd_kafka_AdminOptions_set_request_timeout(c.options, timeout_ms, errstr, sizeof(errstr));
+        return c;
 }
 
-/* Waits for the result of one Admin API request; the event is the caller's to destroy. */
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *queue, int timeout_ms, const char *what,
-                                    jt_error_t *err) {
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+/* Waits for the answer to the request; false with err when none came or it is an error. */
+static bool admin_call_wait(admin_call_t *c, int timeout_ms, const char *what, jt_error_t *err) {
+        c->ev = rd_kafka_queue_poll(c->queue, timeout_ms + 2000);
+        if (!c->ev)
+                return jt_error_set(err, JT_ERR_KAFKA, RD_KAFKA_RESP_ERR__TIMED_OUT,
+                                    "%s: no answer from the brokers within %d s", what,
+                                    timeout_ms / 1000);
+        if (rd_kafka_event_error(c->ev))
+                return jt_error_set(err, JT_ERR_KAFKA, rd_kafka_event_error(c->ev), "%s: %s", what,
+                                    rd_kafka_event_error_string(c->ev));
+        return true;
+}
 
-        if (!ev) {
-                jt_error_set(err, JT_ERR_KAFKA, RD_KAFKA_RESP_ERR__TIMED_OUT,
-                             "%s: no answer from the brokers within %d s", what, timeout_ms / 1000);
-                return NULL;
-        }
-        if (rd_kafka_event_error(ev)) {
-                jt_error_set(err, JT_ERR_KAFKA, rd_kafka_event_error(ev), "%s: %s", what,
-                             rd_kafka_event_error_string(ev));
-                rd_kafka_event_destroy(ev);
-                return NULL;
-        }
-        return ev;
+static void admin_call_destroy(admin_call_t *c) {
+        if (c->ev)
+                rd_kafka_event_destroy(c->ev);
+        rd_kafka_AdminOptions_destroy(c->options);
+        rd_kafka_queue_destroy(c->queue);
 }
 
 /* "client-id@host, ..." of the description's first four members. */
@@ -287,23 +295,20 @@ static void group_members(const rd_kafka_ConsumerGroupDescription_t *desc,
 
 bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
                                    jt_kafka_admin_group_t *g, jt_error_t *err) {
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *o =
-            admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms);
+        admin_call_t call =
+            admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms);
         const char *groups[1] = {group};
-        rd_kafka_event_t *ev = NULL;
         const rd_kafka_ConsumerGroupDescription_t **descs;
         const rd_kafka_error_t *gerr;
         size_t n = 0;
         bool ok = false;
 
         memset(g, 0, sizeof(*g));
-        rd_kafka_DescribeConsumerGroups(rk, groups, 1, o, queue);
-        ev = admin_wait(queue, timeout_ms, "describing the group", err);
-        if (!ev)
+        rd_kafka_DescribeConsumerGroups(rk, groups, 1, call.options, call.queue);
+        if (!admin_call_wait(&call, timeout_ms, "describing the group", err))
                 goto done;
         descs = rd_kafka_DescribeConsumerGroups_result_groups(
-            rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+            rd_kafka_event_DescribeConsumerGroups_result(call.ev), &n);
         if (n != 1) {
                 jt_error_set(err, JT_ERR_KAFKA, 0, "describing group %s: %zu answers, expected 1",
                              group, n);
@@ -322,10 +327,7 @@ bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeou
         group_members(descs[0], g);
         ok = true;
 done:
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_queue_destroy(queue);
+        admin_call_destroy(&call);
         return ok;
 }
 
@@ -373,82 +375,72 @@ static bool copy_offsets(const rd_kafka_topic_partition_list_t *got,
 bool jt_kafka_admin_group_offsets(rd_kafka_t *rk, const char *group,
                                   rd_kafka_topic_partition_list_t *parts, int timeout_ms,
                                   jt_error_t *err) {
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *o =
-            admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms);
+        admin_call_t call =
+            admin_call_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms);
         rd_kafka_ListConsumerGroupOffsets_t *req =
             rd_kafka_ListConsumerGroupOffsets_new(group, parts);
-        rd_kafka_event_t *ev = NULL;
         const rd_kafka_group_result_t **groups;
         size_t n = 0;
-        bool ok = false;
+        bool ok;
 
-        rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, queue);
-        ev = admin_wait(queue, timeout_ms, "reading the group's committed offsets", err);
-        if (!ev)
-                goto done;
-        groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
-            rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-        ok = group_result(groups, n, "reading committed offsets", group, err) &&
-             copy_offsets(rd_kafka_group_result_partitions(groups[0]), parts, err);
-done:
-        if (ev)
-                rd_kafka_event_destroy(ev);
+        rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, call.options, call.queue);
+        ok = admin_call_wait(&call, timeout_ms, "reading the group's committed offsets", err);
+        if (ok) {
+                groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+                    rd_kafka_event_ListConsumerGroupOffsets_result(call.ev), &n);
+                ok = group_result(groups, n, "reading committed offsets", group, err) &&
+                     copy_offsets(rd_kafka_group_result_partitions(groups[0]), parts, err);
+        }
         rd_kafka_ListConsumerGroupOffsets_destroy(req);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_queue_destroy(queue);
+        admin_call_destroy(&call);
         return ok;
 }
 
-bool jt_kafka_admin_group_alter_offsets(rd_kafka_t *rk, const char *group,
-                                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
-                                        jt_error_t *err) {
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *o =
-            admin_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms);
-        rd_kafka_AlterConsumerGroupOffsets_t *req =
-            rd_kafka_AlterConsumerGroupOffsets_new(group, parts);
-        rd_kafka_event_t *ev = NULL;
-        const rd_kafka_group_result_t **groups;
-        const rd_kafka_topic_partition_list_t *got;
-        size_t n = 0;
-        bool ok = false;
+/* Copies an AlterConsumerGroupOffsets answer into parts' err: the group's refusal to every
+ * partition, else each partition's own. */
+static void copy_refusals(const rd_kafka_group_result_t *result,
+                          rd_kafka_topic_partition_list_t *parts) {
+        const rd_kafka_error_t *gerr = rd_kafka_group_result_error(result);
+        const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(result);
 
-        for (int i = 0; i < parts->cnt; i++)
-                parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, queue);
-        ev = admin_wait(queue, timeout_ms, "moving the group's offsets", err);
-        if (!ev)
-                goto done;
-        groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-            rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
-        if (n != 1) {
-                jt_error_set(err, JT_ERR_KAFKA, 0, "moving offsets of %s: %zu answers, expected 1",
-                             group, n);
-                goto done;
-        }
-        if (rd_kafka_group_result_error(groups[0])) {
+        if (gerr) {
                 /* The whole request was refused: every partition stays where it was. */
-                rd_kafka_resp_err_t code =
-                    rd_kafka_error_code(rd_kafka_group_result_error(groups[0]));
                 for (int i = 0; i < parts->cnt; i++)
-                        parts->elems[i].err = code;
-                ok = true;
-                goto done;
+                        parts->elems[i].err = rd_kafka_error_code(gerr);
+                return;
         }
-        got = rd_kafka_group_result_partitions(groups[0]);
         for (int i = 0; got && i < got->cnt; i++) {
                 rd_kafka_topic_partition_t *mine = rd_kafka_topic_partition_list_find(
                     parts, got->elems[i].topic, got->elems[i].partition);
                 if (mine)
                         mine->err = got->elems[i].err;
         }
-        ok = true;
-done:
-        if (ev)
-                rd_kafka_event_destroy(ev);
+}
+
+bool jt_kafka_admin_group_alter_offsets(rd_kafka_t *rk, const char *group,
+                                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                                        jt_error_t *err) {
+        const rd_kafka_group_result_t **groups = NULL;
+        size_t n = 0;
+        bool ok;
+        admin_call_t call =
+            admin_call_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms);
+        rd_kafka_AlterConsumerGroupOffsets_t *req =
+            rd_kafka_AlterConsumerGroupOffsets_new(group, parts);
+
+        for (int i = 0; i < parts->cnt; i++)
+                parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, call.options, call.queue);
+        ok = admin_call_wait(&call, timeout_ms, "moving the group's offsets", err);
+        if (ok)
+                groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+                    rd_kafka_event_AlterConsumerGroupOffsets_result(call.ev), &n);
+        if (ok && n != 1)
+                ok = jt_error_set(err, JT_ERR_KAFKA, 0,
+                                  "moving offsets of %s: %zu answers, expected 1", group, n);
+        if (ok)
+                copy_refusals(groups[0], parts);
         rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_queue_destroy(queue);
+        admin_call_destroy(&call);
         return ok;
 }

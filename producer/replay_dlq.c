@@ -319,8 +319,7 @@ static bool dlq_open(dlq_run_t *run, const jt_kafka_opts_t *opts, jt_error_t *er
                                                 &run->count, err) ||
             !(run->consumer = jt_kafka_consumer_new(&copts, run->group, err)))
                 goto done;
-        run->parts = calloc((size_t)run->count, sizeof(*run->parts));
-        if (!run->parts) {
+        if (!(run->parts = calloc((size_t)run->count, sizeof(*run->parts)))) {
                 jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
                 goto done;
         }
