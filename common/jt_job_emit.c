@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_log.h"
 #include "jt_status.h"
 
@@ -165,8 +166,8 @@ bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emi
         /* The entry as stored: a re-sent job's tasks carry the nonce of the run they belong to. */
         if (bson_iter_init_find(&it, &entry, "runNonce") && BSON_ITER_HOLDS_UTF8(&it))
                 run_nonce = bson_iter_utf8(&it, NULL);
-        if (id_count > 0 && !jt_kafka_partition_count(env->producer, emit->topic, env->timeout_ms,
-                                                      &partitions, err))
+        if (id_count > 0 && !jt_kafka_admin_partition_count(env->producer, emit->topic,
+                                                            env->timeout_ms, &partitions, err))
                 goto done;
         emit->started.timestamp_ms = jt_emit_now_ms();
         emit->started.tasks_total = (jt_opt_long_t){true, (int64_t)id_count};

@@ -1,4 +1,4 @@
-/* librdkafka client setup: defaults that give at-least-once, -X passthrough, admin, flush. */
+/* librdkafka client setup: defaults that give at-least-once, -X passthrough, send, flush. */
 #include "jt_kafka.h"
 
 #include <inttypes.h>
@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "jt_log.h"
 
@@ -251,122 +250,10 @@ rd_kafka_resp_err_t jt_kafka_subscribe(rd_kafka_t *rk, const char *topic) {
         return rc;
 }
 
-bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 0, NULL, &md, opts->timeout_ms);
-
-        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return jt_error_set_transient(
-                    err, JT_ERR_KAFKA, rc, "cannot reach Kafka at %s within %d s: %s",
-                    opts->brokers, opts->timeout_ms / 1000, rd_kafka_err2str(rc));
-        rd_kafka_metadata_destroy(md);
-        return true;
-}
-
-/* Whether the broker's metadata lists every topic with partitions that all have a leader. */
-static bool topics_visible(rd_kafka_t *rk, const char *const *topics, size_t count) {
-        const struct rd_kafka_metadata *md = NULL;
-        size_t seen = 0;
-
-        if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                return false;
-        for (size_t i = 0; i < count; i++)
-                for (int t = 0; t < md->topic_cnt; t++) {
-                        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
-                        bool led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
-                        if (strcmp(mt->topic, topics[i]) != 0)
-                                continue;
-                        for (int p = 0; led && p < mt->partition_cnt; p++)
-                                led = mt->partitions[p].leader >= 0;
-                        seen += led;
-                        break;
-                }
-        rd_kafka_metadata_destroy(md);
-        return seen == count;
-}
-
-bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count, int partitions,
-                            int replication_factor, int timeout_ms, jt_error_t *err) {
-        rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *aopts =
-            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_event_t *ev = NULL;
-        char errstr[512];
-        bool ok = false;
-
-        rd_kafka_AdminOptions_set_operation_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
-        rd_kafka_AdminOptions_set_request_timeout(aopts, timeout_ms, errstr, sizeof(errstr));
-        for (size_t i = 0; i < count; i++) {
-                news[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor, errstr,
-                                                sizeof(errstr));
-                if (!news[i]) {
-                        jt_error_set(err, JT_ERR_CONFIG, 0, "topic %s: %s", topics[i], errstr);
-                        goto done;
-                }
-        }
-        rd_kafka_CreateTopics(rk, news, count, aopts, queue);
-        ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
-        if (!ev) {
-                jt_error_set_transient(err, JT_ERR_KAFKA, 0,
-                                       "creating topics timed out after %d ms", timeout_ms);
-                goto done;
-        }
-        if (rd_kafka_event_error(ev)) {
-                jt_error_set_transient(err, JT_ERR_KAFKA, rd_kafka_event_error(ev),
-                                       "creating topics: %s", rd_kafka_event_error_string(ev));
-                goto done;
-        }
-        {
-                size_t n = 0, created = 0;
-                const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-                const rd_kafka_topic_result_t **results =
-                    rd_kafka_CreateTopics_result_topics(res, &n);
-                for (size_t i = 0; i < n; i++) {
-                        rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
-                        if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                                jt_log_info("created topic %s (%d partitions)",
-                                            rd_kafka_topic_result_name(results[i]), partitions);
-                                created++;
-                        } else if (terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                                jt_error_set(err, JT_ERR_KAFKA, terr, "creating topic %s: %s",
-                                             rd_kafka_topic_result_name(results[i]),
-                                             rd_kafka_topic_result_error_string(results[i]));
-                                goto done;
-                        }
-                }
-                /* A topic just created can be missing from the broker's metadata for a moment;
-                 * a consumer subscribing then hears "unknown topic" and looks again only after
-                 * topic.metadata.refresh.interval.ms (5 minutes). So wait until it is listed. */
-                for (int64_t waited = 0; created > 0 && !topics_visible(rk, topics, count);
-                     waited += 100) {
-                        if (waited >= timeout_ms) {
-                                jt_error_set_transient(err, JT_ERR_KAFKA, 0,
-                                                       "created topics not in the brokers' "
-                                                       "metadata after %d ms",
-                                                       timeout_ms);
-                                goto done;
-                        }
-                        usleep(100 * 1000);
-                }
-        }
-        ok = true;
-done:
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        for (size_t i = 0; i < count; i++)
-                if (news[i])
-                        rd_kafka_NewTopic_destroy(news[i]);
-        free(news);
-        rd_kafka_AdminOptions_destroy(aopts);
-        rd_kafka_queue_destroy(queue);
-        return ok;
-}
-
-bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
-                   size_t len, rd_kafka_headers_t *headers, jt_error_t *err) {
-        return jt_kafka_send_to(rk, topic, RD_KAFKA_PARTITION_UA, key, key ? strlen(key) : 0,
-                                payload, len, headers, err);
+bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const void *key, size_t key_len,
+                   const void *payload, size_t len, rd_kafka_headers_t *headers, jt_error_t *err) {
+        return jt_kafka_send_to(rk, topic, RD_KAFKA_PARTITION_UA, key, key_len, payload, len,
+                                headers, err);
 }
 
 bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
@@ -392,42 +279,13 @@ bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, cons
                 /* Local queue full: let deliveries drain instead of failing the send. */
                 rd_kafka_poll(rk, 100);
         }
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR && partition == RD_KAFKA_PARTITION_UA)
+                return jt_error_set(err, JT_ERR_KAFKA, rc, "producing to %s: %s", topic,
+                                    rd_kafka_err2str(rc));
         if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
                 return jt_error_set(err, JT_ERR_KAFKA, rc, "producing to %s [%" PRId32 "]: %s",
                                     topic, partition, rd_kafka_err2str(rc));
         return true;
-}
-
-bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                              int32_t *partitions, jt_error_t *err) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t rc;
-        bool ok = false;
-
-        *partitions = 0;
-        if (!rkt)
-                return jt_error_set(err, JT_ERR_KAFKA, 0, "topic %s: %s", topic,
-                                    rd_kafka_err2str(rd_kafka_last_error()));
-        rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                jt_error_set_transient(err, JT_ERR_KAFKA, rc, "metadata of topic %s: %s", topic,
-                                       rd_kafka_err2str(rc));
-        } else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
-                rc = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-                jt_error_set(err, JT_ERR_KAFKA, rc,
-                             "topic %s: expected at least one partition in the brokers' metadata, "
-                             "got %d (%s)",
-                             topic, md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0,
-                             rd_kafka_err2str(rc));
-        } else {
-                *partitions = md->topics[0].partition_cnt;
-                ok = true;
-        }
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return ok;
 }
 
 bool jt_kafka_store_offset(rd_kafka_t *consumer, const rd_kafka_message_t *msg) {

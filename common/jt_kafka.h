@@ -1,5 +1,6 @@
-/* Kafka clients built from our options plus -X passthrough, topic creation through the Admin
- * API, and synchronous helpers for the few places that must know a message is durable. */
+/* Kafka clients built from our options plus -X passthrough, sending with delivery reports, and
+ * synchronous helpers for the few places that must know a message is durable. Questions to the
+ * cluster (topics, offsets, groups) are in jt_kafka_admin.h. */
 #ifndef JT_KAFKA_H
 #define JT_KAFKA_H
 
@@ -48,17 +49,11 @@ void jt_kafka_rebalance_apply(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * through this, so that jt_kafka_destroy knows the consumer may have joined its group. */
 rd_kafka_resp_err_t jt_kafka_subscribe(rd_kafka_t *rk, const char *topic);
 
-/* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
-bool jt_kafka_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err);
-
-/* Creates the topics that do not exist yet (an existing topic is left as it is). */
-bool jt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count, int partitions,
-                            int replication_factor, int timeout_ms, jt_error_t *err);
-
-/* Queues one message (payload copied). headers may be NULL; ownership of headers passes to
- * the producer on success only. */
-bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
-                   size_t len, rd_kafka_headers_t *headers, jt_error_t *err);
+/* Queues one message (payload copied) with a key of key_len bytes, kept byte for byte (it may
+ * hold NUL bytes; NULL: no key); the partitioner places it by key. headers may be NULL;
+ * ownership of headers passes to the producer on success only. */
+bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const void *key, size_t key_len,
+                   const void *payload, size_t len, rd_kafka_headers_t *headers, jt_error_t *err);
 
 /* Queues one message (payload copied) to an explicit partition (RD_KAFKA_PARTITION_UA: the
  * partitioner's choice by key), with a key of key_len bytes (may hold NUL bytes; NULL: none).
@@ -66,11 +61,6 @@ bool jt_kafka_send(rd_kafka_t *rk, const char *topic, const char *key, const voi
 bool jt_kafka_send_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
                       size_t key_len, const void *payload, size_t len, rd_kafka_headers_t *headers,
                       jt_error_t *err);
-
-/* The topic's partition count from the brokers' metadata (bounded by timeout_ms): what an even
- * placement of tasks spreads them over. An unknown topic is a JT_ERR_KAFKA error naming it. */
-bool jt_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                              int32_t *partitions, jt_error_t *err);
 
 /* Stores msg's offset + 1 in consumer for the next commit: the message is done (its effects
  * durable, or it went to the DLQ). A failure is logged as a warning and returned: the message

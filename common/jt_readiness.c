@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
 
@@ -50,7 +51,7 @@ static void check(jt_readiness_t *r) {
 
         jt_error_clear(&kafka_err);
         jt_error_clear(&mongo_err);
-        kafka_ok = jt_kafka_check_reachable(r->rk, &r->kopts, &kafka_err);
+        kafka_ok = jt_kafka_admin_check_reachable(r->rk, &r->kopts, &kafka_err);
         mongo_ok = jt_mongo_ping(r->pool, r->mongo_uri, &mongo_err);
         jt_metrics_set_ready(r->m, kafka_ok && mongo_ok, reason_of(kafka_ok, mongo_ok),
                              r->valid_ms);

@@ -18,50 +18,64 @@ static void month_name(int64_t month_start_ms, char out[8]) {
         snprintf(out, 8, "%04d-%02d", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1);
 }
 
+bool jt_retention_newest_job(mongoc_client_t *client, const char *db, const bson_t *filter,
+                             const char *field, const char *what, bson_t *newest, bool *found,
+                             jt_error_t *err) {
+        mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+        bson_t *opts = BCON_NEW("sort", "{", field, BCON_INT32(-1), "}", "limit", BCON_INT64(1),
+                                "projection", "{", field, BCON_INT32(1), "}");
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, opts, NULL);
+        const bson_t *doc;
+        bson_error_t error;
+        bool ok = true;
+
+        *found = mongoc_cursor_next(cursor, &doc);
+        if (*found)
+                bson_copy_to(doc, newest);
+        else
+                bson_init(newest);
+        if (mongoc_cursor_error(cursor, &error)) {
+                ok = false;
+                *found = false;
+                bson_reinit(newest);
+                if (jt_mongo_error_is_transient(&error))
+                        jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
+                                               "reading %s of %s.%s: %s", what, db,
+                                               JT_JOBS_COLLECTION, error.message);
+                else
+                        jt_error_set(err, JT_ERR_MONGO, (int)error.code, "reading %s of %s.%s: %s",
+                                     what, db, JT_JOBS_COLLECTION, error.message);
+        }
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(opts);
+        mongoc_collection_destroy(jobs);
+        return ok;
+}
+
 /* The newest cleanup cutoff after month_start_ms in the ledger: *found, its job id and cutoff.
  * Few jobs exist (one cleanup a week), so no index is needed for the sort. */
 static bool newest_cutoff_after(mongoc_client_t *client, const char *db, bool test_mode,
                                 int64_t month_start_ms, bool *found, char *job_id,
                                 size_t job_id_size, int64_t *cutoff_ms, jt_error_t *err) {
-        mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         bson_t *filter = BCON_NEW("kind", "cleanup", "testMode", BCON_BOOL(test_mode),
                                   "params.cutoff", "{", "$gt", BCON_DATE_TIME(month_start_ms), "}");
-        bson_t *opts =
-            BCON_NEW("sort", "{", "params.cutoff", BCON_INT32(-1), "}", "limit", BCON_INT64(1),
-                     "projection", "{", "params.cutoff", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, opts, NULL);
-        const bson_t *doc;
-        bson_error_t error;
+        bson_t newest;
         bson_iter_t it;
-        bool ok = true;
+        bool ok = jt_retention_newest_job(client, db, filter, "params.cutoff",
+                                          "the cleanup cutoffs", &newest, found, err);
 
-        *found = false;
         *cutoff_ms = 0;
         job_id[0] = '\0';
-        if (mongoc_cursor_next(cursor, &doc)) {
-                *found = true;
-                if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+        if (*found) {
+                if (bson_iter_init_find(&it, &newest, "_id") && BSON_ITER_HOLDS_UTF8(&it))
                         snprintf(job_id, job_id_size, "%s", bson_iter_utf8(&it, NULL));
-                if (bson_iter_init(&it, doc) &&
+                if (bson_iter_init(&it, &newest) &&
                     bson_iter_find_descendant(&it, "params.cutoff", &it) &&
                     BSON_ITER_HOLDS_DATE_TIME(&it))
                         *cutoff_ms = bson_iter_date_time(&it);
         }
-        if (mongoc_cursor_error(cursor, &error)) {
-                ok = false;
-                if (jt_mongo_error_is_transient(&error))
-                        jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
-                                               "reading the cleanup cutoffs of %s.%s: %s", db,
-                                               JT_JOBS_COLLECTION, error.message);
-                else
-                        jt_error_set(err, JT_ERR_MONGO, (int)error.code,
-                                     "reading the cleanup cutoffs of %s.%s: %s", db,
-                                     JT_JOBS_COLLECTION, error.message);
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
+        bson_destroy(&newest);
         bson_destroy(filter);
-        mongoc_collection_destroy(jobs);
         return ok;
 }
 

@@ -20,4 +20,13 @@ bool jt_retention_month_safe(mongoc_client_t *client, const char *db, bool test_
                              int64_t month_start_ms, int retention_days, int64_t now_ms, bool *safe,
                              char *reason, size_t reason_size, jt_error_t *err);
 
+/* The newest job of db's ledger among those matching filter, by the ledger field `field`
+ * (sorted on it, descending; few jobs exist, so no index is needed): *found, and in newest
+ * (initialised on every path, the caller's to bson_destroy) its _id and field. False with err
+ * ("reading <what> of <db>.jobs: ...", transient when a retry can help) when the ledger cannot
+ * be read. The retention check's newest cutoff and the scheduler's newest month. */
+bool jt_retention_newest_job(mongoc_client_t *client, const char *db, const bson_t *filter,
+                             const char *field, const char *what, bson_t *newest, bool *found,
+                             jt_error_t *err);
+
 #endif

@@ -3,6 +3,7 @@
 #include "jt_startup.h"
 
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_mongo.h"
 #include "jt_mongo_apm.h"
 #include "jt_options.h"
@@ -19,10 +20,10 @@ bool jt_startup_reach_and_ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, 
         const char *topics[4];
 
         jt_startup_topics(cfg, topics);
-        return jt_kafka_check_reachable(rk, &opts, err) &&
-               jt_kafka_ensure_topics(rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                                      (int)jt_config_int(cfg, "replication-factor"),
-                                      opts.timeout_ms, err);
+        return jt_kafka_admin_check_reachable(rk, &opts, err) &&
+               jt_kafka_admin_ensure_topics(
+                   rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
+                   (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms, err);
 }
 
 rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {

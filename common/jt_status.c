@@ -2,6 +2,7 @@
 #include "jt_status.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "jt_kafka.h"
 
@@ -10,7 +11,8 @@ bool jt_status_send(rd_kafka_t *rk, const jt_avro_registry_t *reg, const char *t
         void *buf = NULL;
         size_t len = 0;
         bool ok = jt_status_event_encode(reg, event, &buf, &len, err) &&
-                  jt_kafka_send(rk, topic, event->job_id, buf, len, NULL, err);
+                  jt_kafka_send(rk, topic, event->job_id, event->job_id ? strlen(event->job_id) : 0,
+                                buf, len, NULL, err);
 
         free(buf);
         return ok;

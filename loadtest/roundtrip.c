@@ -11,6 +11,7 @@
 
 #include "jt_avro.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_log.h"
 #include "jt_options.h"
 #include "jt_startup.h"
@@ -101,7 +102,8 @@ static bool send_tasks(roundtrip_t *r, int64_t created_ms, int timeout_ms) {
                                                .month = strdup("2026-10"),
                                                .created_at_ms = created_ms};
                 if (!jt_stats_task_encode(r->reg, &r->sent[i], &buf, &len, &err) ||
-                    !jt_kafka_send(r->producer, r->topic, task_id, buf, len, NULL, &err)) {
+                    !jt_kafka_send(r->producer, r->topic, task_id, strlen(task_id), buf, len, NULL,
+                                   &err)) {
                         free(buf);
                         jt_log_error("task %s: %s", task_id, err.message);
                         return false;
@@ -161,10 +163,10 @@ static bool connect_run(const jt_config_t *cfg, const jt_kafka_opts_t *opts, rou
         snprintf(group, sizeof(group), "joytify-%s", r->job_id);
         return (r->reg = jt_avro_registry_new(err)) &&
                (r->producer = jt_kafka_producer_new(opts, err)) &&
-               jt_kafka_check_reachable(r->producer, opts, err) &&
-               jt_kafka_ensure_topics(r->producer, &r->topic, 1, ROUNDTRIP_PARTITIONS,
-                                      (int)jt_config_int(cfg, "replication-factor"),
-                                      opts->timeout_ms, err) &&
+               jt_kafka_admin_check_reachable(r->producer, opts, err) &&
+               jt_kafka_admin_ensure_topics(r->producer, &r->topic, 1, ROUNDTRIP_PARTITIONS,
+                                            (int)jt_config_int(cfg, "replication-factor"),
+                                            opts->timeout_ms, err) &&
                (r->consumer = jt_kafka_consumer_new(opts, group, err)) &&
                assign_at_end(r->consumer, r->topic, opts->timeout_ms, err);
 }

@@ -17,7 +17,7 @@
  * the cutoff into the retention window). */
 static bool fire_time(const jt_config_t *cfg, int64_t *fire_s, jt_error_t *err) {
         const char *at = jt_config_str(cfg, "at");
-        int64_t now_s = jt_emit_now_ms() / 1000;
+        int64_t now_s = jt_time_wall_ms() / 1000;
 
         if (!at) {
                 *fire_s = now_s - now_s % 60;
@@ -62,7 +62,7 @@ int jt_cleanup_cmd_run(const jt_config_t *cfg) {
         params.test_mode = jt_config_bool(cfg, "test-mode");
         params.run_id = run_id;
         ok = jt_cleanup_job_emit(&env, &params, dry_run, &result, &err);
-        rc = jt_report_cleanup(cfg, ok, &result, &err);
+        rc = jt_job_report_cleanup(cfg, ok, &result, &err);
         jt_cleanup_job_result_clear(&result);
 done:
         jt_kafka_destroy(rk);

@@ -6,8 +6,8 @@
 
 #include "jt_time.h"
 
-jt_stats_job_params_t jt_report_stats_params(const jt_config_t *cfg, const char *month,
-                                             bool test_mode, const char *run_id) {
+jt_stats_job_params_t jt_job_report_stats_params(const jt_config_t *cfg, const char *month,
+                                                 bool test_mode, const char *run_id) {
         return (jt_stats_job_params_t){.month = month,
                                        .test_mode = test_mode,
                                        .run_id = run_id,
@@ -58,8 +58,8 @@ static int report_emit(const jt_config_t *cfg, bool ok, const jt_emit_result_t *
         return JT_EXIT_FAILURE;
 }
 
-int jt_report_stats(const jt_config_t *cfg, bool ok, const jt_stats_job_result_t *r,
-                    const jt_error_t *err) {
+int jt_job_report_stats(const jt_config_t *cfg, bool ok, const jt_stats_job_result_t *r,
+                        const jt_error_t *err) {
         if (ok && (r->emit.outcome == JT_EMIT_SENT || r->emit.outcome == JT_EMIT_DRY_RUN)) {
                 if (r->plan_reused)
                         printf("plan of %zu range(s) read from the job's ledger entry\n",
@@ -76,8 +76,8 @@ int jt_report_stats(const jt_config_t *cfg, bool ok, const jt_stats_job_result_t
         return report_emit(cfg, ok, &r->emit, err);
 }
 
-int jt_report_cleanup(const jt_config_t *cfg, bool ok, const jt_cleanup_job_result_t *r,
-                      const jt_error_t *err) {
+int jt_job_report_cleanup(const jt_config_t *cfg, bool ok, const jt_cleanup_job_result_t *r,
+                          const jt_error_t *err) {
         if (r->planned) {
                 char cutoff[JT_TIME_ISO_BUF];
                 int retention = (int)jt_config_int(cfg, "retention-days");

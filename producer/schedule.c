@@ -13,7 +13,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,12 @@
 #include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
+#include "jt_signal.h"
 #include "jt_startup.h"
 #include "schedule_catchup.h"
 
 #define RETRY_AFTER_FAILURE_MS 30000
 #define MAX_PENDING            (JT_SCHEDULE_CATCH_UP_MAX + 1)
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop_requested = 1;
-}
 
 typedef struct {
         bool simulated;
@@ -64,7 +57,7 @@ typedef struct {
 } schedule_t;
 
 static int64_t clock_now_ms(const sched_clock_t *clock) {
-        int64_t real = jt_emit_now_ms();
+        int64_t real = jt_time_wall_ms();
         if (!clock->simulated)
                 return real;
         return clock->sim_start_ms +
@@ -96,7 +89,7 @@ static bool parse_clock(const char *text, sched_clock_t *clock, jt_error_t *err)
         }
         clock->simulated = true;
         clock->sim_start_ms = start_s * 1000;
-        clock->real_start_ms = jt_emit_now_ms();
+        clock->real_start_ms = jt_time_wall_ms();
         return true;
 }
 
@@ -120,12 +113,12 @@ static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule
                         jt_log_error("stats fire %s: %s", when, err.message);
                         return JT_EXIT_FAILURE;
                 }
-                params = jt_report_stats_params(cfg, month, test_mode, NULL);
+                params = jt_job_report_stats_params(cfg, month, test_mode, NULL);
                 /* The original's test schedule fires every 5 minutes and each fire runs: in test
                  * mode the fire time is part of the job id. */
                 params.fire_s = test_mode ? due_s - due_s % 60 : 0;
                 ok = jt_stats_job_emit(env, &params, false, &result, &err);
-                rc = jt_report_stats(cfg, ok, &result, &err);
+                rc = jt_job_report_stats(cfg, ok, &result, &err);
                 *busy = ok && result.emit.outcome == JT_EMIT_BUSY;
                 *refused = ok && result.emit.outcome == JT_EMIT_REFUSED;
                 jt_stats_job_result_clear(&result);
@@ -133,7 +126,7 @@ static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule
         }
         /* A fire time ahead of the real clock would move the cutoff into the retention window;
          * only a simulated clock can get there, and then cleanup must not run. */
-        if (due_s * 1000 > jt_emit_now_ms()) {
+        if (due_s * 1000 > jt_time_wall_ms()) {
                 jt_log_error("cleanup fire %s is ahead of the real clock: not fired", when);
                 return JT_EXIT_FAILURE;
         }
@@ -143,7 +136,7 @@ static int fire(const jt_config_t *cfg, const jt_emit_env_t *env, const schedule
         params.triggered_by = "schedule";
         params.test_mode = test_mode;
         ok = jt_cleanup_job_emit(env, &params, false, &result, &err);
-        rc = jt_report_cleanup(cfg, ok, &result, &err);
+        rc = jt_job_report_cleanup(cfg, ok, &result, &err);
         *busy = ok && result.emit.outcome == JT_EMIT_BUSY;
         jt_cleanup_job_result_clear(&result);
         return rc;
@@ -204,7 +197,7 @@ static bool find_catch_up(const jt_emit_env_t *env, bool test_mode, int catch_up
         mongoc_client_t *client = mongoc_client_pool_pop(env->pool);
         char month[8];
         bool found = false;
-        bool ok = jt_catchup_newest_month(client, env->db, test_mode, month, &found, err);
+        bool ok = jt_schedule_catchup_newest_month(client, env->db, test_mode, month, &found, err);
 
         mongoc_client_pool_push(env->pool, client);
         s->catch_up_after = JT_CRON_NONE;
@@ -216,7 +209,7 @@ static bool find_catch_up(const jt_emit_env_t *env, bool test_mode, int catch_up
                             test_mode ? "test-mode " : "");
                 return true;
         }
-        s->catch_up_after = jt_catchup_after_month(month);
+        s->catch_up_after = jt_schedule_catchup_after_month(month);
         jt_log_info("stats schedule: the ledger's newest %sstatistics month is %s; missed months "
                     "after it are caught up (at most %d before the latest)",
                     test_mode ? "test-mode " : "", month, catch_up_months);
@@ -226,7 +219,7 @@ static bool find_catch_up(const jt_emit_env_t *env, bool test_mode, int catch_up
 /* Fires s's pending fires in order until one fails or is contended (kept for later). */
 static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedule_t *s,
                         bool test_mode) {
-        while (s->next < s->pending_count && !stop_requested) {
+        while (s->next < s->pending_count && !jt_signal_stop_requested()) {
                 int64_t due = s->pending[s->next];
                 bool busy = false, refused = false;
                 if (fire(cfg, env, s, due, test_mode, &busy, &refused) == JT_EXIT_OK && !busy) {
@@ -239,10 +232,10 @@ static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedu
                 } else if (busy) {
                         /* Look again later: sent by then, or the claim lapsed with its holder
                          * and this scheduler sends the job itself. */
-                        s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                        s->retry_at_ms = jt_time_wall_ms() + RETRY_AFTER_FAILURE_MS;
                         break;
                 } else {
-                        s->retry_at_ms = jt_emit_now_ms() + RETRY_AFTER_FAILURE_MS;
+                        s->retry_at_ms = jt_time_wall_ms() + RETRY_AFTER_FAILURE_MS;
                         jt_log_warn("%s fire failed; retrying in %d s", s->name,
                                     RETRY_AFTER_FAILURE_MS / 1000);
                         break;
@@ -267,7 +260,6 @@ int jt_schedule_run(const jt_config_t *cfg) {
         jt_emit_env_t env;
         sched_clock_t clock;
         jt_error_t err;
-        struct sigaction sa;
 
         jt_error_clear(&err);
         if (!jt_options_apply_log(cfg, "scheduler", &err))
@@ -298,10 +290,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 return jt_startup_fail(cfg, &err);
         }
 
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        jt_signal_install_stop();
         for (int i = 0; i < 2; i++) {
                 char next[JT_TIME_ISO_BUF];
                 jt_time_format_iso(jt_cron_next(&schedules[i].cron, clock_now_ms(&clock) / 1000),
@@ -310,9 +299,9 @@ int jt_schedule_run(const jt_config_t *cfg) {
                             next, clock.simulated ? " (simulated clock)" : "");
         }
 
-        while (!stop_requested) {
+        while (!jt_signal_stop_requested()) {
                 int64_t now_ms = clock_now_ms(&clock);
-                for (int i = 0; i < 2 && !stop_requested; i++) {
+                for (int i = 0; i < 2 && !jt_signal_stop_requested(); i++) {
                         schedule_t *s = &schedules[i];
                         int64_t due = jt_cron_prev(&s->cron, now_ms / 1000);
                         if (s->next == s->pending_count) {
@@ -320,7 +309,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                                         continue;
                                 plan(s, due, catch_up_months);
                         }
-                        if (jt_emit_now_ms() < s->retry_at_ms)
+                        if (jt_time_wall_ms() < s->retry_at_ms)
                                 continue;
                         run_pending(cfg, &env, s, test_mode);
                 }

@@ -6,53 +6,31 @@
 #include "jt_cron.h"
 #include "jt_time.h"
 #include "jt_job_ids.h"
-#include "jt_jobs.h"
-#include "jt_mongo.h"
+#include "jt_retention.h"
 
-bool jt_catchup_newest_month(mongoc_client_t *client, const char *db, bool test_mode, char month[8],
-                             bool *found, jt_error_t *err) {
-        mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
+bool jt_schedule_catchup_newest_month(mongoc_client_t *client, const char *db, bool test_mode,
+                                      char month[8], bool *found, jt_error_t *err) {
         /* runId null matches a missing runId too. Few stats jobs exist (one a month, or one per
          * fire of a test schedule), so the sort needs no index. */
         bson_t *filter =
             BCON_NEW("kind", "stats", "testMode", BCON_BOOL(test_mode), "runId", BCON_NULL);
-        bson_t *opts =
-            BCON_NEW("sort", "{", "params.month", BCON_INT32(-1), "}", "limit", BCON_INT64(1),
-                     "projection", "{", "params.month", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(jobs, filter, opts, NULL);
-        const bson_t *doc;
-        bson_error_t error;
+        bson_t newest;
         bson_iter_t it;
-        bool ok = true;
+        bool ok = jt_retention_newest_job(client, db, filter, "params.month",
+                                          "the newest statistics month", &newest, found, err);
 
-        *found = false;
         month[0] = '\0';
-        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init(&it, doc) &&
-            bson_iter_find_descendant(&it, "params.month", &it) && BSON_ITER_HOLDS_UTF8(&it)) {
+        if (*found && bson_iter_init(&it, &newest) &&
+            bson_iter_find_descendant(&it, "params.month", &it) && BSON_ITER_HOLDS_UTF8(&it))
                 snprintf(month, 8, "%s", bson_iter_utf8(&it, NULL));
-                *found = true;
-        }
-        if (mongoc_cursor_error(cursor, &error)) {
-                ok = false;
+        else
                 *found = false;
-                month[0] = '\0';
-                if (jt_mongo_error_is_transient(&error))
-                        jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
-                                               "reading the newest statistics month of %s.%s: %s",
-                                               db, JT_JOBS_COLLECTION, error.message);
-                else
-                        jt_error_set(err, JT_ERR_MONGO, (int)error.code,
-                                     "reading the newest statistics month of %s.%s: %s", db,
-                                     JT_JOBS_COLLECTION, error.message);
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(opts);
+        bson_destroy(&newest);
         bson_destroy(filter);
-        mongoc_collection_destroy(jobs);
         return ok;
 }
 
-int64_t jt_catchup_after_month(const char *month) {
+int64_t jt_schedule_catchup_after_month(const char *month) {
         int64_t start_ms, end_ms;
         jt_error_t err;
 

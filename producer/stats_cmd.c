@@ -8,6 +8,7 @@
 #include "job_report.h"
 #include "jt_job_ids.h"
 #include "jt_kafka.h"
+#include "jt_time.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
@@ -28,7 +29,7 @@ int jt_stats_cmd_run(const jt_config_t *cfg) {
 
         jt_error_clear(&err);
         if (!jt_options_apply_log(cfg, "producer", &err) ||
-            !jt_job_ids_month(jt_config_str(cfg, "month"), jt_emit_now_ms(), month, &err) ||
+            !jt_job_ids_month(jt_config_str(cfg, "month"), jt_time_wall_ms(), month, &err) ||
             (run_id && !jt_job_ids_check_run_id(run_id, &err)) ||
             !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)) ||
             !(reg = jt_avro_registry_new(&err)) ||
@@ -37,9 +38,9 @@ int jt_stats_cmd_run(const jt_config_t *cfg) {
                 goto done;
         }
         env = jt_emit_env_from_config(cfg, pool, rk, reg);
-        params = jt_report_stats_params(cfg, month, jt_config_bool(cfg, "test-mode"), run_id);
+        params = jt_job_report_stats_params(cfg, month, jt_config_bool(cfg, "test-mode"), run_id);
         ok = jt_stats_job_emit(&env, &params, dry_run, &result, &err);
-        rc = jt_report_stats(cfg, ok, &result, &err);
+        rc = jt_job_report_stats(cfg, ok, &result, &err);
         jt_stats_job_result_clear(&result);
 done:
         jt_kafka_destroy(rk);

@@ -132,8 +132,8 @@ static bool send_continuation(cleanup_run_t *run, int64_t resume_ms, int64_t del
         next.found = run->found;
         next.created_at_ms = jt_time_wall_ms();
         ok = jt_cleanup_task_encode(run->env->reg, &next, &buf, &len, err) &&
-             jt_kafka_send(run->env->producer, run->env->cleanup_topic, task_id, buf, len, NULL,
-                           err) &&
+             jt_kafka_send(run->env->producer, run->env->cleanup_topic, task_id, strlen(task_id),
+                           buf, len, NULL, err) &&
              jt_kafka_flush(run->env->producer, run->env->kafka_timeout_ms, err);
         free(buf);
         if (ok)

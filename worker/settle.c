@@ -29,14 +29,14 @@ static void clear_slot(retry_slot_t *slot) {
 
 static bool dead_letter(worker_t *w, const rd_kafka_message_t *msg, const char *reason,
                         int attempts, jt_error_t *err) {
-        char key[256];
+        char key[256]; /* for the log line only: the DLQ copy keeps the whole key */
         rd_kafka_headers_t *hdrs = jt_dlq_headers_new(rd_kafka_topic_name(msg->rkt), msg->partition,
                                                       msg->offset, reason, attempts);
         size_t klen = msg->key_len < sizeof(key) - 1 ? msg->key_len : sizeof(key) - 1;
 
         memcpy(key, msg->key ? msg->key : "", klen);
         key[klen] = '\0';
-        if (!jt_kafka_send(w->env.producer, w->dlq_topic, msg->key ? key : NULL, msg->payload,
+        if (!jt_kafka_send(w->env.producer, w->dlq_topic, msg->key, msg->key_len, msg->payload,
                            msg->len, hdrs, err)) {
                 rd_kafka_headers_destroy(hdrs);
                 return false;

@@ -42,7 +42,8 @@ bool jt_stats_finalize_send(const jt_task_env_t *env, const jt_stats_task_t *sha
         fin.continuation_seq = 0;
         fin.users_so_far = fin.with_entry_so_far = fin.bad_rows_so_far = fin.notified_so_far = 0;
         ok = jt_stats_task_encode(env->reg, &fin, &buf, &len, err) &&
-             jt_kafka_send(env->producer, env->stats_topic, task_id, buf, len, NULL, err);
+             jt_kafka_send(env->producer, env->stats_topic, task_id, strlen(task_id), buf, len,
+                           NULL, err);
         free(buf);
         return ok;
 }

@@ -152,8 +152,8 @@ static jt_task_outcome_t send_continuation(range_run_t *run, jt_error_t *err) {
         next.notified_so_far = run->fig.notified;
         next.created_at_ms = run->task->created_at_ms; /* updatedAt of what the range writes */
         ok = jt_stats_task_encode(run->env->reg, &next, &buf, &len, err) &&
-             jt_kafka_send(run->env->producer, run->env->stats_topic, task_id, buf, len, NULL,
-                           err) &&
+             jt_kafka_send(run->env->producer, run->env->stats_topic, task_id, strlen(task_id), buf,
+                           len, NULL, err) &&
              jt_kafka_flush(run->env->producer, run->env->kafka_timeout_ms, err);
         free(buf);
         if (!ok)

@@ -21,6 +21,7 @@
 #include "it_kafka.h"
 #include "jt_jobs.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "task.h"
 
 #define LEASE_MS 60000
@@ -257,7 +258,7 @@ static void job_is_announced_once_when_its_state_write_fails(void **state) {
         jt_error_clear(&err);
         env.producer = jt_kafka_producer_new(&opts, &err);
         assert_ok(env.producer, err);
-        assert_ok(jt_kafka_ensure_topics(env.producer, topics, 1, 1, 1, 15000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(env.producer, topics, 1, 1, 1, 15000, &err), err);
         it_mark_capture(clients.reader, topic, &mark);
         env.reg = clients.reg;
         env.db = db;

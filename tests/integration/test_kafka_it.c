@@ -15,6 +15,7 @@
 #include "jt_test.h"
 #include "jt_avro.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 
 static int partition_count(rd_kafka_t *rk, const char *topic) {
         const struct rd_kafka_metadata *md = NULL;
@@ -42,15 +43,15 @@ static void topics_are_created_once(void **state) {
         jt_error_clear(&err);
         rk = jt_kafka_producer_new(&opts, &err);
         assert_ok(rk, err);
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 2, 5, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 2, 5, 1, 10000, &err), err);
         assert_int_equal(partition_count(rk, a), 5);
         assert_int_equal(partition_count(rk, b), 5);
         /* A second call, with another partition count, leaves existing topics alone. */
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 2, 7, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 2, 7, 1, 10000, &err), err);
         assert_int_equal(partition_count(rk, a), 5);
         /* An impossible replication factor is refused by the broker, with the topic named. */
         snprintf(a, sizeof(a), "jt.it.%d.c", (int)getpid());
-        assert_false(jt_kafka_ensure_topics(rk, topics, 1, 1, 3, 10000, &err));
+        assert_false(jt_kafka_admin_ensure_topics(rk, topics, 1, 1, 3, 10000, &err));
         assert_non_null(strstr(err.message, a));
         jt_kafka_destroy(rk);
 }
@@ -84,9 +85,11 @@ static void encoded_task_round_trips_through_a_group(void **state) {
         assert_ok(reg, err);
         producer = jt_kafka_producer_new(&opts, &err);
         assert_ok(producer, err);
-        assert_ok(jt_kafka_ensure_topics(producer, topics, 1, 3, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(producer, topics, 1, 3, 1, 10000, &err), err);
         assert_ok(jt_stats_task_encode(reg, &task, &buf, &len, &err), err);
-        assert_ok(jt_kafka_send(producer, topic, task.task_id, buf, len, NULL, &err), err);
+        assert_ok(jt_kafka_send(producer, topic, task.task_id, strlen(task.task_id), buf, len, NULL,
+                                &err),
+                  err);
         assert_ok(jt_kafka_flush(producer, 10000, &err), err);
         free(buf);
 

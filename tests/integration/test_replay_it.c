@@ -21,6 +21,7 @@
 #include "jt_test.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 
 #define PARTS    3
 #define BATCH1   9 /* three per partition */
@@ -317,7 +318,7 @@ static int make_two_batches(void **state) {
         jt_error_clear(&err);
         rk = jt_kafka_producer_new(&opts, &err);
         assert_ok(rk, err);
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 1, PARTS, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 1, PARTS, 1, 10000, &err), err);
         for (int i = 0; i < BATCH1; i++) {
                 snprintf(key, sizeof(key), "b1-%d", i);
                 produce(rk, fx.topic, i % PARTS, key, key, strlen(key), NULL);
@@ -524,7 +525,7 @@ static void dlq_messages_go_back_once(void **state) {
         jt_error_clear(&err);
         rk = jt_kafka_producer_new(&opts, &err);
         assert_ok(rk, err);
-        assert_ok(jt_kafka_ensure_topics(rk, topics, 2, 2, 1, 10000, &err), err);
+        assert_ok(jt_kafka_admin_ensure_topics(rk, topics, 2, 2, 1, 10000, &err), err);
         for (int i = 0; i < 3; i++) {
                 memcpy(values[i], "v\0\xff-", 4);
                 values[i][4] = (char)('0' + i);

@@ -13,6 +13,7 @@
 #include "jt_avro_zigzag.h"
 #include "jt_dlq.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_time.h"
 #include "wc_kit.h"
 
@@ -239,8 +240,8 @@ static void bad_tasks_go_to_the_dlq_and_the_worker_keeps_going(void **state) {
         for (int i = 0; i < IT_T_COUNT; i++)
                 topics[i] = c->fx.topic[i];
         jt_error_clear(&err);
-        if (!jt_kafka_ensure_topics(wc_clients.reader, topics, IT_T_COUNT, 1, 1,
-                                    IT_KAFKA_TIMEOUT_MS, &err))
+        if (!jt_kafka_admin_ensure_topics(wc_clients.reader, topics, IT_T_COUNT, 1, 1,
+                                          IT_KAFKA_TIMEOUT_MS, &err))
                 fail_msg("creating the test's topics: %s", err.message);
         it_wait_topics_ready(wc_clients.reader, topics, IT_T_COUNT);
         it_fixture_mark_all(&wc_clients, &c->fx);

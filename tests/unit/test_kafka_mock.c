@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 #include "jt_test.h"
 /* after rdkafka.h, which jt_kafka.h includes */
 #include <librdkafka/rdkafka_mock.h>
@@ -58,9 +59,9 @@ static void topics_created_and_message_round_trips(void **state) {
         jt_error_clear(&err);
         producer = jt_kafka_producer_new(&opts, &err);
         assert_non_null(producer);
-        assert_ok(jt_kafka_check_reachable(producer, &opts, &err), err);
+        assert_ok(jt_kafka_admin_check_reachable(producer, &opts, &err), err);
         rd_kafka_mock_topic_create(m->mcluster, "jt.unit.a", 3, 1);
-        assert_ok(jt_kafka_send(producer, "jt.unit.a", "job/1", "payload", 7, NULL, &err), err);
+        assert_ok(jt_kafka_send(producer, "jt.unit.a", "job/1", 5, "payload", 7, NULL, &err), err);
         assert_ok(jt_kafka_flush(producer, 5000, &err), err);
 
         consumer = jt_kafka_consumer_new(&opts, "jt-unit-group", &err);
@@ -102,11 +103,11 @@ static void delivery_failure_is_reported_by_flush(void **state) {
         rd_kafka_mock_topic_create(m->mcluster, "jt.unit.c", 1, 1);
         rd_kafka_mock_push_request_errors(m->mcluster, 0 /* ApiKey Produce */, 1,
                                           RD_KAFKA_RESP_ERR_INVALID_RECORD);
-        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", "v", 1, NULL, &err), err);
+        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", 1, "v", 1, NULL, &err), err);
         assert_false(jt_kafka_flush(producer, 5000, &err));
         assert_non_null(strstr(err.message, "delivery to jt.unit.c"));
         /* The failure is reported once; the next message goes through. */
-        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", "v", 1, NULL, &err), err);
+        assert_ok(jt_kafka_send(producer, "jt.unit.c", "k", 1, "v", 1, NULL, &err), err);
         assert_ok(jt_kafka_flush(producer, 5000, &err), err);
         jt_kafka_destroy(producer);
 }
@@ -120,7 +121,7 @@ static void unreachable_broker_is_named(void **state) {
         jt_error_clear(&err);
         producer = jt_kafka_producer_new(&opts, &err);
         assert_non_null(producer);
-        assert_false(jt_kafka_check_reachable(producer, &opts, &err));
+        assert_false(jt_kafka_admin_check_reachable(producer, &opts, &err));
         assert_true(err.transient);
         assert_non_null(strstr(err.message, "cannot reach Kafka at 127.0.0.1:1 within 1 s"));
         jt_kafka_destroy(producer);

@@ -1,0 +1,83 @@
+/* Questions to the Kafka cluster and changes of its state: reachability, topics and their
+ * partitions, log offsets, consumer groups with their members and committed offsets. Asked
+ * through metadata and the Admin API of a client made by jt_kafka (any type). */
+#ifndef JT_KAFKA_ADMIN_H
+#define JT_KAFKA_ADMIN_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jt_error.h"
+#include "jt_kafka.h"
+
+/* Asks the cluster for metadata within opts->timeout_ms; the error names the address. */
+bool jt_kafka_admin_check_reachable(rd_kafka_t *rk, const jt_kafka_opts_t *opts, jt_error_t *err);
+
+/* The metadata of every topic within opts->timeout_ms (the caller destroys it with
+ * rd_kafka_metadata_destroy; NULL on failure, the error as jt_kafka_admin_check_reachable).
+ * Asking for one topic by name could make a broker with auto.create.topics.enable create it,
+ * and a typo must not create a topic. */
+bool jt_kafka_admin_topics(rd_kafka_t *rk, const jt_kafka_opts_t *opts,
+                           const struct rd_kafka_metadata **md, jt_error_t *err);
+
+/* topic's entry in md when the brokers list it without an error, else NULL. */
+const rd_kafka_metadata_topic_t *jt_kafka_admin_topic_find(const struct rd_kafka_metadata *md,
+                                                           const char *topic);
+
+/* The partition ids of topic in md, sorted (*ids the caller's to free). A missing topic is a
+ * JT_ERR_CONFIG error naming it and brokers. */
+bool jt_kafka_admin_topic_partition_ids(const struct rd_kafka_metadata *md, const char *topic,
+                                        const char *brokers, int32_t **ids, int *count,
+                                        jt_error_t *err);
+
+/* Creates the topics that do not exist yet (an existing topic is left as it is), then waits until
+ * the brokers' metadata lists the ones created. */
+bool jt_kafka_admin_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
+                                  int partitions, int replication_factor, int timeout_ms,
+                                  jt_error_t *err);
+
+/* The topic's partition count from the brokers' metadata (bounded by timeout_ms): what an even
+ * placement of tasks spreads them over. An unknown topic is a JT_ERR_KAFKA error naming it. */
+bool jt_kafka_admin_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                                    int32_t *partitions, jt_error_t *err);
+
+/* The log start (*low) and log end (*high) offsets of one partition. */
+bool jt_kafka_admin_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                               int64_t *low, int64_t *high, jt_error_t *err);
+
+/* Replaces each offset of parts (all of topic), a time in ms, by the first offset at or after
+ * it (negative: no message that recent); a partition's error fails the call, naming the time
+ * as `when`. */
+bool jt_kafka_admin_offsets_for_time(rd_kafka_t *rk, const char *topic,
+                                     rd_kafka_topic_partition_list_t *parts, const char *when,
+                                     int timeout_ms, jt_error_t *err);
+
+/* A consumer group as the coordinator describes it. */
+typedef struct {
+        rd_kafka_consumer_group_state_t state; /* UNKNOWN for a group that does not exist */
+        size_t members;
+        char who[256]; /* "client-id@host, ..." of the first members, for messages */
+} jt_kafka_admin_group_t;
+
+/* Describes group (a group that does not exist has no member and state UNKNOWN). */
+bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
+                                   jt_kafka_admin_group_t *g, jt_error_t *err);
+
+/* Whether the group has members or is rebalancing: Kafka then refuses to move its offsets. */
+bool jt_kafka_admin_group_active(const jt_kafka_admin_group_t *g);
+
+/* The group's committed offsets on parts, written into parts' offsets
+ * (RD_KAFKA_OFFSET_INVALID: no commit). */
+bool jt_kafka_admin_group_offsets(rd_kafka_t *rk, const char *group,
+                                  rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                                  jt_error_t *err);
+
+/* Commits parts' offsets for the group. False only when the call itself failed; a refusal by
+ * the broker is per partition in parts' err (the whole request refused: every partition's). */
+bool jt_kafka_admin_group_alter_offsets(rd_kafka_t *rk, const char *group,
+                                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                                        jt_error_t *err);
+
+#endif
