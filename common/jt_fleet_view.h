@@ -14,14 +14,13 @@
 #include <stdint.h>
 
 #include "jt_error.h"
+#include "jt_fleet_dlq.h"
 #include "jt_job_state.h"
 #include "jt_kafka.h"
+#include "jt_kafka_admin.h"
 
-#define JT_FLEET_ID_MAX     256
-#define JT_FLEET_TEXT_MAX   512
-#define JT_FLEET_OWNER_MAX  160
-#define JT_FLEET_FIRES      3  /* next fire times shown per schedule */
-#define JT_FLEET_HEADER_MAX 16 /* headers kept per dead letter */
+#define JT_FLEET_OWNER_MAX 160
+#define JT_FLEET_FIRES     3 /* next fire times shown per schedule */
 
 /* What one query reads. NULL/0 fields take the defaults named. */
 typedef struct {
@@ -30,18 +29,17 @@ typedef struct {
         rd_kafka_t *rk;               /* any client of jt_kafka; NULL: no Kafka sections */
         const jt_kafka_opts_t *kafka; /* brokers and timeout_ms (the bound of every call) */
         const char *group;            /* the workers' group ("joytify-workers") */
-        const char *const *topics;    /* the task topics whose lag is shown */
-        size_t topic_count;
-        const char *dlq_topic; /* NULL: no dead letters */
-        const char
-            *dlq_replay_group;   /* the committed place of replay --dlq (JT_REPLAY_DLQ_GROUP) */
-        const char *job_id;      /* only this job (and its dead letters); NULL: all */
-        int64_t since_ms;        /* jobs created at or after (0: no bound but max_jobs) */
-        size_t max_jobs;         /* newest first; 0: 200 */
-        size_t max_dead_letters; /* 0: 500 */
-        int dlq_timeout_ms;      /* the whole DLQ read; 0: kafka->timeout_ms */
-        int64_t stuck_after_ms;  /* a running job with no progress this long is stuck; 0: 30 min */
-        const char *stats_cron;  /* NULL: no schedule entry */
+        const char *stats_topic;      /* the task topics: lag, and a dead letter's kind */
+        const char *cleanup_topic;
+        const char *dlq_topic;        /* NULL: no dead letters */
+        const char *dlq_replay_group; /* replay --dlq's place (JT_REPLAY_DLQ_GROUP) */
+        const char *job_id;           /* only this job (and its dead letters); NULL: all */
+        int64_t since_ms;             /* jobs created at or after (0: no bound but max_jobs) */
+        size_t max_jobs;              /* newest first; 0: 200 */
+        size_t max_dead_letters;      /* 0: 500 */
+        int dlq_timeout_ms;           /* the whole DLQ read; 0: kafka->timeout_ms */
+        int64_t stuck_after_ms; /* a running job with no progress this long is stuck; 0: 30 min */
+        const char *stats_cron; /* NULL: no schedule entry */
         const char *cleanup_cron;
         int64_t now_ms; /* 0: the wall clock */
 } jt_fleet_query_t;
@@ -72,12 +70,8 @@ typedef struct {
         size_t dead_letters; /* unhandled dead letters of the job seen in the DLQ read */
 } jt_fleet_job_t;
 
-typedef struct {
-        char client_id[JT_FLEET_OWNER_MAX];
-        char host[JT_FLEET_OWNER_MAX];
-        char member_id[JT_FLEET_ID_MAX];
-        char partitions[JT_FLEET_TEXT_MAX]; /* "topic[0,3,5] topic2[1]" */
-} jt_fleet_member_t;
+/* One member of the workers' group: client id, host, member id, "topic[0,3] topic2[1]". */
+typedef jt_kafka_admin_member_t jt_fleet_member_t;
 
 typedef struct {
         char topic[JT_FLEET_ID_MAX];
@@ -86,29 +80,6 @@ typedef struct {
         int64_t committed; /* the group's commit; -1 when none */
         int64_t lag;       /* high - committed (high - low without a commit) */
 } jt_fleet_lag_t;
-
-typedef struct {
-        char name[64];
-        char value[JT_FLEET_TEXT_MAX];
-} jt_fleet_header_t;
-
-typedef struct {
-        int32_t partition; /* in the DLQ */
-        int64_t offset;
-        int64_t timestamp_ms;
-        char key[JT_FLEET_ID_MAX]; /* the task id, escaped for a terminal */
-        char job[JT_FLEET_ID_MAX]; /* the key up to its first '/' */
-        char kind[16];             /* "stats" or "cleanup" from the original topic, else "" */
-        char error[JT_FLEET_TEXT_MAX];
-        int64_t attempts; /* -1 when the header is missing */
-        char orig_topic[JT_FLEET_ID_MAX];
-        int32_t orig_partition; /* -1 when missing */
-        int64_t orig_offset;    /* -1 when missing */
-        size_t value_len;
-        bool handled; /* replayed or discarded already (behind replay --dlq's place) */
-        size_t header_count;
-        jt_fleet_header_t headers[JT_FLEET_HEADER_MAX];
-} jt_fleet_dead_letter_t;
 
 typedef struct {
         char name[16]; /* "stats", "cleanup" */
@@ -164,23 +135,13 @@ void jt_fleet_view_cleanup(jt_fleet_view_t *view);
  *   "group": {name, state, members: [{clientId, host, memberId, partitions}], error},
  *   "lag": [{topic, partition, low, high, committed|null, lag}], "totalLag", "lagError",
  *   "deadLetters": {topic, total, truncated, error, messages: [dead letter, as
- *   jt_fleet_dead_letter_json]}, "schedules": [{name, cron, next: [ISO...]}],
+ *   jt_fleet_view_json_dead_letter]}, "schedules": [{name, cron, next: [ISO...]}],
  *   "failed", "stuck" } */
-json_t *jt_fleet_view_json(const jt_fleet_view_t *view);
+json_t *jt_fleet_view_json(const jt_fleet_view_t *view); /* jt_fleet_view_json.c */
 
 /* One dead letter as JSON: {partition, offset, timestamp, key, job, kind, error,
  * attempts|null, original: {topic, partition, offset}, valueBytes, handled,
  * headers: {name: value}}. */
-json_t *jt_fleet_dead_letter_json(const jt_fleet_dead_letter_t *d);
-
-/* Reads the dead letters of dlq_topic (only job's when job is not NULL) with a consumer of its
- * own, from the log start to the end seen at the start, at most max of them within timeout_ms,
- * into *out (the caller's to free) and *count; *total counts every message in the DLQ. handled
- * marks those behind replay_group's committed place, or listed in its commit metadata as
- * replayed or discarded one by one (docs/console.md). */
-bool jt_fleet_view_dead_letters(const jt_kafka_opts_t *kafka, const char *dlq_topic,
-                                const char *replay_group, const char *job, size_t max,
-                                int timeout_ms, jt_fleet_dead_letter_t **out, size_t *count,
-                                int64_t *total, bool *truncated, jt_error_t *err);
+json_t *jt_fleet_view_json_dead_letter(const jt_fleet_dead_letter_t *d);
 
 #endif
