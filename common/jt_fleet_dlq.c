@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jt_dlq.h"
 #include "jt_kafka_admin.h"
@@ -79,6 +80,13 @@ void jt_fleet_dlq_decode(const void *message, const jt_fleet_dlq_query_t *q,
                 snprintf(d->kind, sizeof(d->kind), "stats");
         else if (q->cleanup_topic && strcmp(d->orig_topic, q->cleanup_topic) == 0)
                 snprintf(d->kind, sizeof(d->kind), "cleanup");
+}
+
+bool jt_fleet_dlq_coordinator_busy(const jt_error_t *err) {
+        return err->domain == JT_ERR_KAFKA &&
+               (err->code == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                err->code == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                err->code == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
 }
 
 /* ---- marks ------------------------------------------------------------------------------ */
@@ -266,9 +274,14 @@ static bool reader_mark(reader_t *r, rd_kafka_t *rk, const char *group, const ch
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->count);
         bool ok;
 
+        int64_t until = jt_time_mono_ms() + r->q->kafka->timeout_ms;
+
         for (int i = 0; i < r->count; i++)
                 rd_kafka_topic_partition_list_add(list, r->q->topic, r->parts[i].partition);
-        ok = jt_kafka_admin_group_offsets(rk, group, list, r->q->kafka->timeout_ms, err);
+        while (
+            !(ok = jt_kafka_admin_group_offsets(rk, group, list, r->q->kafka->timeout_ms, err)) &&
+            jt_fleet_dlq_coordinator_busy(err) && jt_time_mono_ms() < until)
+                usleep(300 * 1000);
         for (int i = 0; ok && i < list->cnt; i++) {
                 jt_fleet_dlq_marks_t marks;
                 jt_fleet_dlq_marks_parse(list->elems[i].metadata, list->elems[i].metadata_size,

@@ -63,6 +63,10 @@ bool jt_fleet_dlq_read(const jt_fleet_dlq_query_t *q, jt_fleet_dead_letter_t **o
 rd_kafka_t *jt_fleet_dlq_consumer_new(const jt_kafka_opts_t *opts, const char *group,
                                       jt_error_t *err);
 
+/* Whether err is a group coordinator still loading or moving (a broker just started, a
+ * coordinator failing over): the group calls of the view ask again until their bound. */
+bool jt_fleet_dlq_coordinator_busy(const jt_error_t *err);
+
 /* Decodes one DLQ message (never fails: missing headers stay "" or -1). */
 void jt_fleet_dlq_decode(const void *msg, const jt_fleet_dlq_query_t *q, jt_fleet_dead_letter_t *d);
 

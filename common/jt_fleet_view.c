@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jt_cron.h"
 #include "jt_fleet_jobs.h"
@@ -23,8 +24,13 @@ static void group_read(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_error_t
         jt_kafka_admin_group_t g;
 
         snprintf(v->group, sizeof(v->group), "%s", q->group);
-        v->group_ok = jt_kafka_admin_group_members(q->rk, q->group, q->kafka->timeout_ms, &g,
-                                                   &v->members, &v->member_count, err);
+        int64_t until = jt_time_mono_ms() + q->kafka->timeout_ms;
+
+        while (
+            !(v->group_ok = jt_kafka_admin_group_members(q->rk, q->group, q->kafka->timeout_ms, &g,
+                                                         &v->members, &v->member_count, err)) &&
+            jt_fleet_dlq_coordinator_busy(err) && jt_time_mono_ms() < until)
+                usleep(300 * 1000);
         if (v->group_ok)
                 snprintf(v->group_state, sizeof(v->group_state), "%s", group_state_name(g.state));
 }
@@ -72,8 +78,15 @@ static void lag_read(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_error_t *
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
         bool ok = lag_partitions(q, v, list, err);
 
-        if (ok && v->lag_count > 0)
-                ok = jt_kafka_admin_group_offsets(q->rk, q->group, list, q->kafka->timeout_ms, err);
+        int64_t until = jt_time_mono_ms() + q->kafka->timeout_ms;
+
+        while (ok && v->lag_count > 0 &&
+               !(ok = jt_kafka_admin_group_offsets(q->rk, q->group, list, q->kafka->timeout_ms,
+                                                   err)) &&
+               jt_fleet_dlq_coordinator_busy(err) && jt_time_mono_ms() < until) {
+                ok = true;
+                usleep(300 * 1000);
+        }
         for (size_t i = 0; ok && i < v->lag_count; i++) {
                 jt_fleet_lag_t *l = &v->lag[i];
                 rd_kafka_topic_partition_t *c =
