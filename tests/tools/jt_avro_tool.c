@@ -191,7 +191,7 @@ static int cmd_schema_file(const char *cmd, const char *path) {
         if (!strcmp(cmd, "pcf")) {
                 printf("%s\n", pcf);
         } else {
-                jt_avro_fingerprint_to_le(jt_avro_fingerprint64(pcf, strlen(pcf)), le);
+                jt_avro_fingerprint_to_le(jt_avro_fingerprint_crc64(pcf, strlen(pcf)), le);
                 for (i = 0; i < 8; i++)
                         printf("%02x", le[i]);
                 printf("\n");
@@ -225,7 +225,7 @@ static int cmd_schemas(void) {
                         jt_avro_registry_destroy(reg);
                         return 1;
                 }
-                jt_avro_fingerprint_to_le(jt_avro_fingerprint64(pcf, strlen(pcf)), le);
+                jt_avro_fingerprint_to_le(jt_avro_fingerprint_crc64(pcf, strlen(pcf)), le);
                 printf("%s ", files[i].file);
                 for (k = 0; k < 8; k++)
                         printf("%02x", le[k]);
