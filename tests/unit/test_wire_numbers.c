@@ -1,6 +1,6 @@
 /* Numbers from the wire (status events on the topic) at their extremes: the saturating helpers
  * (common/jt_sat.c), the status event's ranges checked when it is decoded (common/
- * jt_avro_messages.c), and progress folded and rendered from counts of INT64_MAX (notifier/
+ * jt_status_event.c), and progress folded and rendered from counts of INT64_MAX (notifier/
  * progress.c, message.c). Under the sanitizer build a signed overflow or an out-of-range
  * float cast aborts, so passing there means no undefined behaviour on these inputs. */
 #include <stdarg.h>
