@@ -2,7 +2,7 @@
  * (watch) and the operator's web console (serve). */
 #include <stdio.h>
 
-#include "jt_config.h"
+#include "jt_cli.h"
 #include "jt_options.h"
 #include "run.h"
 #include "serve.h"
