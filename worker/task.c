@@ -34,6 +34,19 @@ jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *er
         return JT_TASK_RETRY;
 }
 
+jt_task_outcome_t jt_task_record_result(const jt_task_env_t *env, mongoc_client_t *client,
+                                        const char *job_id, const char *run_nonce,
+                                        const char *task_id, const char *key, bson_t *result,
+                                        bool *recorded_now, bool *complete, jt_error_t *err) {
+        bool ok = jt_jobs_record_result(client, env->db, job_id, run_nonce, task_id, key, result,
+                                        jt_time_wall_ms(), recorded_now, complete, err);
+
+        bson_destroy(result);
+        if (ok)
+                return JT_TASK_DONE;
+        return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
+}
+
 jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, const char *job_id,
                                      jt_error_t *err) {
         char state[32];
@@ -98,7 +111,8 @@ jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *
         pthread_mutex_unlock(&a->lock);
         if (!sent)
                 return JT_TASK_RETRY;
-        if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_time_wall_ms(), err))
+        if (!jt_jobs_set_state(client, env->db, ev->job_id, JT_JOB_FINISHED, jt_time_wall_ms(),
+                               err))
                 return JT_TASK_RETRY;
         return JT_TASK_DONE;
 }
