@@ -83,7 +83,8 @@ static const jt_opt_t replay_opts[] = {
     {"discard", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
      "with --dlq --partition --offset: record the dead letter as handled without re-sending it"},
     {"force", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
-     "move offsets even while the group has active members"},
+     "move offsets even while the group has active members; with --dlq --partition --offset: "
+     "act on a dead letter handled before"},
     {"dry-run", 'n', JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "show the moves, change nothing"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
