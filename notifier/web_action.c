@@ -100,9 +100,11 @@ static int build_argv(const jt_web_t *web, const char *kind, const char *a, cons
                 argv[n++] = "--filter-job";
                 argv[n++] = (char *)a;
         } else {
-                snprintf(store[MAX_ARGS - 1], sizeof(store[0]), "%s:%s", a, b);
+                argv[n++] = "--partition";
+                argv[n++] = (char *)a;
+                argv[n++] = "--offset";
+                argv[n++] = (char *)b;
                 argv[n++] = "--discard";
-                argv[n++] = store[MAX_ARGS - 1];
         }
         argv[n] = NULL;
         return n;
