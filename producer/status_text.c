@@ -43,7 +43,8 @@ static void job_details(FILE *out, const jt_fleet_view_t *v, const jt_fleet_job_
                 fprintf(out, "    last failure at %s, task %s: %s (failures %" PRId64 ")\n",
                         when(j->failure_ms, a, sizeof(a)), j->failure_task, j->failure_reason,
                         j->failures);
-        if (j->claimed_by[0] && j->claim_until_ms > v->at_ms)
+        /* The send claim matters only until every task is sent (tasksSentAt). */
+        if (j->claimed_by[0] && !j->sent_ms && j->claim_until_ms > v->at_ms)
                 fprintf(out, "    send claim: %s until %s\n", j->claimed_by,
                         when(j->claim_until_ms, a, sizeof(a)));
         if (j->finalize_by[0] && j->state == JT_JOB_FINALIZING)
@@ -87,9 +88,9 @@ static void print_workers(FILE *out, const jt_fleet_view_t *v) {
         }
         fprintf(out, ": %s, %zu member(s))\n", v->group_state, v->member_count);
         if (v->member_count > 0)
-                fprintf(out, "  %-40s %-20s %s\n", "CLIENT", "HOST", "PARTITIONS");
+                fprintf(out, "  %-46s %-18s %s\n", "MEMBER", "HOST", "PARTITIONS");
         for (size_t i = 0; i < v->member_count; i++)
-                fprintf(out, "  %-40s %-20s %s\n", v->members[i].client_id, v->members[i].host,
+                fprintf(out, "  %-46s %-18s %s\n", v->members[i].member_id, v->members[i].host,
                         v->members[i].partitions[0] ? v->members[i].partitions : "-");
         fprintf(out, "\n");
 }
