@@ -92,7 +92,8 @@ def row_text(b, job):
 
 
 def shot(fleet, b, name):
-    b.screenshot(os.path.join(fleet.build_dir, "test-artifacts", "web-console", f"{name}.png"))
+    b.screenshot(os.path.join(fleet.build_dir, "test-artifacts", "web-console",
+                              f"web-console-{name}.png"))
 
 
 def watch_job_fail(fleet, sc, db, b, base, job, victim):
