@@ -11,7 +11,8 @@ joytify-notifier):
 - the document is repaired; a replay through the page with a wrong token is refused (403), a
   POST without the page's CSRF token or from another Origin too, a console started without
   --admin-token-file has no action (404) and no button; with the token the page's replay runs
-  `joytify-producer replay --dlq` and the job finishes: its bar reaches 100 %;
+  `joytify-producer replay --dlq` and the job finishes: its bar reaches 100 %; a dead letter of
+  another job is discarded from the dead-letter page and shown handled;
 - a ledger entry whose id and failure reason carry markup: the text shows, no element is made
   and no script runs (label security);
 - a screenshot of each page in build/test-artifacts/ (copies in docs/screenshots/).
@@ -19,7 +20,7 @@ Skipped (77) when chromium or chromedriver is missing."""
 
 import json
 import os
-import shutil
+import subprocess
 import sys
 import time
 import urllib.error
@@ -235,6 +236,37 @@ def replay_through_page(fleet, sc, db, b, base, job, victim):
     log(f"replay through the page with the token: exit 0, {job} finished at 100 %")
 
 
+def discard_through_page(fleet, sc, b, base):
+    """A dead letter of another job discarded from the DLQ page: handled, nothing re-sent."""
+    headers = {"jt-original-topic": sc.topic["stats"], "jt-original-partition": "0",
+               "jt-original-offset": "999", "jt-error": "left for the discard test",
+               "jt-attempts": "3"}
+    argv = ["kcat", "-P", "-b", fleet.brokers, "-t", sc.topic["dlq"], "-k", "discard-me/0000"]
+    for k, v in headers.items():
+        argv += ["-H", f"{k}={v}"]
+    r = subprocess.run(argv, input=b"not a task", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    if r.returncode != 0:
+        fail(f"kcat -P: exit {r.returncode}: {r.stdout.decode('utf-8', 'replace')}")
+    b.get(base + "/dlq")
+    wait_until("the new dead letter with its Discard button", lambda: b.find_all("button.discard"),
+               30, on_timeout=lambda: b.run("return document.body.textContent"))
+    b.click("button.discard")
+    wait_until("the discard to end", lambda: b.run(
+        "const t = document.getElementById('action-state').textContent;"
+        "return t.startsWith('discard ') && t.includes('ended, exit')"), 60,
+        on_timeout=lambda: b.run("return document.getElementById('admin').textContent"))
+    state = b.run("return document.getElementById('action-state').textContent")
+    if "discard partition" not in state or "exit 0" not in state:
+        output = b.run("return document.getElementById('action-output').textContent")
+        fail(f"the discard through the page: expected exit 0, actual {state!r}: {output}")
+    wait_until("the dead letter shown handled", lambda: b.run(
+        "return [...document.querySelectorAll('#dead-letters tr')].slice(1)"
+        ".every((tr) => tr.cells[8].textContent === '' && tr.cells[7].textContent === 'handled')"),
+        30, on_timeout=lambda: b.run("return document.getElementById('content').textContent"))
+    log("discard through the page with the token: exit 0, the dead letter handled")
+
+
 def check_markup(fleet, db, b, base):
     """A job id and a reason carrying markup show as text: no element, no script."""
     now = S.DatetimeMS(int(time.time() * 1000))
@@ -302,6 +334,7 @@ def main():
             check_refusals(fleet, sc, db, b, base, job)
             check_read_only(fleet, sc, b, job)
             replay_through_page(fleet, sc, db, b, base, job, victim)
+            discard_through_page(fleet, sc, b, base)
             b.get(base + "/job?id=" + urllib.parse.quote(job, safe=""))
             wait_until("the job's page finished", lambda: "finished" in row_text(b, job), 30)
             shot(fleet, b, "job")
