@@ -104,11 +104,11 @@ static enum MHD_Result queue_with(struct MHD_Connection *conn, unsigned int stat
                 return MHD_NO; /* MHD closes the connection */
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        if (status == MHD_HTTP_METHOD_NOT_ALLOWED && !(headers && strstr(headers, "Allow:")))
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         if (headers)
                 add_headers(resp, headers);
         free(headers);
-        if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -328,7 +328,9 @@ static enum MHD_Result on_app_request(jt_http_t *h, struct MHD_Connection *conn,
 
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
             strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-                return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+                return queue_with(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", 19,
+                                  MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8",
+                                  strdup("Allow: GET, HEAD, POST\r\n"));
         return answer(conn, h->req_handler(h->opaque, &req, &reply), &reply);
 }
 

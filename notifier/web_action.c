@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 #define ACTION_TIMEOUT_MS 120000
 #define MAX_ARGS          64
+#define ALLOW_POST        "Allow: POST\r\n"
 
 extern char **environ;
 
@@ -127,7 +129,16 @@ static void *run_action(void *arg) {
         size_t len = 0;
         int status = 0;
 
-        while ((got = read(r->fd, buf, sizeof(buf))) != 0) {
+        for (;;) {
+                struct pollfd pfd = {r->fd, POLLIN, 0};
+                int ready = poll(&pfd, 1, 1000);
+
+                if (jt_time_mono_ms() > deadline) /* a child that hangs, silent or not */
+                        kill(r->pid, SIGKILL);
+                if (ready == 0 || (ready < 0 && errno == EINTR))
+                        continue;
+                if (ready < 0 || (got = read(r->fd, buf, sizeof(buf))) == 0)
+                        break;
                 if (got < 0 && errno == EINTR)
                         continue;
                 if (got < 0)
@@ -137,8 +148,6 @@ static void *run_action(void *arg) {
                 if (len + 1 < sizeof(a->output))
                         snprintf(a->output + len, sizeof(a->output) - len, "%.*s", (int)got, buf);
                 pthread_mutex_unlock(&r->web->lock);
-                if (jt_time_mono_ms() > deadline)
-                        kill(r->pid, SIGKILL);
         }
         close(r->fd);
         while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
@@ -166,6 +175,9 @@ static bool spawn(jt_web_t *web, char **argv, jt_error_t *err) {
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
         posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+        /* Nothing of the server's (its listening socket, database and broker connections) goes
+         * to the child, whatever flags their libraries opened them with. */
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         rc = posix_spawn(&r->pid, argv[0], &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         close(fds[1]);
@@ -226,6 +238,18 @@ static bool start(jt_web_t *web, const char *kind, const char *a, const char *b,
                                  json_pack("{s:s, s:s}", "kind", act->kind, "target", act->target));
 }
 
+/* 405 with "Allow: POST". */
+static bool reply_not_post(jt_http_reply_t *reply) {
+        char *more;
+
+        if (!jt_web_reply_error(reply, 405, "an action is a POST"))
+                return false;
+        if (!(more = realloc(reply->headers, strlen(reply->headers) + sizeof(ALLOW_POST))))
+                return false; /* reply->headers is still the server's to free */
+        reply->headers = strcat(more, ALLOW_POST);
+        return true;
+}
+
 static bool action_state(jt_web_t *web, jt_http_reply_t *reply) {
         jt_web_action_t *a = &web->action;
         json_t *doc;
@@ -263,7 +287,7 @@ bool jt_web_action_answer(jt_web_t *web, const jt_http_request_t *req, jt_http_r
                 return true;
         }
         if (!post) {
-                *ok = jt_web_reply_error(reply, 405, "an action is a POST");
+                *ok = reply_not_post(reply);
                 return true;
         }
         if ((why = refusal(web, req))) {

@@ -105,6 +105,8 @@ static void page_escapes_and_has_csp(void **state) {
         free(a);
         a = ask(&c, "PUT", "/", "");
         expect_status(a, 405, "a PUT");
+        if (!strstr(a, "Allow: GET, HEAD, POST\r\n"))
+                fail_msg("a PUT: expected Allow: GET, HEAD, POST, actual:\n%.600s", a);
         free(a);
         console_stop(&c);
 }
@@ -168,6 +170,10 @@ static void admin_actions_refused(void **state) {
                 expect_status(a, cases[i].status, cases[i].what);
                 free(a);
         }
+        a = ask(&c, "GET", "/api/action/replay?job=j", "");
+        if (!strstr(a, "Allow: POST\r\n"))
+                fail_msg("a GET of an action: expected Allow: POST, actual:\n%.600s", a);
+        free(a);
         a = ask(&c, "GET", "/api/action", "");
         expect_status(a, 200, "the action state");
         if (!strstr(a, "\"started\":false"))
