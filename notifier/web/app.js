@@ -142,7 +142,9 @@ function failure(job) {
   const f = job.lastFailure;
   const box = el("div", "", "failure");
   if (!f) return box;
-  box.appendChild(el("span", f.reason, "reason error"));
+  /* A finished job failed before and was re-opened (replay --dlq): its failure is history. */
+  if (job.state === "finished") box.appendChild(el("span", "recovered from: ", "muted"));
+  box.appendChild(el("span", f.reason, job.state === "finished" ? "reason muted" : "reason error"));
   if (f.task) box.appendChild(el("span", " (task " + f.task + ")", "muted"));
   if (f.at) box.appendChild(el("span", " at " + time(f.at), "muted"));
   if (job.failures > 1) box.appendChild(el("span", ", " + job.failures + " failures", "muted"));
