@@ -177,10 +177,16 @@ def scenario_status(fleet, client, dbs):
            (job["state"], job["tasksDone"], job["tasksTotal"], job["records"]))
     wait_until("the worker's commits (lag 0)",
                lambda: status_json(sc, "--job", stats_job)["totalLag"] == 0, 60)
-    members = view["group"]["members"]
-    if not any(sc.topic["stats"] in m["partitions"] for m in members):
-        fail(f"group members while the worker runs: expected one holding {sc.topic['stats']} "
-             f"partitions, actual {members}")
+    # A member's assignment is empty while the group rebalances: ask until it settles.
+    seen = []
+
+    def member_holds_stats():
+        seen[:] = status_json(sc, "--job", stats_job)["group"]["members"]
+        return any(sc.topic["stats"] in m["partitions"] for m in seen)
+
+    wait_until("the worker listed as a member holding the stats topic's partitions",
+               member_holds_stats, 60, interval_s=1,
+               on_timeout=lambda: f"members: {seen}")
     worker.stop()
 
 
