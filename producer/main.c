@@ -48,10 +48,11 @@ static const jt_opt_t cleanup_opts[] = {
 };
 
 static const jt_opt_t schedule_opts[] = {
-    {"stats-cron", 0, JT_OPT_STRING, "0 2 1 * *", 0, 0, NULL, false, "CRON",
-     "UTC schedule of the monthly statistics job"},
-    {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON",
-     "UTC schedule of the cleanup job"},
+    {"stats-cron", 0, JT_OPT_STRING, "0 2 1 * *", 0, 0, NULL, false, "CRON|off",
+     "UTC schedule of the monthly statistics job; off: none (not with --cleanup-cron off)"},
+    {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON|off",
+     "UTC schedule of the cleanup job; off: none (a cleanup still follows each statistics "
+     "job)"},
     {"catch-up-months", 0, JT_OPT_INT, "2", 0, JT_SCHEDULE_CATCH_UP_MAX, NULL, false, "N",
      "after downtime, fire the statistics of up to N missed months before the latest, oldest "
      "first (months after the ledger's newest; 0: the latest only); months a cleanup may have "

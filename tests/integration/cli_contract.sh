@@ -123,6 +123,13 @@ expect "stray argument escaped" 2 'unexpected argument "a\x1b[2Jb"' "" -- \
 expect "loadtest floor takes stats|cleanup" 2 "expected one argument, stats or cleanup" "" -- \
         "$loadtest" floor everything
 
+# Either schedule may be off, not both (checked before any server).
+expect "both schedules off" 2 "--stats-cron and --cleanup-cron are both off: nothing to schedule" "" -- \
+        "$producer" schedule --stats-cron off --cleanup-cron off
+expect "one schedule off is accepted" 75 "cannot reach MongoDB" "" -- \
+        "$producer" schedule --stats-cron off --mongo-uri mongodb://127.0.0.1:1 --mongo-timeout 1
+expect "a bad cron still named" 2 "--cleanup-cron" "" -- "$producer" schedule --cleanup-cron nope
+
 # --version: the program's and the libraries' versions; libcurl only where it is linked.
 for prog in "$producer" "$worker" "$notifier" "$loadtest"; do
         p=$(basename "$prog")
