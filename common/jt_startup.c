@@ -4,6 +4,7 @@
 
 #include "jt_kafka.h"
 #include "jt_kafka_admin.h"
+#include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_mongo_apm.h"
 #include "jt_options.h"
@@ -70,7 +71,11 @@ mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const ch
 }
 
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {
-        fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
+        /* A log collector reading JSON lines gets the reason as one of them. */
+        if (jt_log_get_format() == JT_LOG_FORMAT_JSON)
+                jt_log_error("%s: %s", jt_config_command_line_name(cfg), err->message);
+        else
+                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
         return jt_startup_exit_code(err);
 }
 

@@ -130,6 +130,29 @@ expect "one schedule off is accepted" 75 "cannot reach MongoDB" "" -- \
         "$producer" schedule --stats-cron off --mongo-uri mongodb://127.0.0.1:1 --mongo-timeout 1
 expect "a bad cron still named" 2 "--cleanup-cron" "" -- "$producer" schedule --cleanup-cron nope
 
+# --log-format json (or JT_LOG_FORMAT): every line a JSON object, the start failure included;
+# librdkafka's repeated connection errors shown once per 30 s, however fast it reconnects.
+expect "bad log format" 2 '--log-format must be text or json (got "xml")' "" -- \
+        "$worker" --log-format xml
+json_log=$(mktemp)
+JT_LOG_FORMAT=json "$worker" --brokers 127.0.0.1:1 --kafka-timeout 4 -X reconnect.backoff.ms=10 \
+        -X reconnect.backoff.max.ms=20 >"$json_log" 2>&1
+rc=$?
+if [ "$rc" = 75 ] && python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+docs = [json.loads(line) for line in lines]  # every line one object
+assert all({"time", "level", "program", "message"} <= d.keys() for d in docs), docs
+assert any("cannot reach Kafka at 127.0.0.1:1" in d["message"] for d in docs), docs
+refused = [d for d in docs if "Connection refused" in d["message"]]
+assert len(refused) == 1, f"expected one connection error in 4 s, actual {len(refused)}: {refused}"
+' "$json_log"; then
+        echo "ok   json log lines, connection errors rate-limited"; passed=$((passed + 1))
+else
+        echo "FAIL json log lines (exit $rc):"; cat "$json_log"; failed=$((failed + 1))
+fi
+rm -f "$json_log"
+
 # --version: the program's and the libraries' versions; libcurl only where it is linked.
 for prog in "$producer" "$worker" "$notifier" "$loadtest"; do
         p=$(basename "$prog")
