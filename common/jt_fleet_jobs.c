@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jt_bson.h"
 #include "jt_jobs.h"
 #include "jt_log.h"
 #include "jt_mongo.h"
@@ -14,25 +15,15 @@
 #define DEFAULT_MAX_JOBS 200
 
 static int64_t field_int(const bson_t *doc, const char *dotted) {
-        bson_iter_t it, found;
-
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found)) {
-                if (BSON_ITER_HOLDS_DATE_TIME(&found))
-                        return bson_iter_date_time(&found);
-                if (BSON_ITER_HOLDS_NUMBER(&found))
-                        return bson_iter_as_int64(&found);
-        }
-        return 0;
+        return jt_bson_get_int64(doc, dotted, 0);
 }
 
 /* A text field, escaped for a terminal ("" when absent). */
 static void field_str(const bson_t *doc, const char *dotted, char *out, size_t size) {
-        bson_iter_t it, found;
+        char raw[1024];
 
-        out[0] = '\0';
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-            BSON_ITER_HOLDS_UTF8(&found))
-                jt_log_escape(bson_iter_utf8(&found, NULL), out, size);
+        jt_bson_get_utf8(doc, dotted, raw, sizeof(raw));
+        jt_log_escape(raw, out, size);
 }
 
 /* The count of one range so far, field of results.<key> when it is done, else of its

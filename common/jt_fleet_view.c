@@ -100,7 +100,8 @@ static void lag_read(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_error_t *
                         l->lag = 0;
                 v->total_lag += l->lag;
         }
-        qsort(v->lag, v->lag_count, sizeof(*v->lag), lag_cmp);
+        if (v->lag_count > 1)
+                qsort(v->lag, v->lag_count, sizeof(*v->lag), lag_cmp);
         rd_kafka_topic_partition_list_destroy(list);
         v->lag_ok = ok;
 }

@@ -57,7 +57,7 @@ typedef struct {
         int64_t sent_ms;          /* tasksSentAt */
         int64_t ended_ms;         /* finishedAt or failedAt */
         int64_t duration_ms;      /* created to ended, or to now while it runs */
-        int64_t last_progress_ms; /* updatedAt */
+        int64_t last_progress_ms; /* the latest of updatedAt, progressAt and createdAt */
         int64_t failures;         /* failures count */
         char failure_reason[JT_FLEET_TEXT_MAX]; /* lastFailure.reason ("" when none) */
         char failure_task[JT_FLEET_ID_MAX];

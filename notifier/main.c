@@ -4,6 +4,7 @@
 
 #include "jt_cli.h"
 #include "jt_options.h"
+#include "jt_url.h"
 #include "run.h"
 #include "serve.h"
 #include "watch.h"
@@ -114,16 +115,20 @@ static const char serve_details[] =
     "joytify-producer replay --dlq. Binds to loopback unless --listen names another address.\n";
 
 static const jt_command_t commands[] = {
-    {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details},
+    {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details,
+     NULL, "joytify-notifier run --brokers kafka:9092 --timezone Europe/Paris --metrics-addr 9102"},
     {"watch", "live progress bars per job in the terminal", watch_tables, jt_notifier_watch,
-     watch_details},
+     watch_details, NULL, "joytify-notifier watch --job stats-2026-10 --until-done --timeout 3600"},
     {"serve", "the operator's web console: jobs, workers, lag, dead letters", serve_tables,
-     jt_serve_run, serve_details},
-    {NULL, NULL, NULL, NULL, NULL},
+     jt_serve_run, serve_details, NULL,
+     "joytify-notifier serve --listen 127.0.0.1:8080 --admin-token-file "
+     "/etc/joytify/console-token"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {
-    "joytify-notifier", "Reports Joytify job outcomes to Discord and terminals.", commands};
+static const jt_program_t program = {"joytify-notifier",
+                                     "Reports Joytify job outcomes to Discord and terminals.",
+                                     commands, jt_url_curl_version};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

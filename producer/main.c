@@ -120,22 +120,28 @@ static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_o
 
 static const jt_command_t commands[] = {
     {"stats", "emit the monthly statistics job, one task per range of user ids", stats_tables,
-     jt_stats_cmd_run, NULL},
+     jt_stats_cmd_run, NULL, NULL,
+     "joytify-producer stats --month 2026-10 --brokers kafka:9092 --dry-run"},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
-     jt_cleanup_cmd_run, NULL},
+     jt_cleanup_cmd_run, NULL, NULL,
+     "joytify-producer cleanup --retention-days 60 --brokers kafka:9092"},
     {"schedule", "run both jobs on their UTC cron schedules, catching up missed months",
-     schedule_tables, jt_schedule_run, NULL},
+     schedule_tables, jt_schedule_run, NULL, NULL,
+     "joytify-producer schedule --stats-cron '0 2 1 * *' --cleanup-cron off"},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
-     jt_replay_run, JT_REPLAY_HELP},
+     jt_replay_run, JT_REPLAY_HELP, NULL,
+     "joytify-producer replay --topic joytify.tasks.stats --group joytify-workers "
+     "--to-timestamp 2026-11-01T00:00Z --dry-run"},
     {"status",
-     "show jobs, workers, lag, dead letters and the schedule; exit 1 on a failed or "
-     "stuck job",
-     status_tables, jt_status_cmd_run, JT_STATUS_CMD_HELP},
-    {NULL, NULL, NULL, NULL, NULL},
+     "show jobs, workers, lag, dead letters and the schedule; exit 1 on a failed or stuck job",
+     status_tables, jt_status_cmd_run, JT_STATUS_CMD_HELP, NULL,
+     "joytify-producer status --since 7d --stuck-after 1h --brokers kafka:9092"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {
-    "joytify-producer", "Schedules Joytify batch jobs and emits their tasks to Kafka.", commands};
+static const jt_program_t program = {"joytify-producer",
+                                     "Schedules Joytify batch jobs and emits their tasks to Kafka.",
+                                     commands, NULL};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

@@ -27,14 +27,14 @@
         "it moves nothing. --dlq --partition P --offset O re-sends that one dead letter; with\n"   \
         "--discard it is not re-sent. Either way it is recorded as handled in the commit\n"        \
         "metadata of both groups above (docs/console.md), so no later full replay sends it.\n\n"   \
-        "Exit status: 0 done, 1 refused by the group or the broker, 2 bad input, a missing "       \
-        "topic\n"                                                                                  \
-        "or an unreachable broker.\n"
+        "Exit status: 0 done, 1 refused by the group or the broker, 2 bad input or a missing "     \
+        "topic,\n"                                                                                 \
+        "75 an unreachable broker.\n"
 
 /* The command's run function (jt_command_t.run), for a config built from the replay table,
  * jt_opts_kafka and jt_opts_log. Returns 0 on success, 1 when the broker or the group refuses
- * (active members, a per-partition error, a failed delivery), 2 for bad input, a missing topic
- * or an unreachable broker. */
+ * (active members, a per-partition error, a failed delivery), 2 for bad input or a missing
+ * topic, 75 for an unreachable broker. */
 int jt_replay_run(const jt_config_t *cfg);
 
 #endif

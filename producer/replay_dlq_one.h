@@ -11,14 +11,14 @@
 #define JT_REPLAY_DLQ_ONE_GROUP "joytify-dlq-reader"
 
 /* `replay --dlq --list [--filter-job ID] [--json]`: every dead letter decoded, with whether
- * replay handled it; moves nothing. 0, or 2 when the brokers do not answer. */
+ * replay handled it; moves nothing. 0, or 75 when the brokers do not answer. */
 int jt_replay_dlq_one_list(const jt_config_t *cfg);
 
 /* `replay --dlq --partition P --offset O [--discard] [--dry-run] [--force]`: re-sends (or, with
  * --discard, does not) the one dead letter there, then records it handled in replay's place
  * for the full replay's group and for its job's. 0 done or handled already (nothing done
  * without --force), 1 a refused delivery or commit, or a message with nowhere to go, 2 bad
- * input (no such partition or offset) or brokers that do not answer. */
+ * input (no such partition or offset), 75 brokers that do not answer. */
 int jt_replay_dlq_one_run(const jt_config_t *cfg);
 
 /* --offset's text as an offset (0 or more); JT_ERR_CONFIG otherwise. */

@@ -16,6 +16,7 @@
 #include "jt_startup.h"
 #include "jt_time.h"
 #include "replay.h"
+#include "schedule.h"
 #include "status_text.h"
 
 /* The group.id of the client that asks the brokers: it never subscribes nor commits. */
@@ -64,9 +65,23 @@ static bool status_check(const jt_config_t *cfg, int64_t *since_ms, int64_t *stu
                                     "--stuck-after must be a duration like 30m or 2h (got \"%s\")",
                                     jt_config_str(cfg, "stuck-after"));
         for (size_t i = 0; i < 2; i++)
-                if (!jt_cron_parse(jt_config_str(cfg, crons[i]), &cron, err))
+                if (strcmp(jt_config_str(cfg, crons[i]), JT_SCHEDULE_OFF) != 0 &&
+                    !jt_cron_parse(jt_config_str(cfg, crons[i]), &cron, err))
                         return jt_error_prefix(err, "--%s", crons[i]);
         return true;
+}
+
+/* A schedule's expression, NULL when it is off. */
+static const char *cron_or_null(const jt_config_t *cfg, const char *name) {
+        const char *expr = jt_config_str(cfg, name);
+        return strcmp(expr, JT_SCHEDULE_OFF) == 0 ? NULL : expr;
+}
+
+/* Prints why the view is incomplete. Status is a check: anything but bad input means "cannot
+ * tell now, ask again" (75), never 1, which says a job failed. */
+static int status_fail(const jt_config_t *cfg, const jt_error_t *err) {
+        jt_startup_fail(cfg, err);
+        return err->domain == JT_ERR_CONFIG ? JT_EXIT_USAGE : JT_EXIT_TEMPFAIL;
 }
 
 static jt_fleet_query_t status_query(const jt_config_t *cfg, const jt_kafka_opts_t *kopts,
@@ -90,8 +105,8 @@ static jt_fleet_query_t status_query(const jt_config_t *cfg, const jt_kafka_opts
             .max_jobs = (size_t)jt_config_int(cfg, "max-jobs"),
             .max_dead_letters = (size_t)jt_config_int(cfg, "max-dead-letters"),
             .stuck_after_ms = stuck_ms,
-            .stats_cron = jt_config_str(cfg, "stats-cron"),
-            .cleanup_cron = jt_config_str(cfg, "cleanup-cron"),
+            .stats_cron = cron_or_null(cfg, "stats-cron"),
+            .cleanup_cron = cron_or_null(cfg, "cleanup-cron"),
             .now_ms = now,
         };
 }
@@ -110,11 +125,8 @@ static int status_report(const jt_config_t *cfg, const jt_fleet_view_t *v, bool 
                 jt_status_text_print(stdout, v);
         }
         fflush(stdout);
-        if (!ok) {
-                /* Part of the view is missing: it cannot say all is well. */
-                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
-                return JT_EXIT_USAGE;
-        }
+        if (!ok) /* part of the view is missing: it cannot say all is well */
+                return status_fail(cfg, err);
         if (job && v->job_count == 0) {
                 fprintf(stderr, "%s: job %s has no ledger entry in %s.jobs\n",
                         jt_config_command_line_name(cfg), job, jt_config_str(cfg, "db"));
@@ -140,7 +152,7 @@ int jt_status_cmd_run(const jt_config_t *cfg) {
             !(pool = jt_startup_mongo(cfg, "joytify-producer", &err)) ||
             !(rk = jt_kafka_consumer_new(&kopts, STATUS_GROUP, &err)) ||
             !jt_kafka_admin_check_reachable(rk, &kopts, &err)) {
-                rc = jt_startup_fail(cfg, &err);
+                rc = status_fail(cfg, &err);
                 goto done;
         }
         client = mongoc_client_pool_pop(pool);

@@ -17,8 +17,9 @@
         "shows them decoded); and the schedule's next fire times for --stats-cron and\n"           \
         "--cleanup-cron. A running job is stuck when the ledger shows no progress for\n"           \
         "--stuck-after. DURATION is N followed by s, m, h, d or w (90m, 7d).\n\n"                  \
-        "Exit status: 0 no job failed or stuck, 1 a job failed or stuck, 2 bad usage, an\n"        \
-        "unknown --job or a server that does not answer (the message names it).\n"
+        "Exit status: 0 no job failed or stuck, 1 a job failed or stuck, 2 bad usage or an\n"      \
+        "unknown --job, 75 a server that does not answer or a part of the view that could not\n"   \
+        "be read (the message names it): ask again later.\n"
 
 /* The command's run function (jt_command_t.run). */
 int jt_status_cmd_run(const jt_config_t *cfg);
