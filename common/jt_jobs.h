@@ -11,7 +11,7 @@
  *     finalizeBy, finalizeUntil (the worker finishing the job), finalizedAt (the first claim's
  *     time, kept: the chained cleanup's fire time), finishedAt,
  *     failedAt, failureAnnounced, lastFailure: {reason, task, at}, failures (count),
- *     reopenedAt, reopens (count), createdAt, updatedAt,
+ *     reopenedAt, reopens (count), createdAt, updatedAt, progressAt (a range's last checkpoint),
  *     notification: {id, reused, at} (a stats job's month notification, chosen once by its first
  *     range with an entry: worker/stats_notification.h) }
  * runNonce is random per entry: tasks carry it, so a task of another run of the same job id (a

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jt_time.h"
+
 /* progress.<key> = the sub-document `point` (its first field the position, e.g. resumeFrom)
  * unless a checkpoint at or past it is there (`position` is that field's value), in run
  * run_nonce's entry only. Every figure goes in the one $set: they always belong together. No
@@ -39,7 +41,9 @@ static bool checkpoint_forward(mongoc_client_t *client, const char *db, const ch
         bson_append_document_end(&before, &later);
         bson_append_array_end(query, &before);
         jt_jobs_append_run(query, run_nonce);
-        update = BCON_NEW("$set", "{", path, BCON_DOCUMENT(point), "}");
+        /* progressAt: when a range last moved, which `status` tells a stuck job by. */
+        update = BCON_NEW("$set", "{", path, BCON_DOCUMENT(point), "progressAt",
+                          BCON_DATE_TIME(jt_time_wall_ms()), "}");
         ok = mongoc_collection_update_one(coll, query, update, NULL, &reply, &error);
         if (!ok)
                 jt_jobs_mongo_fail(err, &error, "recording a range checkpoint", job_id);

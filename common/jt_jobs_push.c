@@ -4,37 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jt_bson.h"
 #include "jt_jobs.h"
 #include "jt_mongo.h"
-
-static int64_t field_i64(const bson_t *doc, const char *dotted) {
-        bson_iter_t it, found;
-
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-            BSON_ITER_HOLDS_NUMBER(&found))
-                return bson_iter_as_int64(&found);
-        return 0;
-}
-
-static void field_str(const bson_t *doc, const char *dotted, char *out, size_t size) {
-        bson_iter_t it, found;
-
-        out[0] = '\0';
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-            BSON_ITER_HOLDS_UTF8(&found))
-                snprintf(out, size, "%s", bson_iter_utf8(&found, NULL));
-}
 
 void jt_jobs_push_progress(const bson_t *entry, jt_push_progress_t *p) {
         bson_iter_t it, found;
 
         memset(p, 0, sizeof(*p));
-        p->batches = field_i64(entry, "push.batches");
-        p->users = field_i64(entry, "push.users");
-        p->failed_batches = field_i64(entry, "push.failedBatches");
-        p->failed_users = field_i64(entry, "push.failedUsers");
-        field_str(entry, "push.after", p->after, sizeof(p->after));
-        field_str(entry, "push.error", p->error, sizeof(p->error));
+        p->batches = jt_bson_get_int64(entry, "push.batches", 0);
+        p->users = jt_bson_get_int64(entry, "push.users", 0);
+        p->failed_batches = jt_bson_get_int64(entry, "push.failedBatches", 0);
+        p->failed_users = jt_bson_get_int64(entry, "push.failedUsers", 0);
+        jt_bson_get_utf8(entry, "push.after", p->after, sizeof(p->after));
+        jt_bson_get_utf8(entry, "push.error", p->error, sizeof(p->error));
         p->done = bson_iter_init(&it, entry) &&
                   bson_iter_find_descendant(&it, "push.done", &found) &&
                   BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);

@@ -293,8 +293,50 @@ static void group_members(const rd_kafka_ConsumerGroupDescription_t *desc,
         }
 }
 
-bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
-                                   jt_kafka_admin_group_t *g, jt_error_t *err) {
+/* "topic[0,3] topic2[1]": a member's assignment, sorted as the broker lists it. */
+static void member_partitions(const rd_kafka_MemberDescription_t *m, char *buf, size_t size) {
+        const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(m);
+        const rd_kafka_topic_partition_list_t *parts =
+            a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (int i = 0; parts && i < parts->cnt && used < size; i++) {
+                bool same = i > 0 && strcmp(parts->elems[i - 1].topic, parts->elems[i].topic) == 0;
+                bool last = i + 1 == parts->cnt ||
+                            strcmp(parts->elems[i + 1].topic, parts->elems[i].topic) != 0;
+                int n = snprintf(buf + used, size - used, "%s%s%s%" PRId32 "%s",
+                                 same ? "," : (i ? " " : ""), same ? "" : parts->elems[i].topic,
+                                 same ? "" : "[", parts->elems[i].partition, last ? "]" : "");
+                used += n > 0 ? (size_t)n : 0;
+        }
+}
+
+/* Every member of the description into a new array (*members NULL when there is none). */
+static bool member_list(const rd_kafka_ConsumerGroupDescription_t *desc, size_t n,
+                        jt_kafka_admin_member_t **members, size_t *count, jt_error_t *err) {
+        if (n == 0)
+                return true;
+        if (!(*members = calloc(n, sizeof(**members))))
+                return jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                const rd_kafka_MemberDescription_t *m =
+                    rd_kafka_ConsumerGroupDescription_member(desc, i);
+                jt_kafka_admin_member_t *out = &(*members)[i];
+                snprintf(out->client_id, sizeof(out->client_id), "%s",
+                         rd_kafka_MemberDescription_client_id(m));
+                snprintf(out->host, sizeof(out->host), "%s", rd_kafka_MemberDescription_host(m));
+                snprintf(out->member_id, sizeof(out->member_id), "%s",
+                         rd_kafka_MemberDescription_consumer_id(m));
+                member_partitions(m, out->partitions, sizeof(out->partitions));
+        }
+        *count = n;
+        return true;
+}
+
+bool jt_kafka_admin_group_members(rd_kafka_t *rk, const char *group, int timeout_ms,
+                                  jt_kafka_admin_group_t *g, jt_kafka_admin_member_t **members,
+                                  size_t *count, jt_error_t *err) {
         admin_call_t call =
             admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms);
         const char *groups[1] = {group};
@@ -304,6 +346,10 @@ bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeou
         bool ok = false;
 
         memset(g, 0, sizeof(*g));
+        if (members) {
+                *members = NULL;
+                *count = 0;
+        }
         rd_kafka_DescribeConsumerGroups(rk, groups, 1, call.options, call.queue);
         if (!admin_call_wait(&call, timeout_ms, "describing the group", err))
                 goto done;
@@ -325,10 +371,15 @@ bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeou
                 g->members = rd_kafka_ConsumerGroupDescription_member_count(descs[0]);
         }
         group_members(descs[0], g);
-        ok = true;
+        ok = !members || member_list(descs[0], g->members, members, count, err);
 done:
         admin_call_destroy(&call);
         return ok;
+}
+
+bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
+                                   jt_kafka_admin_group_t *g, jt_error_t *err) {
+        return jt_kafka_admin_group_members(rk, group, timeout_ms, g, NULL, NULL, err);
 }
 
 bool jt_kafka_admin_group_active(const jt_kafka_admin_group_t *g) {
@@ -368,6 +419,14 @@ static bool copy_offsets(const rd_kafka_topic_partition_list_t *got,
                                             "reading the committed offset of %s [%" PRId32 "]: %s",
                                             p->topic, p->partition, rd_kafka_err2str(p->err));
                 mine->offset = p->offset >= 0 ? p->offset : RD_KAFKA_OFFSET_INVALID;
+                free(mine->metadata);
+                mine->metadata = NULL;
+                mine->metadata_size = 0;
+                if (p->metadata && p->metadata_size > 0 &&
+                    (mine->metadata = malloc(p->metadata_size))) {
+                        memcpy(mine->metadata, p->metadata, p->metadata_size);
+                        mine->metadata_size = p->metadata_size;
+                }
         }
         return true;
 }

@@ -65,11 +65,25 @@ typedef struct {
 bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
                                    jt_kafka_admin_group_t *g, jt_error_t *err);
 
+/* One member of a group: who it is and what it was assigned. */
+typedef struct {
+        char client_id[160];
+        char host[160];
+        char member_id[256];
+        char partitions[512]; /* "topic[0,3,5] topic2[1]" ("" when none) */
+} jt_kafka_admin_member_t;
+
+/* Describes group as jt_kafka_admin_group_describe, and its members into *members (the caller
+ * frees it; NULL with *count 0 when none). */
+bool jt_kafka_admin_group_members(rd_kafka_t *rk, const char *group, int timeout_ms,
+                                  jt_kafka_admin_group_t *g, jt_kafka_admin_member_t **members,
+                                  size_t *count, jt_error_t *err);
+
 /* Whether the group has members or is rebalancing: Kafka then refuses to move its offsets. */
 bool jt_kafka_admin_group_active(const jt_kafka_admin_group_t *g);
 
 /* The group's committed offsets on parts, written into parts' offsets
- * (RD_KAFKA_OFFSET_INVALID: no commit). */
+ * (RD_KAFKA_OFFSET_INVALID: no commit) with each commit's metadata (freed with parts). */
 bool jt_kafka_admin_group_offsets(rd_kafka_t *rk, const char *group,
                                   rd_kafka_topic_partition_list_t *parts, int timeout_ms,
                                   jt_error_t *err);

@@ -10,6 +10,7 @@
 #include "replay.h"
 #include "schedule.h"
 #include "stats_cmd.h"
+#include "status_cmd.h"
 
 /* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
 static const jt_opt_t stats_params[] = {
@@ -48,11 +49,8 @@ static const jt_opt_t cleanup_opts[] = {
 };
 
 static const jt_opt_t schedule_opts[] = {
-    {"stats-cron", 0, JT_OPT_STRING, "0 2 1 * *", 0, 0, NULL, false, "CRON|off",
-     "UTC schedule of the monthly statistics job; off: none (not with --cleanup-cron off)"},
-    {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON|off",
-     "UTC schedule of the cleanup job; off: none (a cleanup still follows each statistics "
-     "job)"},
+    JT_SCHEDULE_OPT_STATS_CRON,
+    JT_SCHEDULE_OPT_CLEANUP_CRON,
     {"catch-up-months", 0, JT_OPT_INT, "2", 0, JT_SCHEDULE_CATCH_UP_MAX, NULL, false, "N",
      "after downtime, fire the statistics of up to N missed months before the latest, oldest "
      "first (months after the ledger's newest; 0: the latest only); months a cleanup may have "
@@ -75,9 +73,38 @@ static const jt_opt_t replay_opts[] = {
     {"dlq", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
      "re-send dead-lettered tasks to their original topic"},
     {"filter-job", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID", "with --dlq: only this job"},
+    {"list", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "with --dlq: show each dead letter decoded (headers too), move nothing"},
+    {"json", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "with --dlq --list: as JSON"},
+    {"partition", 0, JT_OPT_INT, NULL, 0, 100000, NULL, false, "P",
+     "with --dlq and --offset: only the dead letter at this DLQ partition and offset"},
+    {"offset", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "O",
+     "with --dlq and --partition: the DLQ offset of that one dead letter"},
+    {"discard", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
+     "with --dlq --partition --offset: record the dead letter as handled without re-sending it"},
     {"force", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL,
-     "move offsets even while the group has active members"},
+     "move offsets even while the group has active members; with --dlq --partition --offset: "
+     "act on a dead letter handled before"},
     {"dry-run", 'n', JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "show the moves, change nothing"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
+static const jt_opt_t status_opts[] = {
+    {"json", 0, JT_OPT_BOOL, NULL, 0, 0, NULL, false, NULL, "print JSON for scripts"},
+    {"job", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "ID",
+     "only this job (and its dead letters)"},
+    {"since", 0, JT_OPT_STRING, "30d", 0, 0, NULL, false, "DURATION",
+     "jobs created within this time (0: any time, still at most --max-jobs)"},
+    {"stuck-after", 0, JT_OPT_STRING, "30m", 0, 0, NULL, false, "DURATION",
+     "a running job with no progress for this long is stuck (exit 1)"},
+    {"max-jobs", 0, JT_OPT_INT, "200", 1, 10000, NULL, false, "N",
+     "show at most N jobs, newest first"},
+    {"max-dead-letters", 0, JT_OPT_INT, "500", 1, 100000, NULL, false, "N",
+     "read at most N dead letters"},
+    {"group", 'g', JT_OPT_STRING, "joytify-workers", 0, 0, "JT_WORKER_GROUP", false, "GROUP",
+     "the workers' consumer group, whose members and lag are shown"},
+    JT_SCHEDULE_OPT_STATS_CRON,
+    JT_SCHEDULE_OPT_CLEANUP_CRON,
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -87,6 +114,8 @@ static const jt_opt_t *const cleanup_tables[] = {
     cleanup_opts, jt_opts_cleanup, job_flags, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const schedule_tables[] = {
     schedule_opts, stats_params, jt_opts_cleanup, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
+static const jt_opt_t *const status_tables[] = {status_opts, jt_opts_kafka, jt_opts_mongo,
+                                                jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
 
 static const jt_command_t commands[] = {
@@ -103,6 +132,10 @@ static const jt_command_t commands[] = {
      jt_replay_run, JT_REPLAY_HELP, NULL,
      "joytify-producer replay --topic joytify.tasks.stats --group joytify-workers "
      "--to-timestamp 2026-11-01T00:00Z --dry-run"},
+    {"status",
+     "show jobs, workers, lag, dead letters and the schedule; exit 1 on a failed or stuck job",
+     status_tables, jt_status_cmd_run, JT_STATUS_CMD_HELP, NULL,
+     "joytify-producer status --since 7d --stuck-after 1h --brokers kafka:9092"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

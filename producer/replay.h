@@ -21,6 +21,12 @@
         "the end seen at start, to its jt-original-topic with the same key and value, then\n"      \
         "commits (group " JT_REPLAY_DLQ_GROUP ", or " JT_REPLAY_DLQ_GROUP                          \
         ".ID with --filter-job ID).\n\n"                                                           \
+        "--dlq --list [--filter-job ID] [--json] shows each dead letter decoded (job, task, "      \
+        "kind,\n"                                                                                  \
+        "error, attempts, original topic/partition/offset, headers) and whether it was handled;\n" \
+        "it moves nothing. --dlq --partition P --offset O re-sends that one dead letter; with\n"   \
+        "--discard it is not re-sent. Either way it is recorded as handled in the commit\n"        \
+        "metadata of both groups above (docs/console.md), so no later full replay sends it.\n\n"   \
         "Exit status: 0 done, 1 refused by the group or the broker, 2 bad input or a missing "     \
         "topic,\n"                                                                                 \
         "75 an unreachable broker.\n"

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "jt_dlq.h"
+#include "jt_fleet_dlq.h"
 #include "jt_kafka.h"
 #include "jt_kafka_admin.h"
 #include "jt_log.h"
@@ -25,6 +26,7 @@ typedef struct {
         int64_t end;
         int64_t next; /* offset after the last message handled */
         bool done;
+        jt_fleet_dlq_marks_t marks; /* handled one by one past start (jt_fleet_dlq.h) */
 } dlq_part_t;
 
 typedef struct {
@@ -34,11 +36,10 @@ typedef struct {
         const struct rd_kafka_metadata *md; /* every topic, to check original topics exist */
         dlq_part_t *parts;
         int count;
-        int resent, skipped, filtered;
+        int resent, skipped, filtered, marked;
         char group[512];      /* the consumer group that keeps the run's place */
         rd_kafka_t *producer; /* re-sends */
         rd_kafka_t *consumer; /* reads the DLQ by assignment, commits in run->group */
-        jt_kv_t *settings;    /* the consumer's -X pairs */
 } dlq_run_t;
 
 /* Prints bytes from a topic as text, escaping anything that could garble the terminal. */
@@ -73,8 +74,8 @@ static bool key_has_job(const rd_kafka_message_t *msg, const char *job) {
 
 /* Sends a copy of the DLQ message to topic: the same key and value bytes, the headers that are
  * not the DLQ's own, and jt-replayed-from. */
-static bool resend(rd_kafka_t *producer, const rd_kafka_message_t *msg, const char *topic,
-                   const char *from, jt_error_t *err) {
+bool jt_replay_dlq_resend(rd_kafka_t *producer, const rd_kafka_message_t *msg, const char *topic,
+                          const char *from, jt_error_t *err) {
         rd_kafka_headers_t *in = NULL;
         rd_kafka_headers_t *out = rd_kafka_headers_new(8);
         const char *name;
@@ -137,7 +138,7 @@ static bool dlq_handle(dlq_run_t *run, const rd_kafka_message_t *msg, jt_error_t
         if (jt_dlq_header_int(msg, JT_DLQ_HDR_ATTEMPTS, &attempts, &herr))
                 printf("  attempts=%" PRId64, attempts);
         printf("\n");
-        if (!run->dry_run && !resend(run->producer, msg, topic, from, err))
+        if (!run->dry_run && !jt_replay_dlq_resend(run->producer, msg, topic, from, err))
                 return false;
         run->resent++;
         return true;
@@ -190,7 +191,9 @@ static bool dlq_read(dlq_run_t *run, int timeout_ms, jt_error_t *err) {
                 } else if (part && !part->done && msg->offset >= part->next &&
                            msg->offset < part->end) {
                         last_progress = jt_time_mono_ms();
-                        if (!dlq_handle(run, msg, err)) {
+                        if (jt_fleet_dlq_marks_has(&part->marks, msg->offset))
+                                run->marked++; /* replayed or discarded on its own already */
+                        else if (!dlq_handle(run, msg, err)) {
                                 rd_kafka_message_destroy(msg);
                                 return false;
                         }
@@ -236,6 +239,9 @@ static bool dlq_bounds(dlq_run_t *run, int timeout_ms, jt_error_t *err) {
                 /* A commit older than the log start points at deleted messages: start at
                  * what is left. */
                 part->start = list->elems[i].offset >= low ? list->elems[i].offset : low;
+                jt_fleet_dlq_marks_parse(list->elems[i].metadata, list->elems[i].metadata_size,
+                                         &part->marks);
+                jt_fleet_dlq_marks_advance(&part->marks, &part->start);
                 part->end = high;
                 part->next = part->start;
                 part->done = part->start >= part->end;
@@ -246,6 +252,20 @@ done:
         return ok;
 }
 
+void jt_replay_dlq_place(rd_kafka_topic_partition_list_t *list, const char *topic,
+                         int32_t partition, int64_t offset, jt_fleet_dlq_marks_t *marks) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(list, topic, partition);
+        char meta[2048];
+
+        jt_fleet_dlq_marks_advance(marks, &offset);
+        jt_fleet_dlq_marks_format(marks, meta, sizeof(meta));
+        p->offset = offset;
+        if (meta[0] && (p->metadata = malloc(strlen(meta))) != NULL) {
+                memcpy(p->metadata, meta, strlen(meta));
+                p->metadata_size = strlen(meta);
+        }
+}
+
 /* Commits, for each partition read, the offset after the last message handled. */
 static bool dlq_commit(dlq_run_t *run, jt_error_t *err) {
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(run->count);
@@ -254,8 +274,8 @@ static bool dlq_commit(dlq_run_t *run, jt_error_t *err) {
 
         for (int i = 0; i < run->count; i++)
                 if (run->parts[i].next > run->parts[i].start)
-                        rd_kafka_topic_partition_list_add(list, run->topic, run->parts[i].partition)
-                            ->offset = run->parts[i].next;
+                        jt_replay_dlq_place(list, run->topic, run->parts[i].partition,
+                                            run->parts[i].next, &run->parts[i].marks);
         if (list->cnt > 0)
                 rc = rd_kafka_commit(run->consumer, list, 0);
         if (rc) {
@@ -287,37 +307,16 @@ static rd_kafka_topic_partition_list_t *dlq_assignment(const dlq_run_t *run) {
         return list;
 }
 
-/* The consumer's settings: the caller's -X pairs, then enable.partition.eof, whose events
- * tell the reader a partition has nothing more, even when the last offsets before the end
- * hold no message (transaction markers). */
-static bool consumer_opts(dlq_run_t *run, const jt_kafka_opts_t *opts, jt_kafka_opts_t *copts,
-                          jt_error_t *err) {
-        static char eof_key[] = "enable.partition.eof", eof_value[] = "true";
-
-        *copts = *opts;
-        run->settings = calloc(opts->setting_count + 1, sizeof(*run->settings));
-        if (!run->settings)
-                return jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
-        if (opts->setting_count)
-                memcpy(run->settings, opts->settings, opts->setting_count * sizeof(*run->settings));
-        run->settings[opts->setting_count] = (jt_kv_t){eof_key, eof_value};
-        copts->settings = run->settings;
-        copts->setting_count = opts->setting_count + 1;
-        return true;
-}
-
 /* Opens the producer and the reader, and finds where each DLQ partition starts and ends. */
 static bool dlq_open(dlq_run_t *run, const jt_kafka_opts_t *opts, jt_error_t *err) {
-        jt_kafka_opts_t copts;
         int32_t *ids = NULL;
         bool ok = false;
 
-        if (!consumer_opts(run, opts, &copts, err) ||
-            !(run->producer = jt_kafka_producer_new(opts, err)) ||
+        if (!(run->producer = jt_kafka_producer_new(opts, err)) ||
             !jt_kafka_admin_topics(run->producer, opts, &run->md, err) ||
             !jt_kafka_admin_topic_partition_ids(run->md, run->topic, opts->brokers, &ids,
                                                 &run->count, err) ||
-            !(run->consumer = jt_kafka_consumer_new(&copts, run->group, err)))
+            !(run->consumer = jt_fleet_dlq_consumer_new(opts, run->group, err)))
                 goto done;
         if (!(run->parts = calloc((size_t)run->count, sizeof(*run->parts)))) {
                 jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
@@ -337,7 +336,6 @@ static void dlq_close(dlq_run_t *run) {
                 rd_kafka_metadata_destroy(run->md);
         jt_kafka_destroy(run->producer);
         free(run->parts);
-        free(run->settings);
 }
 
 /* Reads every partition that has something to read; false with err when the read could not
@@ -368,6 +366,8 @@ static void dlq_print_summary(const dlq_run_t *run) {
                 committed_any = committed_any || run->parts[i].next > run->parts[i].start;
         printf("re-sent %d, skipped %d%s", run->resent, run->skipped,
                run->skipped ? " (reported above)" : "");
+        if (run->marked)
+                printf(", passed %d replayed or discarded one by one before", run->marked);
         if (run->job)
                 printf(", filtered out %d of other jobs", run->filtered);
         if (committed_any)
