@@ -9,6 +9,7 @@
 #include "format.h"
 #include "jt_avro.h" /* pins the readers: this build's view of newer writers */
 #include "jt_log.h"
+#include "jt_metrics_notifier.h"
 #include "jt_options.h"
 #include "jt_signal.h"
 #include "jt_startup.h"
@@ -137,6 +138,7 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
             !jt_message_style_parse(jt_config_str(cfg, "message-style"), &n->style, &err) ||
             !open_outputs(n, &err) || !(n->reg = jt_avro_registry_new(&err)) ||
             !pin_readers(n, &err) || !(n->metrics = jt_metrics_new("notifier", &err)) ||
+            !jt_metrics_notifier_attach(n->metrics) ||
             !jt_metrics_serve(n->metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(n->progress = jt_progress_new(JT_NOTIFIER_MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
