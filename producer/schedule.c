@@ -250,6 +250,25 @@ static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedu
         fflush(stdout);
 }
 
+/* The round's heartbeat, and each schedule's fire times for /metrics (schedule_probe.h). */
+static void probe_round(jt_schedule_probe_t *probe, const schedule_t *schedules, int64_t now_s) {
+        jt_schedule_probe_beat(probe);
+        for (int i = 0; i < 2; i++) {
+                const schedule_t *s = &schedules[i];
+                int64_t pending = s->next < s->pending_count ? s->pending[s->next] : JT_CRON_NONE;
+                jt_schedule_probe_fires(probe, s->name, &s->cron, s->last_fired_s, pending, now_s);
+        }
+}
+
+/* Everything the scheduler opened, in reverse order (the probe's checks use the others). */
+static void release(jt_schedule_probe_t *probe, rd_kafka_t *rk, jt_avro_registry_t *reg,
+                    mongoc_client_pool_t *pool) {
+        jt_schedule_probe_destroy(probe);
+        jt_kafka_destroy(rk);
+        jt_avro_registry_destroy(reg);
+        jt_mongo_pool_destroy(pool);
+}
+
 int jt_schedule_run(const jt_config_t *cfg) {
         schedule_t schedules[2] = {{.name = "stats"}, {.name = "cleanup"}};
         const char *exprs[2] = {jt_config_str(cfg, "stats-cron"),
@@ -282,19 +301,14 @@ int jt_schedule_run(const jt_config_t *cfg) {
         /* Both servers must answer before the daemon settles in. */
         if (!(pool = jt_startup_mongo(cfg, "joytify-scheduler", &err)) ||
             !(reg = jt_avro_registry_new(&err)) || !(rk = jt_startup_producer(cfg, &err))) {
-                jt_schedule_probe_destroy(probe);
-                jt_avro_registry_destroy(reg);
-                jt_mongo_pool_destroy(pool);
+                release(probe, rk, reg, pool);
                 return jt_startup_fail(cfg, &err);
         }
         /* One producer for every fire: a job's send is a few flushes on it. */
         env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
         if (!find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err) ||
             !jt_schedule_probe_watch(probe, cfg, rk, pool, &err)) {
-                jt_schedule_probe_destroy(probe);
-                jt_kafka_destroy(rk);
-                jt_avro_registry_destroy(reg);
-                jt_mongo_pool_destroy(pool);
+                release(probe, rk, reg, pool);
                 return jt_startup_fail(cfg, &err);
         }
 
@@ -309,14 +323,10 @@ int jt_schedule_run(const jt_config_t *cfg) {
 
         while (!jt_signal_stop_requested()) {
                 int64_t now_ms = clock_now_ms(&clock);
-                jt_schedule_probe_beat(probe);
+                probe_round(probe, schedules, now_ms / 1000);
                 for (int i = 0; i < 2 && !jt_signal_stop_requested(); i++) {
                         schedule_t *s = &schedules[i];
                         int64_t due = jt_cron_prev(&s->cron, now_ms / 1000);
-                        jt_schedule_probe_fires(probe, s->name, &s->cron, s->last_fired_s,
-                                                s->next < s->pending_count ? s->pending[s->next]
-                                                                           : JT_CRON_NONE,
-                                                now_ms / 1000);
                         if (s->next == s->pending_count) {
                                 if (due == JT_CRON_NONE || due <= s->last_fired_s)
                                         continue;
@@ -331,9 +341,6 @@ int jt_schedule_run(const jt_config_t *cfg) {
         }
         jt_log_info("stopping on signal");
         jt_sd_notify_stopping("stopping on signal");
-        jt_schedule_probe_destroy(probe);
-        jt_kafka_destroy(rk);
-        jt_avro_registry_destroy(reg);
-        jt_mongo_pool_destroy(pool);
+        release(probe, rk, reg, pool);
         return JT_EXIT_OK;
 }
