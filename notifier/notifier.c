@@ -156,12 +156,16 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
         }
         jt_signal_install_stop();
         announce(n);
-        return true;
+        n->readiness = jt_readiness_start(n->metrics, cfg, n->consumer, n->pool, &err);
+        if (!n->readiness)
+                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
+        return n->readiness != NULL;
 }
 
 void jt_notifier_destroy(jt_notifier_t *n) {
         if (!n)
                 return;
+        jt_readiness_stop(n->readiness); /* it uses the consumer and the pool */
         jt_kafka_destroy(n->consumer); /* commits the stored offsets and leaves the group */
         for (int i = 0; i < JT_NOTIFIER_MAX_PROGRESS_MESSAGES; i++)
                 free(n->pms[i].job_id);
