@@ -166,7 +166,7 @@ void jt_notifier_destroy(jt_notifier_t *n) {
         if (!n)
                 return;
         jt_readiness_stop(n->readiness); /* it uses the consumer and the pool */
-        jt_kafka_destroy(n->consumer); /* commits the stored offsets and leaves the group */
+        jt_kafka_destroy(n->consumer);   /* commits the stored offsets and leaves the group */
         for (int i = 0; i < JT_NOTIFIER_MAX_PROGRESS_MESSAGES; i++)
                 free(n->pms[i].job_id);
         jt_progress_destroy(n->progress);
