@@ -16,6 +16,8 @@
 
 #include "jt_http.h"
 #include "jt_log.h"
+#include "jt_metrics_collectors.h"
+#include "jt_sd_notify.h"
 #include "jt_time.h"
 
 #ifndef JT_VERSION
@@ -84,6 +86,7 @@ struct jt_metrics_s {
         _Atomic int liveness_timeout_s;
 
         jt_http_t *http; /* set under the lock (render reads it), by the owner's thread */
+        jt_metrics_collectors_t *collectors; /* process metrics, modules' own series */
 };
 
 /* --- text buffer ----------------------------------------------------------------------- */
@@ -166,6 +169,15 @@ static void format_double(char *out, size_t size, double v) {
                 snprintf(out, size, "%.17g", v);
 }
 
+/* Appends text and frees it; NULL (out of memory) fails the render. */
+static void buf_take(buf_t *b, char *text) {
+        if (text)
+                buf_printf(b, "%s", text);
+        else
+                b->failed = true;
+        free(text);
+}
+
 static void buf_header(buf_t *b, const char *name, const char *type, const char *help) {
         buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -180,7 +192,8 @@ jt_metrics_t *jt_metrics_new(const char *program, jt_error_t *err) {
                 return NULL;
         }
         m->program = strdup(program && *program ? program : "joytify");
-        if (!m->program) {
+        if (!m->program || !(m->collectors = jt_metrics_collectors_new())) {
+                free(m->program);
                 free(m);
                 jt_error_set(err, JT_ERR_SYSTEM, 0, "metrics: out of memory");
                 return NULL;
@@ -205,6 +218,7 @@ void jt_metrics_destroy(jt_metrics_t *m) {
                 return;
         /* Stopping joins the HTTP thread, so nothing reads the registry after this. */
         jt_http_stop(m->http);
+        jt_metrics_collectors_destroy(m->collectors);
         pthread_mutex_destroy(&m->lock);
         free(m->lag);
         free(m->program);
@@ -326,6 +340,7 @@ void jt_metrics_set_clock_skew(jt_metrics_t *m, double seconds) {
 void jt_metrics_beat(jt_metrics_t *m) {
         if (m)
                 atomic_store_explicit(&m->beat_ms, jt_time_mono_ms(), memory_order_relaxed);
+        jt_sd_notify_watchdog(); /* systemd's watchdog follows the same loop */
 }
 
 void jt_metrics_set_liveness_timeout(jt_metrics_t *m, int seconds) {
@@ -351,6 +366,7 @@ void jt_metrics_set_ready(jt_metrics_t *m, bool ready, const char *reason, int64
         m->ready_valid_ms = valid_ms > 0 ? valid_ms : 0;
         if (!reason || !*reason)
                 reason = ready ? "ok" : "not ready";
+        jt_sd_notify_ready(ready, reason); /* READY=1 when the servers first answer */
         /* One line, whatever the caller passed: /readyz prints it followed by a newline. */
         for (; reason[i] && i < sizeof(m->ready_reason) - 1; i++) {
                 unsigned char c = (unsigned char)reason[i];
@@ -472,6 +488,7 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
         pthread_mutex_lock(&m->lock);
         render_locked(&b, m);
         pthread_mutex_unlock(&m->lock);
+        buf_take(&b, jt_metrics_collectors_render(m->collectors));
 
         if (b.failed || !b.data) {
                 free(b.data);
@@ -555,4 +572,8 @@ bool jt_metrics_serve(jt_metrics_t *m, const char *addr, jt_error_t *err) {
 
 int jt_metrics_port(const jt_metrics_t *m) {
         return m && m->http ? jt_http_port(m->http) : -1;
+}
+
+jt_metrics_collectors_t *jt_metrics_collectors(jt_metrics_t *m) {
+        return m ? m->collectors : NULL;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "jt_error.h"
+#include "jt_metrics_collectors.h"
 
 typedef struct jt_metrics_s jt_metrics_t;
 
@@ -93,6 +94,10 @@ void jt_metrics_unknown_schema(jt_metrics_t *m);
 
 /* The notifier: partitions held at such an event now (0 when none). */
 void jt_metrics_set_held_partitions(jt_metrics_t *m, int64_t n);
+
+/* Where modules add series of their own (jt_metrics_schedule.h, jt_metrics_notifier.h); the
+ * process metrics are always there. NULL for NULL. */
+jt_metrics_collectors_t *jt_metrics_collectors(jt_metrics_t *m);
 
 /* The exposition /metrics serves (Prometheus text format 0.0.4), NUL-terminated, length in
  * *len (if not NULL). The caller frees it. NULL only when memory runs out. */

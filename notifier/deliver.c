@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "jt_log.h"
+#include "jt_metrics_notifier.h"
 #include "jt_time.h"
 #include "notifier.h"
 
@@ -37,6 +38,8 @@ bool jt_deliver_until_answered(jt_notifier_t *n, const char *job_id, const char 
                         break;
                 jt_webhook_send(n->hook, message_id, payload, res);
                 *maybe_delivered = *maybe_delivered || res->maybe_delivered;
+                if (res->status != JT_POST_OK)
+                        jt_metrics_notifier_webhook_error(n->metrics, res->http_status);
                 if (res->status != JT_POST_RETRY)
                         break;
                 wait = res->wait_ms > 0 ? res->wait_ms : jt_wait_backoff_ms(n, attempt);
@@ -103,6 +106,7 @@ jt_handled_t jt_deliver_once(jt_notifier_t *n, const char *job_id, const char *w
         }
         if (claim == JT_POST_CLAIM_DONE) {
                 n->duplicates++;
+                jt_metrics_notifier_post(n->metrics, "duplicate");
                 jt_log_info("job=%s %s: posted before, not again", job_id, what);
                 return JT_HANDLED_OK;
         }
@@ -112,10 +116,12 @@ jt_handled_t jt_deliver_once(jt_notifier_t *n, const char *job_id, const char *w
                             job_id, what);
         if (!n->hook) {
                 if (!jt_deliver_to_sink(n, msg)) {
+                        jt_metrics_notifier_post(n->metrics, "failed");
                         jt_deliver_release(n, job_id, what);
                         return JT_HANDLED_FATAL;
                 }
                 n->posted++;
+                jt_metrics_notifier_post(n->metrics, "posted");
                 return jt_deliver_record(n, job_id, what, true, "", 0);
         }
         if (!jt_deliver_until_answered(n, job_id, what, NULL, msg, &res, &maybe)) {
@@ -128,16 +134,19 @@ jt_handled_t jt_deliver_once(jt_notifier_t *n, const char *job_id, const char *w
                              "Stopping without moving on, so nothing is lost: fix "
                              "DISCORD_WEBHOOK_URL and start the notifier again",
                              jt_webhook_redacted(n->hook), res.detail);
+                jt_metrics_notifier_post(n->metrics, "failed");
                 jt_deliver_release(n, job_id, what);
                 return JT_HANDLED_FATAL;
         }
         if (res.status == JT_POST_REJECTED) {
                 n->rejected++;
+                jt_metrics_notifier_post(n->metrics, "rejected");
                 jt_log_error("job=%s %s: Discord refused the message for good (%s); moving on",
                              job_id, what, res.detail);
                 return jt_deliver_record(n, job_id, what, false, "", res.http_status);
         }
         n->posted++;
+        jt_metrics_notifier_post(n->metrics, "posted");
         jt_log_info("job=%s %s: posted (message %s)", job_id, what,
                     res.message_id[0] ? res.message_id : "?");
         return jt_deliver_record(n, job_id, what, true, res.message_id, res.http_status);

@@ -9,6 +9,7 @@
 #include "format.h"
 #include "jt_avro.h" /* pins the readers: this build's view of newer writers */
 #include "jt_log.h"
+#include "jt_metrics_notifier.h"
 #include "jt_options.h"
 #include "jt_signal.h"
 #include "jt_startup.h"
@@ -137,6 +138,7 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
             !jt_message_style_parse(jt_config_str(cfg, "message-style"), &n->style, &err) ||
             !open_outputs(n, &err) || !(n->reg = jt_avro_registry_new(&err)) ||
             !pin_readers(n, &err) || !(n->metrics = jt_metrics_new("notifier", &err)) ||
+            !jt_metrics_notifier_attach(n->metrics) ||
             !jt_metrics_serve(n->metrics, jt_config_str(cfg, "metrics-addr"), &err) ||
             !(n->progress = jt_progress_new(JT_NOTIFIER_MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
@@ -154,13 +156,17 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
         }
         jt_signal_install_stop();
         announce(n);
-        return true;
+        n->readiness = jt_readiness_start(n->metrics, cfg, n->consumer, n->pool, &err);
+        if (!n->readiness)
+                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
+        return n->readiness != NULL;
 }
 
 void jt_notifier_destroy(jt_notifier_t *n) {
         if (!n)
                 return;
-        jt_kafka_destroy(n->consumer); /* commits the stored offsets and leaves the group */
+        jt_readiness_stop(n->readiness); /* it uses the consumer and the pool */
+        jt_kafka_destroy(n->consumer);   /* commits the stored offsets and leaves the group */
         for (int i = 0; i < JT_NOTIFIER_MAX_PROGRESS_MESSAGES; i++)
                 free(n->pms[i].job_id);
         jt_progress_destroy(n->progress);

@@ -13,6 +13,7 @@
 #include "jt_config.h"
 #include "jt_kafka.h"
 #include "jt_metrics.h"
+#include "jt_readiness.h"
 #include "jt_mongo.h"
 #include "message.h"
 #include "posts.h"
@@ -73,6 +74,7 @@ typedef struct {
         const char *topic;
         const char *schema_dir; /* extra writer schemas, read again at each retry; NULL: none */
         jt_metrics_t *metrics;
+        jt_readiness_t *readiness; /* /readyz and systemd's READY: the servers answer */
         jt_held_t held[JT_NOTIFIER_MAX_HELD];
 } jt_notifier_t;
 

@@ -11,6 +11,8 @@
 
 #include "foreign.h"
 #include "jt_log.h"
+#include "jt_metrics_notifier.h"
+#include "jt_sd_notify.h"
 #include "jt_signal.h"
 #include "jt_time.h"
 #include "notifier.h"
@@ -32,6 +34,7 @@ static jt_handled_t handle_foreign(jt_notifier_t *n, const rd_kafka_message_t *m
                             "nor JSON; skipped",
                             msg->partition, msg->offset, why);
                 n->skipped++;
+                jt_metrics_notifier_post(n->metrics, "skipped");
                 return JT_HANDLED_OK;
         }
         snprintf(what, sizeof(what), "%" PRId32 ":%" PRId64, msg->partition, msg->offset);
@@ -74,6 +77,7 @@ static jt_handled_t handle(jt_notifier_t *n, const rd_kafka_message_t *msg) {
                                     ev.job_id, jt_status_event_type_name(ev.type),
                                     (jt_time_wall_ms() - ev.timestamp_ms) / 60000);
                         n->skipped++;
+                        jt_metrics_notifier_post(n->metrics, "skipped");
                 } else {
                         /* A job can fail again after an operator re-opened it: each failure is
                          * its own outcome, told apart by its time (the ledger's failedAt, which
@@ -85,7 +89,11 @@ static jt_handled_t handle(jt_notifier_t *n, const rd_kafka_message_t *msg) {
                         else
                                 snprintf(what, sizeof(what), "%s",
                                          jt_status_event_type_name(ev.type));
+                        long posted = n->posted;
                         h = jt_deliver_once(n, ev.job_id, what, &out);
+                        if (n->posted > posted) /* how long the event waited for its post */
+                                jt_metrics_notifier_waited(n->metrics,
+                                                           jt_time_wall_ms() - ev.timestamp_ms);
                 }
                 jt_message_clear(&out);
         }
@@ -122,6 +130,7 @@ int jt_notifier_run(const jt_config_t *cfg) {
         jt_log_info("stopping: %ld posted, %ld already posted before, %ld refused by Discord, %ld "
                     "skipped",
                     n->posted, n->duplicates, n->rejected, n->skipped);
+        jt_sd_notify_stopping(h == JT_HANDLED_FATAL ? "stopping: cannot post" : "stopping");
         exit_code = h == JT_HANDLED_FATAL ? JT_EXIT_FAILURE : JT_EXIT_OK;
 done:
         jt_notifier_destroy(n);

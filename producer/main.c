@@ -60,6 +60,11 @@ static const jt_opt_t schedule_opts[] = {
      "test-stats-MONTH@FIRE (e.g. --stats-cron \"*/5 * * * *\", the original's test schedule)"},
     {"clock", 0, JT_OPT_STRING, NULL, 0, 0, "JT_SCHEDULE_CLOCK", false, "START[xSPEED]",
      "for tests: a simulated clock starting at START (ISO 8601 UTC) running SPEED times faster"},
+    /* No environment variable: JT_METRICS_ADDR in a host's shared environment file is the
+     * notifier's, and two programs cannot serve one port. */
+    {"metrics-addr", 0, JT_OPT_STRING, "127.0.0.1:0", 0, 0, NULL, false, "HOST:PORT",
+     "where /metrics, /livez (the loop goes round), /readyz and /healthz are served; a port "
+     "alone binds 127.0.0.1 (port 0: a free port, logged at start)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 

@@ -29,8 +29,10 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_signal.h"
+#include "jt_sd_notify.h"
 #include "jt_startup.h"
 #include "schedule_catchup.h"
+#include "schedule_probe.h"
 
 #define RETRY_AFTER_FAILURE_MS 30000
 #define MAX_PENDING            (JT_SCHEDULE_CATCH_UP_MAX + 1)
@@ -290,15 +292,37 @@ static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedu
         fflush(stdout);
 }
 
+/* The round's heartbeat, and each schedule's fire times for /metrics (schedule_probe.h). */
+static void probe_round(jt_schedule_probe_t *probe, const schedule_t *schedules, int64_t now_s) {
+        jt_schedule_probe_beat(probe);
+        for (int i = 0; i < 2; i++) {
+                const schedule_t *s = &schedules[i];
+                int64_t pending = s->next < s->pending_count ? s->pending[s->next] : JT_CRON_NONE;
+                if (!s->enabled)
+                        continue; /* --X-cron off: no series, nothing overdue */
+                jt_schedule_probe_fires(probe, s->name, &s->cron, s->last_fired_s, pending, now_s);
+        }
+}
+
+/* Everything the scheduler opened, in reverse order (the probe's checks use the others). */
+static void release(jt_schedule_probe_t *probe, rd_kafka_t *rk, jt_avro_registry_t *reg,
+                    mongoc_client_pool_t *pool) {
+        jt_schedule_probe_destroy(probe);
+        jt_kafka_destroy(rk);
+        jt_avro_registry_destroy(reg);
+        jt_mongo_pool_destroy(pool);
+}
+
 int jt_schedule_run(const jt_config_t *cfg) {
         schedule_t schedules[2] = {{.name = "stats"}, {.name = "cleanup"}};
         bool test_mode = jt_config_bool(cfg, "test-mode");
         int catch_up_months = (int)jt_config_int(cfg, "catch-up-months");
         mongoc_client_pool_t *pool = NULL;
         jt_avro_registry_t *reg = NULL;
+        jt_schedule_probe_t *probe = NULL;
         rd_kafka_t *rk = NULL;
         jt_emit_env_t env;
-        sched_clock_t clock;
+        sched_clock_t clock = {0}; /* parse_clock sets only what its mode uses */
         jt_error_t err;
 
         jt_error_clear(&err);
@@ -307,20 +331,20 @@ int jt_schedule_run(const jt_config_t *cfg) {
         if (!parse_schedules(cfg, schedules, &err) ||
             !parse_clock(jt_config_str(cfg, "clock"), &clock, &err))
                 return jt_startup_fail(cfg, &err);
+        if (!(probe = jt_schedule_probe_new(cfg, &err)))
+                return jt_startup_fail(cfg, &err);
         /* Both servers must answer before the daemon settles in. */
         if (!(pool = jt_startup_mongo(cfg, "joytify-scheduler", &err)) ||
             !(reg = jt_avro_registry_new(&err)) || !(rk = jt_startup_producer(cfg, &err))) {
-                jt_avro_registry_destroy(reg);
-                jt_mongo_pool_destroy(pool);
+                release(probe, rk, reg, pool);
                 return jt_startup_fail(cfg, &err);
         }
         /* One producer for every fire: a job's send is a few flushes on it. */
         env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
-        if (schedules[0].enabled &&
-            !find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) {
-                jt_kafka_destroy(rk);
-                jt_avro_registry_destroy(reg);
-                jt_mongo_pool_destroy(pool);
+        if ((schedules[0].enabled &&
+             !find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) ||
+            !jt_schedule_probe_watch(probe, cfg, rk, pool, &err)) {
+                release(probe, rk, reg, pool);
                 return jt_startup_fail(cfg, &err);
         }
 
@@ -329,6 +353,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
 
         while (!jt_signal_stop_requested()) {
                 int64_t now_ms = clock_now_ms(&clock);
+                probe_round(probe, schedules, now_ms / 1000);
                 for (int i = 0; i < 2 && !jt_signal_stop_requested(); i++) {
                         schedule_t *s = &schedules[i];
                         int64_t due;
@@ -348,8 +373,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 nanosleep(&pause, NULL);
         }
         jt_log_info("stopping on signal");
-        jt_kafka_destroy(rk);
-        jt_avro_registry_destroy(reg);
-        jt_mongo_pool_destroy(pool);
+        jt_sd_notify_stopping("stopping on signal");
+        release(probe, rk, reg, pool);
         return JT_EXIT_OK;
 }

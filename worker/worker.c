@@ -15,6 +15,7 @@
 #include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_options.h"
+#include "jt_sd_notify.h"
 #include "jt_signal.h"
 #include "jt_startup.h"
 #include "jt_time.h"
@@ -245,6 +246,7 @@ int jt_worker_run(const jt_config_t *cfg) {
                     jt_metrics_port(w->env.metrics));
         while (!jt_signal_stop_requested())
                 jt_loop_round(w);
+        jt_sd_notify_stopping("stopping: draining tasks");
         jt_loop_drain(w);
         jt_log_info("stopping: %ld tasks done, %ld retried, %ld dead-lettered; committing and "
                     "leaving the group",

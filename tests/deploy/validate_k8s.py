@@ -186,7 +186,7 @@ def pod_rules(docs, image):
                       "minAvailable (a drain must not block on a single or no worker)")
     for pm in [d for d in docs if d["kind"] == "PodMonitor"]:
         ports = {e["port"] for e in pm["spec"]["podMetricsEndpoints"]}
-        for name in ("joytify-worker", "joytify-notifier"):
+        for name in ("joytify-worker", "joytify-notifier", "joytify-scheduler"):
             pod = pods[name]
             served = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
             if not selects(pm["spec"]["selector"].get("matchLabels"), pod["metadata"]["labels"]) \
@@ -205,6 +205,24 @@ def prometheusrule_rules(docs):
                           "deploy/prometheus/render-prometheusrule")
 
 
+def probe_rules(name, pod):
+    """The program serves its metrics port on every address, and the kubelet asks /readyz (the
+    servers' reachability) and /livez (the loop's heartbeat) there."""
+    c = pod["containers"][0]
+    args = c.get("args", [])
+    addr = args[args.index("--metrics-addr") + 1] if "--metrics-addr" in args else ""
+    port = next((p["containerPort"] for p in c.get("ports", []) if p["name"] == "metrics"), None)
+    if port is None or addr != f"0.0.0.0:{port}":
+        raise Invalid(f"{name}: --metrics-addr {addr!r} must serve the metrics port {port} on all "
+                      "addresses (probes come from the kubelet)")
+    for probe, path, why in (("readinessProbe", "/readyz", "the servers' reachability"),
+                             ("livenessProbe", "/livez", "the poll loop's heartbeat")):
+        if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+            raise Invalid(f"{name}: the {probe} must ask {path} ({why})")
+        if c[probe]["httpGet"]["port"] not in ("metrics", port):
+            raise Invalid(f"{name}: the {probe} must ask the metrics port {port}")
+
+
 def fleet_rules(docs, build, image=IMAGE_PLACEHOLDER):
     config = by_kind(docs, "ConfigMap", "joytify-config")[0]["data"]
     for secret_key in ("JT_MONGO_URI", "DISCORD_WEBHOOK_URL", "JT_APP_API_KEY"):
@@ -216,21 +234,10 @@ def fleet_rules(docs, build, image=IMAGE_PLACEHOLDER):
     pod_rules(docs, image)
     prometheusrule_rules(docs)
 
+    for name in ("joytify-worker", "joytify-notifier", "joytify-scheduler"):
+        probe_rules(name, by_kind(docs, "Deployment", name)[0]["spec"]["template"]["spec"])
     pod = worker["spec"]["template"]["spec"]
     c = pod["containers"][0]
-    args = c.get("args", [])
-    addr = args[args.index("--metrics-addr") + 1] if "--metrics-addr" in args else ""
-    port = next(p["containerPort"] for p in c["ports"] if p["name"] == "metrics")
-    if addr != f"0.0.0.0:{port}":
-        raise Invalid(f"worker: --metrics-addr {addr!r} must serve the metrics port {port} on all "
-                      "addresses (probes come from the kubelet)")
-    if c["readinessProbe"]["httpGet"]["path"] != "/readyz":
-        raise Invalid("worker: the readiness probe must ask /readyz (the servers' reachability)")
-    if c["livenessProbe"]["httpGet"]["path"] != "/livez":
-        raise Invalid("worker: the liveness probe must ask /livez (the poll loop's heartbeat)")
-    for probe in ("readinessProbe", "livenessProbe"):
-        if c[probe]["httpGet"]["port"] not in ("metrics", port):
-            raise Invalid(f"worker: the {probe} must ask the metrics port {port}")
     if pod.get("terminationGracePeriodSeconds", 30) < 60:
         raise Invalid("worker: terminationGracePeriodSeconds must give a batch time to end (>= 60)")
     req, lim = c["resources"]["requests"]["memory"], c["resources"]["limits"]["memory"]
@@ -384,6 +391,15 @@ def checks(build):
          lambda ds: first(ds, "Deployment", "joytify-worker")["spec"].update(replicas=2)),
         ("liveness asking /metrics",
          lambda ds: worker_container(ds)["livenessProbe"]["httpGet"].update(path="/metrics")),
+        ("a notifier without a readiness probe",
+         lambda ds: first(ds, "Deployment", "joytify-notifier")["spec"]["template"]["spec"]
+         ["containers"][0].pop("readinessProbe")),
+        ("a scheduler serving its probes on 127.0.0.1",
+         lambda ds: first(ds, "Deployment", "joytify-scheduler")["spec"]["template"]["spec"]
+         ["containers"][0].update(args=["schedule", "--metrics-addr", "127.0.0.1:9100"])),
+        ("a scheduler liveness asking /readyz",
+         lambda ds: first(ds, "Deployment", "joytify-scheduler")["spec"]["template"]["spec"]
+         ["containers"][0]["livenessProbe"]["httpGet"].update(path="/readyz")),
         ("an option the worker does not know",
          lambda ds: worker_container(ds)["args"].append("--no-such-option")),
         ("brokers written in the trigger",

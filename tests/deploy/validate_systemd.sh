@@ -49,6 +49,15 @@ for u in joytify-scheduler.service joytify-notifier.service joytify-worker@9101.
         fi
 done
 
+# Supervision: each unit waits for READY=1 and watches the loop (common/jt_sd_notify.c).
+for u in "$units"/*.service; do
+        if grep -qx 'Type=notify' "$u" && grep -qE '^WatchdogSec=[1-9]' "$u"; then
+                ok "$(basename "$u"): Type=notify with $(grep -E '^WatchdogSec=' "$u")"
+        else
+                fail "$(basename "$u"): expected Type=notify and WatchdogSec= (sd_notify READY/WATCHDOG)"
+        fi
+done
+
 # A broken unit is refused (the check can fail).
 printf '[Unit]\nDescription=x\n[Service]\nExecStart=%s/bin/joytify-worker\nRestartt=always\n' \
         "$tmp" >"$tmp/units/broken.service"

@@ -22,6 +22,7 @@
 
 #include "jt_metrics.h"
 #include "jt_test.h"
+#include "jt_test_metrics.h"
 
 /* --- HTTP client ----------------------------------------------------------------------- */
 
@@ -126,42 +127,6 @@ static void reply_free(reply_t *r) {
 }
 
 /* --- exposition helpers ---------------------------------------------------------------- */
-
-/* The value of the sample whose name and labels are exactly `series`, or NULL. Copied into
- * out. */
-static const char *sample(const char *body, const char *series, char *out, size_t size) {
-        size_t n = strlen(series);
-
-        for (const char *line = body; line && *line;) {
-                const char *eol = strchr(line, '\n');
-                size_t len = eol ? (size_t)(eol - line) : strlen(line);
-
-                if (len > n && strncmp(line, series, n) == 0 && line[n] == ' ') {
-                        snprintf(out, size, "%.*s", (int)(len - n - 1), line + n + 1);
-                        return out;
-                }
-                line = eol ? eol + 1 : NULL;
-        }
-        return NULL;
-}
-
-#define expect_sample(body, series, expected)                                                      \
-        do {                                                                                       \
-                char got_[128];                                                                    \
-                const char *v_ = sample((body), (series), got_, sizeof(got_));                     \
-                if (!v_ || strcmp(v_, (expected)) != 0)                                            \
-                        fail_msg("%s: expected %s, got %s\n--- body ---\n%s", (series),            \
-                                 (expected), v_ ? v_ : "(no such series)", (body));                \
-        } while (0)
-
-#define expect_no_sample(body, series)                                                             \
-        do {                                                                                       \
-                char got_[128];                                                                    \
-                const char *v_ = sample((body), (series), got_, sizeof(got_));                     \
-                if (v_)                                                                            \
-                        fail_msg("%s: expected no such series, got value %s\n--- body ---\n%s",    \
-                                 (series), v_, (body));                                            \
-        } while (0)
 
 #define expect_str(what, expected, actual)                                                         \
         do {                                                                                       \
