@@ -58,6 +58,7 @@ struct jt_http_s {
         int port;
         jt_http_limits_t limits;
         jt_http_handler_t handler;
+        jt_http_request_handler_t req_handler; /* instead of handler, when set */
         void *opaque;
         const char *opt;
 
@@ -87,22 +88,50 @@ bool jt_http_reply_text(jt_http_reply_t *reply, unsigned int status, const char 
         return true;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned int status, char *body,
-                             size_t len, enum MHD_ResponseMemoryMode mode, const char *type) {
+static void add_headers(struct MHD_Response *resp, char *lines);
+
+/* headers: the reply's extra lines, or NULL (freed here either way). */
+static enum MHD_Result queue_with(struct MHD_Connection *conn, unsigned int status, char *body,
+                                  size_t len, enum MHD_ResponseMemoryMode mode, const char *type,
+                                  char *headers) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
         enum MHD_Result ret;
 
         if (!resp) {
                 if (mode == MHD_RESPMEM_MUST_FREE)
                         free(body);
+                free(headers);
                 return MHD_NO; /* MHD closes the connection */
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-        if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        if (status == MHD_HTTP_METHOD_NOT_ALLOWED && !(headers && strstr(headers, "Allow:")))
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        if (headers)
+                add_headers(resp, headers);
+        free(headers);
         ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+/* Adds the reply's "Name: value\r\n" lines; a malformed line is dropped. */
+static void add_headers(struct MHD_Response *resp, char *lines) {
+        char *line, *save = NULL;
+
+        for (line = strtok_r(lines, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+                char *colon = strchr(line, ':');
+                if (!colon || colon == line)
+                        continue;
+                *colon++ = '\0';
+                while (*colon == ' ')
+                        colon++;
+                MHD_add_response_header(resp, line, colon);
+        }
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned int status, char *body,
+                             size_t len, enum MHD_ResponseMemoryMode mode, const char *type) {
+        return queue_with(conn, status, body, len, mode, type, NULL);
 }
 
 static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned int status,
@@ -257,6 +286,54 @@ static void police(jt_http_t *h) {
 
 /* --- requests -------------------------------------------------------------------------- */
 
+struct jt_http_request_s {
+        struct MHD_Connection *conn;
+        const char *method;
+        const char *path;
+};
+
+const char *jt_http_request_method(const jt_http_request_t *req) {
+        return req->method;
+}
+
+const char *jt_http_request_path(const jt_http_request_t *req) {
+        return req->path;
+}
+
+const char *jt_http_request_header(const jt_http_request_t *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *jt_http_request_arg(const jt_http_request_t *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result answer(struct MHD_Connection *conn, bool ok, jt_http_reply_t *reply) {
+        if (!ok) {
+                free(reply->body);
+                free(reply->headers);
+                return queue_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        }
+        return queue_with(conn, reply->status, reply->body, reply->len, MHD_RESPMEM_MUST_FREE,
+                          reply->content_type ? reply->content_type : "text/plain; charset=utf-8",
+                          reply->headers);
+}
+
+/* An application's request (jt_http_start_requests): GET, HEAD and POST, answered on the first
+ * call, before any body (the connection is closed after an answer to a POST with a body). */
+static enum MHD_Result on_app_request(jt_http_t *h, struct MHD_Connection *conn, const char *url,
+                                      const char *method) {
+        jt_http_request_t req = {conn, method, url};
+        jt_http_reply_t reply = {0};
+
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
+            strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+                return queue_with(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", 19,
+                                  MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8",
+                                  strdup("Allow: GET, HEAD, POST\r\n"));
+        return answer(conn, h->req_handler(h->opaque, &req, &reply), &reply);
+}
+
 /* Answers from the handler's reply only: nothing of the request is echoed back. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -268,14 +345,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
         if (c)
                 c->busy = true;
+        if (h->req_handler)
+                return on_app_request(h, conn, url, method);
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-        if (!h->handler(h->opaque, url, &reply)) {
-                free(reply.body);
-                return queue_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-        }
-        return queue(conn, reply.status, reply.body, reply.len, MHD_RESPMEM_MUST_FREE,
-                     reply.content_type ? reply.content_type : "text/plain; charset=utf-8");
+        return answer(conn, h->handler(h->opaque, url, &reply), &reply);
 }
 
 /* While the daemon starts, MHD's message is kept for jt_http_start's error ("Failed to bind to
@@ -432,8 +506,9 @@ static bool limits_valid(const char *opt, const jt_http_limits_t *l, jt_error_t 
         return true;
 }
 
-jt_http_t *jt_http_start(const char *addr, const char *opt, const jt_http_limits_t *limits,
-                         jt_http_handler_t handler, void *opaque, jt_error_t *err) {
+static jt_http_t *start(const char *addr, const char *opt, const jt_http_limits_t *limits,
+                        jt_http_handler_t handler, jt_http_request_handler_t req_handler,
+                        void *opaque, jt_error_t *err) {
         static const jt_http_limits_t defaults = JT_HTTP_LIMITS_DEFAULT;
         struct sockaddr_storage ss;
         socklen_t ss_len;
@@ -456,6 +531,7 @@ jt_http_t *jt_http_start(const char *addr, const char *opt, const jt_http_limits
         h->conn_cap = (size_t)limits->total * 2;
         h->limits = *limits;
         h->handler = handler;
+        h->req_handler = req_handler;
         h->opaque = opaque;
         h->opt = opt;
         h->port = -1;
@@ -498,6 +574,17 @@ jt_http_t *jt_http_start(const char *addr, const char *opt, const jt_http_limits
         }
         h->thread_started = true;
         return h;
+}
+
+jt_http_t *jt_http_start(const char *addr, const char *opt, const jt_http_limits_t *limits,
+                         jt_http_handler_t handler, void *opaque, jt_error_t *err) {
+        return start(addr, opt, limits, handler, NULL, opaque, err);
+}
+
+jt_http_t *jt_http_start_requests(const char *addr, const char *opt, const jt_http_limits_t *limits,
+                                  jt_http_request_handler_t handler, void *opaque,
+                                  jt_error_t *err) {
+        return start(addr, opt, limits, NULL, handler, opaque, err);
 }
 
 int jt_http_port(const jt_http_t *h) {

@@ -34,12 +34,29 @@ typedef struct {
         char *body;
         size_t len;
         const char *content_type; /* a static string */
+        char *headers; /* NULL, or more header lines "Name: value\r\n" (malloc'ed, freed by the
+                        * server) */
 } jt_http_reply_t;
 
 /* Called on the server's thread for each GET or HEAD, with the path of the request (no query
  * string); fills reply. False when memory ran out (the server answers 500). Other methods are
  * answered 405 without a call. */
 typedef bool (*jt_http_handler_t)(void *opaque, const char *path, jt_http_reply_t *reply);
+
+/* A request as a jt_http_request_handler_t sees it (valid during the call only). */
+typedef struct jt_http_request_s jt_http_request_t;
+
+const char *jt_http_request_method(const jt_http_request_t *req); /* "GET", "HEAD", "POST" */
+const char *jt_http_request_path(const jt_http_request_t *req);   /* no query string */
+/* A request header's value (name case-insensitive), or NULL when absent. */
+const char *jt_http_request_header(const jt_http_request_t *req, const char *name);
+/* A query-string argument's decoded value, or NULL when absent. */
+const char *jt_http_request_arg(const jt_http_request_t *req, const char *name);
+
+/* Called on the server's thread for each GET, HEAD or POST (a POST's body is not read: the
+ * request line and headers say everything); other methods are answered 405 without a call. */
+typedef bool (*jt_http_request_handler_t)(void *opaque, const jt_http_request_t *req,
+                                          jt_http_reply_t *reply);
 
 /* Fills reply with a copy of text as text/plain. False when memory runs out. */
 bool jt_http_reply_text(jt_http_reply_t *reply, unsigned int status, const char *text);
@@ -51,6 +68,10 @@ bool jt_http_reply_text(jt_http_reply_t *reply, unsigned int status, const char 
  * error naming it and the value. limits NULL: JT_HTTP_LIMITS_DEFAULT. */
 jt_http_t *jt_http_start(const char *addr, const char *opt, const jt_http_limits_t *limits,
                          jt_http_handler_t handler, void *opaque, jt_error_t *err);
+
+/* As jt_http_start, for an application that reads headers and arguments and takes POSTs. */
+jt_http_t *jt_http_start_requests(const char *addr, const char *opt, const jt_http_limits_t *limits,
+                                  jt_http_request_handler_t handler, void *opaque, jt_error_t *err);
 
 /* The port the server listens on, or -1 for NULL. */
 int jt_http_port(const jt_http_t *h);

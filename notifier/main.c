@@ -1,11 +1,12 @@
-/* joytify-notifier: turns job status events into Discord messages (run) and live progress
- * bars (watch). */
+/* joytify-notifier: turns job status events into Discord messages (run), live progress bars
+ * (watch) and the operator's web console (serve). */
 #include <stdio.h>
 
 #include "jt_cli.h"
 #include "jt_options.h"
 #include "jt_url.h"
 #include "run.h"
+#include "serve.h"
 #include "watch.h"
 
 static const jt_opt_t run_opts[] = {
@@ -63,9 +64,28 @@ static const jt_opt_t watch_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
+static const jt_opt_t serve_opts[] = {
+    {"listen", 0, JT_OPT_STRING, "127.0.0.1:8080", 0, 0, NULL, false, "HOST:PORT",
+     "where the console is served; a port alone binds loopback (port 0: a free port, logged)"},
+    {"admin-token-file", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "FILE",
+     "enables the actions (replay a job's dead letters, discard one), which then need the "
+     "token on this file's first line (mode 600); without it the console is read-only"},
+    {"workers-group", 0, JT_OPT_STRING, "joytify-workers", 0, 0, NULL, false, "GROUP",
+     "the workers' consumer group, whose members and lag are shown"},
+    {"notifier-group", 0, JT_OPT_STRING, "joytify-notifier", 0, 0, NULL, false, "GROUP",
+     "the group of the notifier whose Discord messages a job's page lists"},
+    {"stuck-after", 0, JT_OPT_INT, "30", 1, 10080, NULL, false, "MINUTES",
+     "a running job with no progress this long is shown as stuck"},
+    {"producer-path", 0, JT_OPT_STRING, NULL, 0, 0, NULL, false, "PATH",
+     "the joytify-producer the actions run (default: the one beside this program)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
+};
+
 static const jt_opt_t *const run_tables[] = {run_opts, jt_opts_kafka, jt_opts_mongo, jt_opts_log,
                                              NULL};
 static const jt_opt_t *const watch_tables[] = {watch_opts, jt_opts_kafka, jt_opts_log, NULL};
+static const jt_opt_t *const serve_tables[] = {serve_opts, jt_opts_kafka, jt_opts_mongo,
+                                               jt_opts_log, NULL};
 
 static const char run_details[] =
     "Consumes the status topic in its own group and posts one Discord message per job outcome\n"
@@ -85,11 +105,24 @@ static const char watch_details[] =
     "draws one progress bar per job: percent, tasks, users or playbacks, rate, ETA, workers,\n"
     "state. When stdout is not a terminal, prints one JSON line per change instead.\n";
 
+static const char serve_details[] =
+    "Serves the operator's console: the jobs of the ledger with live progress bars, a page per\n"
+    "job (tasks, results, failures, the Discord messages posted), the workers' group (members,\n"
+    "partitions, lag) and the dead letters (each decoded: error, attempts, original topic,\n"
+    "partition and offset), with the same data as JSON under /api/. No external asset: it works\n"
+    "without internet. With --admin-token-file, a job's dead letters can be replayed and one\n"
+    "discarded (POST with the token and the page's CSRF token; each action logged); they run\n"
+    "joytify-producer replay --dlq. Binds to loopback unless --listen names another address.\n";
+
 static const jt_command_t commands[] = {
     {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details,
      NULL, "joytify-notifier run --brokers kafka:9092 --timezone Europe/Paris --metrics-addr 9102"},
     {"watch", "live progress bars per job in the terminal", watch_tables, jt_notifier_watch,
      watch_details, NULL, "joytify-notifier watch --job stats-2026-10 --until-done --timeout 3600"},
+    {"serve", "the operator's web console: jobs, workers, lag, dead letters", serve_tables,
+     jt_serve_run, serve_details, NULL,
+     "joytify-notifier serve --listen 127.0.0.1:8080 --admin-token-file "
+     "/etc/joytify/console-token"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
