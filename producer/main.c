@@ -10,6 +10,7 @@
 #include "replay.h"
 #include "schedule.h"
 #include "stats_cmd.h"
+#include "topics_cmd.h"
 
 /* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
 static const jt_opt_t stats_params[] = {
@@ -87,6 +88,7 @@ static const jt_opt_t *const cleanup_tables[] = {
 static const jt_opt_t *const schedule_tables[] = {
     schedule_opts, stats_params, jt_opts_cleanup, jt_opts_kafka, jt_opts_mongo, jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
+static const jt_opt_t *const topics_tables[] = {jt_opts_kafka, jt_opts_log, NULL};
 
 static const jt_command_t commands[] = {
     {"stats", "emit the monthly statistics job, one task per range of user ids", stats_tables,
@@ -97,6 +99,8 @@ static const jt_command_t commands[] = {
      schedule_tables, jt_schedule_run, NULL},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
      jt_replay_run, JT_REPLAY_HELP},
+    {"topics", "create the missing topics with their settings; report differing ones",
+     topics_tables, jt_topics_cmd_run, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
