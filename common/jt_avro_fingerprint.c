@@ -2,10 +2,12 @@
  * its little-endian byte form used by single-object encoding. */
 #include "jt_avro.h"
 
+#include <stdio.h>
+
 /* The specification's EMPTY: the fingerprint of no bytes, and the polynomial. */
 #define JT_AVRO_FP_EMPTY UINT64_C(0xc15d213aa4d7a795)
 
-uint64_t jt_avro_fingerprint64(const void *buf, size_t len) {
+uint64_t jt_avro_fingerprint_crc64(const void *buf, size_t len) {
         const uint8_t *p = buf;
         uint64_t fp = JT_AVRO_FP_EMPTY;
         size_t i;
@@ -36,4 +38,14 @@ uint64_t jt_avro_fingerprint_from_le(const uint8_t in[8]) {
         for (i = 0; i < 8; i++)
                 fp |= (uint64_t)in[i] << (8 * i);
         return fp;
+}
+
+/* The fingerprint as the header carries it, which is how Java and fastavro print it too. */
+void jt_avro_fingerprint_hex(uint64_t fp, char out[17]) {
+        uint8_t le[8];
+        int i;
+
+        jt_avro_fingerprint_to_le(fp, le);
+        for (i = 0; i < 8; i++)
+                snprintf(out + 2 * i, 3, "%02x", le[i]);
 }

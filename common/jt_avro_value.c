@@ -107,8 +107,8 @@ static bool set_inner(avro_value_t *record, const char *field, const avro_type_t
                             field);
 }
 
-bool jt_avro_get_string(avro_value_t *record, const char *field, const char **val,
-                        jt_error_t *err) {
+bool jt_avro_value_get_string(avro_value_t *record, const char *field, const char **val,
+                              jt_error_t *err) {
         avro_value_t v;
         bool present;
         size_t size;
@@ -125,8 +125,8 @@ bool jt_avro_get_string(avro_value_t *record, const char *field, const char **va
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_get_long(avro_value_t *record, const char *field, int64_t *val, bool *present,
-                      jt_error_t *err) {
+bool jt_avro_value_get_long(avro_value_t *record, const char *field, int64_t *val, bool *present,
+                            jt_error_t *err) {
         avro_value_t v;
         bool here = true;
         int32_t i32;
@@ -155,8 +155,8 @@ bool jt_avro_get_long(avro_value_t *record, const char *field, int64_t *val, boo
         }
 }
 
-bool jt_avro_get_double(avro_value_t *record, const char *field, double *val, bool *present,
-                        jt_error_t *err) {
+bool jt_avro_value_get_double(avro_value_t *record, const char *field, double *val, bool *present,
+                              jt_error_t *err) {
         avro_value_t v;
         bool here = true;
         float f;
@@ -178,8 +178,8 @@ bool jt_avro_get_double(avro_value_t *record, const char *field, double *val, bo
                             value_type_name(&v));
 }
 
-bool jt_avro_get_bool(avro_value_t *record, const char *field, bool *val, bool *present,
-                      jt_error_t *err) {
+bool jt_avro_value_get_bool(avro_value_t *record, const char *field, bool *val, bool *present,
+                            jt_error_t *err) {
         avro_value_t v;
         bool here = true;
         int b = 0;
@@ -205,8 +205,8 @@ static const char *enum_symbol(avro_schema_t schema, int index) {
         return avro_schema_enum_get(schema, index);
 }
 
-bool jt_avro_get_enum(avro_value_t *record, const char *field, const char **symbol,
-                      jt_error_t *err) {
+bool jt_avro_value_get_enum(avro_value_t *record, const char *field, const char **symbol,
+                            jt_error_t *err) {
         avro_value_t v;
         int index = -1;
 
@@ -223,19 +223,20 @@ bool jt_avro_get_enum(avro_value_t *record, const char *field, const char **symb
         return true;
 }
 
-bool jt_avro_set_string(avro_value_t *record, const char *field, const char *val, jt_error_t *err) {
+bool jt_avro_value_set_string(avro_value_t *record, const char *field, const char *val,
+                              jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_STRING};
         avro_value_t v;
 
         if (!val)
-                return jt_avro_set_null(record, field, err);
+                return jt_avro_value_set_null(record, field, err);
         if (!set_inner(record, field, types, 1, &v, err))
                 return false;
         return avro_value_set_string(&v, val) == 0 ||
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_set_long(avro_value_t *record, const char *field, int64_t val, jt_error_t *err) {
+bool jt_avro_value_set_long(avro_value_t *record, const char *field, int64_t val, jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_INT64, AVRO_INT32};
         avro_value_t v;
 
@@ -253,7 +254,8 @@ bool jt_avro_set_long(avro_value_t *record, const char *field, int64_t val, jt_e
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_set_double(avro_value_t *record, const char *field, double val, jt_error_t *err) {
+bool jt_avro_value_set_double(avro_value_t *record, const char *field, double val,
+                              jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_DOUBLE, AVRO_FLOAT};
         avro_value_t v;
 
@@ -267,7 +269,7 @@ bool jt_avro_set_double(avro_value_t *record, const char *field, double val, jt_
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_set_bool(avro_value_t *record, const char *field, bool val, jt_error_t *err) {
+bool jt_avro_value_set_bool(avro_value_t *record, const char *field, bool val, jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_BOOLEAN};
         avro_value_t v;
 
@@ -277,8 +279,8 @@ bool jt_avro_set_bool(avro_value_t *record, const char *field, bool val, jt_erro
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_set_enum(avro_value_t *record, const char *field, const char *symbol,
-                      jt_error_t *err) {
+bool jt_avro_value_set_enum(avro_value_t *record, const char *field, const char *symbol,
+                            jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_ENUM};
         avro_value_t v;
         int index;
@@ -293,7 +295,7 @@ bool jt_avro_set_enum(avro_value_t *record, const char *field, const char *symbo
                jt_error_set(err, JT_ERR_SCHEMA, 0, "field '%s': %s", field, avro_strerror());
 }
 
-bool jt_avro_set_null(avro_value_t *record, const char *field, jt_error_t *err) {
+bool jt_avro_value_set_null(avro_value_t *record, const char *field, jt_error_t *err) {
         static const avro_type_t types[] = {AVRO_NULL};
         avro_value_t v;
 
@@ -502,17 +504,74 @@ bool jt_avro_value_from_json(avro_value_t *value, const json_t *json, jt_avro_js
         return from_json(value, json, mode, 0, err);
 }
 
+/* A float or double as a JSON real (none for NaN and the infinities). */
+static json_t *real_to_json(avro_value_t *v, jt_error_t *err) {
+        json_t *out;
+        float f;
+        double d;
+
+        if (avro_value_get_type(v) == AVRO_FLOAT) {
+                if (avro_value_get_float(v, &f)) {
+                        jt_error_set(err, JT_ERR_SCHEMA, 0, "%s", avro_strerror());
+                        return NULL;
+                }
+                d = f;
+        } else if (avro_value_get_double(v, &d)) {
+                jt_error_set(err, JT_ERR_SCHEMA, 0, "%s", avro_strerror());
+                return NULL;
+        }
+        if (!(out = json_real(d)))
+                jt_error_set(err, JT_ERR_SCHEMA, 0, "%g has no JSON form", d);
+        return out;
+}
+
+static json_t *to_json(avro_value_t *v, int depth, jt_error_t *err);
+
+/* A record or map as an object, an array as an array. */
+static json_t *container_to_json(avro_value_t *v, int depth, jt_error_t *err) {
+        bool array = avro_value_get_type(v) == AVRO_ARRAY;
+        avro_value_t child;
+        const char *name;
+        json_t *out, *c;
+        size_t i, count;
+
+        if (avro_value_get_size(v, &count)) {
+                jt_error_set(err, JT_ERR_SCHEMA, 0, "%s", avro_strerror());
+                return NULL;
+        }
+        if (!(out = array ? json_array() : json_object())) {
+                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
+                return NULL;
+        }
+        for (i = 0; i < count; i++) {
+                name = NULL;
+                if (avro_value_get_by_index(v, i, &child, &name)) {
+                        jt_error_set(err, JT_ERR_SCHEMA, 0, "%s", avro_strerror());
+                        json_decref(out);
+                        return NULL;
+                }
+                if (!(c = to_json(&child, depth + 1, err))) {
+                        json_decref(out);
+                        return NULL;
+                }
+                if (array ? json_array_append_new(out, c) : json_object_set_new(out, name, c)) {
+                        json_decref(out);
+                        jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
+                        return NULL;
+                }
+        }
+        return out;
+}
+
 static json_t *to_json(avro_value_t *v, int depth, jt_error_t *err) {
         avro_schema_t s = avro_value_get_schema(v);
         avro_value_t child;
-        json_t *out = NULL, *c;
-        const char *str, *name;
+        json_t *out = NULL;
+        const char *str;
         const void *bytes;
-        size_t size, i, count;
+        size_t size;
         int32_t i32;
         int64_t i64;
-        float f;
-        double d;
         int b, idx;
 
         if (depth > JSON_MAX_DEPTH) {
@@ -536,16 +595,7 @@ static json_t *to_json(avro_value_t *v, int depth, jt_error_t *err) {
                 return json_integer(i64);
         case AVRO_FLOAT:
         case AVRO_DOUBLE:
-                if (avro_value_get_type(v) == AVRO_FLOAT) {
-                        if (avro_value_get_float(v, &f))
-                                break;
-                        d = f;
-                } else if (avro_value_get_double(v, &d)) {
-                        break;
-                }
-                if (!(out = json_real(d)))
-                        jt_error_set(err, JT_ERR_SCHEMA, 0, "%g has no JSON form", d);
-                return out;
+                return real_to_json(v, err);
         case AVRO_STRING:
                 if (avro_value_get_string(v, &str, &size))
                         break;
@@ -577,38 +627,13 @@ static json_t *to_json(avro_value_t *v, int depth, jt_error_t *err) {
         case AVRO_RECORD:
         case AVRO_MAP:
         case AVRO_ARRAY:
-                if (avro_value_get_size(v, &count))
-                        break;
-                out = avro_value_get_type(v) == AVRO_ARRAY ? json_array() : json_object();
-                if (!out) {
-                        jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
-                        return NULL;
-                }
-                for (i = 0; i < count; i++) {
-                        name = NULL;
-                        if (avro_value_get_by_index(v, i, &child, &name)) {
-                                json_decref(out);
-                                goto avro_fail;
-                        }
-                        if (!(c = to_json(&child, depth + 1, err))) {
-                                json_decref(out);
-                                return NULL;
-                        }
-                        if (avro_value_get_type(v) == AVRO_ARRAY
-                                ? json_array_append_new(out, c)
-                                : json_object_set_new(out, name, c)) {
-                                json_decref(out);
-                                jt_error_set(err, JT_ERR_SYSTEM, 0, "out of memory");
-                                return NULL;
-                        }
-                }
-                return out;
+                return container_to_json(v, depth, err);
         default:
                 jt_error_set(err, JT_ERR_SCHEMA, 0, "a %s has no JSON form here",
                              avro_schema_type_name(s));
                 return NULL;
         }
-avro_fail:
+        /* an avro-c accessor failed (every break above) */
         jt_error_set(err, JT_ERR_SCHEMA, 0, "%s", avro_strerror());
         return NULL;
 }

@@ -1,3 +1,4 @@
+/* Small BSON builders the programs share. */
 #include "jt_bson.h"
 
 void jt_bson_append_oid_in(bson_t *doc, const char *field, const bson_oid_t *ids, size_t n) {

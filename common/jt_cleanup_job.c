@@ -86,8 +86,8 @@ static bool one_before(mongoc_collection_t *coll, int64_t before_ms, bool sorted
         return ok;
 }
 
-bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
-                           jt_error_t *err) {
+bool jt_cleanup_job_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
+                               jt_error_t *err) {
         int64_t ignored;
         return one_before(coll, before_ms, false, &ignored, any, err);
 }
@@ -97,10 +97,10 @@ bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *a
  *
  * A bisection over hours on "is there a playback before T?" rather than a sort + limit 1: the
  * local server (SecantusDB) reads every document a query matches, limited or sorted or not,
- * which took 18 s at 350,000 playbacks older than the cutoff (66 s at 1.75 million). So each
- * probe costs what it matches: the split leans to the old side (1/32 of the interval), which
- * keeps a matching probe small, and the about 420 probes that match nothing are a round trip
- * each. On MongoDB each probe is one index seek. */
+ * so a sort + limit 1 reads every playback older than the cutoff. So each probe costs what it
+ * matches: the split leans to the old side (1/32 of the interval), which keeps a matching probe
+ * small, and the about 420 probes that match nothing are a round trip each. On MongoDB each
+ * probe is one index seek. */
 static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mode,
                         int64_t cutoff_ms, int64_t *hour_ms, bool *found, jt_error_t *err) {
         mongoc_client_t *client = mongoc_client_pool_pop(pool);
@@ -111,13 +111,14 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
         bool hi_known = false, any = false, ok;           /* ... hi_known */
 
         *found = false;
-        ok = cutoff_ms <= 0 || jt_cleanup_any_before(coll, 0, &any, err);
+        ok = cutoff_ms <= 0 || jt_cleanup_job_any_before(coll, 0, &any, err);
         if (ok && (cutoff_ms <= 0 || any)) { /* dates before 1970: rare enough for the sort */
                 ok = one_before(coll, cutoff_ms, true, hour_ms, found, err);
         } else if (ok) {
                 while (ok && hi - lo > 1) {
                         int64_t mid = lo + ((hi - lo) / 32 > 0 ? (hi - lo) / 32 : 1);
-                        if ((ok = jt_cleanup_any_before(coll, mid * HOUR_MS, &any, err)) && any) {
+                        if ((ok = jt_cleanup_job_any_before(coll, mid * HOUR_MS, &any, err)) &&
+                            any) {
                                 hi = mid;
                                 hi_known = true;
                         } else {
@@ -126,7 +127,7 @@ static bool oldest_hour(mongoc_client_pool_t *pool, const char *db, bool test_mo
                 }
                 /* Never matched: is anything in [lo, cutoff) at all (an hour's worth at most)? */
                 if (ok && !hi_known)
-                        ok = jt_cleanup_any_before(coll, cutoff_ms, &hi_known, err);
+                        ok = jt_cleanup_job_any_before(coll, cutoff_ms, &hi_known, err);
                 *found = ok && hi_known;
                 *hour_ms = lo * HOUR_MS;
         }
@@ -203,7 +204,7 @@ bool jt_cleanup_job_emit(const jt_emit_env_t *env, const jt_cleanup_job_params_t
                      .time_budget_s = p->time_budget_s,
                      .test_mode = p->test_mode,
                      .triggered_by = (char *)p->triggered_by,
-                     .created_at_ms = jt_emit_now_ms(),
+                     .created_at_ms = jt_time_wall_ms(),
                      .found = -1},
         };
         emit = (jt_emit_t){
@@ -230,7 +231,7 @@ bool jt_cleanup_job_emit(const jt_emit_env_t *env, const jt_cleanup_job_params_t
         jt_cleanup_result_fill(&finished, 0, 0, 0, p->batch_size);
         finished.execution_ms = (jt_opt_long_t){true, 0};
         emit.finished_when_empty = &finished;
-        ok = jt_emit_job(env, &emit, dry_run, &result->emit, err);
+        ok = jt_job_emit(env, &emit, dry_run, &result->emit, err);
 done:
         if (params)
                 bson_destroy(params);
@@ -239,7 +240,7 @@ done:
 }
 
 void jt_cleanup_job_result_clear(jt_cleanup_job_result_t *result) {
-        jt_emit_result_clear(&result->emit);
+        jt_job_emit_result_clear(&result->emit);
 }
 
 bool jt_cleanup_job_chained_by_stats(const char *triggered_by) {

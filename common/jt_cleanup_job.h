@@ -22,8 +22,8 @@ bool jt_cleanup_job_chained_by_stats(const char *triggered_by);
 
 /* Whether coll has a playback created before before_ms: one find limited to one, on the
  * createdAt index (cheap when nothing matches, also on servers that read every match). */
-bool jt_cleanup_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
-                           jt_error_t *err);
+bool jt_cleanup_job_any_before(mongoc_collection_t *coll, int64_t before_ms, bool *any,
+                               jt_error_t *err);
 
 /* What a cleanup job is made of: when it fired, who started it, and the cleanup options. */
 typedef struct {

@@ -159,6 +159,41 @@ void jt_config_destroy(jt_config_t *cfg) {
         free(cfg);
 }
 
+/* getopt_long's tables for every option of cfg: long option i returns 256 + i. */
+static void fill_getopt(const jt_config_t *cfg, struct option *longopts, char *shortopts,
+                        size_t size) {
+        for (size_t i = 0; i < cfg->count; i++) {
+                const jt_opt_t *o = cfg->values[i].opt;
+                longopts[i].name = o->name;
+                /* An environment-only secret is known to getopt only to be refused by name,
+                 * with or without a value attached. */
+                longopts[i].has_arg = o->type == JT_OPT_BOOL  ? no_argument
+                                      : o->type == JT_OPT_ENV ? optional_argument
+                                                              : required_argument;
+                longopts[i].val = 256 + (int)i;
+                if (o->short_name) {
+                        size_t len = strlen(shortopts);
+                        if (len + 3 < size) {
+                                shortopts[len++] = (char)o->short_name;
+                                if (o->type != JT_OPT_BOOL)
+                                        shortopts[len++] = ':';
+                                shortopts[len] = '\0';
+                        }
+                }
+        }
+}
+
+/* The error for getopt's '?' (unknown option) or ':' (missing value) at argument arg. */
+static void getopt_error(int c, const char *arg, jt_error_t *err) {
+        if (c == ':')
+                jt_error_set(err, JT_ERR_CONFIG, 0, "option %s needs a value", arg);
+        else if (optopt)
+                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c", optopt);
+        else /* never the "=value" part: it may be a secret typed by mistake */
+                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option %.*s", (int)strcspn(arg, "="),
+                             arg);
+}
+
 jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_error_t *err) {
         jt_config_t *cfg = calloc(1, sizeof(*cfg));
         struct option *longopts = NULL;
@@ -180,25 +215,7 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                         cfg->values[k++].opt = o;
         cfg->count = n;
 
-        for (size_t i = 0; i < n; i++) {
-                const jt_opt_t *o = cfg->values[i].opt;
-                longopts[i].name = o->name;
-                /* An environment-only secret is known to getopt only to be refused by name,
-                 * with or without a value attached. */
-                longopts[i].has_arg = o->type == JT_OPT_BOOL  ? no_argument
-                                      : o->type == JT_OPT_ENV ? optional_argument
-                                                              : required_argument;
-                longopts[i].val = 256 + (int)i;
-                if (o->short_name) {
-                        size_t len = strlen(shortopts);
-                        if (len + 3 < sizeof(shortopts)) {
-                                shortopts[len++] = (char)o->short_name;
-                                if (o->type != JT_OPT_BOOL)
-                                        shortopts[len++] = ':';
-                                shortopts[len] = '\0';
-                        }
-                }
-        }
+        fill_getopt(cfg, longopts, shortopts, sizeof(shortopts));
         if (!apply_defaults(cfg, err))
                 goto fail;
 
@@ -211,14 +228,7 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                 if (c == -1)
                         break;
                 if (c == '?' || c == ':') {
-                        const char *arg = argv[optind - 1];
-                        if (c == ':')
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "option %s needs a value", arg);
-                        else if (optopt)
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option -%c", optopt);
-                        else /* never the "=value" part: it may be a secret typed by mistake */
-                                jt_error_set(err, JT_ERR_CONFIG, 0, "unknown option %.*s",
-                                             (int)strcspn(arg, "="), arg);
+                        getopt_error(c, argv[optind - 1], err);
                         goto fail;
                 }
                 if (c >= 256)
@@ -335,76 +345,4 @@ void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FIL
         for (const jt_opt_t *o = builtin_opts; o->name; o++)
                 print_option(out, o);
         fprintf(out, "\nExit codes: 0 success, 1 failure, 2 bad usage or configuration.\n");
-}
-
-static void print_program_help(const jt_program_t *prog, FILE *out) {
-        fprintf(out, "Usage: %s COMMAND [options]\n\n%s\n\nCommands:\n", prog->name, prog->summary);
-        for (const jt_command_t *c = prog->commands; c->run; c++)
-                fprintf(out, "  %-12s %s\n", c->name, c->summary);
-        fprintf(out,
-                "\nRun '%s COMMAND --help' for a command's options.\n"
-                "Exit codes: 0 success, 1 failure, 2 bad usage or configuration.\n",
-                prog->name);
-}
-
-static const jt_command_t *find_command(const jt_program_t *prog, const char *name) {
-        for (const jt_command_t *c = prog->commands; c->run; c++)
-                if (c->name && strcmp(c->name, name) == 0)
-                        return c;
-        return NULL;
-}
-
-int jt_cli_main(const jt_program_t *prog, int argc, char **argv) {
-        const jt_command_t *cmd = prog->commands;
-        bool single = cmd->run && !cmd->name;
-        char display[128];
-        jt_error_t err;
-        jt_config_t *cfg;
-        int sub_argc = argc;
-        char **sub_argv = argv;
-        int rc;
-
-        jt_error_clear(&err);
-        if (!single) {
-                if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                        print_program_help(prog, argc < 2 ? stderr : stdout);
-                        return argc < 2 ? JT_EXIT_USAGE : JT_EXIT_OK;
-                }
-                if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-                        printf("%s %s\n", prog->name, JT_VERSION);
-                        return JT_EXIT_OK;
-                }
-                cmd = find_command(prog, argv[1]);
-                if (!cmd) {
-                        fprintf(stderr, "%s: unknown command \"%s\"; run '%s --help'\n", prog->name,
-                                argv[1], prog->name);
-                        return JT_EXIT_USAGE;
-                }
-                snprintf(display, sizeof(display), "%s %s", prog->name, cmd->name);
-                sub_argc = argc - 1;
-                sub_argv = argv + 1;
-        } else {
-                snprintf(display, sizeof(display), "%s", prog->name);
-        }
-
-        char *saved = sub_argv[0];
-        sub_argv[0] = display;
-        cfg = jt_config_parse(cmd, sub_argc, sub_argv, &err);
-        sub_argv[0] = saved;
-        if (!cfg) {
-                fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", display, err.message,
-                        display);
-                return err.domain == JT_ERR_CONFIG ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
-        }
-        if (jt_config_bool(cfg, "help")) {
-                jt_config_print_help(prog, cmd, stdout);
-                rc = JT_EXIT_OK;
-        } else if (jt_config_bool(cfg, "version")) {
-                printf("%s %s\n", prog->name, JT_VERSION);
-                rc = JT_EXIT_OK;
-        } else {
-                rc = cmd->run(cfg);
-        }
-        jt_config_destroy(cfg);
-        return rc;
 }

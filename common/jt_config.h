@@ -81,8 +81,4 @@ const char *jt_config_command_line_name(const jt_config_t *cfg);
 /* Writes the command's help (usage, options with defaults and env variables) to out. */
 void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FILE *out);
 
-/* The whole front door of a program: `prog --help`, `prog --version`, `prog CMD --help`,
- * `prog CMD [options]`. Returns the exit code for main(). */
-int jt_cli_main(const jt_program_t *prog, int argc, char **argv);
-
 #endif

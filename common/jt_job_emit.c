@@ -13,17 +13,12 @@
 #include "jt_kafka_admin.h"
 #include "jt_log.h"
 #include "jt_status.h"
+#include "jt_time.h"
 
 #define CLAIM_LEASE_MS (5 * 60 * 1000)
 
-int64_t jt_emit_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-jt_emit_env_t jt_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool_t *pool,
-                                      rd_kafka_t *producer, const jt_avro_registry_t *reg) {
+jt_emit_env_t jt_job_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool_t *pool,
+                                          rd_kafka_t *producer, const jt_avro_registry_t *reg) {
         return (jt_emit_env_t){.pool = pool,
                                .db = jt_config_str(cfg, "db"),
                                .producer = producer,
@@ -34,7 +29,7 @@ jt_emit_env_t jt_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool
                                .timeout_ms = (int)jt_config_int(cfg, "kafka-timeout") * 1000};
 }
 
-void jt_emit_result_clear(jt_emit_result_t *result) {
+void jt_job_emit_result_clear(jt_emit_result_t *result) {
         for (size_t i = 0; i < result->line_count; i++)
                 free(result->lines[i]);
         free(result->lines);
@@ -111,7 +106,7 @@ static bool send_tasks(rd_kafka_t *rk, const jt_avro_registry_t *reg, const jt_e
         return jt_kafka_flush(rk, timeout_ms, err);
 }
 
-bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emit_result_t *result,
+bool jt_job_emit(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emit_result_t *result,
                  jt_error_t *err) {
         mongoc_client_t *client = NULL;
         bson_t entry = BSON_INITIALIZER;
@@ -150,7 +145,7 @@ bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emi
                 snprintf(owner, sizeof(owner), "producer@%s/%d", host, (int)getpid());
                 emit->spec.owner = owner;
         }
-        emit->spec.now_ms = jt_emit_now_ms();
+        emit->spec.now_ms = jt_time_wall_ms();
         emit->spec.lease_ms = CLAIM_LEASE_MS;
         client = mongoc_client_pool_pop(env->pool);
         if (!jt_jobs_claim(client, env->db, &emit->spec, &outcome, &entry, err))
@@ -169,7 +164,7 @@ bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emi
         if (id_count > 0 && !jt_kafka_admin_partition_count(env->producer, emit->topic,
                                                             env->timeout_ms, &partitions, err))
                 goto done;
-        emit->started.timestamp_ms = jt_emit_now_ms();
+        emit->started.timestamp_ms = jt_time_wall_ms();
         emit->started.tasks_total = (jt_opt_long_t){true, (int64_t)id_count};
         if (!jt_status_send(env->producer, env->reg, env->status_topic, &emit->started, err) ||
             !jt_kafka_flush(env->producer, env->timeout_ms, err) ||
@@ -178,13 +173,13 @@ bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emi
                 goto done;
         if (id_count == 0 && emit->finished_when_empty) {
                 jt_status_event_t finished = *emit->finished_when_empty;
-                finished.timestamp_ms = jt_emit_now_ms();
+                finished.timestamp_ms = jt_time_wall_ms();
                 if (!jt_status_send(env->producer, env->reg, env->status_topic, &finished, err) ||
                     !jt_kafka_flush(env->producer, env->timeout_ms, err))
                         goto done;
         }
         if (!jt_jobs_mark_sent(client, env->db, emit->spec.job_id, emit->spec.owner,
-                               jt_emit_now_ms(), id_count == 0, err))
+                               jt_time_wall_ms(), id_count == 0, err))
                 goto done;
         result->outcome = id_count == 0 ? JT_EMIT_EMPTY : JT_EMIT_SENT;
         result->tasks_sent = id_count;

@@ -8,7 +8,7 @@
 #include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_config.h"
 #include "jt_jobs.h"
 
@@ -25,11 +25,11 @@ typedef struct {
 } jt_emit_env_t;
 
 /* The env of a command built with jt_opts_kafka and jt_opts_mongo (topics, db, timeout). */
-jt_emit_env_t jt_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool_t *pool,
-                                      rd_kafka_t *producer, const jt_avro_registry_t *reg);
+jt_emit_env_t jt_job_emit_env_from_config(const jt_config_t *cfg, mongoc_client_pool_t *pool,
+                                          rd_kafka_t *producer, const jt_avro_registry_t *reg);
 
 typedef enum {
-        JT_EMIT_FAILED,       /* jt_emit_job returned false: see the error */
+        JT_EMIT_FAILED,       /* jt_job_emit returned false: see the error */
         JT_EMIT_SENT,         /* the ledger entry claimed and every task sent now */
         JT_EMIT_EMPTY,        /* no task to send: the job was finished at once */
         JT_EMIT_ALREADY_SENT, /* every task was sent before: nothing sent */
@@ -52,7 +52,7 @@ typedef struct {
 } jt_emit_result_t;
 
 /* Releases the lines of a dry run; the result can be used again. */
-void jt_emit_result_clear(jt_emit_result_t *result);
+void jt_job_emit_result_clear(jt_emit_result_t *result);
 
 /* Encodes the task with that id (ids come from the ledger, so a re-sent job sends exactly the
  * tasks it was created with) of the run run_nonce (the ledger entry's; NULL on a dry run) and
@@ -62,7 +62,7 @@ typedef bool (*jt_task_builder_t)(void *ctx, const jt_avro_registry_t *reg, cons
                                   size_t line_size, jt_error_t *err);
 
 typedef struct {
-        jt_job_spec_t spec; /* now_ms is filled by jt_emit_job; owner too unless set */
+        jt_job_spec_t spec; /* now_ms is filled by jt_job_emit; owner too unless set */
         const char *topic;  /* the task topic */
         jt_task_builder_t build;
         void *build_ctx;
@@ -72,15 +72,12 @@ typedef struct {
         const jt_status_event_t *finished_when_empty;
 } jt_emit_t;
 
-/* Fills result entirely (it need not be initialised; release with jt_emit_result_clear).
+/* Fills result entirely (it need not be initialised; release with jt_job_emit_result_clear).
  * Dry run: describes the tasks into result->lines. Otherwise claims the ledger entry and sends
  * task i to partition i % P of the task topic (P from its metadata now), keyed by its id, so
  * tasks spread evenly over the partitions. false with err: a failure mid-way (sending the job
  * again finishes it); a JT_ERR_CONFIG error means the job exists with other params. */
-bool jt_emit_job(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emit_result_t *result,
+bool jt_job_emit(const jt_emit_env_t *env, jt_emit_t *emit, bool dry_run, jt_emit_result_t *result,
                  jt_error_t *err);
-
-/* Milliseconds since the epoch, UTC. */
-int64_t jt_emit_now_ms(void);
 
 #endif

@@ -9,12 +9,14 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "jt_jobs_private.h"
 #include "jt_mongo.h"
 
 #define DUPLICATE_KEY 11000
 
-static bool mongo_fail(jt_error_t *err, const bson_error_t *error, const char *what,
-                       const char *job_id) {
+/* Sets err from a driver error about job_id; returns false. */
+bool jt_jobs_mongo_fail(jt_error_t *err, const bson_error_t *error, const char *what,
+                        const char *job_id) {
         if (jt_mongo_error_is_transient(error))
                 return jt_error_set_transient(err, JT_ERR_MONGO, (int)error->code,
                                               "%s of job %s: %s", what, job_id, error->message);
@@ -71,7 +73,7 @@ static bool find_job(mongoc_collection_t *coll, const char *job_id, bson_t *out,
         if (found)
                 bson_copy_to(doc, out);
         else if (mongoc_cursor_error(cursor, &error))
-                ok = mongo_fail(err, &error, "reading the ledger entry", job_id);
+                ok = jt_jobs_mongo_fail(err, &error, "reading the ledger entry", job_id);
         else
                 ok = jt_error_set_transient(err, JT_ERR_MONGO, 0, "ledger entry of job %s vanished",
                                             job_id);
@@ -81,8 +83,8 @@ static bool find_job(mongoc_collection_t *coll, const char *job_id, bson_t *out,
 }
 
 /* The job's entry projected to fields (NULL: all). */
-static bool find_job_fields(mongoc_client_t *client, const char *db, const char *job_id,
-                            const bson_t *fields, bson_t *out, jt_error_t *err) {
+bool jt_jobs_find_fields(mongoc_client_t *client, const char *db, const char *job_id,
+                         const bson_t *fields, bson_t *out, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
         bson_t opts = BSON_INITIALIZER;
@@ -98,7 +100,7 @@ static bool find_job_fields(mongoc_client_t *client, const char *db, const char 
         if (mongoc_cursor_next(cursor, &doc))
                 bson_concat(out, doc);
         else if (mongoc_cursor_error(cursor, &error))
-                ok = mongo_fail(err, &error, "reading the ledger entry", job_id);
+                ok = jt_jobs_mongo_fail(err, &error, "reading the ledger entry", job_id);
         mongoc_cursor_destroy(cursor);
         bson_destroy(&opts);
         bson_destroy(filter);
@@ -111,7 +113,7 @@ bool jt_jobs_get_params(mongoc_client_t *client, const char *db, const char *job
         bson_t *fields = BCON_NEW("params", BCON_INT32(1));
         bson_t doc = BSON_INITIALIZER;
         bson_iter_t it;
-        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+        bool ok = jt_jobs_find_fields(client, db, job_id, fields, &doc, err);
 
         *found = false;
         bson_reinit(params);
@@ -163,7 +165,7 @@ static bson_t *new_entry(const jt_job_spec_t *spec, const char *nonce) {
         }
         bson_append_array_end(doc, &ids);
         BSON_APPEND_INT64(doc, "tasksTotal", (int64_t)spec->task_count);
-        BSON_APPEND_UTF8(doc, "state", "running");
+        BSON_APPEND_UTF8(doc, "state", jt_job_state_name(JT_JOB_RUNNING));
         BSON_APPEND_UTF8(doc, "claimedBy", spec->owner);
         BSON_APPEND_DATE_TIME(doc, "claimUntil", spec->now_ms + spec->lease_ms);
         BSON_APPEND_DOCUMENT_BEGIN(doc, "results", &ids);
@@ -193,7 +195,7 @@ static bool take_lapsed_claim(mongoc_collection_t *coll, const jt_job_spec_t *sp
 
         *taken = false;
         if (!ok)
-                mongo_fail(err, &error, "claiming", spec->job_id);
+                jt_jobs_mongo_fail(err, &error, "claiming", spec->job_id);
         else
                 *taken = bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it);
         bson_destroy(&reply);
@@ -226,7 +228,7 @@ bool jt_jobs_claim(mongoc_client_t *client, const char *db, const jt_job_spec_t 
                 goto done;
         }
         if (error.code != DUPLICATE_KEY) {
-                mongo_fail(err, &error, "writing the ledger entry", spec->job_id);
+                jt_jobs_mongo_fail(err, &error, "writing the ledger entry", spec->job_id);
                 goto done;
         }
         if (!find_job(coll, spec->job_id, &existing, err))
@@ -273,18 +275,19 @@ bool jt_jobs_mark_sent(mongoc_client_t *client, const char *db, const char *job_
                        const char *owner, int64_t now_ms, bool finished, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id), "claimedBy", BCON_UTF8(owner));
-        bson_t *update = finished ? BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms),
-                                             "updatedAt", BCON_DATE_TIME(now_ms), "state",
-                                             "finished", "finishedAt", BCON_DATE_TIME(now_ms), "}")
-                                  : BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms),
-                                             "updatedAt", BCON_DATE_TIME(now_ms), "}");
+        bson_t *update =
+            finished ? BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms), "updatedAt",
+                                BCON_DATE_TIME(now_ms), "state", JT_JOBS_STATE(JT_JOB_FINISHED),
+                                "finishedAt", BCON_DATE_TIME(now_ms), "}")
+                     : BCON_NEW("$set", "{", "tasksSentAt", BCON_DATE_TIME(now_ms), "updatedAt",
+                                BCON_DATE_TIME(now_ms), "}");
         bson_t reply;
         bson_error_t error;
         bson_iter_t it;
         bool ok = mongoc_collection_update_one(coll, filter, update, NULL, &reply, &error);
 
         if (!ok)
-                mongo_fail(err, &error, "recording the sent tasks", job_id);
+                jt_jobs_mongo_fail(err, &error, "recording the sent tasks", job_id);
         else if (!bson_iter_init_find(&it, &reply, "matchedCount") || bson_iter_as_int64(&it) != 1)
                 ok = jt_error_set(err, JT_ERR_MONGO, 0,
                                   "job %s: the claim passed to another producer before every "
@@ -316,9 +319,9 @@ bool jt_jobs_task_key(const char *job_id, const char *task_id, char *key, size_t
 
 /* findAndModify returning the new document, or none when the query matched none. (No "fields"
  * projection: the local FerretDB does not implement it for findAndModify.) */
-static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_t *query,
-                            const bson_t *update, bool *matched, bson_t *doc, const char *what,
-                            const char *job_id, jt_error_t *err) {
+bool jt_jobs_find_and_modify(mongoc_client_t *client, const char *db, const bson_t *query,
+                             const bson_t *update, bool *matched, bson_t *doc, const char *what,
+                             const char *job_id, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
         bson_t reply;
@@ -331,7 +334,7 @@ static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_
         ok = mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &error);
         *matched = false;
         if (!ok) {
-                mongo_fail(err, &error, what, job_id);
+                jt_jobs_mongo_fail(err, &error, what, job_id);
         } else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
                 const uint8_t *data;
                 uint32_t len;
@@ -349,7 +352,7 @@ static bool find_and_modify(mongoc_client_t *client, const char *db, const bson_
         return ok;
 }
 
-static int64_t doc_int64(const bson_t *doc, const char *dotted, int64_t fallback) {
+int64_t jt_jobs_doc_int64(const bson_t *doc, const char *dotted, int64_t fallback) {
         bson_iter_t it, found;
         if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
             BSON_ITER_HOLDS_NUMBER(&found))
@@ -368,12 +371,12 @@ bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char 
         query = BCON_NEW("_id", BCON_UTF8(job_id), path, "{", "$exists", BCON_BOOL(false), "}");
         update = BCON_NEW("$set", "{", path, BCON_INT64(value), "}");
         fields = BCON_NEW(path, BCON_INT32(1));
-        ok = find_and_modify(client, db, query, update, &matched, &doc, "recording a range count",
-                             job_id, err);
+        ok = jt_jobs_find_and_modify(client, db, query, update, &matched, &doc,
+                                     "recording a range count", job_id, err);
         if (ok && !matched)
-                ok = find_job_fields(client, db, job_id, fields, &doc, err);
+                ok = jt_jobs_find_fields(client, db, job_id, fields, &doc, err);
         if (ok) {
-                *stored = doc_int64(&doc, path, -1);
+                *stored = jt_jobs_doc_int64(&doc, path, -1);
                 if (*stored < 0) /* the entry went away: no retry brings it back */
                         ok = jt_error_set(err, JT_ERR_INPUT, 0,
                                           "job %s has no ledger entry with %s", job_id, path);
@@ -386,85 +389,11 @@ bool jt_jobs_set_found_once(mongoc_client_t *client, const char *db, const char 
 }
 
 /* Appends {runNonce: nonce} to a query, null matching an entry without one (a v1 task). */
-static void append_run(bson_t *query, const char *run_nonce) {
+void jt_jobs_append_run(bson_t *query, const char *run_nonce) {
         if (run_nonce)
                 BSON_APPEND_UTF8(query, "runNonce", run_nonce);
         else
                 BSON_APPEND_NULL(query, "runNonce");
-}
-
-/* progress.<key> = the sub-document `point` (its first field the position, e.g. resumeFrom)
- * unless a checkpoint at or past it is there (`position` is that field's value), in run
- * run_nonce's entry only. Every figure goes in the one $set: they always belong together. No
- * match: a checkpoint as far or further is there already, or the run is gone (its tasks are
- * refused at admission); either way nothing to do. Not findAndModify: the entry with every
- * result would come back for nothing. */
-static bool checkpoint_forward(mongoc_client_t *client, const char *db, const char *job_id,
-                               const char *run_nonce, const char *key, const bson_t *point,
-                               bool *moved, jt_error_t *err) {
-        mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
-        char path[160], at[200];
-        bson_t *query, *update, before, cond, not_yet, later, reply;
-        bson_iter_t first;
-        bson_error_t error;
-        bool ok;
-
-        if (!bson_iter_init(&first, point) || !bson_iter_next(&first)) {
-                mongoc_collection_destroy(coll);
-                return jt_error_set(err, JT_ERR_INPUT, 0, "an empty checkpoint");
-        }
-        snprintf(path, sizeof(path), "progress.%s", key);
-        snprintf(at, sizeof(at), "%s.%s", path, bson_iter_key(&first));
-        query = BCON_NEW("_id", BCON_UTF8(job_id));
-        BSON_APPEND_ARRAY_BEGIN(query, "$or", &before);
-        BSON_APPEND_DOCUMENT_BEGIN(&before, "0", &not_yet);
-        BCON_APPEND(&not_yet, path, "{", "$exists", BCON_BOOL(false), "}");
-        bson_append_document_end(&before, &not_yet);
-        BSON_APPEND_DOCUMENT_BEGIN(&before, "1", &later);
-        BSON_APPEND_DOCUMENT_BEGIN(&later, at, &cond);
-        bson_append_iter(&cond, "$lt", 3, &first);
-        bson_append_document_end(&later, &cond);
-        bson_append_document_end(&before, &later);
-        bson_append_array_end(query, &before);
-        append_run(query, run_nonce);
-        update = BCON_NEW("$set", "{", path, BCON_DOCUMENT(point), "}");
-        ok = mongoc_collection_update_one(coll, query, update, NULL, &reply, &error);
-        if (!ok)
-                mongo_fail(err, &error, "recording a range checkpoint", job_id);
-        if (moved)
-                *moved = ok && doc_int64(&reply, "matchedCount", 0) > 0;
-        bson_destroy(&reply);
-        mongoc_collection_destroy(coll);
-        bson_destroy(update);
-        bson_destroy(query);
-        return ok;
-}
-
-bool jt_jobs_checkpoint(mongoc_client_t *client, const char *db, const char *job_id,
-                        const char *run_nonce, const char *key, int64_t resume_from_ms,
-                        int64_t deleted, jt_error_t *err) {
-        bson_t *point =
-            BCON_NEW("resumeFrom", BCON_DATE_TIME(resume_from_ms), "deleted", BCON_INT64(deleted));
-        bool ok = checkpoint_forward(client, db, job_id, run_nonce, key, point, NULL, err);
-
-        bson_destroy(point);
-        return ok;
-}
-
-bool jt_jobs_checkpoint_users(mongoc_client_t *client, const char *db, const char *job_id,
-                              const char *run_nonce, const char *key, const char *after_user,
-                              const jt_range_figures_t *f, const char *holder,
-                              int64_t held_until_ms, bool *moved, jt_error_t *err) {
-        /* Hex ObjectIds of one case order as the ids do. */
-        bson_t *point =
-            BCON_NEW("afterUser", BCON_UTF8(after_user), "users", BCON_INT64(f->users), "withEntry",
-                     BCON_INT64(f->with_entry), "badRows", BCON_INT64(f->bad_rows), "notified",
-                     BCON_INT64(f->notified), "holder", BCON_UTF8(holder), "heldUntil",
-                     BCON_DATE_TIME(held_until_ms));
-        bool ok = checkpoint_forward(client, db, job_id, run_nonce, key, point, moved, err);
-
-        bson_destroy(point);
-        return ok;
 }
 
 bool jt_jobs_release_range(mongoc_client_t *client, const char *db, const char *job_id,
@@ -481,180 +410,20 @@ bool jt_jobs_release_range(mongoc_client_t *client, const char *db, const char *
         update = BCON_NEW("$set", "{", until, BCON_DATE_TIME(0), "}");
         ok = mongoc_collection_update_one(coll, query, update, NULL, NULL, &error);
         if (!ok)
-                mongo_fail(err, &error, "releasing a range", job_id);
+                jt_jobs_mongo_fail(err, &error, "releasing a range", job_id);
         mongoc_collection_destroy(coll);
         bson_destroy(update);
         bson_destroy(query);
         return ok;
 }
 
-/* progress.<key> of a statistics range into view (after_user "" when none or malformed). */
-static void view_users_checkpoint(const bson_t *doc, const char *key, jt_job_view_t *view) {
-        char path[160];
-        bson_iter_t it, found;
-        const char *after;
-
-        view->after_user[0] = view->holder[0] = '\0';
-        view->held_until_ms = 0;
-        memset(&view->after_figures, 0, sizeof(view->after_figures));
-        snprintf(path, sizeof(path), "progress.%s.afterUser", key);
-        if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &found) ||
-            !BSON_ITER_HOLDS_UTF8(&found))
-                return;
-        after = bson_iter_utf8(&found, NULL);
-        if (!bson_oid_is_valid(after, strlen(after)) || strlen(after) != 24)
-                return;
-        snprintf(view->after_user, sizeof(view->after_user), "%s", after);
-        snprintf(path, sizeof(path), "progress.%s.users", key);
-        view->after_figures.users = doc_int64(doc, path, 0);
-        snprintf(path, sizeof(path), "progress.%s.withEntry", key);
-        view->after_figures.with_entry = doc_int64(doc, path, 0);
-        snprintf(path, sizeof(path), "progress.%s.badRows", key);
-        view->after_figures.bad_rows = doc_int64(doc, path, 0);
-        snprintf(path, sizeof(path), "progress.%s.notified", key);
-        view->after_figures.notified = doc_int64(doc, path, 0);
-        snprintf(path, sizeof(path), "progress.%s.holder", key);
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
-            BSON_ITER_HOLDS_UTF8(&found))
-                snprintf(view->holder, sizeof(view->holder), "%s", bson_iter_utf8(&found, NULL));
-        snprintf(path, sizeof(path), "progress.%s.heldUntil", key);
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
-            BSON_ITER_HOLDS_DATE_TIME(&found))
-                view->held_until_ms = bson_iter_date_time(&found);
-}
-
-static bool same_nonce(const bson_t *doc, const char *run_nonce) {
+bool jt_jobs_same_nonce(const bson_t *doc, const char *run_nonce) {
         bson_iter_t it;
         const char *stored = NULL;
 
         if (bson_iter_init_find(&it, doc, "runNonce") && BSON_ITER_HOLDS_UTF8(&it))
                 stored = bson_iter_utf8(&it, NULL);
         return stored && run_nonce ? strcmp(stored, run_nonce) == 0 : !stored && !run_nonce;
-}
-
-/* Whether the array at doc.taskIds holds task_id; with results (may be NULL), the number of
- * listed tasks with a result into *with_result. */
-static bool listed_tasks(const bson_t *doc, const char *job_id, const char *task_id,
-                         int64_t *with_result) {
-        bson_iter_t it, ids, res;
-        size_t job_len = strlen(job_id);
-        bool listed = false;
-        bool have_results =
-            bson_iter_init_find(&res, doc, "results") && BSON_ITER_HOLDS_DOCUMENT(&res);
-        bson_t results;
-        const uint8_t *data = NULL;
-        uint32_t len = 0;
-
-        *with_result = 0;
-        if (have_results) {
-                bson_iter_document(&res, &len, &data);
-                have_results = bson_init_static(&results, data, len);
-        }
-        if (!bson_iter_init_find(&it, doc, "taskIds") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-            !bson_iter_recurse(&it, &ids))
-                return false;
-        while (bson_iter_next(&ids)) {
-                const char *id;
-                if (!BSON_ITER_HOLDS_UTF8(&ids))
-                        continue;
-                id = bson_iter_utf8(&ids, NULL);
-                if (task_id && strcmp(id, task_id) == 0)
-                        listed = true;
-                if (have_results && strncmp(id, job_id, job_len) == 0 && id[job_len] == '/' &&
-                    bson_has_field(&results, id + job_len + 1))
-                        (*with_result)++;
-        }
-        return listed;
-}
-
-/* params.bounds of a statistics job into view: the bounds of range task_id (job/NNNN). */
-static void view_plan(const bson_t *doc, const char *task_id, jt_job_view_t *view) {
-        const char *slash = task_id ? strrchr(task_id, '/') : NULL;
-        char *end = NULL;
-        long index = slash && slash[1] ? strtol(slash + 1, &end, 10) : -1;
-        bson_iter_t it, bounds;
-        long i = 0;
-
-        if (!bson_iter_init(&it, doc) ||
-            !bson_iter_find_descendant(&it, "params.bounds", &bounds) ||
-            !BSON_ITER_HOLDS_ARRAY(&bounds) || !bson_iter_recurse(&bounds, &it))
-                return;
-        view->have_plan = true;
-        while (bson_iter_next(&it)) {
-                const char *b = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "?";
-                if (end && !*end && i == index - 1)
-                        snprintf(view->plan_from, sizeof(view->plan_from), "%s", b);
-                if (end && !*end && i == index)
-                        snprintf(view->plan_to, sizeof(view->plan_to), "%s", b);
-                i++;
-        }
-        view->plan_ranges = i + 1;
-}
-
-bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
-                  const char *run_nonce, const char *task_id, const char *key, jt_job_view_t *view,
-                  jt_error_t *err) {
-        bson_t doc = BSON_INITIALIZER;
-        bson_iter_t it;
-        int64_t with_result = 0;
-        bool ok;
-
-        memset(view, 0, sizeof(*view));
-        /* Every result (not only this task's): complete counts the listed ones. Results are a
-         * few numbers per task. */
-        ok = find_job_fields(client, db, job_id, NULL, &doc, err);
-        if (ok && !bson_empty(&doc)) {
-                view->exists = true;
-                view->same_run = same_nonce(&doc, run_nonce);
-                view->listed = listed_tasks(&doc, job_id, task_id, &with_result);
-                view->tasks_total = doc_int64(&doc, "tasksTotal", 0);
-                view->tasks_done = doc_int64(&doc, "tasksDone", 0);
-                view->complete = view->tasks_total > 0 && with_result >= view->tasks_total;
-                if (bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
-                        snprintf(view->state, sizeof(view->state), "%s", bson_iter_utf8(&it, NULL));
-                {
-                        bson_iter_t found;
-                        if (bson_iter_init(&it, &doc) &&
-                            bson_iter_find_descendant(&it, "lastFailure.task", &found) &&
-                            BSON_ITER_HOLDS_UTF8(&found))
-                                snprintf(view->failed_task, sizeof(view->failed_task), "%s",
-                                         bson_iter_utf8(&found, NULL));
-                        if (bson_iter_init(&it, &doc) &&
-                            bson_iter_find_descendant(&it, "params.month", &found) &&
-                            BSON_ITER_HOLDS_UTF8(&found))
-                                snprintf(view->month, sizeof(view->month), "%s",
-                                         bson_iter_utf8(&found, NULL));
-                        if (bson_iter_init(&it, &doc) &&
-                            bson_iter_find_descendant(&it, "params.cutoff", &found) &&
-                            BSON_ITER_HOLDS_DATE_TIME(&found))
-                                view->cutoff_ms = bson_iter_date_time(&found);
-                }
-                view->test_mode = bson_iter_init_find(&it, &doc, "testMode") &&
-                                  BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
-                view->found = -1;
-                view->resume_from_ms = INT64_MIN;
-                if (key) {
-                        char path[160];
-                        bson_iter_t found;
-                        snprintf(path, sizeof(path), "results.%s", key);
-                        view->recorded = bson_iter_init(&it, &doc) &&
-                                         bson_iter_find_descendant(&it, path, &found);
-                        snprintf(path, sizeof(path), "found.%s", key);
-                        view->found = doc_int64(&doc, path, -1);
-                        snprintf(path, sizeof(path), "progress.%s.resumeFrom", key);
-                        if (bson_iter_init(&it, &doc) &&
-                            bson_iter_find_descendant(&it, path, &found) &&
-                            BSON_ITER_HOLDS_DATE_TIME(&found)) {
-                                view->resume_from_ms = bson_iter_date_time(&found);
-                                snprintf(path, sizeof(path), "progress.%s.deleted", key);
-                                view->resume_deleted = doc_int64(&doc, path, 0);
-                        }
-                        view_users_checkpoint(&doc, key, view);
-                }
-                view_plan(&doc, task_id, view);
-        }
-        bson_destroy(&doc);
-        return ok;
 }
 
 bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *job_id,
@@ -673,12 +442,12 @@ bool jt_jobs_record_result(mongoc_client_t *client, const char *db, const char *
          * job look complete. */
         query = BCON_NEW("_id", BCON_UTF8(job_id), "taskIds", BCON_UTF8(task_id), path, "{",
                          "$exists", BCON_BOOL(false), "}");
-        append_run(query, run_nonce);
+        jt_jobs_append_run(query, run_nonce);
         update =
             BCON_NEW("$set", "{", path, BCON_DOCUMENT(result), "updatedAt", BCON_DATE_TIME(now_ms),
                      "}", "$inc", "{", "tasksDone", BCON_INT64(1), "}");
-        ok = find_and_modify(client, db, query, update, recorded_now, &doc,
-                             "recording a task result", job_id, err) &&
+        ok = jt_jobs_find_and_modify(client, db, query, update, recorded_now, &doc,
+                                     "recording a task result", job_id, err) &&
              jt_jobs_view(client, db, job_id, run_nonce, task_id, key, &view, err);
         if (ok && (!view.exists || !view.same_run || !view.listed || !view.recorded))
                 ok = jt_error_set(err, JT_ERR_INPUT, 0,
@@ -703,30 +472,32 @@ bool jt_jobs_claim_finalize(mongoc_client_t *client, const char *db, const char 
         /* The owner's own claim is taken again: a finalize step that failed on a database
          * error after claiming resumes at once instead of waiting out its own lease. Only a
          * complete job of this run: a stale or forged FINALIZE never finalizes a running one. */
-        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "tasksTotal", BCON_INT64(tasks_total),
-                                 "tasksDone", "{", "$gte", BCON_INT64(tasks_total), "}", "$or", "[",
-                                 "{", "state", "running", "}", "{", "state", "finalizing",
-                                 "finalizeUntil", "{", "$lt", BCON_DATE_TIME(now_ms), "}", "}", "{",
-                                 "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "}", "]");
-        bson_t *update = BCON_NEW(
-            "$set", "{", "state", "finalizing", "finalizeBy", BCON_UTF8(owner), "finalizeUntil",
-            BCON_DATE_TIME(now_ms + lease_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
+        bson_t *query = BCON_NEW(
+            "_id", BCON_UTF8(job_id), "tasksTotal", BCON_INT64(tasks_total), "tasksDone", "{",
+            "$gte", BCON_INT64(tasks_total), "}", "$or", "[", "{", "state",
+            JT_JOBS_STATE(JT_JOB_RUNNING), "}", "{", "state", JT_JOBS_STATE(JT_JOB_FINALIZING),
+            "finalizeUntil", "{", "$lt", BCON_DATE_TIME(now_ms), "}", "}", "{", "state",
+            JT_JOBS_STATE(JT_JOB_FINALIZING), "finalizeBy", BCON_UTF8(owner), "}", "]");
+        bson_t *update =
+            BCON_NEW("$set", "{", "state", JT_JOBS_STATE(JT_JOB_FINALIZING), "finalizeBy",
+                     BCON_UTF8(owner), "finalizeUntil", BCON_DATE_TIME(now_ms + lease_ms),
+                     "updatedAt", BCON_DATE_TIME(now_ms), "}");
         bson_t *first = NULL, *stamp = NULL;
         bool ok, stamped = false;
         bson_t ignored = BSON_INITIALIZER;
 
-        append_run(query, run_nonce);
-        ok = find_and_modify(client, db, query, update, claimed, entry, "claiming the finalization",
-                             job_id, err);
+        jt_jobs_append_run(query, run_nonce);
+        ok = jt_jobs_find_and_modify(client, db, query, update, claimed, entry,
+                                     "claiming the finalization", job_id, err);
         if (ok && *claimed && !bson_has_field(entry, "finalizedAt")) {
                 /* Recorded once, by the first claim: every later finalizer (a takeover, a
                  * re-finalization) derives the same chained cleanup job from it. */
                 first = BCON_NEW("_id", BCON_UTF8(job_id), "finalizedAt", "{", "$exists",
                                  BCON_BOOL(false), "}");
                 stamp = BCON_NEW("$set", "{", "finalizedAt", BCON_DATE_TIME(now_ms), "}");
-                ok = find_and_modify(client, db, first, stamp, &stamped, &ignored,
-                                     "recording the finalization time", job_id, err) &&
-                     find_job_fields(client, db, job_id, NULL, entry, err);
+                ok = jt_jobs_find_and_modify(client, db, first, stamp, &stamped, &ignored,
+                                             "recording the finalization time", job_id, err) &&
+                     jt_jobs_find_fields(client, db, job_id, NULL, entry, err);
         }
         bson_destroy(&ignored);
         if (first)
@@ -743,7 +514,7 @@ bool jt_jobs_finalized_at(mongoc_client_t *client, const char *db, const char *j
         bson_t *fields = BCON_NEW("finalizedAt", BCON_INT32(1));
         bson_t doc = BSON_INITIALIZER;
         bson_iter_t it;
-        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+        bool ok = jt_jobs_find_fields(client, db, job_id, fields, &doc, err);
 
         *at_ms = 0;
         if (ok && bson_iter_init_find(&it, &doc, "finalizedAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
@@ -758,7 +529,7 @@ bool jt_jobs_created_at(mongoc_client_t *client, const char *db, const char *job
         bson_t *fields = BCON_NEW("createdAt", BCON_INT32(1));
         bson_t doc = BSON_INITIALIZER;
         bson_iter_t it;
-        bool ok = find_job_fields(client, db, job_id, fields, &doc, err);
+        bool ok = jt_jobs_find_fields(client, db, job_id, fields, &doc, err);
 
         *at_ms = 0;
         if (ok && bson_iter_init_find(&it, &doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
@@ -771,32 +542,36 @@ bool jt_jobs_created_at(mongoc_client_t *client, const char *db, const char *job
 bool jt_jobs_fail(mongoc_client_t *client, const char *db, const char *job_id,
                   const char *run_nonce, const char *task_id, const char *key, const char *reason,
                   int64_t now_ms, bool *announce, int64_t *failed_at_ms, jt_error_t *err) {
-        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[", "running",
-                                 "finalizing", "]", "}");
-        bson_t *update = BCON_NEW(
-            "$set", "{", "state", "failed", "failedAt", BCON_DATE_TIME(now_ms), "failureAnnounced",
-            BCON_BOOL(false), "updatedAt", BCON_DATE_TIME(now_ms), "lastFailure", "{", "reason",
-            BCON_UTF8(reason), "task", BCON_UTF8(task_id ? task_id : ""), "at",
-            BCON_DATE_TIME(now_ms), "}", "}", "$inc", "{", "failures", BCON_INT32(1), "}");
+        bson_t *query =
+            BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[",
+                     JT_JOBS_STATE(JT_JOB_RUNNING), JT_JOBS_STATE(JT_JOB_FINALIZING), "]", "}");
+        bson_t *update =
+            BCON_NEW("$set", "{", "state", JT_JOBS_STATE(JT_JOB_FAILED), "failedAt",
+                     BCON_DATE_TIME(now_ms), "failureAnnounced", BCON_BOOL(false), "updatedAt",
+                     BCON_DATE_TIME(now_ms), "lastFailure", "{", "reason", BCON_UTF8(reason),
+                     "task", BCON_UTF8(task_id ? task_id : ""), "at", BCON_DATE_TIME(now_ms), "}",
+                     "}", "$inc", "{", "failures", BCON_INT32(1), "}");
         bson_t doc = BSON_INITIALIZER;
         bson_iter_t it;
+        jt_job_state_t state;
         bool matched = false, ok;
 
         *announce = false;
         *failed_at_ms = 0;
-        append_run(query, run_nonce);
+        jt_jobs_append_run(query, run_nonce);
         if (key) {
                 char path[160];
                 snprintf(path, sizeof(path), "results.%s", key);
                 BCON_APPEND(query, path, "{", "$exists", BCON_BOOL(false), "}");
         }
-        ok = find_and_modify(client, db, query, update, &matched, &doc, "marking the job failed",
-                             job_id, err);
+        ok = jt_jobs_find_and_modify(client, db, query, update, &matched, &doc,
+                                     "marking the job failed", job_id, err);
         if (ok && !matched)
-                ok = find_job_fields(client, db, job_id, NULL, &doc, err);
+                ok = jt_jobs_find_fields(client, db, job_id, NULL, &doc, err);
         /* Failed before, by this call or an earlier one whose event was never confirmed. */
         if (ok && bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it) &&
-            strcmp(bson_iter_utf8(&it, NULL), "failed") == 0 && same_nonce(&doc, run_nonce) &&
+            jt_job_state_from_name(bson_iter_utf8(&it, NULL), &state) && state == JT_JOB_FAILED &&
+            jt_jobs_same_nonce(&doc, run_nonce) &&
             bson_iter_init_find(&it, &doc, "failureAnnounced") && BSON_ITER_HOLDS_BOOL(&it) &&
             !bson_iter_bool(&it) && bson_iter_init_find(&it, &doc, "failedAt") &&
             BSON_ITER_HOLDS_DATE_TIME(&it)) {
@@ -816,8 +591,8 @@ bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const ch
         bson_t *update = BCON_NEW("$set", "{", "failureAnnounced", BCON_BOOL(true), "}");
         bson_t doc = BSON_INITIALIZER;
         bool matched = false;
-        bool ok = find_and_modify(client, db, query, update, &matched, &doc,
-                                  "recording the JOB_FAILED event", job_id, err);
+        bool ok = jt_jobs_find_and_modify(client, db, query, update, &matched, &doc,
+                                          "recording the JOB_FAILED event", job_id, err);
 
         bson_destroy(&doc);
         bson_destroy(update);
@@ -827,16 +602,16 @@ bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const ch
 
 bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
                     const char *run_nonce, int64_t now_ms, bool *reopened, jt_error_t *err) {
-        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", "failed");
-        bson_t *update = BCON_NEW("$set", "{", "state", "running", "reopenedAt",
+        bson_t *query = BCON_NEW("_id", BCON_UTF8(job_id), "state", JT_JOBS_STATE(JT_JOB_FAILED));
+        bson_t *update = BCON_NEW("$set", "{", "state", JT_JOBS_STATE(JT_JOB_RUNNING), "reopenedAt",
                                   BCON_DATE_TIME(now_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}",
                                   "$inc", "{", "reopens", BCON_INT32(1), "}");
         bson_t doc = BSON_INITIALIZER;
         bool ok;
 
-        append_run(query, run_nonce);
-        ok = find_and_modify(client, db, query, update, reopened, &doc, "re-opening the job",
-                             job_id, err);
+        jt_jobs_append_run(query, run_nonce);
+        ok = jt_jobs_find_and_modify(client, db, query, update, reopened, &doc,
+                                     "re-opening the job", job_id, err);
         bson_destroy(&doc);
         bson_destroy(update);
         bson_destroy(query);
@@ -859,7 +634,7 @@ bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, 
             BSON_ITER_HOLDS_UTF8(&it))
                 snprintf(state, size, "%s", bson_iter_utf8(&it, NULL));
         else if (mongoc_cursor_error(cursor, &error))
-                ok = mongo_fail(err, &error, "reading the state", job_id);
+                ok = jt_jobs_mongo_fail(err, &error, "reading the state", job_id);
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);
         bson_destroy(filter);
@@ -868,18 +643,18 @@ bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, 
 }
 
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
-                       const char *state, int64_t now_ms, jt_error_t *err) {
+                       jt_job_state_t state, int64_t now_ms, jt_error_t *err) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         /* Never over a failed job (a failure after the claim wins) nor back from finished. */
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[", "finalizing",
-                                  BCON_UTF8(state), "]", "}");
-        bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8(state), "finishedAt",
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id), "state", "{", "$in", "[",
+                                  JT_JOBS_STATE(JT_JOB_FINALIZING), JT_JOBS_STATE(state), "]", "}");
+        bson_t *update = BCON_NEW("$set", "{", "state", JT_JOBS_STATE(state), "finishedAt",
                                   BCON_DATE_TIME(now_ms), "updatedAt", BCON_DATE_TIME(now_ms), "}");
         bson_error_t error;
         bool ok = mongoc_collection_update_one(coll, filter, update, NULL, NULL, &error);
 
         if (!ok)
-                mongo_fail(err, &error, "setting the state", job_id);
+                jt_jobs_mongo_fail(err, &error, "setting the state", job_id);
         bson_destroy(update);
         bson_destroy(filter);
         mongoc_collection_destroy(coll);

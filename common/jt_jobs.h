@@ -4,7 +4,7 @@
  * sends), and it is where workers record each task's result by task id.
  *
  *   { _id: "stats-2026-10", kind: "stats"|"cleanup", testMode, runId, runNonce, params: {...},
- *     taskIds: [...], tasksTotal, state: "running"|"finished"|"failed",
+ *     taskIds: [...], tasksTotal, state: "running"|"finalizing"|"finished"|"failed" (jt_job_state),
  *     claimedBy, claimUntil, tasksSentAt (absent until every task is durable in Kafka),
  *     results: { <task key>: {...} }, tasksDone (workers, each key once),
  *     found: { <task key>: N } (a cleanup range's first count, kept across redeliveries),
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "jt_error.h"
+#include "jt_job_state.h"
 
 #define JT_JOBS_COLLECTION "jobs"
 
@@ -195,14 +196,14 @@ bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const ch
 bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
                     const char *run_nonce, int64_t now_ms, bool *reopened, jt_error_t *err);
 
-/* The job's state into state ("" when the job has no ledger entry). */
+/* The job's state as stored (a jt_job_state_name(), "" when the job has no ledger entry). */
 bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
                    size_t size, jt_error_t *err);
 
 /* Sets a finalizing job's state to "finished" once its last event is durable (a failed job
  * stays failed: jt_jobs_fail). */
 bool jt_jobs_set_state(mongoc_client_t *client, const char *db, const char *job_id,
-                       const char *state, int64_t now_ms, jt_error_t *err);
+                       jt_job_state_t state, int64_t now_ms, jt_error_t *err);
 
 /* One line about a ledger entry for messages: task count, state, whether all were sent. */
 void jt_jobs_describe(const bson_t *entry, char *info, size_t size);

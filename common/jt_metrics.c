@@ -360,67 +360,64 @@ void jt_metrics_set_ready(jt_metrics_t *m, bool ready, const char *reason, int64
         pthread_mutex_unlock(&m->lock);
 }
 
-char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
-        buf_t b = {0};
-        char num[64];
-        uint64_t cumulative = 0;
+/* The counters and gauges kept as atomics: read without the lock. */
+static void render_atomics(buf_t *b, jt_metrics_t *m) {
+        buf_header(b, "joytify_up", "gauge", "1 while the program runs and serves metrics.");
+        buf_printf(b, "joytify_up 1\n");
+        buf_header(b, "joytify_build_info", "gauge", "The running build; the value is always 1.");
+        buf_printf(b, "joytify_build_info{program=\"");
+        buf_label_value(b, m->program);
+        buf_printf(b, "\",version=\"");
+        buf_label_value(b, JT_VERSION);
+        buf_printf(b, "\"} 1\n");
 
-        if (len)
-                *len = 0;
-        if (!m)
-                return NULL;
-
-        buf_header(&b, "joytify_up", "gauge", "1 while the program runs and serves metrics.");
-        buf_printf(&b, "joytify_up 1\n");
-        buf_header(&b, "joytify_build_info", "gauge", "The running build; the value is always 1.");
-        buf_printf(&b, "joytify_build_info{program=\"");
-        buf_label_value(&b, m->program);
-        buf_printf(&b, "\",version=\"");
-        buf_label_value(&b, JT_VERSION);
-        buf_printf(&b, "\"} 1\n");
-
-        buf_header(&b, "joytify_tasks_total", "counter", "Tasks finished, by kind and outcome.");
+        buf_header(b, "joytify_tasks_total", "counter", "Tasks finished, by kind and outcome.");
         for (size_t k = 0; k < N_KINDS; k++)
                 for (size_t o = 0; o < N_OUTCOMES; o++)
-                        buf_printf(&b,
+                        buf_printf(b,
                                    "joytify_tasks_total{kind=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
                                    kinds[k], outcomes[o],
                                    atomic_load_explicit(&m->tasks[k][o], memory_order_relaxed));
 
-        buf_header(&b, "joytify_documents_total", "counter",
+        buf_header(b, "joytify_documents_total", "counter",
                    "MongoDB documents read, written or deleted by tasks.");
         for (size_t o = 0; o < N_OPS; o++)
-                buf_printf(&b, "joytify_documents_total{op=\"%s\"} %" PRIu64 "\n", ops[o],
+                buf_printf(b, "joytify_documents_total{op=\"%s\"} %" PRIu64 "\n", ops[o],
                            atomic_load_explicit(&m->documents[o], memory_order_relaxed));
 
-        buf_header(&b, "joytify_db_requests_total", "counter",
+        buf_header(b, "joytify_db_requests_total", "counter",
                    "Database commands sent, by command name (find, getMore, delete, aggregate, "
                    "...).");
         for (size_t c = 0; c < N_COMMANDS; c++)
-                buf_printf(&b, "joytify_db_requests_total{command=\"%s\"} %" PRIu64 "\n",
+                buf_printf(b, "joytify_db_requests_total{command=\"%s\"} %" PRIu64 "\n",
                            commands[c],
                            atomic_load_explicit(&m->db_requests[c], memory_order_relaxed));
 
-        buf_header(&b, "joytify_users_read_total", "counter",
+        buf_header(b, "joytify_users_read_total", "counter",
                    "Documents read from the users collection.");
-        buf_printf(&b, "joytify_users_read_total %" PRIu64 "\n",
+        buf_printf(b, "joytify_users_read_total %" PRIu64 "\n",
                    atomic_load_explicit(&m->users_read, memory_order_relaxed));
 
         if (strcmp(m->program, "notifier") == 0) {
-                buf_header(&b, "joytify_notifier_unknown_schema_events_total", "counter",
+                buf_header(b, "joytify_notifier_unknown_schema_events_total", "counter",
                            "Status events of a schema this notifier does not know (a newer "
                            "version's), held with their partition instead of skipped.");
-                buf_printf(&b, "joytify_notifier_unknown_schema_events_total %" PRIu64 "\n",
+                buf_printf(b, "joytify_notifier_unknown_schema_events_total %" PRIu64 "\n",
                            atomic_load_explicit(&m->unknown_schema_events, memory_order_relaxed));
-                buf_header(&b, "joytify_notifier_held_partitions", "gauge",
+                buf_header(b, "joytify_notifier_held_partitions", "gauge",
                            "Status partitions waiting at an event of an unknown schema (their "
                            "offset is not stored).");
-                buf_printf(&b, "joytify_notifier_held_partitions %" PRId64 "\n",
+                buf_printf(b, "joytify_notifier_held_partitions %" PRId64 "\n",
                            atomic_load_explicit(&m->held_partitions, memory_order_relaxed));
         }
+}
 
-        pthread_mutex_lock(&m->lock);
-        buf_header(&b, "joytify_batch_duration_seconds", "histogram",
+/* The series behind the lock (the caller holds it): histogram, lag, clock skew, HTTP cuts. */
+static void render_locked(buf_t *b, jt_metrics_t *m) {
+        char num[64];
+        uint64_t cumulative = 0;
+
+        buf_header(b, "joytify_batch_duration_seconds", "histogram",
                    "Duration of cleanup delete batches.");
         for (size_t i = 0; i <= N_BUCKETS; i++) {
                 cumulative += m->buckets[i];
@@ -428,40 +425,52 @@ char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
                         format_double(num, sizeof(num), bucket_bounds[i]);
                 else
                         snprintf(num, sizeof(num), "+Inf");
-                buf_printf(&b, "joytify_batch_duration_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
-                           num, cumulative);
+                buf_printf(b, "joytify_batch_duration_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", num,
+                           cumulative);
         }
         format_double(num, sizeof(num), m->batch_sum);
-        buf_printf(&b, "joytify_batch_duration_seconds_sum %s\n", num);
-        buf_printf(&b, "joytify_batch_duration_seconds_count %" PRIu64 "\n", m->batch_count);
+        buf_printf(b, "joytify_batch_duration_seconds_sum %s\n", num);
+        buf_printf(b, "joytify_batch_duration_seconds_count %" PRIu64 "\n", m->batch_count);
 
-        buf_header(&b, "joytify_consumer_lag", "gauge",
+        buf_header(b, "joytify_consumer_lag", "gauge",
                    "Messages between the committed offset and the end of each assigned partition.");
         for (size_t i = 0; i < m->lag_count; i++) {
-                buf_printf(&b, "joytify_consumer_lag{topic=\"");
-                buf_label_value(&b, m->lag[i].topic);
-                buf_printf(&b, "\",partition=\"%d\"} %" PRId64 "\n", (int)m->lag[i].partition,
+                buf_printf(b, "joytify_consumer_lag{topic=\"");
+                buf_label_value(b, m->lag[i].topic);
+                buf_printf(b, "\",partition=\"%d\"} %" PRId64 "\n", (int)m->lag[i].partition,
                            m->lag[i].lag);
         }
         if (m->skew_known) {
-                buf_header(&b, "joytify_clock_skew_seconds", "gauge",
+                buf_header(b, "joytify_clock_skew_seconds", "gauge",
                            "This host's clock minus the database server's, at the last check.");
                 format_double(num, sizeof(num), m->skew_s);
-                buf_printf(&b, "joytify_clock_skew_seconds %s\n", num);
+                buf_printf(b, "joytify_clock_skew_seconds %s\n", num);
         }
         if (m->http) {
                 jt_http_counters_t cuts;
 
                 jt_http_counters(m->http, &cuts);
-                buf_header(&b, "joytify_http_connections_cut_total", "counter",
+                buf_header(b, "joytify_http_connections_cut_total", "counter",
                            "Connections to this endpoint cut: a request not answered within the "
                            "deadline, or a place taken over the per-client or total limit.");
-                buf_printf(&b,
+                buf_printf(b,
                            "joytify_http_connections_cut_total{reason=\"deadline\"} %" PRIu64 "\n"
                            "joytify_http_connections_cut_total{reason=\"per_client\"} %" PRIu64 "\n"
                            "joytify_http_connections_cut_total{reason=\"total\"} %" PRIu64 "\n",
                            cuts.deadline, cuts.per_client, cuts.total);
         }
+}
+
+char *jt_metrics_render(jt_metrics_t *m, size_t *len) {
+        buf_t b = {0};
+
+        if (len)
+                *len = 0;
+        if (!m)
+                return NULL;
+        render_atomics(&b, m);
+        pthread_mutex_lock(&m->lock);
+        render_locked(&b, m);
         pthread_mutex_unlock(&m->lock);
 
         if (b.failed || !b.data) {

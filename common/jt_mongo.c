@@ -65,7 +65,7 @@ static mongoc_client_pool_t *pool_new(const char *uri, const char *app_name, int
          * string are withheld where they quote it, and an ambiguous '@' is refused. */
         if (!(parsed = jt_mongo_uri_parse(uri, err)))
                 return NULL;
-        jt_mongo_redact_uri(uri, shown, sizeof(shown));
+        jt_mongo_uri_redact(uri, shown, sizeof(shown));
         if (app_name)
                 mongoc_uri_set_appname(parsed, app_name);
         /* Bound every wait for the server unless the URI chose its own bound. */
@@ -119,7 +119,7 @@ bool jt_mongo_ping(mongoc_client_pool_t *pool, const char *uri, jt_error_t *err)
 
         ok = mongoc_client_command_simple(client, "admin", cmd, NULL, NULL, &error);
         if (!ok) {
-                jt_mongo_redact_uri(uri, shown, sizeof(shown));
+                jt_mongo_uri_redact(uri, shown, sizeof(shown));
                 jt_error_set_transient(err, JT_ERR_MONGO, (int)error.code,
                                        "cannot reach MongoDB at %s: %s", shown, error.message);
         }

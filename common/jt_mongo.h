@@ -9,7 +9,7 @@
 
 #include "jt_config.h"
 #include "jt_error.h"
-#include "jt_mongo_uri.h" /* jt_mongo_redact_uri */
+#include "jt_mongo_uri.h" /* jt_mongo_uri_redact */
 
 /* The write concern of every write through a pool: an effect whose Kafka offset is stored
  * must survive a primary failover, so writes wait for a majority (or w nodes) within a bound. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jt_hex.h"
 #include "jt_log.h"
 
 /* --- the driver's log lines ------------------------------------------------------------------ */
@@ -63,7 +64,7 @@ static void mongo_init_once(void) {
         mongoc_log_set_handler(mongo_log_handler, NULL);
 }
 
-void jt_mongo_init(void) {
+void jt_mongo_uri_init(void) {
         pthread_once(&mongo_once, mongo_init_once);
 }
 
@@ -208,24 +209,14 @@ static layout_t layout_of(const char *uri) {
         return l;
 }
 
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Percent-decodes len bytes of s into out (at least len + 1 bytes); a bad escape stays. */
 static size_t percent_decode(const char *s, size_t len, char *out) {
         size_t o = 0;
 
         for (size_t i = 0; i < len; i++) {
-                if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
-                    hex_value(s[i + 2]) >= 0) {
-                        out[o++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+                if (s[i] == '%' && i + 2 < len && jt_hex_value(s[i + 1]) >= 0 &&
+                    jt_hex_value(s[i + 2]) >= 0) {
+                        out[o++] = (char)(jt_hex_value(s[i + 1]) * 16 + jt_hex_value(s[i + 2]));
                         i += 2;
                 } else {
                         out[o++] = s[i];
@@ -355,7 +346,7 @@ void jt_mongo_uri_secrets(const char *uri, jt_secret_set_t *set) {
 
         if (!uri)
                 return;
-        jt_mongo_init();
+        jt_mongo_uri_init();
         l = layout_of(uri);
         if (l.scheme_end) {
                 /* The password as the driver reads it (after the first ':' before the first
@@ -591,7 +582,7 @@ static void redact_parsed(const mongoc_uri_t *parsed, out_t *o) {
                         put_option(o, &first, bson_iter_key(&it), &it);
 }
 
-void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size) {
+void jt_mongo_uri_redact(const char *uri, char *out, size_t out_size) {
         out_t o = {out, out_size, 0};
         mongoc_uri_t *parsed;
         capture_t cap;
@@ -602,7 +593,7 @@ void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size) {
         out[0] = '\0';
         if (!uri)
                 uri = "";
-        jt_mongo_init();
+        jt_mongo_uri_init();
         /* The driver's notes on this parse were printed when the pool was made. */
         parsed = parse_captured(uri, &cap, &error);
         if (parsed && !ambiguous(uri, parsed))
@@ -618,7 +609,7 @@ mongoc_uri_t *jt_mongo_uri_parse(const char *uri, jt_error_t *err) {
         capture_t cap;
         bson_error_t error;
 
-        jt_mongo_init();
+        jt_mongo_uri_init();
         jt_mongo_uri_secrets(uri, NULL);
         parsed = parse_captured(uri ? uri : "", &cap, &error);
         for (int i = 0; i < cap.n; i++) {
@@ -626,7 +617,7 @@ mongoc_uri_t *jt_mongo_uri_parse(const char *uri, jt_error_t *err) {
                 jt_log(log_level_of(cap.lines[i].level), "mongoc: --mongo-uri: %s", why);
         }
         if (!parsed) {
-                jt_mongo_redact_uri(uri, shown, sizeof(shown));
+                jt_mongo_uri_redact(uri, shown, sizeof(shown));
                 withhold_quoted(error.message, why, sizeof(why));
                 jt_error_set(err, JT_ERR_CONFIG, (int)error.code,
                              "--mongo-uri is not a valid MongoDB connection string: %s (got %s)",
@@ -635,7 +626,7 @@ mongoc_uri_t *jt_mongo_uri_parse(const char *uri, jt_error_t *err) {
         }
         if (ambiguous(uri, parsed)) {
                 mongoc_uri_destroy(parsed);
-                jt_mongo_redact_uri(uri, shown, sizeof(shown));
+                jt_mongo_uri_redact(uri, shown, sizeof(shown));
                 jt_error_set(err, JT_ERR_CONFIG, 0,
                              "--mongo-uri has an '@' after the one that ends the user name and "
                              "password, where the driver would read part of a password as a host "

@@ -11,7 +11,7 @@
 
 /* mongoc_init once per process, with the driver's log lines going through jt_log (and so
  * through the scrubber). Every function here and in jt_mongo.h calls it. */
-void jt_mongo_init(void);
+void jt_mongo_uri_init(void);
 
 /* Writes uri into out (out_size bytes, NUL-terminated) for logs and errors, from the driver's
  * parse: the scheme, "***@" when there is a user name or password, the hosts, the database and
@@ -19,7 +19,7 @@ void jt_mongo_init(void);
  * which an '@' is not where the driver ends the user info, shows as "mongodb://<redacted>"
  * (with "***@host" when the host can be told apart from the rest). Never any part of the user
  * name, password or a secret option's value, whatever the input. Any thread. */
-void jt_mongo_redact_uri(const char *uri, char *out, size_t out_size);
+void jt_mongo_uri_redact(const char *uri, char *out, size_t out_size);
 
 /* Adds the secrets of uri to set, or to the process's secrets (jt_secret_add) when set is NULL:
  * the password and the value of every secret option, as written and percent-decoded, as the

@@ -12,6 +12,7 @@
 #include "jt_job_ids.h"
 #include "jt_retention.h"
 #include "jt_stats_plan.h"
+#include "jt_time.h"
 
 typedef struct {
         const jt_stats_job_params_t *params;
@@ -70,7 +71,7 @@ static bool check_month(const jt_emit_env_t *env, const jt_stats_job_params_t *p
         }
         client = mongoc_client_pool_pop(env->pool);
         ok = jt_retention_month_safe(client, env->db, p->test_mode, start_ms, p->retention_days,
-                                     jt_emit_now_ms(), safe, result->info, sizeof(result->info),
+                                     jt_time_wall_ms(), safe, result->info, sizeof(result->info),
                                      err);
         mongoc_client_pool_push(env->pool, client);
         return ok;
@@ -139,7 +140,7 @@ bool jt_stats_job_emit(const jt_emit_env_t *env, const jt_stats_job_params_t *p,
         params =
             BCON_NEW("month", BCON_UTF8(p->month), "usersPerTask", BCON_INT64(p->users_per_task));
         jt_stats_plan_append_params(&plan, params);
-        ctx = (stats_ctx_t){p, job_id, &plan, jt_emit_now_ms()};
+        ctx = (stats_ctx_t){p, job_id, &plan, jt_time_wall_ms()};
         emit = (jt_emit_t){
             .spec = {.job_id = job_id,
                      .kind = "stats",
@@ -157,7 +158,7 @@ bool jt_stats_job_emit(const jt_emit_env_t *env, const jt_stats_job_params_t *p,
                         .test_mode = p->test_mode,
                         .month = (char *)p->month},
         };
-        ok = jt_emit_job(env, &emit, dry_run, &result->emit, err);
+        ok = jt_job_emit(env, &emit, dry_run, &result->emit, err);
         /* A re-claimed job sends its ledger's tasks: the count is theirs. */
         if (ok && result->emit.task_count != plan.count)
                 result->ranges = result->emit.task_count;
@@ -170,5 +171,5 @@ done:
 }
 
 void jt_stats_job_result_clear(jt_stats_job_result_t *result) {
-        jt_emit_result_clear(&result->emit);
+        jt_job_emit_result_clear(&result->emit);
 }

@@ -13,7 +13,7 @@
  * then be at most 1/64 above the least that fits max_tasks, with at most 64 x 4096 ids kept. */
 #define CANDIDATES_PER_TASK 64
 
-struct jt_stats_cut_s {
+struct jt_stats_plan_cut_s {
         int64_t users_per_task;
         int32_t max_tasks;
         int64_t n; /* ids added */
@@ -24,8 +24,8 @@ struct jt_stats_cut_s {
         size_t cand_count, cand_cap;
 };
 
-jt_stats_cut_t *jt_stats_cut_new(int64_t users_per_task, int32_t max_tasks) {
-        jt_stats_cut_t *cut = calloc(1, sizeof(*cut));
+jt_stats_plan_cut_t *jt_stats_plan_cut_new(int64_t users_per_task, int32_t max_tasks) {
+        jt_stats_plan_cut_t *cut = calloc(1, sizeof(*cut));
 
         if (!cut)
                 return NULL;
@@ -41,14 +41,14 @@ jt_stats_cut_t *jt_stats_cut_new(int64_t users_per_task, int32_t max_tasks) {
         return cut;
 }
 
-void jt_stats_cut_destroy(jt_stats_cut_t *cut) {
+void jt_stats_plan_cut_destroy(jt_stats_plan_cut_t *cut) {
         if (!cut)
                 return;
         free(cut->cands);
         free(cut);
 }
 
-bool jt_stats_cut_add(jt_stats_cut_t *cut, const bson_oid_t *id, jt_error_t *err) {
+bool jt_stats_plan_cut_add(jt_stats_plan_cut_t *cut, const bson_oid_t *id, jt_error_t *err) {
         if (cut->n > 0 && bson_oid_compare(id, &cut->last) <= 0) {
                 char a[JT_STATS_PLAN_OID_HEX], b[JT_STATS_PLAN_OID_HEX];
                 bson_oid_to_string(&cut->last, a);
@@ -76,7 +76,8 @@ bool jt_stats_cut_add(jt_stats_cut_t *cut, const bson_oid_t *id, jt_error_t *err
         return true;
 }
 
-bool jt_stats_cut_finish(const jt_stats_cut_t *cut, jt_stats_plan_t *plan, jt_error_t *err) {
+bool jt_stats_plan_cut_finish(const jt_stats_plan_cut_t *cut, jt_stats_plan_t *plan,
+                              jt_error_t *err) {
         int64_t least, mult, per, count;
 
         memset(plan, 0, sizeof(*plan));
@@ -125,7 +126,7 @@ bool jt_stats_plan_make(mongoc_client_t *client, const char *db, bool test_mode,
                                 BCON_INT32(1), "}", "hint", "{", "_id", BCON_INT32(1), "}",
                                 "batchSize", BCON_INT32(PASS_BATCH_SIZE));
         bson_t filter = BSON_INITIALIZER;
-        jt_stats_cut_t *cut = jt_stats_cut_new(users_per_task, max_tasks);
+        jt_stats_plan_cut_t *cut = jt_stats_plan_cut_new(users_per_task, max_tasks);
         mongoc_cursor_t *cursor = NULL;
         const bson_t *doc;
         bson_error_t error;
@@ -144,7 +145,7 @@ bool jt_stats_plan_make(mongoc_client_t *client, const char *db, bool test_mode,
                         skipped++;
                         continue;
                 }
-                if (!jt_stats_cut_add(cut, bson_iter_oid(&it), err)) {
+                if (!jt_stats_plan_cut_add(cut, bson_iter_oid(&it), err)) {
                         jt_error_prefix(err, "%s.%s", db, name);
                         goto done;
                 }
@@ -155,13 +156,13 @@ bool jt_stats_plan_make(mongoc_client_t *client, const char *db, bool test_mode,
                                        error.message);
                 goto done;
         }
-        if (!jt_stats_cut_finish(cut, plan, err))
+        if (!jt_stats_plan_cut_finish(cut, plan, err))
                 goto done;
         plan->skipped = skipped;
         ok = true;
 done:
         mongoc_cursor_destroy(cursor);
-        jt_stats_cut_destroy(cut);
+        jt_stats_plan_cut_destroy(cut);
         bson_destroy(&filter);
         bson_destroy(opts);
         mongoc_collection_destroy(coll);

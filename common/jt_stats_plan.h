@@ -28,19 +28,20 @@ typedef struct {
 /* The cut itself, apart from the database: ids are added in ascending order, a boundary falls
  * every users_per_task ids, and when that would make more than max_tasks ranges the users per
  * range grow instead. Memory stays bounded whatever the number of ids. */
-typedef struct jt_stats_cut_s jt_stats_cut_t;
+typedef struct jt_stats_plan_cut_s jt_stats_plan_cut_t;
 
-jt_stats_cut_t *jt_stats_cut_new(int64_t users_per_task, int32_t max_tasks);
+jt_stats_plan_cut_t *jt_stats_plan_cut_new(int64_t users_per_task, int32_t max_tasks);
 
 /* Adds the next id; an id not above the previous one is a JT_ERR_INPUT error (the pass must be
  * sorted, or ranges would overlap). */
-bool jt_stats_cut_add(jt_stats_cut_t *cut, const bson_oid_t *id, jt_error_t *err);
+bool jt_stats_plan_cut_add(jt_stats_plan_cut_t *cut, const bson_oid_t *id, jt_error_t *err);
 
 /* The plan of the ids added so far into *plan (cleared first; release with
  * jt_stats_plan_clear). */
-bool jt_stats_cut_finish(const jt_stats_cut_t *cut, jt_stats_plan_t *plan, jt_error_t *err);
+bool jt_stats_plan_cut_finish(const jt_stats_plan_cut_t *cut, jt_stats_plan_t *plan,
+                              jt_error_t *err);
 
-void jt_stats_cut_destroy(jt_stats_cut_t *cut);
+void jt_stats_plan_cut_destroy(jt_stats_plan_cut_t *cut);
 
 /* Plans from one covered pass over the _id index of users (test-users in test mode): ids only,
  * sorted, hinted to {_id: 1}. Ids that are not ObjectIds are counted in plan->skipped. */

@@ -5,7 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 
 /* Encodes event and queues it on topic with the job id as key (jt_kafka_flush makes it
  * durable). */

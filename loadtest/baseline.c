@@ -259,7 +259,7 @@ static int baseline_cleanup(const jt_config_t *cfg, mongoc_client_t *client) {
                        ", completionPercentage %.1f, wasTimeoutStopped %s, processingMode %s in "
                        "%.2f s\n",
                        cutoff_iso, deleted, found, found - deleted,
-                       jt_cleanup_completion_percentage(deleted, found),
+                       jt_cleanup_result_completion_percentage(deleted, found),
                        timed_out ? "true" : "false", mode, (double)(jt_time_mono_ms() - t0) / 1000);
         bson_destroy(filter);
         mongoc_collection_destroy(playbacks);

@@ -367,7 +367,7 @@ static bool check_restorable(gen_t *g) {
         bool there = false;
         jt_error_t err;
 
-        if (!jt_cleanup_any_before(g->playbacks_coll, g->only_before_ms, &there, &err)) {
+        if (!jt_cleanup_job_any_before(g->playbacks_coll, g->only_before_ms, &there, &err)) {
                 fprintf(stderr, "joytify-loadtest generate: %s\n", err.message);
                 return false;
         }

@@ -2,7 +2,7 @@
  * benchmarks, capacity projections, and a Kafka round-trip check of the task codec. */
 #include <stdio.h>
 
-#include "jt_config.h"
+#include "jt_cli.h"
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_kafka.h"
 #include "jt_kafka_admin.h"
 #include "jt_log.h"

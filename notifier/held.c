@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jt_avro.h" /* raw single-object headers and the --schema-dir writers */
 #include "jt_log.h"
 #include "jt_time.h"
 #include "notifier.h"

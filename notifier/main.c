@@ -2,7 +2,7 @@
  * bars (watch). */
 #include <stdio.h>
 
-#include "jt_config.h"
+#include "jt_cli.h"
 #include "jt_options.h"
 #include "run.h"
 #include "watch.h"

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "foreign.h"
-#include "jt_avro.h"
 #include "jt_error.h"
+#include "jt_messages.h"
 #include "progress.h"
 
 typedef enum {

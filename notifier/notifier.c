@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "jt_avro.h" /* pins the readers: this build's view of newer writers */
 #include "jt_log.h"
 #include "jt_options.h"
 #include "jt_signal.h"

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_config.h"
 #include "jt_kafka.h"
 #include "jt_metrics.h"

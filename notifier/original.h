@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "foreign.h"
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_error.h"
 #include "message.h"
 

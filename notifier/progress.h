@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_job_state.h"
 
 typedef struct {

@@ -70,7 +70,7 @@ static jt_handled_t handle(jt_notifier_t *n, const rd_kafka_message_t *msg) {
                 if (n->max_age_ms > 0 && jt_time_wall_ms() - ev.timestamp_ms > n->max_age_ms) {
                         jt_log_info("job=%s %s: %" PRId64 " minutes old, past --max-age: not "
                                     "posted",
-                                    ev.job_id, jt_status_type_name(ev.type),
+                                    ev.job_id, jt_status_event_type_name(ev.type),
                                     (jt_time_wall_ms() - ev.timestamp_ms) / 60000);
                         n->skipped++;
                 } else {
@@ -82,7 +82,8 @@ static jt_handled_t handle(jt_notifier_t *n, const rd_kafka_message_t *msg) {
                                 snprintf(what, sizeof(what), "JOB_FAILED@%" PRId64,
                                          ev.timestamp_ms);
                         else
-                                snprintf(what, sizeof(what), "%s", jt_status_type_name(ev.type));
+                                snprintf(what, sizeof(what), "%s",
+                                         jt_status_event_type_name(ev.type));
                         h = jt_deliver_once(n, ev.job_id, what, &out);
                 }
                 jt_message_clear(&out);

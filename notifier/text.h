@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 
 typedef struct {
         FILE *f; /* NULL when out of memory */

@@ -3,6 +3,7 @@
  * show with their full progress. */
 #include "watch.h"
 
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

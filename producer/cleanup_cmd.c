@@ -57,7 +57,7 @@ int jt_cleanup_cmd_run(const jt_config_t *cfg) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        env = jt_emit_env_from_config(cfg, pool, rk, reg);
+        env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
         params.triggered_by = jt_config_str(cfg, "triggered-by");
         params.test_mode = jt_config_bool(cfg, "test-mode");
         params.run_id = run_id;

@@ -2,7 +2,7 @@
  * daemon and replays topics. main() only holds the option tables; each command has its file. */
 #include <stdio.h>
 
-#include "jt_config.h"
+#include "jt_cli.h"
 #include "jt_kafka.h"
 #include "jt_options.h"
 #include "jt_startup.h"

@@ -282,7 +282,7 @@ int jt_schedule_run(const jt_config_t *cfg) {
                 return jt_startup_fail(cfg, &err);
         }
         /* One producer for every fire: a job's send is a few flushes on it. */
-        env = jt_emit_env_from_config(cfg, pool, rk, reg);
+        env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
         if (!find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) {
                 jt_kafka_destroy(rk);
                 jt_avro_registry_destroy(reg);

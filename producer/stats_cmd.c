@@ -37,7 +37,7 @@ int jt_stats_cmd_run(const jt_config_t *cfg) {
                 rc = jt_startup_fail(cfg, &err);
                 goto done;
         }
-        env = jt_emit_env_from_config(cfg, pool, rk, reg);
+        env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
         params = jt_job_report_stats_params(cfg, month, jt_config_bool(cfg, "test-mode"), run_id);
         ok = jt_stats_job_emit(&env, &params, dry_run, &result, &err);
         rc = jt_job_report_stats(cfg, ok, &result, &err);

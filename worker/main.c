@@ -3,7 +3,7 @@
  * kind in its own file. */
 #include <stdio.h>
 
-#include "jt_config.h"
+#include "jt_cli.h"
 #include "jt_kafka.h"
 #include "jt_mongo.h"
 #include "jt_options.h"

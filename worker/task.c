@@ -98,7 +98,8 @@ jt_task_outcome_t jt_task_finish_job(const jt_task_env_t *env, mongoc_client_t *
         pthread_mutex_unlock(&a->lock);
         if (!sent)
                 return JT_TASK_RETRY;
-        if (!jt_jobs_set_state(client, env->db, ev->job_id, "finished", jt_time_wall_ms(), err))
+        if (!jt_jobs_set_state(client, env->db, ev->job_id, JT_JOB_FINISHED, jt_time_wall_ms(),
+                               err))
                 return JT_TASK_RETRY;
         return JT_TASK_DONE;
 }

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "jt_avro.h"
+#include "jt_messages.h"
 #include "jt_config.h"
 #include "jt_error.h"
 #include "jt_jobs.h"

@@ -1,6 +1,6 @@
-/* Fuzz target: the cleanup_task decoder (common/jt_avro_messages.c, jt_avro_codec.c,
- * jt_avro_validate.c) on hostile bytes from the task topic; a message it accepts must encode
- * again and decode to the same ids (continuations are built from decoded tasks). */
+/* Fuzz target: the cleanup_task decoder (common/jt_cleanup_task.c, jt_avro_messages.c,
+ * jt_avro.c, jt_avro_datum.c) on hostile bytes from the task topic; a message it accepts must
+ * encode again and decode to the same ids (continuations are built from decoded tasks). */
 #include <stdlib.h>
 #include <string.h>
 

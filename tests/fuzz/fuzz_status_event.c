@@ -1,6 +1,6 @@
-/* Fuzz target: the status_event decoder (common/jt_avro_messages.c, jt_avro_codec.c,
- * jt_avro_validate.c) on hostile bytes from the status topic; a message it accepts must encode
- * again and decode to the same ids (replays re-encode what was decoded). */
+/* Fuzz target: the status_event decoder (common/jt_status_event.c, jt_avro_messages.c,
+ * jt_avro.c, jt_avro_datum.c) on hostile bytes from the status topic; a message it accepts must
+ * encode again and decode to the same ids (replays re-encode what was decoded). */
 #include <stdlib.h>
 #include <string.h>
 

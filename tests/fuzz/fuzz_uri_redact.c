@@ -19,7 +19,7 @@ static const size_t out_sizes[] = {1, 8, 64, 512, 8192};
 
 /* The product call, in one place. */
 static void redact(const char *uri, char *out, size_t size) {
-        jt_mongo_redact_uri(uri, out, size);
+        jt_mongo_uri_redact(uri, out, size);
 }
 
 static bool is_secret_option(const char *key) {
@@ -82,10 +82,10 @@ static void quiet(mongoc_log_level_t level, const char *domain, const char *mess
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         (void)argc;
         (void)argv;
-        /* mongoc_init and the product's log handler, which jt_mongo_redact_uri would install
+        /* mongoc_init and the product's log handler, which jt_mongo_uri_redact would install
          * on its first call; replaced at once: the driver warns about unknown options on
          * stderr, not wanted per input. */
-        jt_mongo_init();
+        jt_mongo_uri_init();
         mongoc_log_set_handler(quiet, NULL);
         return 0;
 }

@@ -200,7 +200,8 @@ static void finalize_claim_is_taken_again_by_its_owner_only(void **state) {
         assert_true(claim(db, "cleanup-x", "host/2", NOW_MS + 1000 + LEASE_MS + 1));
         assert_false(claim(db, "cleanup-x", "host/1", NOW_MS + 1000 + LEASE_MS + 2));
         jt_error_clear(&err);
-        assert_ok(jt_jobs_set_state(clients.mongo, db, "cleanup-x", "finished", NOW_MS, &err), err);
+        assert_ok(jt_jobs_set_state(clients.mongo, db, "cleanup-x", JT_JOB_FINISHED, NOW_MS, &err),
+                  err);
         /* A finished job is claimed by nobody, its last owner included. */
         assert_false(claim(db, "cleanup-x", "host/2", NOW_MS + 3 * LEASE_MS));
         drop_db(db);

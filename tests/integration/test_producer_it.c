@@ -505,7 +505,7 @@ static void expect_stats_started(ctx_t *c, const char *job_id, int shards, bool 
         read_new(c, IT_T_STATUS, &m);
         expect_one_job_started(&m, job_id, &e, &ts);
         expect_count("status topic (JOB_STARTED only)", &m, 1);
-        it_expect_str("JOB_STARTED job_kind", "STATS", jt_job_kind_name(e.job_kind));
+        it_expect_str("JOB_STARTED job_kind", "STATS", jt_status_event_job_kind_name(e.job_kind));
         expect_bool("JOB_STARTED tasks_total present", true, e.tasks_total.set);
         it_expect_int("JOB_STARTED tasks_total", shards, e.tasks_total.value);
         it_expect_str("JOB_STARTED month", "2026-10", e.month);
@@ -854,7 +854,7 @@ static void expect_cleanup_started(const it_msgs_t *status, const cleanup_expect
         int64_t ts = 0;
 
         expect_one_job_started(status, x->job_id, &e, &ts);
-        it_expect_str("JOB_STARTED job_kind", "CLEANUP", jt_job_kind_name(e.job_kind));
+        it_expect_str("JOB_STARTED job_kind", "CLEANUP", jt_status_event_job_kind_name(e.job_kind));
         expect_bool("JOB_STARTED tasks_total present", true, e.tasks_total.set);
         it_expect_int("JOB_STARTED tasks_total", (int64_t)tasks, e.tasks_total.value);
         expect_bool("JOB_STARTED cutoff_date present", true, e.cutoff_date_ms.set);
@@ -1023,7 +1023,8 @@ static void cleanup_with_nothing_older_finishes_at_once(void **state) {
                 fail_msg("JOB_FINISHED: expected after JOB_STARTED, actual offset %" PRId64
                          " before %" PRId64,
                          status.msgs[finished_at].offset, status.msgs[started_at].offset);
-        it_expect_str("JOB_FINISHED job_kind", "CLEANUP", jt_job_kind_name(fin.job_kind));
+        it_expect_str("JOB_FINISHED job_kind", "CLEANUP",
+                      jt_status_event_job_kind_name(fin.job_kind));
         expect_bool("JOB_FINISHED records_deleted present", true, fin.records_deleted.set);
         it_expect_int("JOB_FINISHED records_deleted", 0, fin.records_deleted.value);
         it_expect_int("JOB_FINISHED total_records_found", 0, fin.total_records_found.value);

@@ -1,6 +1,7 @@
 /* jt_avro_tool: the Avro codec from the command line, so that another implementation
  * (fastavro, in tests/tools/avro_crosscheck.py) can check it byte for byte. */
 #include "jt_avro.h"
+#include "jt_hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,16 +112,6 @@ static bool decode_one(const jt_avro_registry_t *reg, bool typed, jt_avro_type_t
         return *out != NULL;
 }
 
-static int hexval(int c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static int run_hex_lines(const jt_avro_registry_t *reg, bool encode, bool typed,
                          jt_avro_type_t type) {
         char *line = NULL, *text;
@@ -150,7 +141,7 @@ static int run_hex_lines(const jt_avro_registry_t *reg, bool encode, bool typed,
                 n = (size_t)len / 2;
                 bytes = malloc(n + 1);
                 for (i = 0; bytes && i < n; i++) {
-                        int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+                        int hi = jt_hex_value(line[2 * i]), lo = jt_hex_value(line[2 * i + 1]);
                         if (hi < 0 || lo < 0)
                                 break;
                         bytes[i] = (uint8_t)(hi << 4 | lo);
@@ -191,7 +182,7 @@ static int cmd_schema_file(const char *cmd, const char *path) {
         if (!strcmp(cmd, "pcf")) {
                 printf("%s\n", pcf);
         } else {
-                jt_avro_fingerprint_to_le(jt_avro_fingerprint64(pcf, strlen(pcf)), le);
+                jt_avro_fingerprint_to_le(jt_avro_fingerprint_crc64(pcf, strlen(pcf)), le);
                 for (i = 0; i < 8; i++)
                         printf("%02x", le[i]);
                 printf("\n");
@@ -225,7 +216,7 @@ static int cmd_schemas(void) {
                         jt_avro_registry_destroy(reg);
                         return 1;
                 }
-                jt_avro_fingerprint_to_le(jt_avro_fingerprint64(pcf, strlen(pcf)), le);
+                jt_avro_fingerprint_to_le(jt_avro_fingerprint_crc64(pcf, strlen(pcf)), le);
                 printf("%s ", files[i].file);
                 for (k = 0; k < 8; k++)
                         printf("%02x", le[k]);

@@ -370,12 +370,12 @@ static void test_invalid_on_receipt(void **state) {
         (void)state;
         jt_error_clear(&err);
         assert_true(jt_avro_value_new(reg, JT_AVRO_STATS_TASK, &v, &err));
-        assert_true(jt_avro_set_string(&v, "job_id", "stats-2026-10", &err));
-        assert_true(jt_avro_set_string(&v, "task_id", "stats-2026-10/0001", &err));
-        assert_true(jt_avro_set_enum(&v, "kind", "SHARD", &err));
-        assert_true(jt_avro_set_long(&v, "shard", 1, &err));
-        assert_true(jt_avro_set_long(&v, "shard_count", 4, &err));
-        assert_true(jt_avro_set_string(&v, "month", "October", &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", "stats-2026-10", &err));
+        assert_true(jt_avro_value_set_string(&v, "task_id", "stats-2026-10/0001", &err));
+        assert_true(jt_avro_value_set_enum(&v, "kind", "SHARD", &err));
+        assert_true(jt_avro_value_set_long(&v, "shard", 1, &err));
+        assert_true(jt_avro_value_set_long(&v, "shard_count", 4, &err));
+        assert_true(jt_avro_value_set_string(&v, "month", "October", &err));
         assert_true(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         avro_value_decref(&v);
         memset(&t, 0x55, sizeof(t));
@@ -404,51 +404,51 @@ static void test_field_helpers(void **state) {
         assert_true(jt_avro_value_new(reg, JT_AVRO_STATUS_EVENT, &v, &err));
 
         /* Optional fields start at their default, null. */
-        assert_true(jt_avro_get_string(&v, "task_id", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "task_id", &s, &err));
         assert_null(s);
-        assert_true(jt_avro_get_long(&v, "tasks_total", &l, &present, &err));
+        assert_true(jt_avro_value_get_long(&v, "tasks_total", &l, &present, &err));
         assert_false(present);
-        assert_true(jt_avro_get_double(&v, "completion_percentage", &d, &present, &err));
+        assert_true(jt_avro_value_get_double(&v, "completion_percentage", &d, &present, &err));
         assert_false(present);
 
-        assert_true(jt_avro_set_long(&v, "tasks_total", 12, &err));
-        assert_true(jt_avro_get_long(&v, "tasks_total", &l, &present, &err));
+        assert_true(jt_avro_value_set_long(&v, "tasks_total", 12, &err));
+        assert_true(jt_avro_value_get_long(&v, "tasks_total", &l, &present, &err));
         assert_true(present);
         assert_int_equal(l, 12);
-        assert_true(jt_avro_set_null(&v, "tasks_total", &err));
-        assert_true(jt_avro_get_long(&v, "tasks_total", &l, &present, &err));
+        assert_true(jt_avro_value_set_null(&v, "tasks_total", &err));
+        assert_true(jt_avro_value_get_long(&v, "tasks_total", &l, &present, &err));
         assert_false(present);
-        assert_true(jt_avro_set_bool(&v, "was_timeout_stopped", true, &err));
-        assert_true(jt_avro_get_bool(&v, "was_timeout_stopped", &b, &present, &err));
+        assert_true(jt_avro_value_set_bool(&v, "was_timeout_stopped", true, &err));
+        assert_true(jt_avro_value_get_bool(&v, "was_timeout_stopped", &b, &present, &err));
         assert_true(present && b);
-        assert_true(jt_avro_set_double(&v, "completion_percentage", 99.5, &err));
-        assert_true(jt_avro_get_double(&v, "completion_percentage", &d, &present, &err));
+        assert_true(jt_avro_value_set_double(&v, "completion_percentage", 99.5, &err));
+        assert_true(jt_avro_value_get_double(&v, "completion_percentage", &d, &present, &err));
         assert_true(present && d == 99.5);
-        assert_true(jt_avro_set_enum(&v, "type", "JOB_FAILED", &err));
-        assert_true(jt_avro_get_enum(&v, "type", &s, &err));
+        assert_true(jt_avro_value_set_enum(&v, "type", "JOB_FAILED", &err));
+        assert_true(jt_avro_value_get_enum(&v, "type", &s, &err));
         assert_string_equal(s, "JOB_FAILED");
 
         /* Errors name the field and what was wrong. */
-        assert_false(jt_avro_get_long(&v, "nope", &l, NULL, &err));
+        assert_false(jt_avro_value_get_long(&v, "nope", &l, NULL, &err));
         assert_int_equal(err.domain, JT_ERR_SCHEMA);
         assert_string_equal(err.message, "record StatusEvent has no field 'nope'");
-        assert_false(jt_avro_set_long(&v, "tasks_total", INT64_C(1) << 40, &err));
+        assert_false(jt_avro_value_set_long(&v, "tasks_total", INT64_C(1) << 40, &err));
         assert_string_equal(err.message, "field 'tasks_total' is an int: 1099511627776 is out "
                                          "of range");
-        assert_false(jt_avro_set_enum(&v, "type", "JOB_EXPLODED", &err));
+        assert_false(jt_avro_value_set_enum(&v, "type", "JOB_EXPLODED", &err));
         assert_string_equal(err.message,
                             "field 'type': 'JOB_EXPLODED' is no symbol of StatusEventType");
-        assert_false(jt_avro_set_string(&v, "tasks_total", "x", &err));
+        assert_false(jt_avro_value_set_string(&v, "tasks_total", "x", &err));
         assert_string_equal(err.message, "union field 'tasks_total' has no branch for this value");
-        assert_false(jt_avro_set_null(&v, "job_id", &err));
+        assert_false(jt_avro_value_set_null(&v, "job_id", &err));
         assert_string_equal(err.message, "cannot set null: field 'job_id' is a string, not a null");
-        assert_false(jt_avro_get_long(&v, "task_id", &l, NULL, &err));
+        assert_false(jt_avro_value_get_long(&v, "task_id", &l, NULL, &err));
         assert_string_equal(err.message, "field 'task_id' is null but required");
-        assert_false(jt_avro_get_bool(&v, "job_id", &b, NULL, &err));
+        assert_false(jt_avro_value_get_bool(&v, "job_id", &b, NULL, &err));
         assert_string_equal(err.message, "field 'job_id' is a string, not a boolean");
 
         /* JSON view: unions unwrapped, enums as symbols. */
-        assert_true(jt_avro_set_string(&v, "job_id", "j\"1", &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", "j\"1", &err));
         assert_true(jt_avro_value_to_json(&v, &json, &err));
         text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
         assert_non_null(strstr(text, "{\"job_id\":\"j\\\"1\",\"task_id\":null,\"type\":"
@@ -481,7 +481,7 @@ static void test_encode_errors(void **state) {
         big = malloc(JT_AVRO_MAX_MESSAGE_BYTES);
         memset(big, 'x', JT_AVRO_MAX_MESSAGE_BYTES - 1);
         big[JT_AVRO_MAX_MESSAGE_BYTES - 1] = '\0';
-        assert_true(jt_avro_set_string(&v, "job_id", big, &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", big, &err));
         assert_false(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         assert_int_equal(err.domain, JT_ERR_INPUT);
         assert_non_null(strstr(err.message, "exceeds the 1048576-byte cap"));
@@ -489,7 +489,7 @@ static void test_encode_errors(void **state) {
         free(big);
 
         /* A string that is not UTF-8 never leaves. */
-        assert_true(jt_avro_set_string(&v, "job_id", "caf\xe9", &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", "caf\xe9", &err));
         assert_false(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         assert_int_equal(err.domain, JT_ERR_INPUT);
         assert_non_null(strstr(err.message, "string is not UTF-8 without NUL"));

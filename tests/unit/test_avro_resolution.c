@@ -105,11 +105,11 @@ static void test_v1_read_by_v2(void **state) {
 
         if (!jt_avro_decode(v2, JT_AVRO_STATS_TASK, buf, len, &v, &err))
                 fail_msg("v2 reading v1: %s", err.message);
-        assert_true(jt_avro_get_long(&v, "priority", &priority, NULL, &err));
+        assert_true(jt_avro_value_get_long(&v, "priority", &priority, NULL, &err));
         assert_int_equal(priority, 5); /* the default, not avro-c's zero */
-        assert_true(jt_avro_get_string(&v, "requested_by", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "requested_by", &s, &err));
         assert_null(s);
-        assert_true(jt_avro_get_string(&v, "run_id", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "run_id", &s, &err));
         assert_string_equal(s, "r7");
         avro_value_decref(&v);
 
@@ -139,19 +139,19 @@ static void test_v2_read_by_v1(void **state) {
         jt_error_clear(&err);
         /* A v2 program writes a task with the new fields set. */
         assert_true(jt_avro_value_new(v2, JT_AVRO_STATS_TASK, &v, &err));
-        assert_true(jt_avro_get_long(&v, "priority", &l, NULL, &err));
+        assert_true(jt_avro_value_get_long(&v, "priority", &l, NULL, &err));
         assert_int_equal(l, 5); /* new values start at their defaults */
-        assert_true(jt_avro_set_string(&v, "job_id", in.job_id, &err));
-        assert_true(jt_avro_set_string(&v, "task_id", in.task_id, &err));
-        assert_true(jt_avro_set_enum(&v, "kind", "SHARD", &err));
-        assert_true(jt_avro_set_long(&v, "shard", in.shard, &err));
-        assert_true(jt_avro_set_long(&v, "shard_count", in.shard_count, &err));
-        assert_true(jt_avro_set_string(&v, "month", in.month, &err));
-        assert_true(jt_avro_set_bool(&v, "test_mode", in.test_mode, &err));
-        assert_true(jt_avro_set_string(&v, "run_id", in.run_id, &err));
-        assert_true(jt_avro_set_long(&v, "created_at", in.created_at_ms, &err));
-        assert_true(jt_avro_set_long(&v, "priority", 9, &err));
-        assert_true(jt_avro_set_string(&v, "requested_by", "ops", &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", in.job_id, &err));
+        assert_true(jt_avro_value_set_string(&v, "task_id", in.task_id, &err));
+        assert_true(jt_avro_value_set_enum(&v, "kind", "SHARD", &err));
+        assert_true(jt_avro_value_set_long(&v, "shard", in.shard, &err));
+        assert_true(jt_avro_value_set_long(&v, "shard_count", in.shard_count, &err));
+        assert_true(jt_avro_value_set_string(&v, "month", in.month, &err));
+        assert_true(jt_avro_value_set_bool(&v, "test_mode", in.test_mode, &err));
+        assert_true(jt_avro_value_set_string(&v, "run_id", in.run_id, &err));
+        assert_true(jt_avro_value_set_long(&v, "created_at", in.created_at_ms, &err));
+        assert_true(jt_avro_value_set_long(&v, "priority", 9, &err));
+        assert_true(jt_avro_value_set_string(&v, "requested_by", "ops", &err));
         if (!jt_avro_encode(v2, JT_AVRO_STATS_TASK, &v, &buf, &len, &err))
                 fail_msg("encode v2: %s", err.message);
         avro_value_decref(&v);
@@ -164,7 +164,7 @@ static void test_v2_read_by_v1(void **state) {
         assert_same_task(&out, &in);
         jt_stats_task_clear(&out);
         assert_true(jt_avro_decode(v1_knows_v2, JT_AVRO_STATS_TASK, buf, len, &v, &err));
-        assert_false(jt_avro_get_long(&v, "priority", &l, NULL, &err));
+        assert_false(jt_avro_value_get_long(&v, "priority", &l, NULL, &err));
         assert_string_equal(err.message, "record StatsTask has no field 'priority'");
         avro_value_decref(&v);
 
@@ -207,19 +207,19 @@ static void test_defaults_of_all_kinds(void **state) {
                 fail_msg("add v3: %s", err.message);
         if (!jt_avro_decode(reg, JT_AVRO_STATS_TASK, buf, len, &v, &err))
                 fail_msg("v3 reading v1: %s", err.message);
-        assert_true(jt_avro_get_string(&v, "note", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "note", &s, &err));
         assert_string_equal(s, "n/a \xc3\xa9");
-        assert_true(jt_avro_get_double(&v, "ratio", &d, NULL, &err));
+        assert_true(jt_avro_value_get_double(&v, "ratio", &d, NULL, &err));
         assert_true(d == 0.25);
-        assert_true(jt_avro_get_long(&v, "big", &l, NULL, &err));
+        assert_true(jt_avro_value_get_long(&v, "big", &l, NULL, &err));
         assert_int_equal(l, INT64_C(-9007199254740993));
-        assert_true(jt_avro_get_bool(&v, "flag", &b, NULL, &err));
+        assert_true(jt_avro_value_get_bool(&v, "flag", &b, NULL, &err));
         assert_true(b);
-        assert_true(jt_avro_get_enum(&v, "level", &s, &err));
+        assert_true(jt_avro_value_get_enum(&v, "level", &s, &err));
         assert_string_equal(s, "HIGH");
-        assert_true(jt_avro_get_string(&v, "tag", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "tag", &s, &err));
         assert_string_equal(s, "t");
-        assert_true(jt_avro_get_string(&v, "month", &s, &err));
+        assert_true(jt_avro_value_get_string(&v, "month", &s, &err));
         assert_string_equal(s, "2026-10");
         avro_value_decref(&v);
         free(buf);
@@ -293,10 +293,10 @@ static void test_enum_growth(void **state) {
                 fail_msg("add: %s", err.message);
         /* v8 writes REPAIR... */
         assert_true(jt_avro_value_new(reg, JT_AVRO_STATS_TASK, &v, &err));
-        assert_true(jt_avro_set_string(&v, "job_id", in.job_id, &err));
-        assert_true(jt_avro_set_string(&v, "task_id", in.task_id, &err));
-        assert_true(jt_avro_set_enum(&v, "kind", "REPAIR", &err));
-        assert_true(jt_avro_set_string(&v, "month", in.month, &err));
+        assert_true(jt_avro_value_set_string(&v, "job_id", in.job_id, &err));
+        assert_true(jt_avro_value_set_string(&v, "task_id", in.task_id, &err));
+        assert_true(jt_avro_value_set_enum(&v, "kind", "REPAIR", &err));
+        assert_true(jt_avro_value_set_string(&v, "month", in.month, &err));
         assert_true(jt_avro_encode(reg, JT_AVRO_STATS_TASK, &v, &buf, &len, &err));
         avro_value_decref(&v);
         /* ...which the typed struct does not know... */

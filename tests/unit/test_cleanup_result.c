@@ -23,7 +23,7 @@ static void test_processing_mode(void **state) {
                      {5, 0, "batch"},          {INT64_MAX, 10000, "batch"}};
         (void)state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                const char *got = jt_cleanup_processing_mode(cases[i].found, cases[i].batch);
+                const char *got = jt_cleanup_result_processing_mode(cases[i].found, cases[i].batch);
                 if (strcmp(got, cases[i].want) != 0)
                         fail_msg("processing mode of %lld found, batch %lld: expected %s, "
                                  "actual %s",
@@ -51,7 +51,8 @@ static void test_completion_percentage(void **state) {
                      {INT64_MAX, INT64_MAX, 100.0}};
         (void)state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                double got = jt_cleanup_completion_percentage(cases[i].deleted, cases[i].found);
+                double got =
+                    jt_cleanup_result_completion_percentage(cases[i].deleted, cases[i].found);
                 if (fabs(got - cases[i].want) > 1e-9)
                         fail_msg("completion of %lld deleted of %lld: expected %.10g, actual %.10g",
                                  (long long)cases[i].deleted, (long long)cases[i].found,

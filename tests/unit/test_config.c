@@ -193,7 +193,7 @@ static void mongo_uri_is_redacted(void **state) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char out[256];
-                jt_mongo_redact_uri(cases[i].in, out, sizeof(out));
+                jt_mongo_uri_redact(cases[i].in, out, sizeof(out));
                 assert_string_equal(out, cases[i].out);
         }
 }

@@ -1,4 +1,4 @@
-/* MongoDB credentials never leak: jt_mongo_redact_uri on the named cases and on 1,000,000
+/* MongoDB credentials never leak: jt_mongo_uri_redact on the named cases and on 1,000,000
  * generated connection strings (users, passwords and secret options with every reserved
  * character, raw or percent-encoded, IPv6 hosts, several hosts, mongodb+srv), the scrubber on
  * synthetic driver messages built from them, and the process-wide paths (jt_error, jt_log, the
@@ -75,7 +75,7 @@ static void test_named_cases(void **state) {
         char out[512];
 
         for (size_t i = 0; i < N(named); i++) {
-                jt_mongo_redact_uri(named[i].uri, out, sizeof(out));
+                jt_mongo_uri_redact(named[i].uri, out, sizeof(out));
                 if (strcmp(out, named[i].expected) != 0)
                         fail_msg("redact(%s): expected \"%s\", got \"%s\"", named[i].uri,
                                  named[i].expected, out);
@@ -85,7 +85,7 @@ static void test_named_cases(void **state) {
                                          named[i].uri, out, named[i].secrets[k]);
         }
         /* a short buffer cuts, it never overflows */
-        jt_mongo_redact_uri("mongodb://u:pw@host/?tls=true", out, 8);
+        jt_mongo_uri_redact("mongodb://u:pw@host/?tls=true", out, 8);
         assert_string_equal(out, "mongodb");
 }
 
@@ -424,7 +424,7 @@ static void *fuzz_share(void *arg) {
 
                 seed(i);
                 generate(g);
-                jt_mongo_redact_uri(g->uri, out, sizeof(out));
+                jt_mongo_uri_redact(g->uri, out, sizeof(out));
                 grams_fill(gs, out);
                 for (int k = 0; k < g->n_secrets; k++, sh->secrets_checked++)
                         if ((leak = leak_of_secret(out, gs, &g->secrets[k])))
@@ -482,7 +482,7 @@ done:
         return NULL;
 }
 
-/* In FUZZ_THREADS threads: jt_mongo_redact_uri is for any thread, and the driver's parser is
+/* In FUZZ_THREADS threads: jt_mongo_uri_redact is for any thread, and the driver's parser is
  * slow enough (about 10 us a string, 3 times that under ASan) that one core would take most of
  * a minute. */
 #define FUZZ_THREADS 4
@@ -492,7 +492,7 @@ static void test_fuzz_million(void **state) {
         pthread_t threads[FUZZ_THREADS];
         share_t sum = {0};
 
-        jt_mongo_init();
+        jt_mongo_uri_init();
         for (int t = 0; t < FUZZ_THREADS; t++) {
                 shares[t].from = (unsigned long)FUZZ_URIS * t / FUZZ_THREADS;
                 shares[t].to = (unsigned long)FUZZ_URIS * (t + 1) / FUZZ_THREADS;
@@ -577,7 +577,7 @@ static const char *const process_secrets[] = {"Pr0c/ess", "Pr0c%2Fess", "TlsPw&x
 
 static void log_the_driver_text(void) {
         jt_log_error("driver said: %s / %s / %s", "Pr0c/ess", "TlsPw&x", "SessTok4242");
-        /* the driver's own log line, through the handler jt_mongo_init installs */
+        /* the driver's own log line, through the handler jt_mongo_uri_init installs */
         mongoc_log(MONGOC_LOG_LEVEL_WARNING, "cluster", "auth with Pr0c%%2Fess for %s failed",
                    "mongodb://app:Pr0c/ess@127.0.0.1:1");
 }
@@ -588,7 +588,7 @@ static void test_process_paths(void **state) {
 
         jt_secret_reset();
         jt_log_init("test", JT_LOG_DEBUG);
-        jt_mongo_init();
+        jt_mongo_uri_init();
         jt_mongo_uri_secrets(process_uri, NULL);
         jt_error_set(&err, JT_ERR_MONGO, 1, "failed: %s %s %s", "Pr0c/ess", "TlsPw&x",
                      "SessTok4242");

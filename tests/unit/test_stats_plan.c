@@ -82,7 +82,7 @@ static void check_params_round_trip(const cut_case_t *c, const jt_stats_plan_t *
 }
 
 static void check(const cut_case_t *c) {
-        jt_stats_cut_t *cut = jt_stats_cut_new(c->per, c->max);
+        jt_stats_plan_cut_t *cut = jt_stats_plan_cut_new(c->per, c->max);
         size_t *sizes;
         jt_stats_plan_t plan;
         size_t want;
@@ -93,10 +93,10 @@ static void check(const cut_case_t *c) {
         for (int64_t i = 0; i < c->users; i++) {
                 bson_oid_t oid;
                 nth_oid(i, &oid);
-                if (!jt_stats_cut_add(cut, &oid, &err))
+                if (!jt_stats_plan_cut_add(cut, &oid, &err))
                         fail_msg("%s: adding id %" PRId64 ": %s", c->name, i, err.message);
         }
-        if (!jt_stats_cut_finish(cut, &plan, &err))
+        if (!jt_stats_plan_cut_finish(cut, &plan, &err))
                 fail_msg("%s: finish: %s", c->name, err.message);
         printf("%-28s %" PRId64 " users, %zu ranges of %" PRId64 "\n", c->name, c->users,
                plan.count, plan.users_per_task);
@@ -137,7 +137,7 @@ static void check(const cut_case_t *c) {
         check_params_round_trip(c, &plan);
         free(sizes);
         jt_stats_plan_clear(&plan);
-        jt_stats_cut_destroy(cut);
+        jt_stats_plan_cut_destroy(cut);
 }
 
 static void cuts(void **state) {
@@ -155,7 +155,7 @@ static void cuts(void **state) {
 }
 
 static void unsorted_ids_are_refused(void **state) {
-        jt_stats_cut_t *cut = jt_stats_cut_new(2, 16);
+        jt_stats_plan_cut_t *cut = jt_stats_plan_cut_new(2, 16);
         bson_oid_t a, b;
         jt_error_t err;
 
@@ -163,14 +163,14 @@ static void unsorted_ids_are_refused(void **state) {
         jt_error_clear(&err);
         nth_oid(5, &a);
         nth_oid(4, &b);
-        assert_true(jt_stats_cut_add(cut, &a, &err));
-        if (jt_stats_cut_add(cut, &b, &err) || !strstr(err.message, "out of order"))
+        assert_true(jt_stats_plan_cut_add(cut, &a, &err));
+        if (jt_stats_plan_cut_add(cut, &b, &err) || !strstr(err.message, "out of order"))
                 fail_msg("a lower id after a higher one: expected an \"out of order\" error, "
                          "actual \"%s\"",
                          err.message);
-        if (jt_stats_cut_add(cut, &a, &err))
+        if (jt_stats_plan_cut_add(cut, &a, &err))
                 fail_msg("the same id twice: expected an error, actual accepted");
-        jt_stats_cut_destroy(cut);
+        jt_stats_plan_cut_destroy(cut);
 }
 
 static void bad_stored_plans_are_errors(void **state) {

@@ -1,6 +1,6 @@
 /* Numbers from the wire (status events on the topic) at their extremes: the saturating helpers
  * (common/jt_sat.c), the status event's ranges checked when it is decoded (common/
- * jt_avro_messages.c), and progress folded and rendered from counts of INT64_MAX (notifier/
+ * jt_status_event.c), and progress folded and rendered from counts of INT64_MAX (notifier/
  * progress.c, message.c). Under the sanitizer build a signed overflow or an out-of-range
  * float cast aborts, so passing there means no undefined behaviour on these inputs. */
 #include <stdarg.h>
@@ -112,9 +112,9 @@ static void *forged(const char *field, bool is_double, int64_t l, double d, size
         free(buf);
         buf = NULL;
         if (is_double)
-                assert_ok(jt_avro_set_double(&v, field, d, &err), err);
+                assert_ok(jt_avro_value_set_double(&v, field, d, &err), err);
         else
-                assert_ok(jt_avro_set_long(&v, field, l, &err), err);
+                assert_ok(jt_avro_value_set_long(&v, field, l, &err), err);
         assert_ok(jt_avro_encode(reg, JT_AVRO_STATUS_EVENT, &v, &buf, len, &err), err);
         avro_value_decref(&v);
         return buf;
@@ -197,7 +197,7 @@ static void test_event_id_lengths(void **state) {
                                   err);
                         free(buf);
                         buf = NULL;
-                        assert_ok(jt_avro_set_string(&v, fields[f], big, &err), err);
+                        assert_ok(jt_avro_value_set_string(&v, fields[f], big, &err), err);
                         assert_ok(jt_avro_encode(reg, JT_AVRO_STATUS_EVENT, &v, &buf, &len, &err),
                                   err);
                         avro_value_decref(&v);

@@ -160,11 +160,40 @@ static bool check_blocks(check_ctx_t *c, avro_schema_t items, bool is_map, int d
         }
 }
 
+/* An enum's index, within the schema's symbols. */
+static bool check_enum(check_ctx_t *c, avro_schema_t s) {
+        char msg[128];
+        int64_t v;
+
+        if (!read_long(c, &v))
+                return false;
+        if (v < 0 || v >= avro_schema_enum_number_of_symbols(s)) {
+                snprintf(msg, sizeof(msg), "enum %s index %" PRId64 " not in 0..%d",
+                         avro_schema_name(s), v, avro_schema_enum_number_of_symbols(s) - 1);
+                return check_fail(c, msg);
+        }
+        return true;
+}
+
+/* A union's branch index, then the value of that branch. */
+static bool check_union(check_ctx_t *c, avro_schema_t s, int depth) {
+        char msg[128];
+        int64_t v;
+
+        if (!read_long(c, &v))
+                return false;
+        if (v < 0 || (uint64_t)v >= avro_schema_union_size(s)) {
+                snprintf(msg, sizeof(msg), "union branch %" PRId64 " not in 0..%zu", v,
+                         avro_schema_union_size(s) - 1);
+                return check_fail(c, msg);
+        }
+        return check_value(c, avro_schema_union_branch(s, (int)v), depth + 1);
+}
+
 static bool check_value(check_ctx_t *c, avro_schema_t s, int depth) {
         const uint8_t *p;
         size_t n, i;
         int64_t v;
-        char msg[128];
 
         if (depth > CHECK_MAX_DEPTH)
                 return check_fail(c, "nested too deep");
@@ -215,23 +244,9 @@ static bool check_value(check_ctx_t *c, avro_schema_t s, int depth) {
                 c->pos += (size_t)avro_schema_fixed_size(s);
                 return true;
         case AVRO_ENUM:
-                if (!read_long(c, &v))
-                        return false;
-                if (v < 0 || v >= avro_schema_enum_number_of_symbols(s)) {
-                        snprintf(msg, sizeof(msg), "enum %s index %" PRId64 " not in 0..%d",
-                                 avro_schema_name(s), v, avro_schema_enum_number_of_symbols(s) - 1);
-                        return check_fail(c, msg);
-                }
-                return true;
+                return check_enum(c, s);
         case AVRO_UNION:
-                if (!read_long(c, &v))
-                        return false;
-                if (v < 0 || (uint64_t)v >= avro_schema_union_size(s)) {
-                        snprintf(msg, sizeof(msg), "union branch %" PRId64 " not in 0..%zu", v,
-                                 avro_schema_union_size(s) - 1);
-                        return check_fail(c, msg);
-                }
-                return check_value(c, avro_schema_union_branch(s, (int)v), depth + 1);
+                return check_union(c, s, depth);
         case AVRO_RECORD:
                 for (i = 0; i < avro_schema_record_size(s); i++)
                         if (!check_value(c, avro_schema_record_field_get_by_index(s, (int)i),
