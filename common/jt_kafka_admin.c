@@ -282,22 +282,32 @@ static void compare_layout(const rd_kafka_metadata_topic_t *mt,
                             spec->name, replicas, spec->replication_factor);
 }
 
-/* Warns when the config name of topic, as the brokers describe it in res, is not want. */
-static void compare_config(const rd_kafka_ConfigResource_t *res, const char *topic,
-                           const char *name, int64_t want) {
+/* The entry name of a described topic; found false when the brokers did not list it (a null
+ * value is a setting without one). */
+static const char *config_value(const rd_kafka_ConfigResource_t *res, const char *name,
+                                bool *found) {
         size_t n = 0;
         const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
 
-        for (size_t i = 0; i < n; i++) {
-                const char *value = rd_kafka_ConfigEntry_value(entries[i]);
-                if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) != 0)
-                        continue;
-                if (!value || strtoll(value, NULL, 10) != want)
-                        jt_log_warn("topic %s exists with %s=%s, asked %" PRId64
-                                    ": left as it is (kafka-configs.sh --alter changes it)",
-                                    topic, name, value ? value : "(unset)", want);
-                return;
-        }
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) == 0) {
+                        *found = true;
+                        return rd_kafka_ConfigEntry_value(entries[i]);
+                }
+        *found = false;
+        return NULL;
+}
+
+/* Warns when the config name of topic, as the brokers describe it in res, is not want. */
+static void compare_config(const rd_kafka_ConfigResource_t *res, const char *topic,
+                           const char *name, int64_t want) {
+        bool found;
+        const char *value = config_value(res, name, &found);
+
+        if (found && (!value || strtoll(value, NULL, 10) != want))
+                jt_log_warn("topic %s exists with %s=%s, asked %" PRId64
+                            ": left as it is (kafka-configs.sh --alter changes it)",
+                            topic, name, value ? value : "(unset)", want);
 }
 
 /* Compares the configs the specs ask for with those of the existing topics. Reading them needs
@@ -364,10 +374,10 @@ bool jt_kafka_admin_ensure_topic_specs(rd_kafka_t *rk, const jt_kafka_admin_topi
         nmissing = missing_topics(md, specs, count, missing);
         for (size_t i = 0; i < count; i++) {
                 const rd_kafka_metadata_topic_t *mt = jt_kafka_admin_topic_find(md, specs[i].name);
-                if (mt) {
+                if (mt)
                         compare_layout(mt, &specs[i]);
+                if (mt && (specs[i].min_insync_replicas > 0 || specs[i].retention_ms != 0))
                         existing[nexisting++] = &specs[i];
-                }
         }
         if (nexisting > 0)
                 compare_configs(rk, existing, nexisting, timeout_ms);
@@ -427,8 +437,8 @@ bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *
             rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
         admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
         const rd_kafka_ConfigResource_t **got;
-        const rd_kafka_ConfigEntry_t **entries;
-        size_t n = 0, m = 0;
+        const char *v;
+        size_t n = 0;
         bool ok = false;
 
         value[0] = '\0';
@@ -443,14 +453,10 @@ bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *
                              n == 1 ? rd_kafka_ConfigResource_error_string(got[0]) : "no answer");
                 goto done;
         }
-        entries = rd_kafka_ConfigResource_configs(got[0], &m);
-        for (size_t i = 0; i < m && !ok; i++)
-                if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) == 0) {
-                        const char *v = rd_kafka_ConfigEntry_value(entries[i]);
-                        snprintf(value, size, "%s", v ? v : "");
-                        ok = true;
-                }
-        if (!ok)
+        v = config_value(got[0], name, &ok);
+        if (ok)
+                snprintf(value, size, "%s", v ? v : "");
+        else
                 jt_error_set(err, JT_ERR_KAFKA, 0, "topic %s has no setting %s", topic, name);
 done:
         rd_kafka_ConfigResource_destroy(ask);

@@ -190,12 +190,13 @@ int main(int argc, char **argv) {
             cmocka_unit_test(read_only_programs_create_no_topic),
             cmocka_unit_test(producer_creates_topics_with_their_settings),
         };
-        const char *build = argc > 1 ? argv[1] : getenv("JT_BUILD_DIR");
+        const char *build = argc > 1 ? argv[1] : NULL;
 
-        snprintf(producer_path, sizeof(producer_path), "%s/producer/joytify-producer",
-                 build ? build : ".");
-        snprintf(notifier_path, sizeof(notifier_path), "%s/notifier/joytify-notifier",
-                 build ? build : ".");
+        if (!it_env_program(producer_path, sizeof(producer_path), build,
+                            "producer/joytify-producer") ||
+            !it_env_program(notifier_path, sizeof(notifier_path), build,
+                            "notifier/joytify-notifier"))
+                return 1;
         setvbuf(stdout, NULL, _IOLBF, 0);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
