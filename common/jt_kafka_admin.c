@@ -122,16 +122,13 @@ void jt_kafka_admin_create_command(const jt_kafka_admin_topic_spec_t *spec, char
                          spec->retention_ms);
 }
 
-/* The specs whose topic md does not list, into missing (of count entries). */
-static size_t missing_topics(const struct rd_kafka_metadata *md,
-                             const jt_kafka_admin_topic_spec_t *specs, size_t count,
-                             const jt_kafka_admin_topic_spec_t **missing) {
-        size_t n = 0;
-
+/* The spec of topic name among specs, NULL when none. */
+static const jt_kafka_admin_topic_spec_t *
+spec_named(const jt_kafka_admin_topic_spec_t *const *specs, size_t count, const char *name) {
         for (size_t i = 0; i < count; i++)
-                if (!jt_kafka_admin_topic_find(md, specs[i].name))
-                        missing[n++] = &specs[i];
-        return n;
+                if (strcmp(specs[i]->name, name) == 0)
+                        return specs[i];
+        return NULL;
 }
 
 /* Whether the broker's metadata lists every topic with partitions that all have a leader. */
@@ -213,11 +210,10 @@ static bool created_topics(rd_kafka_event_t *ev, const jt_kafka_admin_topic_spec
 
         for (size_t i = 0; i < n; i++) {
                 const char *name = rd_kafka_topic_result_name(results[i]);
-                const jt_kafka_admin_topic_spec_t *spec = specs[0];
+                const jt_kafka_admin_topic_spec_t *spec = spec_named(specs, count, name);
                 rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
-                for (size_t s = 0; s < count; s++)
-                        if (strcmp(specs[s]->name, name) == 0)
-                                spec = specs[s];
+                if (!spec)
+                        spec = specs[0]; /* the brokers answer for the topics asked */
                 if (terr == RD_KAFKA_RESP_ERR_NO_ERROR)
                         jt_log_info("created topic %s (%d partitions, replication %d, "
                                     "min.insync.replicas %d, retention.ms %" PRId64 ")",
@@ -331,18 +327,21 @@ static void compare_configs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *c
         }
         got = rd_kafka_DescribeConfigs_result_resources(
             rd_kafka_event_DescribeConfigs_result(call.ev), &n);
-        for (size_t i = 0; i < n && i < count; i++) {
+        for (size_t i = 0; i < n; i++) {
+                const char *name = rd_kafka_ConfigResource_name(got[i]);
+                const jt_kafka_admin_topic_spec_t *spec = spec_named(specs, count, name);
+                if (!spec)
+                        continue;
                 if (rd_kafka_ConfigResource_error(got[i])) {
-                        jt_log_warn("cannot compare the settings of topic %s: %s", specs[i]->name,
+                        jt_log_warn("cannot compare the settings of topic %s: %s", name,
                                     rd_kafka_ConfigResource_error_string(got[i]));
                         continue;
                 }
-                if (specs[i]->min_insync_replicas > 0)
-                        compare_config(got[i], specs[i]->name, "min.insync.replicas",
-                                       specs[i]->min_insync_replicas);
-                if (specs[i]->retention_ms != 0)
-                        compare_config(got[i], specs[i]->name, "retention.ms",
-                                       specs[i]->retention_ms);
+                if (spec->min_insync_replicas > 0)
+                        compare_config(got[i], name, "min.insync.replicas",
+                                       spec->min_insync_replicas);
+                if (spec->retention_ms != 0)
+                        compare_config(got[i], name, "retention.ms", spec->retention_ms);
         }
 done:
         for (size_t i = 0; asks && i < count; i++)
@@ -371,10 +370,11 @@ bool jt_kafka_admin_ensure_topic_specs(rd_kafka_t *rk, const jt_kafka_admin_topi
                                        rd_kafka_err2str(rc));
                 goto done;
         }
-        nmissing = missing_topics(md, specs, count, missing);
         for (size_t i = 0; i < count; i++) {
                 const rd_kafka_metadata_topic_t *mt = jt_kafka_admin_topic_find(md, specs[i].name);
-                if (mt)
+                if (!mt)
+                        missing[nmissing++] = &specs[i];
+                else
                         compare_layout(mt, &specs[i]);
                 if (mt && (specs[i].min_insync_replicas > 0 || specs[i].retention_ms != 0))
                         existing[nexisting++] = &specs[i];
