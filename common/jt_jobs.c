@@ -618,8 +618,8 @@ bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
         return ok;
 }
 
-bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
-                   size_t size, jt_error_t *err) {
+bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, bool *found,
+                   jt_job_state_t *state, jt_error_t *err) {
         mongoc_collection_t *jobs = mongoc_client_get_collection(client, db, JT_JOBS_COLLECTION);
         bson_t *filter = BCON_NEW("_id", BCON_UTF8(job_id));
         bson_t *opts = BCON_NEW("projection", "{", "state", BCON_INT32(1), "}");
@@ -629,11 +629,17 @@ bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, 
         bson_iter_t it;
         bool ok = true;
 
-        state[0] = '\0';
-        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "state") &&
-            BSON_ITER_HOLDS_UTF8(&it))
-                snprintf(state, size, "%s", bson_iter_utf8(&it, NULL));
-        else if (mongoc_cursor_error(cursor, &error))
+        *found = false;
+        *state = JT_JOB_RUNNING;
+        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "state")) {
+                *found = true;
+                if (!BSON_ITER_HOLDS_UTF8(&it) ||
+                    !jt_job_state_from_name(bson_iter_utf8(&it, NULL), state))
+                        ok = jt_error_set(err, JT_ERR_INPUT, 0,
+                                          "job %s: its stored state is none of running, "
+                                          "finalizing, finished or failed",
+                                          job_id);
+        } else if (mongoc_cursor_error(cursor, &error))
                 ok = jt_jobs_mongo_fail(err, &error, "reading the state", job_id);
         mongoc_cursor_destroy(cursor);
         bson_destroy(opts);

@@ -114,7 +114,7 @@ typedef struct {
         bool listed;           /* the task id asked about is one of its taskIds */
         bool recorded;         /* results.<key> is there (the task is done: a redelivery) */
         bool complete;         /* every listed task has a result */
-        char state[16];        /* running, finalizing, finished or failed */
+        jt_job_state_t state;  /* as stored (a name none of the four reads as running) */
         int64_t tasks_done;    /* results recorded */
         int64_t tasks_total;   /* taskIds */
         char failed_task[256]; /* lastFailure.task: the task whose failure failed the job */
@@ -196,9 +196,10 @@ bool jt_jobs_failure_announced(mongoc_client_t *client, const char *db, const ch
 bool jt_jobs_reopen(mongoc_client_t *client, const char *db, const char *job_id,
                     const char *run_nonce, int64_t now_ms, bool *reopened, jt_error_t *err);
 
-/* The job's state as stored (a jt_job_state_name(), "" when the job has no ledger entry). */
-bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, char *state,
-                   size_t size, jt_error_t *err);
+/* The job's state: *found false when the job has no ledger entry. A stored state that is none
+ * of the four names is an error (JT_ERR_INPUT, naming it), as is a read failure. */
+bool jt_jobs_state(mongoc_client_t *client, const char *db, const char *job_id, bool *found,
+                   jt_job_state_t *state, jt_error_t *err);
 
 /* Sets a finalizing job's state to "finished" once its last event is durable (a failed job
  * stays failed: jt_jobs_fail). */

@@ -53,7 +53,7 @@ bool jt_jobs_push_record(mongoc_client_t *client, const char *db, const char *jo
 
         *held = false;
         BSON_APPEND_UTF8(&filter, "_id", job_id);
-        BSON_APPEND_UTF8(&filter, "state", "finalizing");
+        BSON_APPEND_UTF8(&filter, "state", jt_job_state_name(JT_JOB_FINALIZING));
         BSON_APPEND_UTF8(&filter, "finalizeBy", owner);
         /* The compare half: the progress this writer read is still the recorded one, so a batch
          * is recorded once even if two holders of one claim (two threads of a process) push. */

@@ -118,8 +118,9 @@ bool jt_jobs_view(mongoc_client_t *client, const char *db, const char *job_id,
                 view->tasks_total = jt_jobs_doc_int64(&doc, "tasksTotal", 0);
                 view->tasks_done = jt_jobs_doc_int64(&doc, "tasksDone", 0);
                 view->complete = view->tasks_total > 0 && with_result >= view->tasks_total;
+                view->state = JT_JOB_RUNNING;
                 if (bson_iter_init_find(&it, &doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
-                        snprintf(view->state, sizeof(view->state), "%s", bson_iter_utf8(&it, NULL));
+                        jt_job_state_from_name(bson_iter_utf8(&it, NULL), &view->state);
                 {
                         bson_iter_t found;
                         if (bson_iter_init(&it, &doc) &&

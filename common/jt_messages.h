@@ -71,7 +71,7 @@ typedef struct {
 
 typedef struct {
         char *job_id;  /* cleanup-2026-11-23T0400Z */
-        char *task_id; /* cleanup-2026-11-23T0400Z/0003, continuations .../0003.c1 */
+        char *task_id; /* cleanup-2026-11-23T0400Z/0003, continuations .../0003+c1 */
         int64_t range_start_ms;
         int64_t range_end_ms;
         int64_t cutoff_ms;

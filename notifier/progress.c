@@ -103,15 +103,19 @@ static jt_job_progress_t *job_for(jt_progress_t *p, const jt_status_event_t *ev)
         return job;
 }
 
-/* "cleanup-.../0003.c2" -> length of "cleanup-.../0003". */
+/* "stats-.../0003+c2" -> length of "stats-.../0003": a continuation counts as its range. The
+ * worker names continuations "+cN"; ".cN" is read too, for events of older workers still on the
+ * topic. */
 static size_t base_len(const char *task_id) {
         const char *slash = strrchr(task_id, '/');
-        const char *dot = strrchr(task_id, '.');
+        const char *mark = strrchr(task_id, '+');
         size_t len = strlen(task_id);
 
-        if (dot && (!slash || dot > slash) && dot[1] == 'c' && dot[2] &&
-            strspn(dot + 2, "0123456789") == strlen(dot + 2))
-                len = (size_t)(dot - task_id);
+        if (!mark || (slash && mark < slash))
+                mark = strrchr(task_id, '.');
+        if (mark && (!slash || mark > slash) && mark[1] == 'c' && mark[2] &&
+            strspn(mark + 2, "0123456789") == strlen(mark + 2))
+                len = (size_t)(mark - task_id);
         return len;
 }
 

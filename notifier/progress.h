@@ -13,7 +13,7 @@
 #include "jt_job_state.h"
 
 typedef struct {
-        char *id; /* the task id without a cleanup continuation's ".cN" */
+        char *id; /* the task id without a continuation's "+cN" */
         int64_t done, total;
         bool finished;
 } jt_task_progress_t;

@@ -254,6 +254,7 @@ static jt_task_outcome_t range_end(cleanup_run_t *run, const jt_job_view_t *view
         int64_t left = 0;
         jt_status_event_t ev;
         bool recorded = false, complete = false;
+        jt_task_outcome_t outcome;
         bson_t *result;
 
         /* The range's second and last count. The slices tile the range and each deleteMany
@@ -269,13 +270,10 @@ static jt_task_outcome_t range_end(cleanup_run_t *run, const jt_job_view_t *view
         result = BCON_NEW("found", BCON_INT64(run->found), "deleted", BCON_INT64(run->found - left),
                           "remaining", BCON_INT64(left), "finishedBy", BCON_UTF8(env->worker_id),
                           "continuations", BCON_INT32(task->continuation_seq));
-        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
-                                   run->root_id, run->key, result, jt_time_wall_ms(), &recorded,
-                                   &complete, err)) {
-                bson_destroy(result);
-                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
-        }
-        bson_destroy(result);
+        outcome = jt_task_record_result(env, run->client, task->job_id, task->run_nonce,
+                                        run->root_id, run->key, result, &recorded, &complete, err);
+        if (outcome != JT_TASK_DONE)
+                return outcome;
         ev = base_event(run, JT_STATUS_TASK_FINISHED);
         ev.records_deleted = (jt_opt_long_t){true, run->found - left};
         ev.total_records_found = (jt_opt_long_t){true, run->found};

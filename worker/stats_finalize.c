@@ -139,13 +139,17 @@ static jt_task_outcome_t finish(fin_run_t *run, const bson_t *entry, jt_error_t 
 
 /* Whether the cleanup job fired at fire_s (whole minutes) has a ledger entry. */
 static bool cleanup_job_exists(fin_run_t *run, int64_t fire_s) {
-        char job_id[128], state[32];
+        char job_id[128];
+        jt_job_state_t state;
+        bool found = false;
         jt_error_t err;
 
         jt_error_clear(&err);
         jt_job_ids_cleanup(fire_s, run->task->test_mode, NULL, job_id, sizeof(job_id));
-        return jt_jobs_state(run->client, run->env->db, job_id, state, sizeof(state), &err) &&
-               state[0];
+        /* found: an entry whose state reads as none of the four exists all the same; a read
+         * error leaves it false. */
+        (void)jt_jobs_state(run->client, run->env->db, job_id, &found, &state, &err);
+        return found;
 }
 
 /* The cleanup job, as the original started it after the monthly statistics; it fires at the

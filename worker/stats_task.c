@@ -169,19 +169,17 @@ static jt_task_outcome_t finish_range(range_run_t *run, jt_error_t *err) {
         const jt_stats_task_t *task = run->task;
         bson_t *result;
         bool recorded = false, complete = false;
+        jt_task_outcome_t outcome;
 
         result =
             BCON_NEW("users", BCON_INT64(run->fig.users), "withEntry",
                      BCON_INT64(run->fig.with_entry), "badRows", BCON_INT64(run->fig.bad_rows),
                      "notified", BCON_INT64(run->fig.notified), "continuations",
                      BCON_INT32(task->continuation_seq), "finishedBy", BCON_UTF8(env->worker_id));
-        if (!jt_jobs_record_result(run->client, env->db, task->job_id, task->run_nonce,
-                                   run->root_id, run->key, result, jt_time_wall_ms(), &recorded,
-                                   &complete, err)) {
-                bson_destroy(result);
-                return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
-        }
-        bson_destroy(result);
+        outcome = jt_task_record_result(env, run->client, task->job_id, task->run_nonce,
+                                        run->root_id, run->key, result, &recorded, &complete, err);
+        if (outcome != JT_TASK_DONE)
+                return outcome;
         /* A second run of the range that finished after the first announces nothing. */
         if (recorded && !send_event(run, JT_STATUS_TASK_FINISHED, err))
                 return JT_TASK_RETRY;

@@ -34,30 +34,44 @@ jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *er
         return JT_TASK_RETRY;
 }
 
+jt_task_outcome_t jt_task_record_result(const jt_task_env_t *env, mongoc_client_t *client,
+                                        const char *job_id, const char *run_nonce,
+                                        const char *task_id, const char *key, bson_t *result,
+                                        bool *recorded_now, bool *complete, jt_error_t *err) {
+        bool ok = jt_jobs_record_result(client, env->db, job_id, run_nonce, task_id, key, result,
+                                        jt_time_wall_ms(), recorded_now, complete, err);
+
+        bson_destroy(result);
+        if (ok)
+                return JT_TASK_DONE;
+        return err->domain == JT_ERR_INPUT ? JT_TASK_REJECTED : JT_TASK_RETRY;
+}
+
 jt_task_outcome_t jt_task_claim_lost(mongoc_client_t *client, const char *db, const char *job_id,
                                      jt_error_t *err) {
-        char state[32];
+        jt_job_state_t state;
+        bool found;
 
-        if (!jt_jobs_state(client, db, job_id, state, sizeof(state), err))
+        if (!jt_jobs_state(client, db, job_id, &found, &state, err))
                 return JT_TASK_RETRY;
-        if (strcmp(state, "finished") == 0 || strcmp(state, "failed") == 0)
+        if (state == JT_JOB_FINISHED || state == JT_JOB_FAILED)
                 return JT_TASK_DONE;
-        if (!state[0]) {
+        if (!found) {
                 jt_error_set(err, JT_ERR_INPUT, 0, "job %s has no ledger entry", job_id);
                 return JT_TASK_PERMANENT;
         }
-        if (strcmp(state, "finalizing") != 0) {
+        if (state != JT_JOB_FINALIZING) {
                 /* Not claimable although it looked complete: the entry changed meanwhile. An
                  * attempt, not a wait, so that it cannot loop for ever. */
                 jt_error_set(err, JT_ERR_MONGO, 0,
                              "job %s (state %s) could not be claimed for its finalization", job_id,
-                             state);
+                             jt_job_state_name(state));
                 return JT_TASK_RETRY;
         }
         jt_error_set(err, JT_ERR_MONGO, 0,
                      "job %s is being finalized by another worker (state %s): waiting for it to "
                      "finish or for its claim to lapse",
-                     job_id, state);
+                     job_id, jt_job_state_name(state));
         return JT_TASK_WAIT;
 }
 
@@ -134,19 +148,19 @@ jt_task_outcome_t jt_task_admit(const jt_task_env_t *env, mongoc_client_t *clien
                              task_id, view->tasks_total, job_id);
                 return JT_TASK_REJECTED;
         }
-        if (strcmp(view->state, "finished") == 0) {
+        if (view->state == JT_JOB_FINISHED) {
                 jt_log_info("job=%s %s: the job is finished, nothing to do (a late duplicate)",
                             job_id, task_id);
                 return JT_TASK_DONE;
         }
-        if (strcmp(view->state, "failed") == 0 && strcmp(view->failed_task, task_id) == 0) {
+        if (view->state == JT_JOB_FAILED && strcmp(view->failed_task, task_id) == 0) {
                 if (!jt_jobs_reopen(client, env->db, job_id, run_nonce, jt_time_wall_ms(),
                                     &reopened, err))
                         return JT_TASK_RETRY;
                 if (reopened) {
                         jt_log_info("job=%s re-opened: %s, whose failure failed it, is back",
                                     job_id, task_id);
-                        snprintf(view->state, sizeof(view->state), "running");
+                        view->state = JT_JOB_RUNNING;
                 }
         }
         *proceed = true;

@@ -108,6 +108,15 @@ jt_task_outcome_t jt_task_agrees(const jt_job_view_t *view, const char *task_id,
 jt_task_outcome_t jt_task_mongo_failed(const bson_error_t *error, jt_error_t *err,
                                        const char *what);
 
+/* Records a task's result in the ledger (jt_jobs_record_result at the wall clock's now) and
+ * takes ownership of result (destroyed here). JT_TASK_DONE when written or already there
+ * (*recorded_now says which), JT_TASK_REJECTED when the ledger refused the task's input,
+ * JT_TASK_RETRY on a database failure. */
+jt_task_outcome_t jt_task_record_result(const jt_task_env_t *env, mongoc_client_t *client,
+                                        const char *job_id, const char *run_nonce,
+                                        const char *task_id, const char *key, bson_t *result,
+                                        bool *recorded_now, bool *complete, jt_error_t *err);
+
 /* Sleeps ms milliseconds unless a stop is requested (checked every 100 ms); false when it was. */
 bool jt_task_sleep(const jt_task_env_t *env, int ms);
 

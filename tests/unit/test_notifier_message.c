@@ -318,8 +318,9 @@ static void test_progress(void **state) {
         ev =
             task_event("cleanup-x", "cleanup-x/0000", JT_STATUS_TASK_PROGRESS, 50, 100, 2000, "w1");
         jt_progress_apply(p, &ev);
-        /* A continuation counts as its range, and a redelivery from 0 does not go back. */
-        ev = task_event("cleanup-x", "cleanup-x/0000.c1", JT_STATUS_TASK_STARTED, 0, 100, 2500,
+        /* A continuation (the worker names it "<range>+cN") counts as its range, and a redelivery
+         * from 0 does not go back. */
+        ev = task_event("cleanup-x", "cleanup-x/0000+c1", JT_STATUS_TASK_STARTED, 0, 100, 2500,
                         "w2");
         jt_progress_apply(p, &ev);
         ev = task_event("cleanup-x", "cleanup-x/0001", JT_STATUS_TASK_FINISHED, 40, 40, 3000, "w1");
@@ -334,10 +335,15 @@ static void test_progress(void **state) {
         assert_true(s.fraction > 0.749 && s.fraction < 0.751); /* (0.5 + 1) / 2 */
         assert_int_equal(job->state, JT_JOB_RUNNING);
         assert_true(s.eta_s > 0.66 && s.eta_s < 0.67); /* 2 s elapsed for 75 % */
-        ev = task_event("cleanup-x", "cleanup-x/0000.c1", JT_STATUS_TASK_FINISHED, 100, 100, 4000,
+        ev = task_event("cleanup-x", "cleanup-x/0000+c1", JT_STATUS_TASK_FINISHED, 100, 100, 4000,
                         "w2");
         job = jt_progress_apply(p, &ev);
         assert_int_equal(job->state, JT_JOB_FINALIZING);
+        /* Older workers named continuations "<range>.cN": still their range. */
+        ev = task_event("cleanup-x", "cleanup-x/0001.c1", JT_STATUS_TASK_PROGRESS, 40, 40, 4100,
+                        "w1");
+        job = jt_progress_apply(p, &ev);
+        assert_int_equal(job->task_count, 2);
         ev = (jt_status_event_t){.job_id = "cleanup-x",
                                  .type = JT_STATUS_JOB_FINISHED,
                                  .job_kind = JT_JOB_KIND_CLEANUP,
