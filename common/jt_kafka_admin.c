@@ -10,6 +10,8 @@
 
 #include "jt_log.h"
 
+typedef jt_kafka_admin_topic_spec_t spec_t; /* what a topic should be (the header's) */
+
 /* Metadata of every topic (all) or of the topics the client knows, within opts->timeout_ms. */
 static bool metadata(rd_kafka_t *rk, const jt_kafka_opts_t *opts, bool all,
                      const struct rd_kafka_metadata **md, jt_error_t *err) {
@@ -123,8 +125,7 @@ void jt_kafka_admin_create_command(const jt_kafka_admin_topic_spec_t *spec, char
 }
 
 /* The spec of topic name among specs, NULL when none. */
-static const jt_kafka_admin_topic_spec_t *
-spec_named(const jt_kafka_admin_topic_spec_t *const *specs, size_t count, const char *name) {
+static const spec_t *spec_named(const spec_t *const *specs, size_t count, const char *name) {
         for (size_t i = 0; i < count; i++)
                 if (strcmp(specs[i]->name, name) == 0)
                         return specs[i];
@@ -132,8 +133,7 @@ spec_named(const jt_kafka_admin_topic_spec_t *const *specs, size_t count, const 
 }
 
 /* Whether the broker's metadata lists every topic with partitions that all have a leader. */
-static bool topics_visible(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *const *topics,
-                           size_t count) {
+static bool topics_visible(rd_kafka_t *rk, const spec_t *const *topics, size_t count) {
         const struct rd_kafka_metadata *md = NULL;
         size_t seen = 0;
 
@@ -154,8 +154,8 @@ static bool topics_visible(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *co
 /* A topic just created can be missing from the broker's metadata for a moment; a consumer
  * subscribing then hears "unknown topic" and looks again only after
  * topic.metadata.refresh.interval.ms (5 minutes). So wait until it is listed. */
-static bool wait_topics_visible(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *const *topics,
-                                size_t count, int timeout_ms, jt_error_t *err) {
+static bool wait_topics_visible(rd_kafka_t *rk, const spec_t *const *topics, size_t count,
+                                int timeout_ms, jt_error_t *err) {
         for (int64_t waited = 0; !topics_visible(rk, topics, count); waited += 100) {
                 if (waited >= timeout_ms)
                         return jt_error_set_transient(err, JT_ERR_KAFKA, 0,
@@ -169,8 +169,8 @@ static bool wait_topics_visible(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_
 
 /* The error for a topic that is missing and could not be created: the reason, then the command
  * an operator (or a principal allowed to create topics) runs instead. */
-static bool create_failed(const jt_kafka_admin_topic_spec_t *spec, rd_kafka_resp_err_t code,
-                          const char *why, jt_error_t *err) {
+static bool create_failed(const spec_t *spec, rd_kafka_resp_err_t code, const char *why,
+                          jt_error_t *err) {
         char command[320];
 
         jt_kafka_admin_create_command(spec, command, sizeof(command));
@@ -181,7 +181,7 @@ static bool create_failed(const jt_kafka_admin_topic_spec_t *spec, rd_kafka_resp
 }
 
 /* A new topic of spec: partitions, replication and the configs it asks for. */
-static rd_kafka_NewTopic_t *new_topic(const jt_kafka_admin_topic_spec_t *spec, jt_error_t *err) {
+static rd_kafka_NewTopic_t *new_topic(const spec_t *spec, jt_error_t *err) {
         char errstr[512], value[32];
         rd_kafka_NewTopic_t *t = rd_kafka_NewTopic_new(
             spec->name, spec->partitions, spec->replication_factor, errstr, sizeof(errstr));
@@ -202,15 +202,15 @@ static rd_kafka_NewTopic_t *new_topic(const jt_kafka_admin_topic_spec_t *spec, j
 }
 
 /* Reads a CreateTopics answer: one created by someone else meanwhile is no error. */
-static bool created_topics(rd_kafka_event_t *ev, const jt_kafka_admin_topic_spec_t *const *specs,
-                           size_t count, jt_error_t *err) {
+static bool created_topics(rd_kafka_event_t *ev, const spec_t *const *specs, size_t count,
+                           jt_error_t *err) {
         size_t n = 0;
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &n);
 
         for (size_t i = 0; i < n; i++) {
                 const char *name = rd_kafka_topic_result_name(results[i]);
-                const jt_kafka_admin_topic_spec_t *spec = spec_named(specs, count, name);
+                const spec_t *spec = spec_named(specs, count, name);
                 rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
                 if (!spec)
                         spec = specs[0]; /* the brokers answer for the topics asked */
@@ -227,8 +227,8 @@ static bool created_topics(rd_kafka_event_t *ev, const jt_kafka_admin_topic_spec
 }
 
 /* Creates the topics of specs (all missing), then waits until the brokers list them. */
-static bool create_topics(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *const *specs,
-                          size_t count, int timeout_ms, jt_error_t *err) {
+static bool create_topics(rd_kafka_t *rk, const spec_t *const *specs, size_t count, int timeout_ms,
+                          jt_error_t *err) {
         rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
         admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
         char errstr[512];
@@ -266,8 +266,7 @@ done:
 
 /* Warns, naming the setting, when an existing topic's partitions or replication (from md)
  * differ from its spec. */
-static void compare_layout(const rd_kafka_metadata_topic_t *mt,
-                           const jt_kafka_admin_topic_spec_t *spec) {
+static void compare_layout(const rd_kafka_metadata_topic_t *mt, const spec_t *spec) {
         int replicas = mt->partition_cnt > 0 ? mt->partitions[0].replica_cnt : 0;
 
         if (mt->partition_cnt != spec->partitions)
@@ -308,8 +307,8 @@ static void compare_config(const rd_kafka_ConfigResource_t *res, const char *top
 
 /* Compares the configs the specs ask for with those of the existing topics. Reading them needs
  * the DescribeConfigs right, which a program may lack: then it only says so. */
-static void compare_configs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *const *specs,
-                            size_t count, int timeout_ms) {
+static void compare_configs(rd_kafka_t *rk, const spec_t *const *specs, size_t count,
+                            int timeout_ms) {
         rd_kafka_ConfigResource_t **asks = calloc(count, sizeof(*asks));
         admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
         const rd_kafka_ConfigResource_t **got;
@@ -329,7 +328,7 @@ static void compare_configs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *c
             rd_kafka_event_DescribeConfigs_result(call.ev), &n);
         for (size_t i = 0; i < n; i++) {
                 const char *name = rd_kafka_ConfigResource_name(got[i]);
-                const jt_kafka_admin_topic_spec_t *spec = spec_named(specs, count, name);
+                const spec_t *spec = spec_named(specs, count, name);
                 if (!spec)
                         continue;
                 if (rd_kafka_ConfigResource_error(got[i])) {
@@ -352,8 +351,8 @@ done:
 
 bool jt_kafka_admin_ensure_topic_specs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *specs,
                                        size_t count, int timeout_ms, jt_error_t *err) {
-        const jt_kafka_admin_topic_spec_t **missing = calloc(count, sizeof(*missing));
-        const jt_kafka_admin_topic_spec_t **existing = calloc(count, sizeof(*existing));
+        const spec_t **missing = calloc(count, sizeof(*missing));
+        const spec_t **existing = calloc(count, sizeof(*existing));
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
         size_t nmissing = 0, nexisting = 0;
@@ -393,14 +392,13 @@ done:
 bool jt_kafka_admin_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
                                   int partitions, int replication_factor, int timeout_ms,
                                   jt_error_t *err) {
-        jt_kafka_admin_topic_spec_t *specs = calloc(count, sizeof(*specs));
+        spec_t *specs = calloc(count, sizeof(*specs));
         bool ok;
 
         if (!specs)
                 return jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
         for (size_t i = 0; i < count; i++)
-                specs[i] =
-                    (jt_kafka_admin_topic_spec_t){topics[i], partitions, replication_factor, 0, 0};
+                specs[i] = (spec_t){topics[i], partitions, replication_factor, 0, 0};
         ok = jt_kafka_admin_ensure_topic_specs(rk, specs, count, timeout_ms, err);
         free(specs);
         return ok;
