@@ -2,18 +2,10 @@
  * `prog CMD [options]`, parsed with jt_config and run; the exit code goes back to main(). */
 #include "jt_cli.h"
 
+#include "jt_help.h"
+
 #include <stdio.h>
 #include <string.h>
-
-static void print_program_help(const jt_program_t *prog, FILE *out) {
-        fprintf(out, "Usage: %s COMMAND [options]\n\n%s\n\nCommands:\n", prog->name, prog->summary);
-        for (const jt_command_t *c = prog->commands; c->run; c++)
-                fprintf(out, "  %-12s %s\n", c->name, c->summary);
-        fprintf(out,
-                "\nRun '%s COMMAND --help' for a command's options.\n"
-                "Exit codes: 0 success, 1 failure, 2 bad usage or configuration.\n",
-                prog->name);
-}
 
 static const jt_command_t *find_command(const jt_program_t *prog, const char *name) {
         for (const jt_command_t *c = prog->commands; c->run; c++)
@@ -35,11 +27,12 @@ int jt_cli_main(const jt_program_t *prog, int argc, char **argv) {
         jt_error_clear(&err);
         if (!single) {
                 if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                        print_program_help(prog, argc < 2 ? stderr : stdout);
+                        FILE *out = argc < 2 ? stderr : stdout;
+                        jt_help_print_program(prog, out, jt_help_width(out));
                         return argc < 2 ? JT_EXIT_USAGE : JT_EXIT_OK;
                 }
                 if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-                        printf("%s %s\n", prog->name, JT_VERSION);
+                        jt_help_print_version(prog, stdout);
                         return JT_EXIT_OK;
                 }
                 cmd = find_command(prog, argv[1]);
@@ -65,10 +58,10 @@ int jt_cli_main(const jt_program_t *prog, int argc, char **argv) {
                 return err.domain == JT_ERR_CONFIG ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
         }
         if (jt_config_bool(cfg, "help")) {
-                jt_config_print_help(prog, cmd, stdout);
+                jt_help_print_command(prog, cmd, stdout, jt_help_width(stdout));
                 rc = JT_EXIT_OK;
         } else if (jt_config_bool(cfg, "version")) {
-                printf("%s %s\n", prog->name, JT_VERSION);
+                jt_help_print_version(prog, stdout);
                 rc = JT_EXIT_OK;
         } else {
                 rc = cmd->run(cfg);

@@ -194,6 +194,36 @@ static void getopt_error(int c, const char *arg, jt_error_t *err) {
                              arg);
 }
 
+/* The error for arguments left after the options of a command that takes none: each named
+ * (escaped: it may be anything typed), since a stray word often means a forgotten "--". */
+static void refuse_operands(int count, char **args, jt_error_t *err) {
+        char list[512] = "", shown_arg[128];
+        size_t len = 0;
+
+        for (int i = 0; i < count && len < sizeof(list); i++) {
+                jt_log_escape(args[i], shown_arg, sizeof(shown_arg));
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"", i ? " " : "",
+                                        shown_arg);
+        }
+        jt_error_set(err, JT_ERR_CONFIG, 0,
+                     "unexpected argument%s %s: this command takes only options (--name value)",
+                     count > 1 ? "s" : "", list);
+}
+
+/* Copies the positional arguments of a command that takes some. False when out of memory. */
+static bool keep_operands(jt_config_t *cfg, int count, char **args) {
+        cfg->arg_count = count;
+        if (count == 0)
+                return true;
+        cfg->args = calloc((size_t)count, sizeof(char *));
+        if (!cfg->args)
+                return false;
+        for (int i = 0; i < count; i++)
+                if (!(cfg->args[i] = strdup(args[i])))
+                        return false;
+        return true;
+}
+
 jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_error_t *err) {
         jt_config_t *cfg = calloc(1, sizeof(*cfg));
         struct option *longopts = NULL;
@@ -253,14 +283,12 @@ jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_
                         goto fail;
                 cfg->values[idx].set = true;
         }
-        cfg->arg_count = argc - optind;
-        if (cfg->arg_count > 0) {
-                cfg->args = calloc((size_t)cfg->arg_count, sizeof(char *));
-                if (!cfg->args)
-                        goto oom;
-                for (int i = 0; i < cfg->arg_count; i++)
-                        cfg->args[i] = strdup(argv[optind + i]);
+        if (!cmd->operands && optind < argc) {
+                refuse_operands(argc - optind, argv + optind, err);
+                goto fail;
         }
+        if (!keep_operands(cfg, argc - optind, argv + optind))
+                goto oom;
         free(longopts);
         return cfg;
 
@@ -303,46 +331,6 @@ const char *jt_config_command_line_name(const jt_config_t *cfg) {
         return cfg->display_name;
 }
 
-static void print_option(FILE *out, const jt_opt_t *o) {
-        char left[96];
-        int len;
-
-        if (o->type == JT_OPT_ENV) {
-                fprintf(out, "      %-28s %s (from the environment only, never an option)\n",
-                        o->env, o->doc);
-                return;
-        }
-        if (o->short_name && o->name[1] == '\0')
-                len = snprintf(left, sizeof(left), "  -%c", o->short_name);
-        else if (o->short_name)
-                len = snprintf(left, sizeof(left), "  -%c, --%s", o->short_name, o->name);
-        else
-                len = snprintf(left, sizeof(left), "      --%s", o->name);
-        if (o->type != JT_OPT_BOOL && len > 0 && (size_t)len < sizeof(left))
-                snprintf(left + len, sizeof(left) - (size_t)len, " %s",
-                         o->arg ? o->arg : (o->type == JT_OPT_INT ? "N" : "VALUE"));
-        fprintf(out, "%-34s %s", left, o->doc);
-        if (o->type == JT_OPT_INT)
-                fprintf(out, " [%lld..%lld]", o->min, o->max);
-        if (o->def && !o->secret)
-                fprintf(out, " (default: %s)", o->def);
-        if (o->env)
-                fprintf(out, " (env: %s)", o->env);
-        fputc('\n', out);
-}
-
-void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FILE *out) {
-        if (cmd->name)
-                fprintf(out, "Usage: %s %s [options]\n\n%s\n", prog->name, cmd->name, cmd->summary);
-        else
-                fprintf(out, "Usage: %s [options]\n\n%s\n", prog->name, cmd->summary);
-        if (cmd->details)
-                fprintf(out, "\n%s\n", cmd->details);
-        fprintf(out, "\nOptions:\n");
-        for (const jt_opt_t *const *t = cmd->tables; t && *t; t++)
-                for (const jt_opt_t *o = *t; o->name; o++)
-                        print_option(out, o);
-        for (const jt_opt_t *o = builtin_opts; o->name; o++)
-                print_option(out, o);
-        fprintf(out, "\nExit codes: 0 success, 1 failure, 2 bad usage or configuration.\n");
+const jt_opt_t *jt_config_builtins(void) {
+        return builtin_opts;
 }

@@ -46,20 +46,29 @@ typedef struct {
         const jt_opt_t *const *tables;      /* NULL-terminated list of option tables */
         int (*run)(const jt_config_t *cfg); /* returns the process exit code */
         const char *details;                /* extra paragraphs for the command's --help */
+        const char *operands; /* usage of its positional arguments ("stats|cleanup"), which the
+                               * command checks itself; NULL: none, any is refused (exit 2) */
+        const char *example;  /* one command line shown under "Example:" in --help */
 } jt_command_t;
 
 typedef struct {
         const char *name; /* "joytify-producer" */
         const char *summary;
         const jt_command_t *commands; /* ends with an entry whose run is NULL */
+        /* libcurl's version for --version, in the programs that link it (jt_url_curl_version);
+         * NULL elsewhere */
+        const char *(*curl_version)(void);
 } jt_program_t;
 
-/* Exit codes shared by every program. */
-enum { JT_EXIT_OK = 0, JT_EXIT_FAILURE = 1, JT_EXIT_USAGE = 2 };
+/* Exit codes shared by every program: 2 is never worth a restart (systemd's
+ * RestartPreventExitStatus=2), 75 (sysexits' EX_TEMPFAIL: Kafka or MongoDB did not answer at
+ * start) is. */
+enum { JT_EXIT_OK = 0, JT_EXIT_FAILURE = 1, JT_EXIT_USAGE = 2, JT_EXIT_TEMPFAIL = 75 };
 
 /* Parses argv (argv[0] is the command name) against the command's tables. Returns NULL and
- * fills err (domain JT_ERR_CONFIG) on an unknown option, a missing or malformed value, or a
- * value out of range; the message names the option. */
+ * fills err (domain JT_ERR_CONFIG) on an unknown option, a missing or malformed value, a
+ * value out of range, or a positional argument to a command without operands; the message
+ * names the option or the arguments. */
 jt_config_t *jt_config_parse(const jt_command_t *cmd, int argc, char **argv, jt_error_t *err);
 
 void jt_config_destroy(jt_config_t *cfg);
@@ -78,7 +87,8 @@ char *const *jt_config_args(const jt_config_t *cfg, int *count);
 /* The program and command names, for messages: "joytify-producer stats". */
 const char *jt_config_command_line_name(const jt_config_t *cfg);
 
-/* Writes the command's help (usage, options with defaults and env variables) to out. */
-void jt_config_print_help(const jt_program_t *prog, const jt_command_t *cmd, FILE *out);
+/* The options every command answers whatever its tables say (--help, --version), ending with
+ * a row whose name is NULL: for --help (jt_help.h). */
+const jt_opt_t *jt_config_builtins(void);
 
 #endif

@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "jt_log.h"
+#include "jt_log_limit.h"
+#include "jt_time.h"
+
+/* The same librdkafka warning or error at most once per this interval in the log. */
+#define JT_KAFKA_LOG_REPEAT_MS 30000
 
 /* Delivery outcome of a producer, kept as its opaque so jt_kafka_flush can report it. The
  * delivery callback runs in whichever thread polls or flushes the producer, so the fields are
@@ -54,18 +59,48 @@ static bool looks_secret(const char *key) {
                strstr(key, "token");
 }
 
+/* Logs a warning or error from librdkafka unless the same text (up to librdkafka's own
+ * "(after Nms in state ...)" tail, which varies) was shown less than JT_KAFKA_LOG_REPEAT_MS
+ * ago: a broker that stays down is named every interval, with the count of repeats held
+ * back, instead of at every reconnect. */
+static void log_limited(jt_log_level_t lvl, const char *prefix, const char *text) {
+        char key[256];
+        const char *tail = strstr(text, " (after ");
+        long held_back = 0;
+
+        if (lvl < JT_LOG_WARN) {
+                jt_log(lvl, "%s: %s", prefix, text);
+                return;
+        }
+        snprintf(key, sizeof(key), "%s: %.*s", prefix,
+                 tail ? (int)(tail - text) : (int)strlen(text), text);
+        if (!jt_log_limit_pass(key, jt_time_mono_ms(), JT_KAFKA_LOG_REPEAT_MS, &held_back))
+                return;
+        if (held_back > 0)
+                jt_log(lvl, "%s: %s (%ld more like it in the last %d s not shown)", prefix, text,
+                       held_back, JT_KAFKA_LOG_REPEAT_MS / 1000);
+        else
+                jt_log(lvl, "%s: %s", prefix, text);
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         jt_log_level_t lvl = level <= 3   ? JT_LOG_ERROR
                              : level <= 4 ? JT_LOG_WARN
                              : level <= 6 ? JT_LOG_INFO
                                           : JT_LOG_DEBUG;
-        jt_log(lvl, "kafka %s: %s", fac, buf);
+        char prefix[64];
+
+        snprintf(prefix, sizeof(prefix), "kafka %s", fac);
+        log_limited(lvl, prefix, buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-        /* Broker-down errors are retried by librdkafka itself; say it once at warn level. */
-        jt_log(err == RD_KAFKA_RESP_ERR__FATAL ? JT_LOG_ERROR : JT_LOG_WARN, "kafka: %s: %s",
-               rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        /* Broker-down errors are retried by librdkafka itself; say it at warn level, once per
+         * interval. */
+        char prefix[96];
+
+        snprintf(prefix, sizeof(prefix), "kafka: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err));
+        log_limited(err == RD_KAFKA_RESP_ERR__FATAL ? JT_LOG_ERROR : JT_LOG_WARN, prefix, reason);
 }
 
 static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, bool from_user,

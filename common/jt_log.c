@@ -4,19 +4,66 @@
 
 #include "jt_secret.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#define JT_LOG_TEXT_MAX 2048
+#define FIELD_MAX       256
+
 static const char *log_program = "joytify";
 static jt_log_level_t log_min_level = JT_LOG_INFO;
+static jt_log_format_t log_format = JT_LOG_FORMAT_TEXT;
+
+/* What the calling thread works on, for JSON lines (jt_log_fields_*). */
+static _Thread_local struct {
+        char job[FIELD_MAX], task[FIELD_MAX], topic[FIELD_MAX];
+        int32_t partition;
+        bool has_partition;
+} log_fields;
 
 void jt_log_init(const char *program, jt_log_level_t min_level) {
         log_program = program;
         log_min_level = min_level;
+}
+
+bool jt_log_format_parse(const char *text, jt_log_format_t *format) {
+        if (strcasecmp(text, "text") == 0)
+                *format = JT_LOG_FORMAT_TEXT;
+        else if (strcasecmp(text, "json") == 0)
+                *format = JT_LOG_FORMAT_JSON;
+        else
+                return false;
+        return true;
+}
+
+void jt_log_set_format(jt_log_format_t format) {
+        log_format = format;
+}
+
+jt_log_format_t jt_log_get_format(void) {
+        return log_format;
+}
+
+void jt_log_fields_job(const char *job, const char *task) {
+        snprintf(log_fields.job, sizeof(log_fields.job), "%s", job ? job : "");
+        snprintf(log_fields.task, sizeof(log_fields.task), "%s", task ? task : "");
+}
+
+void jt_log_fields_topic(const char *topic, int32_t partition) {
+        snprintf(log_fields.topic, sizeof(log_fields.topic), "%s", topic ? topic : "");
+        log_fields.partition = partition;
+        log_fields.has_partition = partition >= 0;
+}
+
+void jt_log_fields_clear(void) {
+        jt_log_fields_job(NULL, NULL);
+        jt_log_fields_topic(NULL, -1);
 }
 
 bool jt_log_level_parse(const char *text, jt_log_level_t *level) {
@@ -103,10 +150,47 @@ const char *jt_log_escape(const char *text, char *out, size_t size) {
         return out;
 }
 
+/* A JSON string of text: as it is when it is UTF-8 without DEL (jansson escapes the other
+ * controls, and with JSON_ENSURE_ASCII everything past ASCII, C1 and bidirectional controls
+ * included), else its jt_log_escape form. */
+static json_t *json_text(const char *text) {
+        char escaped[JT_LOG_TEXT_MAX * 4];
+        json_t *s = strchr(text, 0x7F) ? NULL : json_string(text);
+
+        if (!s)
+                s = json_string(jt_log_escape(text, escaped, sizeof(escaped)));
+        return s;
+}
+
+/* The line as one JSON object, or NULL (out of memory). free() it. */
+static char *json_line(const char *stamp, jt_log_level_t level, const char *text) {
+        static const char *names[] = {"debug", "info", "warn", "error"};
+        json_t *line = json_object();
+        char *out;
+
+        if (!line)
+                return NULL;
+        json_object_set_new(line, "time", json_string(stamp));
+        json_object_set_new(line, "level", json_string(names[level]));
+        json_object_set_new(line, "program", json_text(log_program));
+        json_object_set_new(line, "message", json_text(text));
+        if (log_fields.job[0])
+                json_object_set_new(line, "job", json_text(log_fields.job));
+        if (log_fields.task[0])
+                json_object_set_new(line, "task", json_text(log_fields.task));
+        if (log_fields.topic[0])
+                json_object_set_new(line, "topic", json_text(log_fields.topic));
+        if (log_fields.has_partition)
+                json_object_set_new(line, "partition", json_integer(log_fields.partition));
+        out = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        json_decref(line);
+        return out;
+}
+
 void jt_log(jt_log_level_t level, const char *fmt, ...) {
         static const char *labels[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-        char text[2048], escaped[sizeof(text) * 4];
-        char stamp[32];
+        char text[JT_LOG_TEXT_MAX], escaped[sizeof(text) * 4];
+        char stamp[40], seconds[32];
         struct timespec now;
         struct tm tm;
         va_list ap;
@@ -117,10 +201,18 @@ void jt_log(jt_log_level_t level, const char *fmt, ...) {
         va_start(ap, fmt);
         jt_secret_vformat(text, sizeof(text), fmt, ap);
         va_end(ap);
-        jt_log_escape(text, escaped, sizeof(escaped));
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);
-        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, now.tv_nsec / 1000000L, labels[level],
-                log_program, escaped);
+        strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(stamp, sizeof(stamp), "%s.%03ldZ", seconds, now.tv_nsec / 1000000L);
+        if (log_format == JT_LOG_FORMAT_JSON) {
+                char *line = json_line(stamp, level, text);
+                if (line) {
+                        fprintf(stderr, "%s\n", line);
+                        free(line);
+                        return;
+                }
+        }
+        jt_log_escape(text, escaped, sizeof(escaped));
+        fprintf(stderr, "%s %s %s: %s\n", stamp, labels[level], log_program, escaped);
 }

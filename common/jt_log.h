@@ -1,10 +1,13 @@
-/* Structured log lines on stderr: `2026-11-25T10:00:00.123Z INFO worker: job=... task=... text`.
- * The logger is the one piece of global state besides the signal flag (STYLE.md). */
+/* Structured log lines on stderr: `2026-11-25T10:00:00.123Z INFO worker: job=... task=... text`,
+ * or one JSON object per line (--log-format json) with the job, task, topic and partition the
+ * thread works on as fields. The logger is the one piece of global state besides the signal
+ * flag (STYLE.md). */
 #ifndef JT_LOG_H
 #define JT_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
         JT_LOG_DEBUG = 0,
@@ -13,8 +16,26 @@ typedef enum {
         JT_LOG_ERROR,
 } jt_log_level_t;
 
+typedef enum {
+        JT_LOG_FORMAT_TEXT = 0, /* the line above */
+        JT_LOG_FORMAT_JSON,     /* {"time":..,"level":"info","program":..,"message":..,..} */
+} jt_log_format_t;
+
 /* Sets the program name shown on every line and the lowest level printed. */
 void jt_log_init(const char *program, jt_log_level_t min_level);
+
+/* Parses "text" or "json". Returns false for anything else. */
+bool jt_log_format_parse(const char *text, jt_log_format_t *format);
+void jt_log_set_format(jt_log_format_t format);
+jt_log_format_t jt_log_get_format(void);
+
+/* Fields attached to every JSON line the calling thread logs until jt_log_fields_clear (text
+ * lines say them in their message already): the job and task a task thread runs, the topic
+ * and partition of the message it handles. NULL (or partition -1) leaves a field out; values
+ * are copied, cut at 255 bytes. */
+void jt_log_fields_job(const char *job, const char *task);
+void jt_log_fields_topic(const char *topic, int32_t partition);
+void jt_log_fields_clear(void);
 
 /* Parses "debug", "info", "warn" or "error". Returns false for anything else. */
 bool jt_log_level_parse(const char *text, jt_log_level_t *level);

@@ -6,6 +6,10 @@
 const jt_opt_t jt_opts_log[] = {
     {"log-level", 0, JT_OPT_STRING, "info", 0, 0, "JT_LOG_LEVEL", false, "LEVEL",
      "lowest level logged: debug, info, warn, error"},
+    {"log-format", 0, JT_OPT_STRING, "text", 0, 0, "JT_LOG_FORMAT", false, "text|json",
+     "text: one line per event for people; json: one JSON object per line (time, level, "
+     "program, message, and job, task, topic, partition where the line has them) for a log "
+     "collector"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -74,12 +78,18 @@ const jt_opt_t jt_opts_cleanup[] = {
 
 bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err) {
         jt_log_level_t level;
+        jt_log_format_t format;
         const char *text = jt_config_str(cfg, "log-level");
+        const char *format_text = jt_config_str(cfg, "log-format");
 
         if (!jt_log_level_parse(text, &level))
                 return jt_error_set(err, JT_ERR_CONFIG, 0,
                                     "--log-level must be debug, info, warn or error (got \"%s\")",
                                     text);
+        if (!jt_log_format_parse(format_text, &format))
+                return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                    "--log-format must be text or json (got \"%s\")", format_text);
         jt_log_init(program, level);
+        jt_log_set_format(format);
         return true;
 }

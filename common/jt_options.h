@@ -4,7 +4,7 @@
 
 #include "jt_config.h"
 
-/* --log-level */
+/* --log-level, --log-format */
 extern const jt_opt_t jt_opts_log[];
 /* --brokers, -X key=value, topic names and the settings of the topics a program creates
  * (--task-partitions, --replication-factor, --min-insync-replicas, --*-retention) */
@@ -26,7 +26,8 @@ extern const jt_opt_t jt_opts_mongo[];
  * cleanup job (the producer's, and the one a statistics job starts when it finishes) */
 extern const jt_opt_t jt_opts_cleanup[];
 
-/* Applies --log-level and names the program in log lines. Returns false on a bad level. */
+/* Applies --log-level and --log-format and names the program in log lines. Returns false on a
+ * bad level or format. */
 bool jt_options_apply_log(const jt_config_t *cfg, const char *program, jt_error_t *err);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "jt_kafka.h"
 #include "jt_kafka_admin.h"
+#include "jt_log.h"
 #include "jt_mongo.h"
 #include "jt_mongo_apm.h"
 #include "jt_options.h"
@@ -114,8 +115,18 @@ mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const ch
 }
 
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err) {
-        fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
-        /* Bad configuration and unreachable servers both stop a command before it did
-         * anything: the exit code says "fix your input", as the producer contract asks. */
-        return (err->domain == JT_ERR_CONFIG || err->transient) ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
+        /* A log collector reading JSON lines gets the reason as one of them. */
+        if (jt_log_get_format() == JT_LOG_FORMAT_JSON)
+                jt_log_error("%s: %s", jt_config_command_line_name(cfg), err->message);
+        else
+                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err->message);
+        return jt_startup_exit_code(err);
+}
+
+int jt_startup_exit_code(const jt_error_t *err) {
+        /* A server that does not answer may answer later: 75 tells a supervisor to try again,
+         * where 2 (bad input) tells it not to (RestartPreventExitStatus=2). */
+        if (err->domain == JT_ERR_CONFIG)
+                return JT_EXIT_USAGE;
+        return err->transient ? JT_EXIT_TEMPFAIL : JT_EXIT_FAILURE;
 }

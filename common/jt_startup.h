@@ -51,7 +51,13 @@ mongoc_client_pool_t *jt_startup_mongo_counted(const jt_config_t *cfg, const cha
 mongoc_client_pool_t *jt_startup_mongo_long_ops(const jt_config_t *cfg, const char *app_name,
                                                 jt_error_t *err);
 
-/* Prints "program: message" for a failed start and returns the exit code to use. */
+/* Prints "program: message" for a failed start and returns the exit code to use
+ * (jt_startup_exit_code). */
 int jt_startup_fail(const jt_config_t *cfg, const jt_error_t *err);
+
+/* The exit code of a start stopped by err: JT_EXIT_USAGE (2) for bad configuration,
+ * JT_EXIT_TEMPFAIL (75) for a server that did not answer (a transient error),
+ * JT_EXIT_FAILURE otherwise. */
+int jt_startup_exit_code(const jt_error_t *err);
 
 #endif

@@ -45,3 +45,7 @@ bool jt_url_secret_may_go(const char *url, char *scheme, size_t ssize, char *hos
         return strcmp(scheme, "https") == 0 ||
                (strcmp(scheme, "http") == 0 && jt_url_host_is_loopback(host));
 }
+
+const char *jt_url_curl_version(void) {
+        return curl_version_info(CURLVERSION_NOW)->version;
+}

@@ -20,4 +20,7 @@ bool jt_url_host_is_loopback(const char *host);
  * and host are filled in either case ("" when url does not parse). */
 bool jt_url_secret_may_go(const char *url, char *scheme, size_t ssize, char *host, size_t hsize);
 
+/* libcurl's version, for --version (jt_program_t.curl_version). */
+const char *jt_url_curl_version(void);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include "jt_cli.h"
 #include "jt_options.h"
+#include "jt_url.h"
 #include "run.h"
 #include "watch.h"
 
@@ -85,14 +86,16 @@ static const char watch_details[] =
     "state. When stdout is not a terminal, prints one JSON line per change instead.\n";
 
 static const jt_command_t commands[] = {
-    {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details},
+    {"run", "post one Discord message per job outcome", run_tables, jt_notifier_run, run_details,
+     NULL, "joytify-notifier run --brokers kafka:9092 --timezone Europe/Paris --metrics-addr 9102"},
     {"watch", "live progress bars per job in the terminal", watch_tables, jt_notifier_watch,
-     watch_details},
-    {NULL, NULL, NULL, NULL, NULL},
+     watch_details, NULL, "joytify-notifier watch --job stats-2026-10 --until-done --timeout 3600"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {
-    "joytify-notifier", "Reports Joytify job outcomes to Discord and terminals.", commands};
+static const jt_program_t program = {"joytify-notifier",
+                                     "Reports Joytify job outcomes to Discord and terminals.",
+                                     commands, jt_url_curl_version};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

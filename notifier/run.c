@@ -63,6 +63,7 @@ static jt_handled_t handle(jt_notifier_t *n, const rd_kafka_message_t *msg) {
                 }
                 return handle_foreign(n, msg, err.message);
         }
+        jt_log_fields_job(ev.job_id, NULL);
         if (n->progress_messages)
                 jt_progress_msg_note(n, &ev);
         if (n->style == JT_MESSAGE_STYLE_ORIGINAL ? jt_original_for_outcome(&ev, &n->mopts, &out)
@@ -109,7 +110,9 @@ int jt_notifier_run(const jt_config_t *cfg) {
                         jt_progress_msg_flush_due(n);
                 if (!msg)
                         continue;
+                jt_log_fields_topic(rd_kafka_topic_name(msg->rkt), msg->partition);
                 h = handle(n, msg);
+                jt_log_fields_clear(); /* the fields are the message's (--log-format json) */
                 if (h == JT_HANDLED_OK) {
                         jt_held_release(n, msg);
                         jt_kafka_store_offset(n->consumer, msg);

@@ -257,7 +257,7 @@ int jt_notifier_watch(const jt_config_t *cfg) {
             !(w.rk = watch_consumer(cfg, &err)) ||
             !assign_from_since(&w, topic, jt_config_int(cfg, "since"), &err)) {
                 fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
-                rc = err.domain == JT_ERR_CONFIG || err.transient ? JT_EXIT_USAGE : JT_EXIT_FAILURE;
+                rc = jt_startup_exit_code(&err);
                 goto out;
         }
         jt_signal_install_stop();

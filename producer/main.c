@@ -49,10 +49,11 @@ static const jt_opt_t cleanup_opts[] = {
 };
 
 static const jt_opt_t schedule_opts[] = {
-    {"stats-cron", 0, JT_OPT_STRING, "0 2 1 * *", 0, 0, NULL, false, "CRON",
-     "UTC schedule of the monthly statistics job"},
-    {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON",
-     "UTC schedule of the cleanup job"},
+    {"stats-cron", 0, JT_OPT_STRING, "0 2 1 * *", 0, 0, NULL, false, "CRON|off",
+     "UTC schedule of the monthly statistics job; off: none (not with --cleanup-cron off)"},
+    {"cleanup-cron", 0, JT_OPT_STRING, "0 4 * * 1", 0, 0, NULL, false, "CRON|off",
+     "UTC schedule of the cleanup job; off: none (a cleanup still follows each statistics "
+     "job)"},
     {"catch-up-months", 0, JT_OPT_INT, "2", 0, JT_SCHEDULE_CATCH_UP_MAX, NULL, false, "N",
      "after downtime, fire the statistics of up to N missed months before the latest, oldest "
      "first (months after the ledger's newest; 0: the latest only); months a cleanup may have "
@@ -92,20 +93,27 @@ static const jt_opt_t *const topics_tables[] = {jt_opts_kafka, jt_opts_log, NULL
 
 static const jt_command_t commands[] = {
     {"stats", "emit the monthly statistics job, one task per range of user ids", stats_tables,
-     jt_stats_cmd_run, NULL},
+     jt_stats_cmd_run, NULL, NULL,
+     "joytify-producer stats --month 2026-10 --brokers kafka:9092 --dry-run"},
     {"cleanup", "emit the playback cleanup job, one task per date range", cleanup_tables,
-     jt_cleanup_cmd_run, NULL},
+     jt_cleanup_cmd_run, NULL, NULL,
+     "joytify-producer cleanup --retention-days 60 --brokers kafka:9092"},
     {"schedule", "run both jobs on their UTC cron schedules, catching up missed months",
-     schedule_tables, jt_schedule_run, NULL},
+     schedule_tables, jt_schedule_run, NULL, NULL,
+     "joytify-producer schedule --stats-cron '0 2 1 * *' --cleanup-cron off"},
     {"replay", "move a consumer group's offsets, or re-send dead-lettered tasks", replay_tables,
-     jt_replay_run, JT_REPLAY_HELP},
+     jt_replay_run, JT_REPLAY_HELP, NULL,
+     "joytify-producer replay --topic joytify.tasks.stats --group joytify-workers "
+     "--to-timestamp 2026-11-01T00:00Z --dry-run"},
     {"topics", "create the missing topics with their settings; report differing ones",
-     topics_tables, jt_topics_cmd_run, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
+     topics_tables, jt_topics_cmd_run, NULL, NULL,
+     "joytify-producer topics --replication-factor 3 --min-insync-replicas 2 --dlq-retention 28"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {
-    "joytify-producer", "Schedules Joytify batch jobs and emits their tasks to Kafka.", commands};
+static const jt_program_t program = {"joytify-producer",
+                                     "Schedules Joytify batch jobs and emits their tasks to Kafka.",
+                                     commands, NULL};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

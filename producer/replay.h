@@ -21,14 +21,14 @@
         "the end seen at start, to its jt-original-topic with the same key and value, then\n"      \
         "commits (group " JT_REPLAY_DLQ_GROUP ", or " JT_REPLAY_DLQ_GROUP                          \
         ".ID with --filter-job ID).\n\n"                                                           \
-        "Exit status: 0 done, 1 refused by the group or the broker, 2 bad input, a missing "       \
-        "topic\n"                                                                                  \
-        "or an unreachable broker.\n"
+        "Exit status: 0 done, 1 refused by the group or the broker, 2 bad input or a missing "     \
+        "topic,\n"                                                                                 \
+        "75 an unreachable broker.\n"
 
 /* The command's run function (jt_command_t.run), for a config built from the replay table,
  * jt_opts_kafka and jt_opts_log. Returns 0 on success, 1 when the broker or the group refuses
- * (active members, a per-partition error, a failed delivery), 2 for bad input, a missing topic
- * or an unreachable broker. */
+ * (active members, a per-partition error, a failed delivery), 2 for bad input or a missing
+ * topic, 75 for an unreachable broker. */
 int jt_replay_run(const jt_config_t *cfg);
 
 #endif

@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
         const char *name; /* "stats" or "cleanup" */
+        bool enabled;     /* false: --NAME-cron off */
         jt_cron_t cron;
         int64_t last_fired_s; /* the latest fire time handled by this process */
         int64_t retry_at_ms;  /* after a failed or contended fire, when to look again */
@@ -216,6 +217,47 @@ static bool find_catch_up(const jt_emit_env_t *env, bool test_mode, int catch_up
         return true;
 }
 
+/* Each schedule's cron, or off: either may be, not both (nothing left to run). */
+static bool parse_schedules(const jt_config_t *cfg, schedule_t schedules[2], jt_error_t *err) {
+        for (int i = 0; i < 2; i++) {
+                schedule_t *s = &schedules[i];
+                char option[32];
+                const char *expr;
+
+                snprintf(option, sizeof(option), "%s-cron", s->name);
+                expr = jt_config_str(cfg, option);
+                s->last_fired_s = JT_CRON_NONE;
+                s->catch_up_after = JT_CRON_NONE;
+                s->enabled = strcmp(expr, JT_SCHEDULE_OFF) != 0;
+                if (s->enabled && !jt_cron_parse(expr, &s->cron, err))
+                        return jt_error_prefix(err, "--%s", option);
+        }
+        if (!schedules[0].enabled && !schedules[1].enabled)
+                return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                    "--stats-cron and --cleanup-cron are both " JT_SCHEDULE_OFF
+                                    ": nothing to schedule");
+        return true;
+}
+
+/* Logs each schedule: its next fire, or that it is off. */
+static void log_schedules(const jt_config_t *cfg, schedule_t schedules[2],
+                          const sched_clock_t *clock) {
+        for (int i = 0; i < 2; i++) {
+                char next[JT_TIME_ISO_BUF], option[32];
+                snprintf(option, sizeof(option), "%s-cron", schedules[i].name);
+                if (!schedules[i].enabled) {
+                        jt_log_info("%s schedule off (--%s " JT_SCHEDULE_OFF ")", schedules[i].name,
+                                    option);
+                        continue;
+                }
+                jt_time_format_iso(jt_cron_next(&schedules[i].cron, clock_now_ms(clock) / 1000),
+                                   next, sizeof(next));
+                jt_log_info("%s schedule \"%s\" (UTC), next fire %s%s", schedules[i].name,
+                            jt_config_str(cfg, option), next,
+                            clock->simulated ? " (simulated clock)" : "");
+        }
+}
+
 /* Fires s's pending fires in order until one fails or is contended (kept for later). */
 static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedule_t *s,
                         bool test_mode) {
@@ -250,8 +292,6 @@ static void run_pending(const jt_config_t *cfg, const jt_emit_env_t *env, schedu
 
 int jt_schedule_run(const jt_config_t *cfg) {
         schedule_t schedules[2] = {{.name = "stats"}, {.name = "cleanup"}};
-        const char *exprs[2] = {jt_config_str(cfg, "stats-cron"),
-                                jt_config_str(cfg, "cleanup-cron")};
         bool test_mode = jt_config_bool(cfg, "test-mode");
         int catch_up_months = (int)jt_config_int(cfg, "catch-up-months");
         mongoc_client_pool_t *pool = NULL;
@@ -264,15 +304,8 @@ int jt_schedule_run(const jt_config_t *cfg) {
         jt_error_clear(&err);
         if (!jt_options_apply_log(cfg, "scheduler", &err))
                 return jt_startup_fail(cfg, &err);
-        for (int i = 0; i < 2; i++) {
-                if (!jt_cron_parse(exprs[i], &schedules[i].cron, &err)) {
-                        jt_error_prefix(&err, "--%s-cron", schedules[i].name);
-                        return jt_startup_fail(cfg, &err);
-                }
-                schedules[i].last_fired_s = JT_CRON_NONE;
-                schedules[i].catch_up_after = JT_CRON_NONE;
-        }
-        if (!parse_clock(jt_config_str(cfg, "clock"), &clock, &err))
+        if (!parse_schedules(cfg, schedules, &err) ||
+            !parse_clock(jt_config_str(cfg, "clock"), &clock, &err))
                 return jt_startup_fail(cfg, &err);
         /* Both servers must answer before the daemon settles in. */
         if (!(pool = jt_startup_mongo(cfg, "joytify-scheduler", &err)) ||
@@ -283,7 +316,8 @@ int jt_schedule_run(const jt_config_t *cfg) {
         }
         /* One producer for every fire: a job's send is a few flushes on it. */
         env = jt_job_emit_env_from_config(cfg, pool, rk, reg);
-        if (!find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) {
+        if (schedules[0].enabled &&
+            !find_catch_up(&env, test_mode, catch_up_months, &schedules[0], &err)) {
                 jt_kafka_destroy(rk);
                 jt_avro_registry_destroy(reg);
                 jt_mongo_pool_destroy(pool);
@@ -291,19 +325,16 @@ int jt_schedule_run(const jt_config_t *cfg) {
         }
 
         jt_signal_install_stop();
-        for (int i = 0; i < 2; i++) {
-                char next[JT_TIME_ISO_BUF];
-                jt_time_format_iso(jt_cron_next(&schedules[i].cron, clock_now_ms(&clock) / 1000),
-                                   next, sizeof(next));
-                jt_log_info("%s schedule \"%s\" (UTC), next fire %s%s", schedules[i].name, exprs[i],
-                            next, clock.simulated ? " (simulated clock)" : "");
-        }
+        log_schedules(cfg, schedules, &clock);
 
         while (!jt_signal_stop_requested()) {
                 int64_t now_ms = clock_now_ms(&clock);
                 for (int i = 0; i < 2 && !jt_signal_stop_requested(); i++) {
                         schedule_t *s = &schedules[i];
-                        int64_t due = jt_cron_prev(&s->cron, now_ms / 1000);
+                        int64_t due;
+                        if (!s->enabled)
+                                continue;
+                        due = jt_cron_prev(&s->cron, now_ms / 1000);
                         if (s->next == s->pending_count) {
                                 if (due == JT_CRON_NONE || due <= s->last_fired_s)
                                         continue;

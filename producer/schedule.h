@@ -7,6 +7,9 @@
 /* The most --catch-up-months: more would reach far past any retention. */
 #define JT_SCHEDULE_CATCH_UP_MAX 24
 
+/* The value of --stats-cron or --cleanup-cron that turns that schedule off (not both). */
+#define JT_SCHEDULE_OFF "off"
+
 int jt_schedule_run(const jt_config_t *cfg);
 
 #endif

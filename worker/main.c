@@ -8,6 +8,7 @@
 #include "jt_mongo.h"
 #include "jt_options.h"
 #include "jt_startup.h"
+#include "jt_url.h"
 #include "app_push.h"
 #include "worker.h"
 
@@ -26,7 +27,7 @@ static const jt_opt_t worker_opts[] = {
      "at least 60 (60 with their defaults)"},
     {"startup-wait", 0, JT_OPT_INT, "0", 0, 86400, NULL, false, "SECONDS",
      "at start, keep trying the brokers and the database for this long while they do not "
-     "answer (/readyz answers 503 meanwhile) before giving up with exit code 2; 0: one try "
+     "answer (/readyz answers 503 meanwhile) before giving up with exit code 75; 0: one try "
      "each, bounded by --kafka-timeout and --mongo-timeout"},
     {"max-attempts", 0, JT_OPT_INT, "8", 1, 1000, NULL, false, "N",
      "tries of a task failing for a reason waiting cannot fix (a refused write, a bad reply) "
@@ -69,11 +70,13 @@ static const jt_command_t commands[] = {
     {NULL,
      "Consumes Joytify statistics and cleanup tasks from Kafka and runs them against "
      "MongoDB; run any number of replicas in one group.",
-     worker_tables, jt_worker_run, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
+     worker_tables, jt_worker_run, NULL, NULL,
+     "joytify-worker --brokers kafka:9092 --metrics-addr 0.0.0.0:9101 --startup-wait 600"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const jt_program_t program = {"joytify-worker", "Joytify batch worker.", commands};
+static const jt_program_t program = {"joytify-worker", "Joytify batch worker.", commands,
+                                     jt_url_curl_version};
 
 int main(int argc, char **argv) {
         return jt_cli_main(&program, argc, argv);

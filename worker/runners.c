@@ -86,6 +86,7 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
         /* The job a failure is charged to is the decoded task's, never the Kafka key's: a key
          * is any producer's bytes, and a task that does not decode fails no job. */
         memset(id, 0, sizeof(*id));
+        jt_log_fields_topic(topic, msg->partition);
         *cleanup = strcmp(topic, w->env.cleanup_topic) == 0;
         if (*cleanup) {
                 jt_cleanup_task_t task = {0};
@@ -93,6 +94,7 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
                         return JT_TASK_PERMANENT;
                 ident_of(id, task.job_id, task.task_id,
                          task.parent_task_id ? task.parent_task_id : task.task_id, task.run_nonce);
+                jt_log_fields_job(task.job_id, task.task_id);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_cleanup_task_run(&w->env, &task, err);
                 jt_cleanup_task_clear(&task);
@@ -107,6 +109,7 @@ static jt_task_outcome_t run_task(worker_t *w, const rd_kafka_message_t *msg, bo
                              ? NULL
                              : (task.parent_task_id ? task.parent_task_id : task.task_id),
                          task.run_nonce);
+                jt_log_fields_job(task.job_id, task.task_id);
                 jt_log_debug("job=%s task=%s started", task.job_id, task.task_id);
                 outcome = jt_stats_task_run(&w->env, &task, err);
                 jt_stats_task_clear(&task);
@@ -131,6 +134,7 @@ static void *runner_main(void *arg) {
                 jt_error_clear(&r->err);
                 r->cleanup = false;
                 r->outcome = run_task(w, r->msg, &r->cleanup, &r->id, &r->err);
+                jt_log_fields_clear(); /* the fields are the task's (--log-format json) */
                 pthread_mutex_lock(&w->lock);
                 r->state = RUNNER_DONE;
         }

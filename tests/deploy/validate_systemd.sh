@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks deploy/systemd/ without installing anything: `systemd-analyze verify` on each unit (the
 # worker as an instance, joytify-worker@9101), with ExecStart pointed at the built programs and
-# the example environment file; every ExecStart command line accepted by its program (--help
-# exits 0); the install script's plan (--dry-run): the environment file created with mode 0600,
-# the units installed and the services enabled, and its refusal of bad arguments.
+# the example environment file; every unit stops rather than restarts after exit 2 (bad usage);
+# every ExecStart command line accepted by its program (--help exits 0); the install script's
+# plan (--dry-run): the environment file created with mode 0600, the units installed and the
+# services enabled, and its refusal of bad arguments.
 # Usage: validate_systemd.sh BUILD_DIR
 set -u
 build=$1
@@ -32,6 +33,12 @@ for u in joytify-scheduler.service joytify-notifier.service joytify-worker@9101.
                 fail "systemd-analyze verify $u (exit $rc): $out"
         else
                 ok "systemd-analyze verify $u"
+        fi
+        # Bad usage (exit 2) is never restarted; an unreachable server at start (75) is.
+        if grep -qx 'RestartPreventExitStatus=2' "$tmp/units/${u/@9101/@}"; then
+                ok "$u: no restart after exit 2"
+        else
+                fail "$u: expected RestartPreventExitStatus=2 (exit 2 is bad usage)"
         fi
         line=$(grep '^ExecStart=' "$tmp/units/${u/@9101/@}" | sed 's/^ExecStart=//; s/%i/9101/g')
         # shellcheck disable=SC2086 # the unit's command line, split as systemd splits it

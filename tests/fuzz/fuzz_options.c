@@ -27,7 +27,8 @@ static const jt_opt_t fuzz_opts[] = {
 
 static const jt_opt_t *const tables[] = {jt_opts_log,     jt_opts_kafka, jt_opts_mongo,
                                          jt_opts_cleanup, fuzz_opts,     NULL};
-static const jt_command_t command = {"fuzz", "the fuzz target's command", tables, NULL, NULL};
+static const jt_command_t command = {
+    "fuzz", "the fuzz target's command", tables, NULL, NULL, "ARGS", NULL};
 
 /* Reads every option the way the programs do. */
 static void read_all(const jt_config_t *cfg) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The programs' front door as a user meets it: --help, --version, exit code 2 with a named
-# option for bad input, unreachable servers named with their address, secrets never printed.
+# The programs' front door as a user meets it: --help (a command's own options, wrapped to the
+# terminal, an example that parses), --version (the libraries' versions), exit code 2 with a
+# named option or argument for bad input, 75 for unreachable servers named with their address,
+# secrets never printed.
 # Usage: cli_contract.sh BUILD_DIR  (JT_KAFKA_BROKERS / JT_MONGO_URI point at the test stack)
 set -u
 build=$1
@@ -68,9 +70,9 @@ expect "worker app API URL without its key" 2 "JT_APP_API_KEY is not" "" -- \
         env -u JT_APP_API_KEY "$worker" --app-api-url https://app.example.com/push
 expect "worker app API key never in help" 0 "JT_APP_API_KEY" "hunter2" -- \
         env JT_APP_API_KEY=hunter2 "$worker" --help
-expect "unreachable broker named" 2 "cannot reach Kafka at 127.0.0.1:1 within 2 s" "" -- \
+expect "unreachable broker named" 75 "cannot reach Kafka at 127.0.0.1:1 within 2 s" "" -- \
         "$worker" --brokers 127.0.0.1:1 --kafka-timeout 2
-expect "unreachable database named, password hidden" 2 \
+expect "unreachable database named, password hidden" 75 \
         "cannot reach MongoDB at mongodb://***@127.0.0.1:1" "hunter2" -- \
         env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$worker" --mongo-timeout 2
 expect "write concern 0 refused" 2 '--write-concern must be "majority" or a number of nodes 1..50 (got "0")' "" -- \
@@ -93,10 +95,116 @@ expect "notifier malformed webhook URL, token hidden" 2 "--webhook-url must be h
 expect "notifier webhook and sink together" 2 "--sink is for running without a webhook" "hunter2" \
         -- env DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/1/hunter2" "$notifier" run \
         --sink /dev/null
-expect "notifier unreachable database, password hidden" 2 "cannot reach MongoDB" "hunter2" -- \
+expect "notifier unreachable database, password hidden" 75 "cannot reach MongoDB" "hunter2" -- \
         env JT_MONGO_URI="mongodb://joy:hunter2@127.0.0.1:1" "$notifier" run --mongo-timeout 2
-expect "watch unreachable brokers named" 2 "127.0.0.1:1" "" -- \
+expect "watch unreachable brokers named" 75 "127.0.0.1:1" "" -- \
         "$notifier" watch --brokers 127.0.0.1:1 --kafka-timeout 2
+
+expect "producer unreachable broker" 75 "cannot reach Kafka at 127.0.0.1:1" "" -- \
+        "$producer" stats --month 2026-10 --retention-days 36500 --brokers 127.0.0.1:1 --kafka-timeout 2
+expect "loadtest unreachable database" 75 "cannot reach MongoDB" "" -- \
+        "$loadtest" capacity --mongo-uri mongodb://127.0.0.1:1 --mongo-timeout 2
+
+title() { # PROGRAM [COMMAND]: "joytify-producer stats"
+        echo "$(basename "$1")${2:+ $2}"
+}
+
+# Stray positional arguments: refused by every program and command, named, before any server.
+for cmd in "$producer stats" "$producer cleanup" "$producer schedule" "$producer replay" \
+        "$worker" "$notifier run" "$notifier watch" "$loadtest roundtrip" "$loadtest generate" \
+        "$loadtest bench" "$loadtest capacity"; do
+        # shellcheck disable=SC2086 # program and command, split on purpose
+        expect "$(title $cmd) stray argument" 2 'unexpected argument "stray"' "" -- $cmd stray
+done
+expect "two stray arguments named" 2 'unexpected arguments "2026-10" "now"' "" -- \
+        "$producer" stats 2026-10 now
+expect "stray argument escaped" 2 'unexpected argument "a\x1b[2Jb"' "" -- \
+        "$worker" "$(printf 'a\033[2Jb')"
+expect "loadtest floor takes stats|cleanup" 2 "expected one argument, stats or cleanup" "" -- \
+        "$loadtest" floor everything
+
+# Either schedule may be off, not both (checked before any server).
+expect "both schedules off" 2 "--stats-cron and --cleanup-cron are both off: nothing to schedule" "" -- \
+        "$producer" schedule --stats-cron off --cleanup-cron off
+expect "one schedule off is accepted" 75 "cannot reach MongoDB" "" -- \
+        "$producer" schedule --stats-cron off --mongo-uri mongodb://127.0.0.1:1 --mongo-timeout 1
+expect "a bad cron still named" 2 "--cleanup-cron" "" -- "$producer" schedule --cleanup-cron nope
+
+# --log-format json (or JT_LOG_FORMAT): every line a JSON object, the start failure included;
+# librdkafka's repeated connection errors shown once per 30 s, however fast it reconnects.
+expect "bad log format" 2 '--log-format must be text or json (got "xml")' "" -- \
+        "$worker" --log-format xml
+json_log=$(mktemp)
+JT_LOG_FORMAT=json "$worker" --brokers 127.0.0.1:1 --kafka-timeout 4 -X reconnect.backoff.ms=10 \
+        -X reconnect.backoff.max.ms=20 >"$json_log" 2>&1
+rc=$?
+if [ "$rc" = 75 ] && python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+docs = [json.loads(line) for line in lines]  # every line one object
+assert all({"time", "level", "program", "message"} <= d.keys() for d in docs), docs
+assert any("cannot reach Kafka at 127.0.0.1:1" in d["message"] for d in docs), docs
+refused = [d for d in docs if "Connection refused" in d["message"]]
+assert len(refused) == 1, f"expected one connection error in 4 s, actual {len(refused)}: {refused}"
+' "$json_log"; then
+        echo "ok   json log lines, connection errors rate-limited"; passed=$((passed + 1))
+else
+        echo "FAIL json log lines (exit $rc):"; cat "$json_log"; failed=$((failed + 1))
+fi
+rm -f "$json_log"
+
+# --version: the program's and the libraries' versions; libcurl only where it is linked.
+for prog in "$producer" "$worker" "$notifier" "$loadtest"; do
+        p=$(basename "$prog")
+        for lib in librdkafka libmongoc avro-c; do
+                expect "$p --version names $lib" 0 "$lib " "" -- "$prog" --version
+        done
+done
+expect "worker --version names libcurl" 0 "libcurl " "" -- "$worker" --version
+expect "notifier --version names libcurl" 0 "libcurl " "" -- "$notifier" run --version
+expect "producer --version without libcurl" 0 "librdkafka" "libcurl" -- "$producer" --version
+
+# --help: only the command's options, an example, the exit codes; wrapped to COLUMNS (80 when
+# stdout is no terminal).
+expect "replay --help has no stats option" 0 "--to-offset" "--shards" -- "$producer" replay --help
+expect "watch --help has no database option" 0 "--until-done" "--mongo-uri" -- "$notifier" watch --help
+expect "help names exit code 75" 0 "75 Kafka or MongoDB unreachable at start" "" -- \
+        env COLUMNS=200 "$worker" --help
+help_width() { # PROGRAM ARGS...: the longest line of its --help under the current COLUMNS,
+        # but the example's (a line to copy, never wrapped)
+        "$@" --help | awk 'prev != "Example:" && length($0) > n { n = length($0) }
+                           { prev = $0 } END { print n }'
+}
+for width in 60 80 120; do
+        got=$(COLUMNS=$width help_width "$worker")
+        if [ "$got" -le "$width" ] && [ "$got" -gt $((width - 15)) ]; then
+                echo "ok   worker --help wraps to COLUMNS=$width (longest line $got)"; passed=$((passed + 1))
+        else
+                echo "FAIL worker --help at COLUMNS=$width: longest line $got"; failed=$((failed + 1))
+        fi
+done
+got=$(env -u COLUMNS bash -c "$(declare -f help_width); help_width '$producer' stats")
+if [ "$got" -le 80 ] && [ "$got" -gt 65 ]; then
+        echo "ok   not a terminal: 80 columns (longest line $got)"; passed=$((passed + 1))
+else
+        echo "FAIL not a terminal: longest line $got, expected 66..80"; failed=$((failed + 1))
+fi
+# Each command's example is a command line the program accepts.
+for cmd in "$producer stats" "$producer cleanup" "$producer schedule" "$producer replay" \
+        "$worker" "$notifier run" "$notifier watch" "$loadtest roundtrip" "$loadtest generate" \
+        "$loadtest baseline" "$loadtest floor" "$loadtest bench" "$loadtest capacity"; do
+        # shellcheck disable=SC2086
+        example=$($cmd --help | sed -n '/^Example:$/{n;p}')
+        # shellcheck disable=SC2086
+        name=$(title $cmd)
+        if [ -z "$example" ]; then
+                echo "FAIL $name --help has no example"; failed=$((failed + 1)); continue
+        fi
+        # shellcheck disable=SC2086 # the example's words, as a shell would split them
+        eval "set -- $example"
+        shift
+        expect "$name example parses" 0 "Usage:" "" -- "${cmd%% *}" "$@" --help
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -217,9 +217,44 @@ def test_schedule(fleet, client, dbs):
         "and test jobs written")
 
 
+def schedules_off(fleet, client, dbs):
+    """Either schedule turned off (issue 19 item 5): the other fires alone; both off is bad
+    usage (exit 2, before any server is asked)."""
+    sc = it_fleet.Scenario(fleet, "sched", 4)
+    dbs.append(sc.db)
+    db = client[sc.db]
+    db.users.insert_many([{"name": f"user {i}"} for i in range(2)])
+    # Cleanup alone: its latest fire runs at start; no statistics job is fired.
+    out = run_scheduler(fleet, sc, ["--clock", "2026-11-07T03:00Z", "--stats-cron", "off",
+                                    *KEEP],
+                        lambda text: "job cleanup-" in text,
+                        "the cleanup schedule alone to fire")
+    expect_in_order(out, ["stats schedule off (--stats-cron off)", "cleanup schedule \"0 4 * * 1\"",
+                          "cleanup schedule fires for 2026-11-02T04:00:00Z"], "--stats-cron off")
+    kinds = sorted(j["kind"] for j in db.jobs.find({}, {"kind": 1}))
+    if kinds != ["cleanup"]:
+        fail(f"--stats-cron off: expected one cleanup job and no statistics job, actual {kinds}")
+    # Statistics alone: October's job is sent; no cleanup fires.
+    out = run_scheduler(fleet, sc, ["--clock", "2026-11-07T03:00Z", "--cleanup-cron", "off",
+                                    "--users-per-task", "1", *KEEP],
+                        lambda text: "job stats-2026-10:" in text,
+                        "the statistics schedule alone to fire")
+    expect_in_order(out, ["cleanup schedule off (--cleanup-cron off)",
+                          "stats schedule fires for 2026-11-01T02:00:00Z"], "--cleanup-cron off")
+    if "cleanup schedule fires" in out:
+        fail(f"--cleanup-cron off: expected no cleanup fire, actual\n{out}")
+    if stats_jobs(db) != ["stats-2026-10"]:
+        fail(f"--cleanup-cron off: expected stats-2026-10 alone, actual {stats_jobs(db)}")
+    rc, out = sc.producer("schedule", "--stats-cron", "off", "--cleanup-cron", "off")
+    if rc != 2 or "both off: nothing to schedule" not in out:
+        fail(f"both schedules off: expected exit 2 and the reason, actual {rc}\n{out}")
+    log("ok   either schedule off: the other fires alone; both off refused with exit 2")
+
+
 def body(fleet, client, dbs):
     catch_up(fleet, client, dbs)
     test_schedule(fleet, client, dbs)
+    schedules_off(fleet, client, dbs)
 
 
 if __name__ == "__main__":

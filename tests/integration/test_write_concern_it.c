@@ -19,7 +19,8 @@
 #include "jt_options.h"
 
 static const jt_opt_t *const mongo_tables[] = {jt_opts_mongo, NULL};
-static const jt_command_t mongo_cmd = {"wc", "write concern test", mongo_tables, NULL, NULL};
+static const jt_command_t mongo_cmd = {"wc", "write concern test", mongo_tables, NULL, NULL, NULL,
+                                       NULL};
 
 #define MAX_SEEN 64
 

@@ -13,6 +13,7 @@
 
 #include "app_push.h"
 #include "jt_config.h"
+#include "jt_help.h"
 #include "jt_secret.h"
 #include "jt_test.h"
 
@@ -74,7 +75,7 @@ static const jt_opt_t backoff_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 static const jt_opt_t *const tables[] = {jt_app_push_opts, backoff_opts, NULL};
-static const jt_command_t command = {NULL, "test", tables, NULL, NULL};
+static const jt_command_t command = {NULL, "test", tables, NULL, NULL, NULL, NULL};
 
 /* Parses argv (NULL-terminated after the program name) with JT_APP_API_KEY = key (NULL: unset)
  * and makes the push; returns whether both worked, err holding why not. */
@@ -177,14 +178,14 @@ static void test_key_never_an_option(void **state) {
 }
 
 static void test_help(void **state) {
-        const jt_program_t prog = {"joytify-worker", "test", &command};
+        const jt_program_t prog = {"joytify-worker", "test", &command, NULL};
         char *text = NULL;
         size_t len = 0;
         FILE *out = open_memstream(&text, &len);
         (void)state;
 
         setenv("JT_APP_API_KEY", KEY, 1);
-        jt_config_print_help(&prog, &command, out);
+        jt_help_print_command(&prog, &command, out, 80);
         fclose(out);
         if (!strstr(text, "JT_APP_API_KEY") || !strstr(text, "environment only") ||
             !strstr(text, "--app-api-url URL") || !strstr(text, "--app-push-batch N"))

@@ -20,10 +20,12 @@ static const jt_opt_t test_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 static const jt_opt_t *const test_tables[] = {test_opts, jt_opts_kafka, NULL};
-static const jt_command_t test_cmd = {"test", "a test command", test_tables, NULL, NULL};
+static const jt_command_t test_cmd = {"test", "a test command", test_tables, NULL,
+                                      NULL,   "ARGS",           NULL};
 
 static const jt_opt_t *const mongo_tables[] = {jt_opts_mongo, NULL};
-static const jt_command_t mongo_cmd = {"test", "a test command", mongo_tables, NULL, NULL};
+static const jt_command_t mongo_cmd = {"test", "a test command", mongo_tables, NULL, NULL, NULL,
+                                       NULL};
 
 static jt_config_t *parse(jt_error_t *err, int argc, ...) {
         char *argv[16];

@@ -163,7 +163,8 @@ static void create_command_lists_the_settings(void **state) {
 }
 
 static const jt_opt_t *const kafka_tables[] = {jt_opts_kafka, NULL};
-static const jt_command_t kafka_cmd = {"test", "a test command", kafka_tables, NULL, NULL};
+static const jt_command_t kafka_cmd = {"test", "a test command", kafka_tables, NULL, NULL, NULL,
+                                       NULL};
 
 static jt_config_t *parse(char **argv, int argc) {
         jt_error_t err;
