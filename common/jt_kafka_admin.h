@@ -32,11 +32,43 @@ bool jt_kafka_admin_topic_partition_ids(const struct rd_kafka_metadata *md, cons
                                         const char *brokers, int32_t **ids, int *count,
                                         jt_error_t *err);
 
-/* Creates the topics that do not exist yet (an existing topic is left as it is), then waits until
- * the brokers' metadata lists the ones created. */
+/* What a topic should be when a program creates it. min_insync_replicas 0 and retention_ms 0:
+ * the broker's default. */
+typedef struct {
+        const char *name;
+        int partitions;
+        int replication_factor;
+        int min_insync_replicas;
+        int64_t retention_ms; /* -1: forever */
+} jt_kafka_admin_topic_spec_t;
+
+/* Lists the topics (metadata: no right to create needed) and creates only the missing ones,
+ * with their spec's partitions, replication and configs, then waits until the brokers list
+ * them. An existing topic is never altered: a setting that differs from its spec is logged as
+ * a warning naming it. A refused creation is an error naming the topic and the kafka-topics.sh
+ * command that creates it. */
+bool jt_kafka_admin_ensure_topic_specs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *specs,
+                                       size_t count, int timeout_ms, jt_error_t *err);
+
+/* jt_kafka_admin_ensure_topic_specs with the brokers' default configs. */
 bool jt_kafka_admin_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t count,
                                   int partitions, int replication_factor, int timeout_ms,
                                   jt_error_t *err);
+
+/* For programs that only read: checks every topic of specs exists and creates none. A missing
+ * one is a transient JT_ERR_KAFKA error (it appears once a producing program made it) naming
+ * it and the command that creates it. */
+bool jt_kafka_admin_require_topics(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *specs,
+                                   size_t count, int timeout_ms, jt_error_t *err);
+
+/* The value of topic's setting name (e.g. "retention.ms") as the brokers describe it
+ * (DescribeConfigs: the topic's own or the default it inherits). */
+bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *name, char *value,
+                                 size_t size, int timeout_ms, jt_error_t *err);
+
+/* The kafka-topics.sh command line that creates spec's topic (brokers as
+ * "$JT_KAFKA_BROKERS"), for messages that tell an operator what to run. */
+void jt_kafka_admin_create_command(const jt_kafka_admin_topic_spec_t *spec, char *buf, size_t size);
 
 /* The topic's partition count from the brokers' metadata (bounded by timeout_ms): what an even
  * placement of tasks spreads them over. An unknown topic is a JT_ERR_KAFKA error naming it. */

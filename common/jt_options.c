@@ -26,11 +26,21 @@ const jt_opt_t jt_opts_kafka[] = {
      "topic of job and task status events"},
     {"dlq-topic", 0, JT_OPT_STRING, "joytify.tasks.dlq", 0, 0, NULL, false, "TOPIC",
      "dead-letter topic of tasks that can never succeed"},
-    {"task-partitions", 0, JT_OPT_INT, "12", 1, 1024, NULL, false, "N",
-     "partitions of a task topic when it has to be created; tasks are spread evenly over "
-     "them, so at most N workers get work from that topic (see docs/scaling.md)"},
-    {"replication-factor", 0, JT_OPT_INT, "1", 1, 16, NULL, false, "N",
-     "replication factor of topics created by this program"},
+    {"task-partitions", 0, JT_OPT_INT, "12", 1, 1024, "JT_TASK_PARTITIONS", false, "N",
+     "partitions of each topic this program creates; tasks are spread evenly over them, so at "
+     "most N workers get work from a task topic (see docs/scaling.md)"},
+    {"replication-factor", 0, JT_OPT_INT, "1", 1, 16, "JT_REPLICATION_FACTOR", false, "N",
+     "replication factor of the topics this program creates"},
+    {"min-insync-replicas", 0, JT_OPT_INT, "1", 1, 16, "JT_MIN_INSYNC_REPLICAS", false, "N",
+     "min.insync.replicas of the topics this program creates: replicas that must hold a "
+     "message before it counts as sent (at most --replication-factor)"},
+    {"task-retention", 0, JT_OPT_INT, "7", 1, 3650, "JT_TASK_RETENTION", false, "DAYS",
+     "retention.ms of the two task topics this program creates: how far back a replay can go"},
+    {"status-retention", 0, JT_OPT_INT, "7", 1, 3650, "JT_STATUS_RETENTION", false, "DAYS",
+     "retention.ms of the status topic this program creates"},
+    {"dlq-retention", 0, JT_OPT_INT, "28", 1, 3650, "JT_DLQ_RETENTION", false, "DAYS",
+     "retention.ms of the dead-letter topic this program creates: time to look at a dead "
+     "letter and replay it"},
     {"kafka-timeout", 0, JT_OPT_INT, "15", 1, 600, NULL, false, "SECONDS",
      "how long to wait for the brokers before giving up"},
     {NULL, 0, 0, NULL, 0, 0, NULL, false, NULL, NULL},

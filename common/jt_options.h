@@ -6,7 +6,8 @@
 
 /* --log-level, --log-format */
 extern const jt_opt_t jt_opts_log[];
-/* --brokers, -X key=value, topic names, --task-partitions, --replication-factor */
+/* --brokers, -X key=value, topic names and the settings of the topics a program creates
+ * (--task-partitions, --replication-factor, --min-insync-replicas, --*-retention) */
 extern const jt_opt_t jt_opts_kafka[];
 /* --mongo-uri (secret: may carry credentials), --db, --mongo-timeout, --write-concern,
  * --write-timeout */

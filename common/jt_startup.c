@@ -2,6 +2,8 @@
  * everywhere: named, with its address, after a bounded wait. */
 #include "jt_startup.h"
 
+#include <string.h>
+
 #include "jt_kafka.h"
 #include "jt_kafka_admin.h"
 #include "jt_log.h"
@@ -16,15 +18,57 @@ void jt_startup_topics(const jt_config_t *cfg, const char *topics[4]) {
         topics[3] = jt_config_str(cfg, "dlq-topic");
 }
 
-bool jt_startup_reach_and_ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, jt_error_t *err) {
-        jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
+#define DAY_MS (24LL * 3600 * 1000)
+
+bool jt_startup_topic_specs(const jt_config_t *cfg, jt_kafka_admin_topic_spec_t specs[4],
+                            jt_error_t *err) {
+        static const char *const retention[4] = {"task-retention", "task-retention",
+                                                 "status-retention", "dlq-retention"};
         const char *topics[4];
+        int replication = (int)jt_config_int(cfg, "replication-factor"),
+            min_insync = (int)jt_config_int(cfg, "min-insync-replicas");
 
         jt_startup_topics(cfg, topics);
-        return jt_kafka_admin_check_reachable(rk, &opts, err) &&
-               jt_kafka_admin_ensure_topics(
-                   rk, topics, 4, (int)jt_config_int(cfg, "task-partitions"),
-                   (int)jt_config_int(cfg, "replication-factor"), opts.timeout_ms, err);
+        for (int i = 0; i < 4; i++)
+                specs[i] = (jt_kafka_admin_topic_spec_t){
+                    topics[i], (int)jt_config_int(cfg, "task-partitions"), replication, min_insync,
+                    jt_config_int(cfg, retention[i]) * DAY_MS};
+        /* Kafka accepts such a topic, and then refuses every write made with acks=all. */
+        if (min_insync > replication)
+                return jt_error_set(err, JT_ERR_CONFIG, 0,
+                                    "--min-insync-replicas must be at most --replication-factor "
+                                    "(got %d > %d)",
+                                    min_insync, replication);
+        return true;
+}
+
+bool jt_startup_reach_and_ensure_topics(const jt_config_t *cfg, rd_kafka_t *rk, jt_error_t *err) {
+        jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
+        jt_kafka_admin_topic_spec_t specs[4];
+
+        return jt_startup_topic_specs(cfg, specs, err) &&
+               jt_kafka_admin_check_reachable(rk, &opts, err) &&
+               jt_kafka_admin_ensure_topic_specs(rk, specs, 4, opts.timeout_ms, err);
+}
+
+bool jt_startup_reach_and_require_topic(const jt_config_t *cfg, rd_kafka_t *rk, const char *topic,
+                                        jt_error_t *err) {
+        jt_kafka_opts_t opts = jt_kafka_opts_from_config(cfg);
+        jt_kafka_admin_topic_spec_t specs[4];
+
+        if (!jt_startup_topic_specs(cfg, specs, err) ||
+            !jt_kafka_admin_check_reachable(rk, &opts, err))
+                return false;
+        for (int i = 0; i < 4; i++)
+                if (strcmp(specs[i].name, topic) == 0 &&
+                    !jt_kafka_admin_require_topics(rk, &specs[i], 1, opts.timeout_ms, err)) {
+                        char message[JT_ERROR_MSG_MAX];
+                        snprintf(message, sizeof(message),
+                                 "%s (or run joytify-producer topics, which creates the four)",
+                                 err->message);
+                        return jt_error_set_transient(err, err->domain, err->code, "%s", message);
+                }
+        return true;
 }
 
 rd_kafka_t *jt_startup_producer(const jt_config_t *cfg, jt_error_t *err) {

@@ -143,7 +143,7 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
             !(n->progress = jt_progress_new(JT_NOTIFIER_MAX_PROGRESS_MESSAGES * 4)) ||
             !(n->pool = jt_startup_mongo(cfg, "joytify-notifier", &err)) ||
             !open_consumer(n, &err) ||
-            !jt_startup_reach_and_ensure_topics(cfg, n->consumer, &err)) {
+            !jt_startup_reach_and_require_topic(cfg, n->consumer, n->topic, &err)) {
                 *exit_code = jt_startup_fail(cfg, &err);
                 return false;
         }

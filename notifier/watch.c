@@ -231,9 +231,8 @@ static rd_kafka_t *watch_consumer(const jt_config_t *cfg, jt_error_t *err) {
                 return NULL;
         }
         rd_kafka_poll_set_consumer(rk);
-        /* Watching before the first job ran is normal: the topics are made as the fleet makes
-         * them. */
-        if (!jt_startup_reach_and_ensure_topics(cfg, rk, err)) {
+        /* Reads only: a missing status topic is reported, never created. */
+        if (!jt_startup_reach_and_require_topic(cfg, rk, jt_config_str(cfg, "status-topic"), err)) {
                 rd_kafka_destroy(rk);
                 return NULL;
         }

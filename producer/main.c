@@ -11,6 +11,7 @@
 #include "schedule.h"
 #include "stats_cmd.h"
 #include "status_cmd.h"
+#include "topics_cmd.h"
 
 /* Shared by the one-shot commands and the scheduler: what shapes the tasks of a job. */
 static const jt_opt_t stats_params[] = {
@@ -122,6 +123,7 @@ static const jt_opt_t *const schedule_tables[] = {
 static const jt_opt_t *const status_tables[] = {status_opts, jt_opts_kafka, jt_opts_mongo,
                                                 jt_opts_log, NULL};
 static const jt_opt_t *const replay_tables[] = {replay_opts, jt_opts_kafka, jt_opts_log, NULL};
+static const jt_opt_t *const topics_tables[] = {jt_opts_kafka, jt_opts_log, NULL};
 
 static const jt_command_t commands[] = {
     {"stats", "emit the monthly statistics job, one task per range of user ids", stats_tables,
@@ -141,6 +143,9 @@ static const jt_command_t commands[] = {
      "show jobs, workers, lag, dead letters and the schedule; exit 1 on a failed or stuck job",
      status_tables, jt_status_cmd_run, JT_STATUS_CMD_HELP, NULL,
      "joytify-producer status --since 7d --stuck-after 1h --brokers kafka:9092"},
+    {"topics", "create the missing topics with their settings; report differing ones",
+     topics_tables, jt_topics_cmd_run, NULL, NULL,
+     "joytify-producer topics --replication-factor 3 --min-insync-replicas 2 --dlq-retention 28"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

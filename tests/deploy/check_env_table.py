@@ -7,7 +7,9 @@ getenv("NAME"). For each table row the option, the default and the secret column
 with the source row. Test hooks (JT_TEST_*) are not configuration: the table leaves them out
 and this check ignores them. So that a new way of writing option rows cannot hide a variable,
 every "JT_..." or "DISCORD_..." string literal of those sources must be one of the names found,
-or the check fails asking to teach it the new form. A broken copy of each check must fail.
+or the check fails asking to teach it the new form. Every variable of the Kubernetes ConfigMaps
+(deploy/k8s, base and overlays) must be one the programs read. A broken copy of each check must
+fail.
 
 Usage: check_env_table.py   (offline, no build needed)"""
 
@@ -21,6 +23,7 @@ from checklib import Invalid, expect_refused, verdict  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README = os.path.join(ROOT, "README.md")
+K8S = os.path.join(ROOT, "deploy", "k8s")
 PROGRAM_DIRS = ("common", "producer", "worker", "notifier", "loadtest")
 TEST_HOOK = re.compile(r"^JT_TEST_")
 ENV_LIKE = re.compile(r"^(JT|DISCORD)_[A-Z0-9_]+$")
@@ -165,6 +168,27 @@ def check(readme_text, found, unplaced):
     print(f"ok   test hooks left out of the table: {' '.join(hooks) or '(none)'}")
 
 
+def configmap_variables():
+    """{name: file} of the data keys of every ConfigMap under deploy/k8s."""
+    import yaml  # the deploy checks' venv has it (validate_k8s.py)
+
+    found = {}
+    for path in sorted(glob.glob(os.path.join(K8S, "**", "*.yaml"), recursive=True)):
+        with open(path, encoding="utf-8") as f:
+            for doc in yaml.safe_load_all(f):
+                if isinstance(doc, dict) and doc.get("kind") == "ConfigMap":
+                    for name in doc.get("data") or {}:
+                        found.setdefault(name, os.path.relpath(path, ROOT))
+    return found
+
+
+def check_configmaps(configmap, found):
+    unread = sorted(f"{n} ({w})" for n, w in configmap.items() if n not in found)
+    if unread:
+        raise Invalid("the ConfigMap sets variables no program reads: " + ", ".join(unread))
+    print(f"ok   {len(configmap)} ConfigMap variables, each read by a program")
+
+
 def main():
     files = [p for d in PROGRAM_DIRS for ext in ("c", "h")
              for p in glob.glob(os.path.join(ROOT, d, "**", f"*.{ext}"), recursive=True)]
@@ -176,6 +200,13 @@ def main():
         if "JT_MONGO_URI" not in found or not any(u["secret"] for u in found["JT_MONGO_URI"]):
             raise Invalid("the option rows were not understood: JT_MONGO_URI (secret) not found")
         check(text, found, unplaced)
+        configmap = configmap_variables()
+        if "JT_REPLICATION_FACTOR" not in configmap:
+            raise Invalid("the ConfigMaps were not understood: JT_REPLICATION_FACTOR not found")
+        check_configmaps(configmap, found)
+        expect_refused("a ConfigMap with a variable no program reads",
+                       lambda: check_configmaps(dict(configmap, JT_NOBODY_READS_THIS="x.yaml"),
+                                                found))
         rows = readme_rows(text)
         some = sorted(rows)[0]
         dropped = "\n".join(l for l in text.splitlines() if l != rows[some]["line"])

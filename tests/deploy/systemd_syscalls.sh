@@ -72,6 +72,9 @@ traced() { # NAME PROGRAM ARGS...: the program under strace, its trace in $tmp/N
         strace -f -qq -o "$tmp/$name.st" "$@" >"$tmp/$name.log" 2>&1 &
         pids+=($!)
 }
+# The notifier only reads the status topic and creates none: the topics exist before it starts.
+"$build/producer/joytify-producer" topics "${topics[@]}" >"$tmp/topics.log" 2>&1 ||
+        { cat "$tmp/topics.log"; exit 1; }
 traced worker "$build/worker/joytify-worker" --metrics-addr 127.0.0.1:0 "${topics[@]}"
 export DISCORD_WEBHOOK_URL=http://127.0.0.1:$hook_port/api/webhooks/1/token
 traced notifier "$build/notifier/joytify-notifier" run --progress-messages --metrics-addr 127.0.0.1:0 --group "notifier-$run" "${topics[@]}"

@@ -310,6 +310,16 @@ class Scenario:
             args += [f"--{k}-topic", self.topic[k]]
         return args
 
+    def create_topics(self):
+        """Creates the scenario's four topics with `joytify-producer topics` (a topic that exists
+        is left as it is): the notifier and watch only read, and create none."""
+        argv = [self.fleet.producer_path, "topics", "--task-partitions", str(self.partitions)]
+        for k in self.KINDS:
+            argv += [f"--{k}-topic", self.topic[k]]
+        rc, out = self.fleet.run("joytify-producer topics", argv)
+        if rc != 0:
+            fail(f"joytify-producer topics: expected exit 0, actual {rc}\n{out}")
+
     def producer(self, *args, timeout_s=60):
         """Runs joytify-producer COMMAND ARGS... against the scenario (its database and topics;
         `replay`, which takes neither, gets only ARGS); returns (rc, output)."""

@@ -74,8 +74,8 @@ def start_notifier(fleet, scenario, *extra, webhook=None, group_suffix="notifier
             "--claim-lease", "2", "--http-timeout", "2", "--retry-backoff-max-ms", "1000",
             "--brokers", fleet.brokers, "--mongo-uri", fleet.mongo_uri, *extra]
     env = {"DISCORD_WEBHOOK_URL": webhook} if webhook else {"DISCORD_WEBHOOK_URL": ""}
+    scenario.create_topics()  # the notifier only reads: it creates none (nor can kcat)
     p = fleet.start(name, argv, env=env)
-    # It has created the scenario's topics (kcat cannot) when it says it runs.
     wait_until(f"{name} to start", lambda: "notifier in group" in p.log_text() or
                not p.running(), 60)
     return p

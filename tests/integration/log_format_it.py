@@ -63,6 +63,7 @@ def body(fleet, client, dbs):
     try:
         argv = [nt.notifier_path(fleet), "run", *s.target_args(), "--group", s.group + ".n",
                 "--max-age", "0", "--brokers", fleet.brokers, "--mongo-uri", fleet.mongo_uri]
+        s.create_topics()  # the notifier only reads: it creates none
         n = fleet.start("notifier", argv, env={"DISCORD_WEBHOOK_URL": fake.url, **env})
         wait_until("the notifier to start", lambda: "notifier in group" in n.log_text() or
                    not n.running(), 60)

@@ -83,6 +83,7 @@ def start_limited_notifier(fleet, s, *extra, webhook, name="notifier"):
             "--max-age", "0", "--claim-lease", "2", "--http-timeout", "2",
             "--retry-backoff-max-ms", "1000", "--brokers", fleet.brokers, "--mongo-uri",
             fleet.mongo_uri, *extra]
+    s.create_topics()
     p = fleet.start(name, argv, env={"DISCORD_WEBHOOK_URL": webhook})
     wait_until(f"{name} to start", lambda: "notifier in group" in p.log_text() or
                not p.running(), 60)

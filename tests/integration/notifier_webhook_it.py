@@ -249,6 +249,7 @@ def hostile_numbers(fleet, client, dbs, fake):
             "--claim-lease", "2", "--http-timeout", "2", "--retry-backoff-max-ms", "1000",
             "--progress-messages", "--progress-interval", "1", "--brokers", fleet.brokers,
             "--mongo-uri", fleet.mongo_uri]
+    s.create_topics()
     run = fleet.start("notifier run (sanitized)", argv,
                       env=dict(SANITIZER_ENV, DISCORD_WEBHOOK_URL=fake.url))
     wait_until("run to start", lambda: "notifier in group" in run.log_text() or
