@@ -88,6 +88,9 @@ void jt_partitions_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         runner_t *r = jt_runners_of(w, p->topic, p->partition);
                         jt_settle_forget(w, p->topic, p->partition);
                         jt_runners_drop_queue(w, p->topic, p->partition);
+                        /* Its lag is the next owner's to report: a series left here would
+                         * stay at its last value, counted twice by the alerts' sums. */
+                        jt_metrics_set_lag(w->env.metrics, p->topic, p->partition, -1);
                         if (r && !r->revoked)
                                 jt_log_info("%s [%" PRId32 "] offset %" PRId64
                                             " revoked while its task runs: the task runs to its "

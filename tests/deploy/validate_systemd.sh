@@ -58,6 +58,26 @@ for u in "$units"/*.service; do
         fi
 done
 
+# An outage of any length is waited out: a unit restarted after exit 75 (Kafka or MongoDB
+# unreachable at start) must not reach its start limit (StartLimitBurst starts within
+# StartLimitIntervalSec, then systemd gives up for good). Each failed start costs at least
+# RestartSec, so StartLimitBurst x RestartSec must cover StartLimitIntervalSec (systemd's
+# defaults: 5, 10 s, 100 ms).
+seconds() { # "10", "10s", "2min", "1min 30s" -> seconds
+        python3 -c 'import re,sys; u={"":1,"s":1,"sec":1,"m":60,"min":60,"h":3600,"ms":0.001}
+print(sum(float(n)*u[x] for n,x in re.findall(r"([0-9.]+)\s*([a-z]*)", sys.argv[1])))' "$1"
+}
+for u in "$units"/*.service; do
+        key() { grep -E "^$1=" "$u" | tail -1 | cut -d= -f2-; }
+        restart=$(key RestartSec); interval=$(key StartLimitIntervalSec); burst=$(key StartLimitBurst)
+        restart=$(seconds "${restart:-100ms}"); interval=$(seconds "${interval:-10}")
+        if python3 -c "import sys; sys.exit(0 if ${burst:-5} * $restart >= $interval else 1)"; then
+                ok "$(basename "$u"): ${burst:-5} starts x RestartSec ${restart} s cover StartLimitIntervalSec ${interval} s"
+        else
+                fail "$(basename "$u"): ${burst:-5} restarts ${restart} s apart fall within StartLimitIntervalSec ${interval} s: a longer outage (exit 75) stops the unit for good"
+        fi
+done
+
 # A broken unit is refused (the check can fail).
 printf '[Unit]\nDescription=x\n[Service]\nExecStart=%s/bin/joytify-worker\nRestartt=always\n' \
         "$tmp" >"$tmp/units/broken.service"

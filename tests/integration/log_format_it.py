@@ -110,6 +110,29 @@ def body(fleet, client, dbs):
     log(f"ok   notifier: {len(notifier)} JSON lines; {len(posted)} post line(s) with job, topic "
         "and partition")
 
+    scheduler_lines(fleet, client, dbs)
+
+
+def scheduler_lines(fleet, client, dbs):
+    """The scheduler (a systemd unit: its stdout and stderr both go to the journal) reports a
+    fire's job in JSON lines too, not in the one-shot command's text."""
+    s = Scenario(fleet, "logjson", 2)
+    dbs.append(s.db)
+    client[s.db].users.insert_many([{"name": f"user {i}"} for i in range(2)])
+    argv = [fleet.producer_path, "schedule", *s.target_args(), "--clock", "2026-11-07T03:00Z",
+            "--cleanup-cron", "off", "--users-per-task", "1", "--retention-days", "36500"]
+    sched = fleet.start("joytify-producer schedule", argv, env={"JT_LOG_FORMAT": "json"})
+    try:
+        wait_until("the statistics fire to be sent",
+                   lambda: "job stats-2026-10: " in sched.log_text() or not sched.running(), 60,
+                   on_timeout=lambda: sched.log_tail())
+    finally:
+        sched.stop()
+    lines = json_lines(sched, "scheduler")
+    if not any(d["message"].startswith("job stats-2026-10: 2 task(s) sent") for d in lines):
+        fail(f"scheduler: expected the sent line as JSON, actual\n{sched.log_text()}")
+    log(f"ok   scheduler: {len(lines)} JSON lines, the fire's report among them")
+
 
 if __name__ == "__main__":
     sys.exit(it_fleet.run_main("log_format_it", body))
