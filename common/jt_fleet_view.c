@@ -169,9 +169,14 @@ static void keep_error(bool ok, const jt_error_t *section, char *field, size_t s
  * when no broker section is asked for. */
 static bool broker_answers(const jt_fleet_query_t *q, jt_error_t *err) {
         bool wanted = (q->rk && q->group) || (q->kafka && q->dlq_topic);
+        jt_kafka_opts_t opts;
 
-        return !wanted || !q->rk || !q->kafka ||
-               jt_kafka_admin_check_reachable(q->rk, q->kafka, err);
+        if (!wanted || !q->rk || !q->kafka)
+                return true;
+        opts = *q->kafka;
+        if (q->reach_timeout_ms > 0)
+                opts.timeout_ms = q->reach_timeout_ms;
+        return jt_kafka_admin_check_reachable(q->rk, &opts, err);
 }
 
 /* Marks the broker sections asked for as failed with err. */
