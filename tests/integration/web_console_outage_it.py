@@ -25,9 +25,9 @@ import it_fleet  # noqa: E402
 
 it_fleet.require_venv(__file__)
 
-import it_notifier  # noqa: E402
 from it_fleet import Scenario, StackServer, fail, log, wait_until  # noqa: E402
 from it_stats import db_handle  # noqa: E402
+from web_console_it import serve  # noqa: E402
 from bson.datetime_ms import DatetimeMS  # noqa: E402
 
 ANSWER_S = 6
@@ -44,23 +44,6 @@ def get(url, timeout_s=60):
     except OSError as e:
         status, body = None, str(e)
     return status, body, time.monotonic() - t0
-
-
-def serve(fleet, sc):
-    argv = [it_notifier.notifier_path(fleet), "serve", "--listen", "127.0.0.1:0",
-            *sc.target_args(), "--workers-group", sc.group, "--brokers", fleet.brokers,
-            "--mongo-uri", fleet.mongo_uri]
-    p = fleet.start("console", argv)
-
-    def port():
-        if not p.running():
-            fail(f"{p.name} exited: {p.log_tail()}")
-        for line in p.log_text().splitlines():
-            if "console on http://" in line and "(port " in line:
-                return int(line.split("(port ")[1].split(")")[0])
-        return None
-
-    return p, f"http://127.0.0.1:{wait_until('the console to listen', port, 60)}"
 
 
 def check_jobs(p, base, job, broker_up):
@@ -101,7 +84,7 @@ def main():
         now = int(time.time() * 1000)
         db.jobs.insert_one({"_id": job, "kind": "stats", "state": "running", "tasksDone": 1,
                             "tasksTotal": 3, "createdAt": DatetimeMS(now), "updatedAt": DatetimeMS(now)})
-        p, base = serve(fleet, sc)
+        p, base = serve(fleet, sc, "console")
         check_jobs(p, base, job, broker_up=True)
         kafka = StackServer.from_env("kafka")
         log(f"kafka stopped: {kafka.stop()}")
