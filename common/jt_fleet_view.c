@@ -165,6 +165,36 @@ static void keep_error(bool ok, const jt_error_t *section, char *field, size_t s
                 *err = *section;
 }
 
+/* Whether a broker answers a metadata request (which needs no group coordinator); true
+ * when no broker section is asked for. */
+static bool broker_answers(const jt_fleet_query_t *q, jt_error_t *err) {
+        bool wanted = (q->rk && q->group) || (q->kafka && q->dlq_topic);
+        jt_kafka_opts_t opts;
+
+        if (!wanted || !q->rk || !q->kafka)
+                return true;
+        opts = *q->kafka;
+        if (q->reach_timeout_ms > 0)
+                opts.timeout_ms = q->reach_timeout_ms;
+        return jt_kafka_admin_check_reachable(q->rk, &opts, err);
+}
+
+/* Marks the broker sections asked for as failed with err. */
+static void brokers_away(const jt_fleet_query_t *q, jt_fleet_view_t *v, const jt_error_t *e,
+                         jt_error_t *err) {
+        if (q->group) {
+                snprintf(v->group, sizeof(v->group), "%s", q->group);
+                v->group_ok = v->lag_ok = false;
+                keep_error(false, e, v->group_error, sizeof(v->group_error), err);
+                keep_error(false, e, v->lag_error, sizeof(v->lag_error), err);
+        }
+        if (q->dlq_topic) {
+                snprintf(v->dlq_topic, sizeof(v->dlq_topic), "%s", q->dlq_topic);
+                v->dlq_ok = false;
+                keep_error(false, e, v->dlq_error, sizeof(v->dlq_error), err);
+        }
+}
+
 bool jt_fleet_view_collect(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_error_t *err) {
         jt_error_t e;
 
@@ -178,7 +208,14 @@ bool jt_fleet_view_collect(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_err
                                                 &v->jobs_truncated, &e);
                 keep_error(v->jobs_ok, &e, v->jobs_error, sizeof(v->jobs_error), err);
         }
-        if (q->rk && q->group) {
+        /* The broker sections only when a broker answers: librdkafka 2.0 aborts the process
+         * (rd_kafka_enq_once_del_source_return: eonce->refcnt > 0, confluentinc/librdkafka#4605)
+         * when a group's admin request meets a dropped connection, and a server away makes
+         * each section wait its whole timeout. */
+        jt_error_clear(&e);
+        if (!broker_answers(q, &e)) {
+                brokers_away(q, v, &e, err);
+        } else if (q->rk && q->group) {
                 jt_error_clear(&e);
                 group_read(q, v, &e);
                 keep_error(v->group_ok, &e, v->group_error, sizeof(v->group_error), err);
@@ -186,7 +223,7 @@ bool jt_fleet_view_collect(const jt_fleet_query_t *q, jt_fleet_view_t *v, jt_err
                 lag_read(q, v, &e);
                 keep_error(v->lag_ok, &e, v->lag_error, sizeof(v->lag_error), err);
         }
-        if (q->kafka && q->dlq_topic) {
+        if (v->dlq_ok && q->kafka && q->dlq_topic) {
                 jt_error_clear(&e);
                 dlq_read(q, v, &e);
                 keep_error(v->dlq_ok, &e, v->dlq_error, sizeof(v->dlq_error), err);

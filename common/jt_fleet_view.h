@@ -38,6 +38,7 @@ typedef struct {
         size_t max_jobs;              /* newest first; 0: 200 */
         size_t max_dead_letters;      /* 0: 500 */
         int dlq_timeout_ms;           /* the whole DLQ read; 0: kafka->timeout_ms */
+        int reach_timeout_ms;   /* the check that a broker answers first; 0: kafka->timeout_ms */
         int64_t stuck_after_ms; /* a running job with no progress this long is stuck; 0: 30 min */
         const char *stats_cron; /* NULL: no schedule entry */
         const char *cleanup_cron;

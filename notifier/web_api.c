@@ -11,6 +11,10 @@
 #include "posts.h"
 
 #define LIST_MAX 2000 /* tasks or posts shown on a job's page */
+/* How long a page's view waits for a broker to answer before it shows the broker sections
+ * as unreachable. The server answers one request at a time: with --kafka-timeout's 15 s per
+ * call, a stopped broker held every page (and every other tab) for 45 s per poll. */
+#define KAFKA_REACH_MS 2000
 
 typedef enum { WANT_ALL, WANT_JOB, WANT_WORKERS, WANT_DLQ } want_t;
 
@@ -35,6 +39,7 @@ static json_t *fleet_json(jt_web_t *web, want_t want, const char *job, mongoc_cl
         q.job_id = job;
         q.stuck_after_ms = jt_config_int(cfg, "stuck-after") * 60 * 1000;
         q.dlq_timeout_ms = 3000; /* within the server's 5 s per request */
+        q.reach_timeout_ms = KAFKA_REACH_MS;
         jt_error_clear(&err);
         jt_fleet_view_collect(&q, &view, &err); /* a failed section is in the view */
         doc = jt_fleet_view_json(&view);
