@@ -1,4 +1,5 @@
-/* Metadata and Admin API requests: topics, offsets, consumer groups (jt_kafka_admin.h). */
+/* Metadata and Admin API requests on topics: reachability, partitions, provisioning and settings,
+ * watermarks, offsets for a time (jt_kafka_admin.h; consumer groups: jt_kafka_admin_group.c). */
 #include "jt_kafka_admin.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jt_kafka_admin_private.h"
 #include "jt_log.h"
 
 typedef jt_kafka_admin_topic_spec_t spec_t; /* what a topic should be (the header's) */
@@ -73,24 +75,17 @@ bool jt_kafka_admin_topic_partition_ids(const struct rd_kafka_metadata *md, cons
         return true;
 }
 
-/* One Admin API request in flight: its reply queue, its options (the request timeout) and,
- * once answered, its result event. */
-typedef struct {
-        rd_kafka_queue_t *queue;
-        rd_kafka_AdminOptions_t *options;
-        rd_kafka_event_t *ev;
-} admin_call_t;
-
-static admin_call_t admin_call_new(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms) {
-        admin_call_t c = {rd_kafka_queue_new(rk), rd_kafka_AdminOptions_new(rk, op), NULL};
+jt_kafka_admin_call_t jt_kafka_admin_call_new(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                              int timeout_ms) {
+        jt_kafka_admin_call_t c = {rd_kafka_queue_new(rk), rd_kafka_AdminOptions_new(rk, op), NULL};
         char errstr[256];
 
         rd_kafka_AdminOptions_set_request_timeout(c.options, timeout_ms, errstr, sizeof(errstr));
         return c;
 }
 
-/* Waits for the answer to the request; false with err when none came or it is an error. */
-static bool admin_call_wait(admin_call_t *c, int timeout_ms, const char *what, jt_error_t *err) {
+bool jt_kafka_admin_call_wait(jt_kafka_admin_call_t *c, int timeout_ms, const char *what,
+                              jt_error_t *err) {
         c->ev = rd_kafka_queue_poll(c->queue, timeout_ms + 2000);
         if (!c->ev)
                 return jt_error_set(err, JT_ERR_KAFKA, RD_KAFKA_RESP_ERR__TIMED_OUT,
@@ -102,7 +97,7 @@ static bool admin_call_wait(admin_call_t *c, int timeout_ms, const char *what, j
         return true;
 }
 
-static void admin_call_destroy(admin_call_t *c) {
+void jt_kafka_admin_call_destroy(jt_kafka_admin_call_t *c) {
         if (c->ev)
                 rd_kafka_event_destroy(c->ev);
         rd_kafka_AdminOptions_destroy(c->options);
@@ -230,12 +225,13 @@ static bool created_topics(rd_kafka_event_t *ev, const spec_t *const *specs, siz
 static bool create_topics(rd_kafka_t *rk, const spec_t *const *specs, size_t count, int timeout_ms,
                           jt_error_t *err) {
         rd_kafka_NewTopic_t **news = calloc(count, sizeof(*news));
-        admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
+        jt_kafka_admin_call_t call =
+            jt_kafka_admin_call_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
         char errstr[512];
         bool ok = false;
 
         if (!news) {
-                admin_call_destroy(&call);
+                jt_kafka_admin_call_destroy(&call);
                 return jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
         }
         rd_kafka_AdminOptions_set_operation_timeout(call.options, timeout_ms, errstr,
@@ -260,7 +256,7 @@ done:
                 if (news[i])
                         rd_kafka_NewTopic_destroy(news[i]);
         free(news);
-        admin_call_destroy(&call);
+        jt_kafka_admin_call_destroy(&call);
         return ok;
 }
 
@@ -310,7 +306,8 @@ static void compare_config(const rd_kafka_ConfigResource_t *res, const char *top
 static void compare_configs(rd_kafka_t *rk, const spec_t *const *specs, size_t count,
                             int timeout_ms) {
         rd_kafka_ConfigResource_t **asks = calloc(count, sizeof(*asks));
-        admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
+        jt_kafka_admin_call_t call =
+            jt_kafka_admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
         const rd_kafka_ConfigResource_t **got;
         size_t n = 0;
         jt_error_t err;
@@ -319,7 +316,8 @@ static void compare_configs(rd_kafka_t *rk, const spec_t *const *specs, size_t c
                 asks[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, specs[i]->name);
         if (asks)
                 rd_kafka_DescribeConfigs(rk, asks, count, call.options, call.queue);
-        if (!asks || !admin_call_wait(&call, timeout_ms, "reading the topics' settings", &err)) {
+        if (!asks ||
+            !jt_kafka_admin_call_wait(&call, timeout_ms, "reading the topics' settings", &err)) {
                 jt_log_warn("cannot compare the settings of the existing topics: %s",
                             asks ? err.message : "out of memory");
                 goto done;
@@ -346,7 +344,7 @@ done:
         for (size_t i = 0; asks && i < count; i++)
                 rd_kafka_ConfigResource_destroy(asks[i]);
         free(asks);
-        admin_call_destroy(&call);
+        jt_kafka_admin_call_destroy(&call);
 }
 
 bool jt_kafka_admin_ensure_topic_specs(rd_kafka_t *rk, const jt_kafka_admin_topic_spec_t *specs,
@@ -433,7 +431,8 @@ bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *
                                  size_t size, int timeout_ms, jt_error_t *err) {
         rd_kafka_ConfigResource_t *ask =
             rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
-        admin_call_t call = admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
+        jt_kafka_admin_call_t call =
+            jt_kafka_admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
         const rd_kafka_ConfigResource_t **got;
         const char *v;
         size_t n = 0;
@@ -441,7 +440,7 @@ bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *
 
         value[0] = '\0';
         rd_kafka_DescribeConfigs(rk, &ask, 1, call.options, call.queue);
-        if (!admin_call_wait(&call, timeout_ms, "reading the topic's settings", err))
+        if (!jt_kafka_admin_call_wait(&call, timeout_ms, "reading the topic's settings", err))
                 goto done;
         got = rd_kafka_DescribeConfigs_result_resources(
             rd_kafka_event_DescribeConfigs_result(call.ev), &n);
@@ -458,7 +457,7 @@ bool jt_kafka_admin_topic_config(rd_kafka_t *rk, const char *topic, const char *
                 jt_error_set(err, JT_ERR_KAFKA, 0, "topic %s has no setting %s", topic, name);
 done:
         rd_kafka_ConfigResource_destroy(ask);
-        admin_call_destroy(&call);
+        jt_kafka_admin_call_destroy(&call);
         return ok;
 }
 
@@ -521,232 +520,4 @@ bool jt_kafka_admin_offsets_for_time(rd_kafka_t *rk, const char *topic,
                                             topic, parts->elems[i].partition, when,
                                             rd_kafka_err2str(parts->elems[i].err));
         return true;
-}
-
-/* "client-id@host, ..." of the description's first four members. */
-static void group_members(const rd_kafka_ConsumerGroupDescription_t *desc,
-                          jt_kafka_admin_group_t *g) {
-        for (size_t i = 0; i < g->members && i < 4; i++) {
-                const rd_kafka_MemberDescription_t *m =
-                    rd_kafka_ConsumerGroupDescription_member(desc, i);
-                size_t used = strlen(g->who);
-                snprintf(g->who + used, sizeof(g->who) - used, "%s%s@%s", i ? ", " : "",
-                         rd_kafka_MemberDescription_client_id(m),
-                         rd_kafka_MemberDescription_host(m));
-        }
-        if (g->members > 4) {
-                size_t used = strlen(g->who);
-                snprintf(g->who + used, sizeof(g->who) - used, ", ...");
-        }
-}
-
-/* "topic[0,3] topic2[1]": a member's assignment, sorted as the broker lists it. */
-static void member_partitions(const rd_kafka_MemberDescription_t *m, char *buf, size_t size) {
-        const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(m);
-        const rd_kafka_topic_partition_list_t *parts =
-            a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
-        size_t used = 0;
-
-        buf[0] = '\0';
-        for (int i = 0; parts && i < parts->cnt && used < size; i++) {
-                bool same = i > 0 && strcmp(parts->elems[i - 1].topic, parts->elems[i].topic) == 0;
-                bool last = i + 1 == parts->cnt ||
-                            strcmp(parts->elems[i + 1].topic, parts->elems[i].topic) != 0;
-                int n = snprintf(buf + used, size - used, "%s%s%s%" PRId32 "%s",
-                                 same ? "," : (i ? " " : ""), same ? "" : parts->elems[i].topic,
-                                 same ? "" : "[", parts->elems[i].partition, last ? "]" : "");
-                used += n > 0 ? (size_t)n : 0;
-        }
-}
-
-/* Every member of the description into a new array (*members NULL when there is none). */
-static bool member_list(const rd_kafka_ConsumerGroupDescription_t *desc, size_t n,
-                        jt_kafka_admin_member_t **members, size_t *count, jt_error_t *err) {
-        if (n == 0)
-                return true;
-        if (!(*members = calloc(n, sizeof(**members))))
-                return jt_error_set(err, JT_ERR_SYSTEM, ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-                const rd_kafka_MemberDescription_t *m =
-                    rd_kafka_ConsumerGroupDescription_member(desc, i);
-                jt_kafka_admin_member_t *out = &(*members)[i];
-                snprintf(out->client_id, sizeof(out->client_id), "%s",
-                         rd_kafka_MemberDescription_client_id(m));
-                snprintf(out->host, sizeof(out->host), "%s", rd_kafka_MemberDescription_host(m));
-                snprintf(out->member_id, sizeof(out->member_id), "%s",
-                         rd_kafka_MemberDescription_consumer_id(m));
-                member_partitions(m, out->partitions, sizeof(out->partitions));
-        }
-        *count = n;
-        return true;
-}
-
-bool jt_kafka_admin_group_members(rd_kafka_t *rk, const char *group, int timeout_ms,
-                                  jt_kafka_admin_group_t *g, jt_kafka_admin_member_t **members,
-                                  size_t *count, jt_error_t *err) {
-        admin_call_t call =
-            admin_call_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms);
-        const char *groups[1] = {group};
-        const rd_kafka_ConsumerGroupDescription_t **descs;
-        const rd_kafka_error_t *gerr;
-        size_t n = 0;
-        bool ok = false;
-
-        memset(g, 0, sizeof(*g));
-        if (members) {
-                *members = NULL;
-                *count = 0;
-        }
-        rd_kafka_DescribeConsumerGroups(rk, groups, 1, call.options, call.queue);
-        if (!admin_call_wait(&call, timeout_ms, "describing the group", err))
-                goto done;
-        descs = rd_kafka_DescribeConsumerGroups_result_groups(
-            rd_kafka_event_DescribeConsumerGroups_result(call.ev), &n);
-        if (n != 1) {
-                jt_error_set(err, JT_ERR_KAFKA, 0, "describing group %s: %zu answers, expected 1",
-                             group, n);
-                goto done;
-        }
-        gerr = rd_kafka_ConsumerGroupDescription_error(descs[0]);
-        if (gerr && rd_kafka_error_code(gerr) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
-                jt_error_set(err, JT_ERR_KAFKA, rd_kafka_error_code(gerr),
-                             "describing group %s: %s", group, rd_kafka_error_string(gerr));
-                goto done;
-        }
-        if (!gerr) {
-                g->state = rd_kafka_ConsumerGroupDescription_state(descs[0]);
-                g->members = rd_kafka_ConsumerGroupDescription_member_count(descs[0]);
-        }
-        group_members(descs[0], g);
-        ok = !members || member_list(descs[0], g->members, members, count, err);
-done:
-        admin_call_destroy(&call);
-        return ok;
-}
-
-bool jt_kafka_admin_group_describe(rd_kafka_t *rk, const char *group, int timeout_ms,
-                                   jt_kafka_admin_group_t *g, jt_error_t *err) {
-        return jt_kafka_admin_group_members(rk, group, timeout_ms, g, NULL, NULL, err);
-}
-
-bool jt_kafka_admin_group_active(const jt_kafka_admin_group_t *g) {
-        return g->members > 0 || g->state == RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
-               g->state == RD_KAFKA_CONSUMER_GROUP_STATE_PREPARING_REBALANCE ||
-               g->state == RD_KAFKA_CONSUMER_GROUP_STATE_COMPLETING_REBALANCE;
-}
-
-/* The one group result of a group Admin API answer, or false with err ("<what> of <group>"). */
-static bool group_result(const rd_kafka_group_result_t **groups, size_t n, const char *what,
-                         const char *group, jt_error_t *err) {
-        const rd_kafka_error_t *gerr;
-
-        if (n != 1)
-                return jt_error_set(err, JT_ERR_KAFKA, 0, "%s of %s: %zu answers, expected 1", what,
-                                    group, n);
-        gerr = rd_kafka_group_result_error(groups[0]);
-        if (gerr)
-                return jt_error_set(err, JT_ERR_KAFKA, rd_kafka_error_code(gerr), "%s of %s: %s",
-                                    what, group, rd_kafka_error_string(gerr));
-        return true;
-}
-
-/* Copies the committed offsets of got into parts; a partition's error fails the call. */
-static bool copy_offsets(const rd_kafka_topic_partition_list_t *got,
-                         rd_kafka_topic_partition_list_t *parts, jt_error_t *err) {
-        for (int i = 0; i < parts->cnt; i++)
-                parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-        for (int i = 0; got && i < got->cnt; i++) {
-                const rd_kafka_topic_partition_t *p = &got->elems[i];
-                rd_kafka_topic_partition_t *mine =
-                    rd_kafka_topic_partition_list_find(parts, p->topic, p->partition);
-                if (!mine)
-                        continue;
-                if (p->err)
-                        return jt_error_set(err, JT_ERR_KAFKA, p->err,
-                                            "reading the committed offset of %s [%" PRId32 "]: %s",
-                                            p->topic, p->partition, rd_kafka_err2str(p->err));
-                mine->offset = p->offset >= 0 ? p->offset : RD_KAFKA_OFFSET_INVALID;
-                free(mine->metadata);
-                mine->metadata = NULL;
-                mine->metadata_size = 0;
-                if (p->metadata && p->metadata_size > 0 &&
-                    (mine->metadata = malloc(p->metadata_size))) {
-                        memcpy(mine->metadata, p->metadata, p->metadata_size);
-                        mine->metadata_size = p->metadata_size;
-                }
-        }
-        return true;
-}
-
-bool jt_kafka_admin_group_offsets(rd_kafka_t *rk, const char *group,
-                                  rd_kafka_topic_partition_list_t *parts, int timeout_ms,
-                                  jt_error_t *err) {
-        admin_call_t call =
-            admin_call_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms);
-        rd_kafka_ListConsumerGroupOffsets_t *req =
-            rd_kafka_ListConsumerGroupOffsets_new(group, parts);
-        const rd_kafka_group_result_t **groups;
-        size_t n = 0;
-        bool ok;
-
-        rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, call.options, call.queue);
-        ok = admin_call_wait(&call, timeout_ms, "reading the group's committed offsets", err);
-        if (ok) {
-                groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
-                    rd_kafka_event_ListConsumerGroupOffsets_result(call.ev), &n);
-                ok = group_result(groups, n, "reading committed offsets", group, err) &&
-                     copy_offsets(rd_kafka_group_result_partitions(groups[0]), parts, err);
-        }
-        rd_kafka_ListConsumerGroupOffsets_destroy(req);
-        admin_call_destroy(&call);
-        return ok;
-}
-
-/* Copies an AlterConsumerGroupOffsets answer into parts' err: the group's refusal to every
- * partition, else each partition's own. */
-static void copy_refusals(const rd_kafka_group_result_t *result,
-                          rd_kafka_topic_partition_list_t *parts) {
-        const rd_kafka_error_t *gerr = rd_kafka_group_result_error(result);
-        const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(result);
-
-        if (gerr) {
-                /* The whole request was refused: every partition stays where it was. */
-                for (int i = 0; i < parts->cnt; i++)
-                        parts->elems[i].err = rd_kafka_error_code(gerr);
-                return;
-        }
-        for (int i = 0; got && i < got->cnt; i++) {
-                rd_kafka_topic_partition_t *mine = rd_kafka_topic_partition_list_find(
-                    parts, got->elems[i].topic, got->elems[i].partition);
-                if (mine)
-                        mine->err = got->elems[i].err;
-        }
-}
-
-bool jt_kafka_admin_group_alter_offsets(rd_kafka_t *rk, const char *group,
-                                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
-                                        jt_error_t *err) {
-        const rd_kafka_group_result_t **groups = NULL;
-        size_t n = 0;
-        bool ok;
-        admin_call_t call =
-            admin_call_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms);
-        rd_kafka_AlterConsumerGroupOffsets_t *req =
-            rd_kafka_AlterConsumerGroupOffsets_new(group, parts);
-
-        for (int i = 0; i < parts->cnt; i++)
-                parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, call.options, call.queue);
-        ok = admin_call_wait(&call, timeout_ms, "moving the group's offsets", err);
-        if (ok)
-                groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-                    rd_kafka_event_AlterConsumerGroupOffsets_result(call.ev), &n);
-        if (ok && n != 1)
-                ok = jt_error_set(err, JT_ERR_KAFKA, 0,
-                                  "moving offsets of %s: %zu answers, expected 1", group, n);
-        if (ok)
-                copy_refusals(groups[0], parts);
-        rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-        admin_call_destroy(&call);
-        return ok;
 }
