@@ -150,15 +150,16 @@ bool jt_notifier_open(jt_notifier_t *n, int *exit_code) {
         n->posts.pool = n->pool;
         jt_held_learn_schemas(n);
         if ((rc = jt_kafka_subscribe(n->consumer, n->topic)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                fprintf(stderr, "%s: subscribing to %s: %s\n", jt_config_command_line_name(cfg),
-                        n->topic, rd_kafka_err2str(rc));
+                jt_error_set(&err, JT_ERR_KAFKA, rc, "subscribing to %s: %s", n->topic,
+                             rd_kafka_err2str(rc));
+                *exit_code = jt_startup_fail(cfg, &err); /* a JSON line under --log-format json */
                 return false;
         }
         jt_signal_install_stop();
         announce(n);
         n->readiness = jt_readiness_start(n->metrics, cfg, n->consumer, n->pool, &err);
         if (!n->readiness)
-                fprintf(stderr, "%s: %s\n", jt_config_command_line_name(cfg), err.message);
+                *exit_code = jt_startup_fail(cfg, &err);
         return n->readiness != NULL;
 }
 
